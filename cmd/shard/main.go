@@ -1,0 +1,75 @@
+// Command shard is the shard database: the server (`shard start`), the CLI
+// that talks to a running node, and later the demo. Flags are parsed only
+// here; each command is a thin wrapper over a library package.
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// usageError is a mistake in the command line: printed with a hint, exit 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+type command struct {
+	name    string
+	summary string
+	run     func(args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"start", "start a node (bootstraps a new cluster unless --join is given)", runStart},
+		{"nodes", "list the cluster's nodes", runNodes},
+		{"ranges", "list ranges; `ranges split KEY` splits the range holding KEY", runRanges},
+		{"kv", "debug key-value access: kv put KEY VALUE | get KEY | delete KEY | scan [START [END]]", runKV},
+		{"version", "print the version", runVersion},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printUsage(stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			err := c.run(args[1:], stdout, stderr)
+			if err == nil {
+				return 0
+			}
+			fmt.Fprintf(stderr, "shard %s: %v\n", c.name, err)
+			var ue usageError
+			if errors.As(err, &ue) {
+				fmt.Fprintf(stderr, "run 'shard %s -h' for usage\n", c.name)
+				return 2
+			}
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "shard: unknown command %q\n", args[0])
+	printUsage(stderr)
+	return 2
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "usage: shard COMMAND [flags] [args]")
+	fmt.Fprintln(w, "\ncommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nrun 'shard COMMAND -h' for a command's flags")
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/shardingsystem/shard/server"
+)
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("shard "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parseFlags parses and turns flag errors into usage errors; -h is not an
+// error.
+func parseFlags(fs *flag.FlagSet, args []string) (bool, error) {
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return true, nil
+	}
+	if err != nil {
+		return false, usageError{err.Error()}
+	}
+	return false, nil
+}
+
+func runStart(args []string, stdout, stderr io.Writer) error {
+	cfg := server.DefaultConfig()
+	fs := newFlagSet("start", stderr)
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "data directory")
+	fs.StringVar(&cfg.RPCAddr, "rpc-addr", cfg.RPCAddr, "node-to-node and admin gRPC address (host:port other nodes can reach)")
+	fs.StringVar(&cfg.SQLAddr, "sql-addr", cfg.SQLAddr, "PostgreSQL protocol address")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "HTTP API address")
+	join := fs.String("join", "", "comma-separated rpc addresses of existing nodes; empty bootstraps a new cluster")
+	fs.IntVar(&cfg.Replicas, "replicas", cfg.Replicas, "replicas per range")
+	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if *join != "" {
+		for _, j := range strings.Split(*join, ",") {
+			if j = strings.TrimSpace(j); j != "" {
+				cfg.Join = append(cfg.Join, j)
+			}
+		}
+	}
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(*level)); err != nil {
+		return usagef("bad --log-level %q", *level)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
+	if err := cfg.Validate(); err != nil {
+		return usagef("%v", err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	s, err := server.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if err := s.Start(ctx); err != nil {
+		s.Stop()
+		return err
+	}
+	fmt.Fprintf(stdout, "shard node n%d of cluster %s\n  rpc:      %s\n  data dir: %s\n", s.NodeID(), s.ClusterID(), cfg.RPCAddr, cfg.DataDir)
+	if f, ok := stdout.(*os.File); ok {
+		_ = f.Sync()
+	}
+	<-ctx.Done()
+	cfg.Logger.Info("shutting down")
+	s.Stop()
+	return nil
+}

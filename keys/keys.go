@@ -1,0 +1,217 @@
+package keys
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Bounds of the keyspace.
+var (
+	// LocalPrefix starts every node-local key.
+	LocalPrefix = []byte{0x01}
+	// MetaMin is the start of the meta range.
+	MetaMin = []byte{0x02}
+	// MetaMax is the end of the meta range and the start of user data.
+	MetaMax = []byte{0x03}
+	// UserMin is the smallest user key.
+	UserMin = MetaMax
+	// KeyMax is above every key that a range can hold.
+	KeyMax = []byte{0xff, 0xff}
+)
+
+// MaxUserKeySize bounds user keys so that encoded keys stay well inside the
+// engine's limit.
+const MaxUserKeySize = 8 << 10
+
+var (
+	// ErrKeyTooLarge is returned for a user key longer than MaxUserKeySize.
+	ErrKeyTooLarge = errors.New("keys: key too large")
+	// ErrReservedKey is returned for a user key inside the local or meta
+	// prefixes, or at or above KeyMax.
+	ErrReservedKey = errors.New("keys: key in a reserved part of the keyspace")
+)
+
+// ValidateUserKey reports whether k may be written by a client.
+func ValidateUserKey(k []byte) error {
+	if len(k) > MaxUserKeySize {
+		return fmt.Errorf("%w: %d bytes > %d", ErrKeyTooLarge, len(k), MaxUserKeySize)
+	}
+	if bytes.Compare(k, UserMin) < 0 || bytes.Compare(k, KeyMax) >= 0 {
+		return fmt.Errorf("%w: %s", ErrReservedKey, Pretty(k))
+	}
+	return nil
+}
+
+// Meta range contents.
+var (
+	metaDescPrefix = []byte{0x02, 'd'}
+	metaNodePrefix = []byte{0x02, 'n'}
+	metaSysPrefix  = []byte{0x02, 's'}
+)
+
+// RangeDescriptorKey is where the descriptor of the range ending at end is
+// stored in the meta range.
+func RangeDescriptorKey(end []byte) []byte {
+	return append(append([]byte{}, metaDescPrefix...), end...)
+}
+
+// RangeDescriptorSpan is the span of all descriptor keys.
+func RangeDescriptorSpan() (start, end []byte) {
+	return metaDescPrefix, prefixEnd(metaDescPrefix)
+}
+
+// RangeLookupKey is the key to seek (inclusive) to find the descriptor of the
+// range holding k: the first descriptor key whose end key is > k.
+func RangeLookupKey(k []byte) []byte {
+	return append(RangeDescriptorKey(k), 0x00)
+}
+
+// NodeKey is the meta key of a node record.
+func NodeKey(nodeID uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte{}, metaNodePrefix...), nodeID)
+}
+
+// NodeSpan is the span of all node records.
+func NodeSpan() (start, end []byte) {
+	return metaNodePrefix, prefixEnd(metaNodePrefix)
+}
+
+// SystemKey is the meta key of a named system value (counters).
+func SystemKey(name string) []byte {
+	return append(append([]byte{}, metaSysPrefix...), name...)
+}
+
+// Node-local and per-replica keys.
+var (
+	localNodePrefix    = []byte{0x01, 'n'}
+	localReplicaPrefix = []byte{0x01, 'r'}
+)
+
+// NodeLocalKey is a node-local key (cluster id, node id, ...).
+func NodeLocalKey(name string) []byte {
+	return append(append([]byte{}, localNodePrefix...), name...)
+}
+
+// ReplicaPrefix is the prefix of every local key of one range's replica.
+func ReplicaPrefix(rangeID uint64) []byte {
+	return binary.BigEndian.AppendUint64(append([]byte{}, localReplicaPrefix...), rangeID)
+}
+
+// ReplicasSpan covers the local state of every replica on the node.
+func ReplicasSpan() (start, end []byte) {
+	return localReplicaPrefix, prefixEnd(localReplicaPrefix)
+}
+
+// Suffixes of per-replica keys, after ReplicaPrefix.
+const (
+	ReplicaLogSuffix     = 'l' // raft log entries: + index:8
+	ReplicaStableSuffix  = 's' // raft stable store: + name
+	ReplicaAppliedSuffix = 'a' // last applied raft index
+	ReplicaDescSuffix    = 'd' // the replica's range descriptor
+)
+
+// ReplicaKey is ReplicaPrefix(rangeID) + suffix + rest.
+func ReplicaKey(rangeID uint64, suffix byte, rest []byte) []byte {
+	k := append(ReplicaPrefix(rangeID), suffix)
+	return append(k, rest...)
+}
+
+// RangeIDFromReplicaKey extracts the range id from a per-replica key.
+func RangeIDFromReplicaKey(k []byte) (uint64, bool) {
+	if !bytes.HasPrefix(k, localReplicaPrefix) || len(k) < len(localReplicaPrefix)+8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(k[len(localReplicaPrefix):]), true
+}
+
+// PrefixEnd returns the smallest key above every key with prefix p.
+func PrefixEnd(p []byte) []byte { return prefixEnd(p) }
+
+func prefixEnd(p []byte) []byte {
+	end := append([]byte{}, p...)
+	for i := len(end) - 1; i >= 0; i-- {
+		end[i]++
+		if end[i] != 0 {
+			return end[:i+1]
+		}
+	}
+	return KeyMax
+}
+
+// Next returns the immediate successor of k.
+func Next(k []byte) []byte { return append(append([]byte{}, k...), 0x00) }
+
+// Pretty prints a key for people: /meta/..., /local/..., or the user key with
+// non-printable bytes escaped.
+func Pretty(k []byte) string {
+	switch {
+	case len(k) == 0:
+		return "/Min"
+	case bytes.Equal(k, KeyMax):
+		return "/Max"
+	case bytes.HasPrefix(k, metaDescPrefix):
+		return "/meta/desc" + prettyTail(k[len(metaDescPrefix):])
+	case bytes.HasPrefix(k, metaNodePrefix) && len(k) == len(metaNodePrefix)+8:
+		return "/meta/node/" + strconv.FormatUint(binary.BigEndian.Uint64(k[len(metaNodePrefix):]), 10)
+	case bytes.HasPrefix(k, metaSysPrefix):
+		return "/meta/sys/" + string(k[len(metaSysPrefix):])
+	case bytes.Equal(k, MetaMin):
+		return "/meta"
+	case bytes.Equal(k, MetaMax):
+		return "/user"
+	case bytes.HasPrefix(k, LocalPrefix):
+		return "/local" + prettyTail(k[1:])
+	}
+	return prettyBytes(k)
+}
+
+func prettyTail(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return "/" + Pretty(b)
+}
+
+func prettyBytes(b []byte) string {
+	var sb strings.Builder
+	for _, c := range b {
+		if c >= 0x20 && c < 0x7f && c != '\\' {
+			sb.WriteByte(c)
+		} else {
+			fmt.Fprintf(&sb, "\\x%02x", c)
+		}
+	}
+	return sb.String()
+}
+
+// Parse reads a key as people type it: the text itself, with \xNN escapes
+// for arbitrary bytes.
+func Parse(s string) ([]byte, error) {
+	var out []byte
+	for i := 0; i < len(s); i++ {
+		if s[i] != '\\' {
+			out = append(out, s[i])
+			continue
+		}
+		if i+3 < len(s) && s[i+1] == 'x' {
+			v, err := strconv.ParseUint(s[i+2:i+4], 16, 8)
+			if err != nil {
+				return nil, fmt.Errorf("keys: bad escape %q in %q", s[i:i+4], s)
+			}
+			out = append(out, byte(v))
+			i += 3
+			continue
+		}
+		if i+1 < len(s) && s[i+1] == '\\' {
+			out = append(out, '\\')
+			i++
+			continue
+		}
+		return nil, fmt.Errorf("keys: bad escape at offset %d in %q", i, s)
+	}
+	return out, nil
+}

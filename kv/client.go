@@ -1,0 +1,341 @@
+package kv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/shardingsystem/shard/keys"
+	"github.com/shardingsystem/shard/kvpb"
+)
+
+// MetaRangeID is the id of the meta range, fixed at bootstrap.
+const MetaRangeID = 1
+
+// Errors of the client.
+var (
+	// ErrConditionFailed is returned by CPut when the current value differs.
+	ErrConditionFailed = errors.New("kv: condition failed")
+	// ErrUnavailable is returned when no replica could serve a request before
+	// the deadline.
+	ErrUnavailable = errors.New("kv: unavailable")
+)
+
+// Config configures a Client.
+type Config struct {
+	Pool *Pool
+	// Seeds returns node addresses to ask for the meta range when nothing
+	// better is known (the local node first).
+	Seeds func() []string
+	// AttemptTimeout bounds one RPC to one replica (default 5 s).
+	AttemptTimeout time.Duration
+	// RetryTimeout bounds a whole request when ctx has no deadline (default 15 s).
+	RetryTimeout time.Duration
+	Logger       *slog.Logger
+}
+
+// Client routes requests to ranges: it finds a key's range in the meta
+// range (caching descriptors), sends the batch to the range's leader, and
+// retries on routing errors (not leader, key outside range, range not found)
+// and on unavailable replicas until the context ends. Safe for concurrent use.
+type Client struct {
+	cfg   Config
+	cache *rangeCache
+	nodes sync.Map // node id -> rpc addr, for finding the meta range
+}
+
+// NewClient makes a client.
+func NewClient(cfg Config) *Client {
+	if cfg.AttemptTimeout == 0 {
+		cfg.AttemptTimeout = 5 * time.Second
+	}
+	if cfg.RetryTimeout == 0 {
+		cfg.RetryTimeout = 15 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Client{cfg: cfg, cache: newRangeCache()}
+}
+
+// SetNodeAddr records where a node listens (from join or node records).
+func (c *Client) SetNodeAddr(nodeID uint64, addr string) { c.nodes.Store(nodeID, addr) }
+
+// Get reads key; found is false if it does not exist.
+func (c *Client) Get(ctx context.Context, key []byte) (value []byte, found bool, err error) {
+	resp, err := c.sendOne(ctx, key, &kvpb.Request{Value: &kvpb.Request_Get{Get: &kvpb.GetRequest{Key: key}}})
+	if err != nil {
+		return nil, false, err
+	}
+	g := resp.GetGet()
+	return g.GetValue(), g.GetFound(), nil
+}
+
+// Put writes key.
+func (c *Client) Put(ctx context.Context, key, value []byte) error {
+	_, err := c.sendOne(ctx, key, &kvpb.Request{Value: &kvpb.Request_Put{Put: &kvpb.PutRequest{Key: key, Value: value}}})
+	return err
+}
+
+// Delete removes key; found tells whether it existed.
+func (c *Client) Delete(ctx context.Context, key []byte) (found bool, err error) {
+	resp, err := c.sendOne(ctx, key, &kvpb.Request{Value: &kvpb.Request_Delete{Delete: &kvpb.DeleteRequest{Key: key}}})
+	return resp.GetDelete().GetFound(), err
+}
+
+// CPut writes value if the current value is expected (expectedExists false:
+// if the key is absent). It fails with an error matching ErrConditionFailed
+// otherwise. A CPut retried after an ambiguous failure may report a failed
+// condition although its first attempt succeeded.
+func (c *Client) CPut(ctx context.Context, key, value, expected []byte, expectedExists bool) error {
+	_, err := c.sendOne(ctx, key, &kvpb.Request{Value: &kvpb.Request_Cput{Cput: &kvpb.ConditionalPutRequest{
+		Key: key, Value: value, Expected: expected, ExpectedExists: expectedExists}}})
+	return err
+}
+
+// Scan returns up to limit (<= 0: all) keys in [start, end) in order,
+// across ranges.
+func (c *Client) Scan(ctx context.Context, start, end []byte, limit int) ([]*kvpb.KeyValue, error) {
+	var out []*kvpb.KeyValue
+	for bytes.Compare(start, end) < 0 {
+		desc, err := c.LookupRange(ctx, start)
+		if err != nil {
+			return nil, err
+		}
+		segEnd := end
+		if bytes.Compare(desc.EndKey, end) < 0 {
+			segEnd = desc.EndKey
+		}
+		want := 0
+		if limit > 0 {
+			want = limit - len(out)
+		}
+		req := &kvpb.Request{Value: &kvpb.Request_Scan{Scan: &kvpb.ScanRequest{StartKey: start, EndKey: segEnd, Limit: int64(want)}}}
+		resp, err := c.sendOne(ctx, start, req)
+		if err != nil {
+			return nil, err
+		}
+		s := resp.GetScan()
+		out = append(out, s.GetRows()...)
+		if limit > 0 && len(out) >= limit {
+			return out[:limit], nil
+		}
+		if len(s.GetResumeKey()) > 0 {
+			start = s.ResumeKey
+			continue
+		}
+		start = segEnd
+	}
+	return out, nil
+}
+
+// sendOne sends a single request addressed by key.
+func (c *Client) sendOne(ctx context.Context, key []byte, req *kvpb.Request) (*kvpb.Response, error) {
+	resp, err := c.Send(ctx, key, []*kvpb.Request{req})
+	if err != nil {
+		return nil, err
+	}
+	if len(resp.Responses) != 1 {
+		return nil, fmt.Errorf("kv: %d responses to one request", len(resp.Responses))
+	}
+	return resp.Responses[0], nil
+}
+
+// Send sends reqs, all addressed to the range holding key, retrying routing
+// errors until ctx ends. A structured, non-retryable error comes back as
+// *kvpb.Error (wrapping ErrConditionFailed for failed conditions).
+func (c *Client) Send(ctx context.Context, key []byte, reqs []*kvpb.Request) (*kvpb.BatchResponse, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.RetryTimeout)
+		defer cancel()
+	}
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		if attempt > 0 {
+			if err := backoff(ctx, attempt); err != nil {
+				return nil, fmt.Errorf("%w: %v (last error: %v)", ErrUnavailable, err, lastErr)
+			}
+		}
+		desc, err := c.LookupRange(ctx, key)
+		if err != nil {
+			lastErr = err
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			}
+			continue
+		}
+		resp, err := c.sendToRange(ctx, desc, reqs)
+		if err == nil {
+			return resp, nil
+		}
+		lastErr = err
+		var kerr *kvpb.Error
+		if !errors.As(err, &kerr) {
+			continue
+		}
+		switch d := kerr.Detail.(type) {
+		case *kvpb.Error_KeyMismatch:
+			c.cache.evict(desc)
+			if nd := d.KeyMismatch.GetDesc(); nd != nil && nd.ContainsKey(key) {
+				c.cache.insert(nd)
+			}
+		case *kvpb.Error_RangeNotFound:
+			c.cache.evict(desc)
+		case *kvpb.Error_ConditionFailed:
+			return nil, fmt.Errorf("%w: %w", ErrConditionFailed, kerr)
+		default:
+			if !kerr.Retryable() {
+				return nil, kerr
+			}
+		}
+	}
+}
+
+// sendToRange tries the range's replicas, leader first, following NotLeader
+// hints. It returns the first definitive answer or the last error.
+func (c *Client) sendToRange(ctx context.Context, desc *kvpb.RangeDescriptor, reqs []*kvpb.Request) (*kvpb.BatchResponse, error) {
+	ba := &kvpb.BatchRequest{RangeId: desc.RangeId, Requests: reqs}
+	tried := map[string]bool{}
+	candidates := c.candidates(desc)
+	var lastErr error = kvpb.NewUnavailable("r%d has no reachable replica", desc.RangeId)
+	for len(candidates) > 0 {
+		addr := candidates[0]
+		candidates = candidates[1:]
+		if tried[addr] || addr == "" {
+			continue
+		}
+		tried[addr] = true
+		resp, err := c.sendTo(ctx, addr, ba)
+		if err == nil {
+			c.cache.setLeader(desc.RangeId, addr)
+			return resp, nil
+		}
+		lastErr = err
+		var kerr *kvpb.Error
+		if !errors.As(err, &kerr) {
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			continue // transport failure: next replica
+		}
+		switch d := kerr.Detail.(type) {
+		case *kvpb.Error_NotLeader:
+			if hint := d.NotLeader.LeaderAddr; hint != "" && !tried[hint] {
+				c.cache.setLeader(desc.RangeId, hint)
+				candidates = append([]string{hint}, candidates...)
+			}
+		case *kvpb.Error_RangeNotFound, *kvpb.Error_Unavailable:
+		default:
+			return nil, err
+		}
+	}
+	c.cache.setLeader(desc.RangeId, "")
+	return nil, lastErr
+}
+
+func (c *Client) sendTo(ctx context.Context, addr string, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
+	cl, err := c.cfg.Pool.Internal(addr)
+	if err != nil {
+		return nil, err
+	}
+	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+	defer cancel()
+	resp, err := cl.Batch(actx, ba)
+	if err != nil {
+		if s, ok := status.FromError(err); ok && s.Code() == codes.Unavailable {
+			return nil, kvpb.NewUnavailable("%s: %s", addr, s.Message())
+		}
+		return nil, err
+	}
+	if resp.Error != nil {
+		return nil, resp.Error
+	}
+	return resp, nil
+}
+
+// candidates lists the addresses to try for a range: the cached leader, the
+// replicas, and for the meta range the seeds.
+func (c *Client) candidates(desc *kvpb.RangeDescriptor) []string {
+	var out []string
+	if l := c.cache.leader(desc.RangeId); l != "" {
+		out = append(out, l)
+	}
+	reps := desc.Replicas
+	for _, i := range rand.Perm(len(reps)) {
+		out = append(out, reps[i].Addr)
+	}
+	if desc.RangeId == MetaRangeID && c.cfg.Seeds != nil {
+		out = append(out, c.cfg.Seeds()...)
+		c.nodes.Range(func(_, v any) bool {
+			out = append(out, v.(string))
+			return true
+		})
+	}
+	return out
+}
+
+// metaDesc is the routing descriptor of the meta range: its replicas are
+// found through the seeds and known nodes.
+var metaDesc = &kvpb.RangeDescriptor{RangeId: MetaRangeID, StartKey: keys.MetaMin, EndKey: keys.MetaMax}
+
+// LookupRange returns the descriptor of the range holding key, from the
+// cache or from the meta range.
+func (c *Client) LookupRange(ctx context.Context, key []byte) (*kvpb.RangeDescriptor, error) {
+	if bytes.Compare(key, keys.MetaMax) < 0 {
+		return metaDesc, nil
+	}
+	if d := c.cache.lookup(key); d != nil {
+		return d, nil
+	}
+	_, end := keys.RangeDescriptorSpan()
+	req := &kvpb.Request{Value: &kvpb.Request_Scan{Scan: &kvpb.ScanRequest{StartKey: keys.RangeLookupKey(key), EndKey: end, Limit: 1}}}
+	resp, err := c.sendToRange(ctx, metaDesc, []*kvpb.Request{req})
+	if err != nil {
+		return nil, fmt.Errorf("kv: look up range of %s: %w", keys.Pretty(key), err)
+	}
+	rows := resp.Responses[0].GetScan().GetRows()
+	if len(rows) == 0 {
+		return nil, fmt.Errorf("kv: no range holds %s", keys.Pretty(key))
+	}
+	d := &kvpb.RangeDescriptor{}
+	if err := proto.Unmarshal(rows[0].Value, d); err != nil {
+		return nil, fmt.Errorf("kv: corrupt descriptor at %s: %w", keys.Pretty(rows[0].Key), err)
+	}
+	if !d.ContainsKey(key) {
+		// Meta is being updated (a split in flight): retry later.
+		return nil, kvpb.NewUnavailable("meta has no descriptor for %s yet", keys.Pretty(key))
+	}
+	c.cache.insert(d)
+	return d, nil
+}
+
+// EvictRange drops a cached descriptor (after an admin change).
+func (c *Client) EvictRange(d *kvpb.RangeDescriptor) { c.cache.evict(d) }
+
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(1<<min(attempt, 7)) * 5 * time.Millisecond // 10ms .. 640ms
+	d = d/2 + rand.N(d/2+1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Clone is a helper for callers that keep descriptors.
+func Clone(d *kvpb.RangeDescriptor) *kvpb.RangeDescriptor {
+	return proto.Clone(d).(*kvpb.RangeDescriptor)
+}

@@ -1,0 +1,78 @@
+package kv
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+
+	"github.com/shardingsystem/shard/serverpb"
+)
+
+// Pool keeps one gRPC client connection per node address, shared by every
+// user on the node (kv client, admin calls). Safe for concurrent use.
+type Pool struct {
+	opts []grpc.DialOption
+	mu   struct {
+		sync.Mutex
+		conns  map[string]*grpc.ClientConn
+		closed bool
+	}
+}
+
+// NewPool makes a pool; opts replace the default insecure credentials.
+func NewPool(opts ...grpc.DialOption) *Pool {
+	if len(opts) == 0 {
+		opts = []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	}
+	opts = append(opts,
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 10 * time.Second, Timeout: 5 * time.Second}),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20), grpc.MaxCallSendMsgSize(64<<20)),
+	)
+	p := &Pool{opts: opts}
+	p.mu.conns = map[string]*grpc.ClientConn{}
+	return p
+}
+
+// Conn returns the connection to addr, creating it lazily (no I/O here;
+// gRPC connects on first use).
+func (p *Pool) Conn(addr string) (*grpc.ClientConn, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.mu.closed {
+		return nil, fmt.Errorf("kv: connection pool closed")
+	}
+	if c, ok := p.mu.conns[addr]; ok {
+		return c, nil
+	}
+	c, err := grpc.NewClient(addr, p.opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kv: dial %s: %w", addr, err)
+	}
+	p.mu.conns[addr] = c
+	return c, nil
+}
+
+// Internal returns an Internal service client for addr.
+func (p *Pool) Internal(addr string) (serverpb.InternalClient, error) {
+	c, err := p.Conn(addr)
+	if err != nil {
+		return nil, err
+	}
+	return serverpb.NewInternalClient(c), nil
+}
+
+// Close closes every connection.
+func (p *Pool) Close() error {
+	p.mu.Lock()
+	conns := p.mu.conns
+	p.mu.conns, p.mu.closed = nil, true
+	p.mu.Unlock()
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	return nil
+}

@@ -1,0 +1,50 @@
+// Package replica is one range's replica on one node: the raft state
+// machine over the range's span of the node's single Pebble engine, and the
+// request path that serves reads and proposes writes.
+//
+// # Model
+//
+// A range is a span [start, end) of the keyspace plus a raft group. Each
+// replica of the range applies the group's log, in order, to the span of its
+// node's engine. A replica's persistent state, besides the user data in the
+// span, is two node-local keys (package keys, per-replica prefix):
+//
+//   - its descriptor (span, replicas, generation);
+//   - its applied state (last applied raft index, last write timestamp),
+//     written in the same engine batch as the writes of the entries it
+//     covers.
+//
+// # Invariants
+//
+//   - Apply is deterministic: the outcome of an entry depends only on the
+//     entry and the replica's state, never on the clock or on the node. A
+//     command that every replica rejects the same way (key outside the span,
+//     failed condition) is a result returned to the proposer; an engine
+//     failure during apply could differ between replicas and panics.
+//   - An entry is applied at most once: entries at or below the stored
+//     applied index are skipped (raft replays the log after a restart with
+//     NoSnapshotRestoreOnStart).
+//   - Versions of a key only grow: a command's write timestamp is
+//     max(proposed, last applied + 1), so a new leader with a slower clock
+//     cannot write under an older version.
+//   - A split is one log entry: applying it shrinks this replica's
+//     descriptor and stores the right-hand side's descriptor and applied
+//     state in the same batch, so a crash leaves both or neither. The right
+//     hand side then becomes its own raft group over the same voters.
+//   - Reads are served only by a leader that applied a barrier in its term
+//     and verified its leadership with a quorum after the read arrived (see
+//     Execute).
+//   - Before raft truncates its log for a snapshot, the applied state is
+//     made durable (Snapshot), so log truncation never loses applied data.
+//
+// # Lifecycle
+//
+// The store (package server) opens a Replica from its stored state, opens
+// the replica's raft group with the replica as FSM, then Attach-es the group.
+// Execute serves requests. Split and UpdateReplicas are the admin paths.
+//
+// # Debugging
+//
+// `shard ranges` shows each range's applied index, leader and size as seen
+// by its leader; the replica logs every snapshot restore at info level.
+package replica

@@ -1,0 +1,235 @@
+package replica
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/shardingsystem/shard/engine"
+	"github.com/shardingsystem/shard/keys"
+	"github.com/shardingsystem/shard/kvpb"
+	"github.com/shardingsystem/shard/replication"
+)
+
+// ErrNotInitialized is returned by a replica that has no descriptor yet.
+var ErrNotInitialized = errors.New("replica: not initialized")
+
+// Config describes one replica on this node.
+type Config struct {
+	RangeID uint64
+	NodeID  uint64
+	Engine  *engine.Engine
+	Logger  *slog.Logger
+	// OnSplit is called on the apply goroutine after a split trigger is
+	// durably applied, with the new right-hand descriptor; the store opens
+	// the right-hand replica (its descriptor is already stored).
+	OnSplit func(right *kvpb.RangeDescriptor)
+	// Clock returns the time used to propose write timestamps.
+	Clock func() time.Time
+}
+
+// Replica is one range's state machine on this node: it implements
+// raft.FSM over the range's span of the node's engine. Its methods are safe
+// for concurrent use; Apply, ApplyBatch, Snapshot and Restore are called by
+// raft from one goroutine.
+type Replica struct {
+	cfg   Config
+	id    uint64
+	eng   *engine.Engine
+	log   *slog.Logger
+	group *replication.Group // set once by Attach before use
+
+	mu struct {
+		sync.Mutex
+		// applied advances under mu; cond is broadcast on every advance.
+		cond    *sync.Cond
+		desc    *kvpb.RangeDescriptor // nil when not initialized
+		applied uint64
+		lastTS  engine.Timestamp
+		// readyTerm is the term in which this node, as leader, has applied a
+		// barrier: reads in that term see everything committed before it.
+		readyTerm uint64
+		destroyed bool
+	}
+}
+
+// appliedState is stored at keys.ReplicaKey(id, 'a'): index:8 lastTS:8.
+func appliedKey(id uint64) []byte { return keys.ReplicaKey(id, keys.ReplicaAppliedSuffix, nil) }
+
+// DescriptorKey is where a replica's descriptor is stored on its node.
+func DescriptorKey(id uint64) []byte { return keys.ReplicaKey(id, keys.ReplicaDescSuffix, nil) }
+
+func encodeApplied(index uint64, ts engine.Timestamp) []byte {
+	b := binary.BigEndian.AppendUint64(nil, index)
+	return binary.BigEndian.AppendUint64(b, uint64(ts))
+}
+
+// Open loads the replica's persisted state (descriptor and applied index).
+// desc, if not nil, is stored as the descriptor of a replica that has none
+// (a new replica created for up-replication).
+func Open(cfg Config, desc *kvpb.RangeDescriptor) (*Replica, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	r := &Replica{cfg: cfg, id: cfg.RangeID, eng: cfg.Engine, log: cfg.Logger.With("range", cfg.RangeID)}
+	r.mu.cond = sync.NewCond(&r.mu.Mutex)
+	stored, err := LoadDescriptor(cfg.Engine, cfg.RangeID)
+	switch {
+	case err == nil:
+		r.mu.desc = stored
+	case errors.Is(err, engine.ErrNotFound):
+		if desc != nil {
+			if err := WriteInitialState(cfg.Engine, desc, 0); err != nil {
+				return nil, err
+			}
+			r.mu.desc = proto.Clone(desc).(*kvpb.RangeDescriptor)
+		}
+	default:
+		return nil, err
+	}
+	v, err := cfg.Engine.Get(appliedKey(cfg.RangeID))
+	switch {
+	case err == nil && len(v) == 16:
+		r.mu.applied = binary.BigEndian.Uint64(v)
+		r.mu.lastTS = engine.Timestamp(binary.BigEndian.Uint64(v[8:]))
+	case err == nil:
+		return nil, fmt.Errorf("replica: r%d: corrupt applied state (%d bytes)", cfg.RangeID, len(v))
+	case !errors.Is(err, engine.ErrNotFound):
+		return nil, fmt.Errorf("replica: r%d: read applied state: %w", cfg.RangeID, err)
+	}
+	return r, nil
+}
+
+// LoadDescriptor reads the descriptor stored for range id on this node.
+func LoadDescriptor(eng *engine.Engine, id uint64) (*kvpb.RangeDescriptor, error) {
+	v, err := eng.Get(DescriptorKey(id))
+	if err != nil {
+		return nil, err
+	}
+	d := &kvpb.RangeDescriptor{}
+	if err := proto.Unmarshal(v, d); err != nil {
+		return nil, fmt.Errorf("replica: r%d: corrupt descriptor: %w", id, err)
+	}
+	return d, nil
+}
+
+// WriteInitialState stores the descriptor and an empty applied state of a
+// replica (synced), for a bootstrapped or newly added replica.
+func WriteInitialState(eng *engine.Engine, desc *kvpb.RangeDescriptor, lastTS engine.Timestamp) error {
+	b := eng.NewBatch()
+	defer b.Close()
+	if err := putInitialState(b, desc, lastTS); err != nil {
+		return err
+	}
+	return b.Commit(true)
+}
+
+func putInitialState(b *engine.Batch, desc *kvpb.RangeDescriptor, lastTS engine.Timestamp) error {
+	enc, err := proto.Marshal(desc)
+	if err != nil {
+		return err
+	}
+	if err := b.Put(DescriptorKey(desc.RangeId), enc); err != nil {
+		return err
+	}
+	return b.Put(appliedKey(desc.RangeId), encodeApplied(0, lastTS))
+}
+
+// Attach connects the replica to its raft group. It must be called once,
+// before the group is used for reads or writes.
+func (r *Replica) Attach(g *replication.Group) { r.group = g }
+
+// Group returns the replica's raft group.
+func (r *Replica) Group() *replication.Group { return r.group }
+
+// RangeID returns the range id.
+func (r *Replica) RangeID() uint64 { return r.id }
+
+// Desc returns a copy of the current descriptor, nil if not initialized.
+func (r *Replica) Desc() *kvpb.RangeDescriptor {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.mu.desc == nil {
+		return nil
+	}
+	return proto.Clone(r.mu.desc).(*kvpb.RangeDescriptor)
+}
+
+// Applied returns the last applied raft index.
+func (r *Replica) Applied() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mu.applied
+}
+
+// waitApplied blocks until the applied index reaches index or ctx ends.
+func (r *Replica) waitApplied(ctx context.Context, index uint64) error {
+	stop := context.AfterFunc(ctx, func() {
+		r.mu.Lock()
+		r.mu.cond.Broadcast()
+		r.mu.Unlock()
+	})
+	defer stop()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for r.mu.applied < index {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if r.mu.destroyed {
+			return kvpb.NewRangeNotFound(r.id)
+		}
+		r.mu.cond.Wait()
+	}
+	return nil
+}
+
+// MarkDestroyed wakes every waiter; later requests get RangeNotFound.
+func (r *Replica) MarkDestroyed() {
+	r.mu.Lock()
+	r.mu.destroyed = true
+	r.mu.cond.Broadcast()
+	r.mu.Unlock()
+}
+
+// Stats is what `shard ranges` shows of a replica.
+type Stats struct {
+	Applied  uint64
+	Bytes    uint64
+	Keys     uint64
+	State    string
+	LeaderID uint64
+	Term     uint64
+}
+
+// Stats computes the replica's stats; it scans the span to count keys.
+func (r *Replica) Stats() (Stats, error) {
+	desc := r.Desc()
+	s := Stats{Applied: r.Applied()}
+	if r.group != nil {
+		s.State = r.group.State()
+		s.LeaderID, _ = r.group.Leader()
+		s.Term = r.group.Term()
+	}
+	if desc == nil {
+		return s, nil
+	}
+	var err error
+	if s.Bytes, err = r.eng.ApproximateSpanStats(desc.StartKey, desc.EndKey); err != nil {
+		return s, err
+	}
+	err = r.eng.ScanMVCC(desc.StartKey, desc.EndKey, engine.MaxTimestamp, 0, func([]byte, engine.Timestamp, []byte) error {
+		s.Keys++
+		return nil
+	})
+	return s, err
+}

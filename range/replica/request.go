@@ -1,0 +1,240 @@
+package replica
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/shardingsystem/shard/engine"
+	"github.com/shardingsystem/shard/keys"
+	"github.com/shardingsystem/shard/kvpb"
+	"github.com/shardingsystem/shard/replication"
+)
+
+// Execute serves a batch sent to this range. Reads are served only by a
+// leader that has (1) applied an entry of its own in its current term, so it has
+// everything committed before it took over, and (2) confirmed with a quorum,
+// after the read arrived, that it is still leader, then waited until it has
+// applied everything committed at that moment. No deposed leader serves a
+// stale read. Writes go through the raft log.
+//
+// Structured failures (not leader, key outside the range, condition failed)
+// come back as *kvpb.Error.
+func (r *Replica) Execute(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
+	if len(ba.Requests) == 0 {
+		return &kvpb.BatchResponse{}, nil
+	}
+	reads, writes := 0, 0
+	for _, req := range ba.Requests {
+		switch req.Value.(type) {
+		case *kvpb.Request_Get, *kvpb.Request_Scan:
+			reads++
+		case *kvpb.Request_Put, *kvpb.Request_Delete, *kvpb.Request_Cput, *kvpb.Request_DeleteRange:
+			writes++
+		default:
+			return nil, kvpb.NewInvalid("unknown request %T", req.Value)
+		}
+	}
+	if reads > 0 && writes > 0 {
+		return nil, kvpb.NewInvalid("a batch is all reads or all writes")
+	}
+	if err := r.checkKeys(ba.Requests); err != nil {
+		return nil, err
+	}
+	if writes > 0 {
+		return r.write(ctx, ba.Requests)
+	}
+	return r.read(ctx, ba.Requests)
+}
+
+func (r *Replica) checkKeys(reqs []*kvpb.Request) error {
+	desc := r.Desc()
+	if desc == nil {
+		return kvpb.NewRangeNotFound(r.id)
+	}
+	check := func(k []byte) error {
+		if len(k) > keys.MaxUserKeySize {
+			return kvpb.NewInvalid("key of %d bytes exceeds the maximum of %d", len(k), keys.MaxUserKeySize)
+		}
+		if !desc.ContainsKey(k) {
+			return kvpb.NewKeyMismatch(k, desc)
+		}
+		return nil
+	}
+	for _, req := range reqs {
+		var err error
+		switch v := req.Value.(type) {
+		case *kvpb.Request_Get:
+			err = check(v.Get.Key)
+		case *kvpb.Request_Put:
+			err = check(v.Put.Key)
+		case *kvpb.Request_Cput:
+			err = check(v.Cput.Key)
+		case *kvpb.Request_Delete:
+			err = check(v.Delete.Key)
+		case *kvpb.Request_Scan:
+			err = checkSpan(v.Scan.StartKey, v.Scan.EndKey, desc)
+		case *kvpb.Request_DeleteRange:
+			err = checkSpan(v.DeleteRange.StartKey, v.DeleteRange.EndKey, desc)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkSpan accepts a span that starts inside the range; the part beyond the
+// range's end is left for the client to send to the next range.
+func checkSpan(start, end []byte, desc *kvpb.RangeDescriptor) error {
+	if len(end) > 0 && bytes.Compare(start, end) >= 0 {
+		return kvpb.NewInvalid("empty span [%q, %q)", start, end)
+	}
+	if !desc.ContainsKey(start) {
+		return kvpb.NewKeyMismatch(start, desc)
+	}
+	return nil
+}
+
+func (r *Replica) notLeader() *kvpb.Error {
+	id, addr := r.group.Leader()
+	return kvpb.NewNotLeader(id, string(addr))
+}
+
+// translate turns replication errors into structured kv errors.
+func (r *Replica) translate(err error) error {
+	switch {
+	case errors.Is(err, replication.ErrNotLeader), errors.Is(err, replication.ErrLeadershipLost):
+		return r.notLeader()
+	case errors.Is(err, replication.ErrGroupShutdown):
+		return kvpb.NewRangeNotFound(r.id)
+	case errors.Is(err, replication.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return kvpb.NewUnavailable("r%d: %v", r.id, err)
+	}
+	return err
+}
+
+func (r *Replica) write(ctx context.Context, reqs []*kvpb.Request) (*kvpb.BatchResponse, error) {
+	if !r.group.IsLeader() {
+		return nil, r.notLeader()
+	}
+	cmd := &kvpb.Command{Timestamp: uint64(nowTimestamp(r.cfg.Clock())), Writes: reqs}
+	res, err := r.propose(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return &kvpb.BatchResponse{Responses: res.Responses}, nil
+}
+
+// propose replicates cmd and returns its apply result; a deterministic
+// rejection comes back as the error.
+func (r *Replica) propose(ctx context.Context, cmd *kvpb.Command) (*ApplyResult, error) {
+	data, err := proto.Marshal(cmd)
+	if err != nil {
+		return nil, err
+	}
+	resp, _, err := r.group.Propose(ctx, data)
+	if err != nil {
+		return nil, r.translate(err)
+	}
+	res, ok := resp.(*ApplyResult)
+	if !ok || res == nil {
+		return nil, fmt.Errorf("replica: r%d: unexpected apply result %T", r.id, resp)
+	}
+	if res.Err != nil {
+		return nil, res.Err
+	}
+	return res, nil
+}
+
+// ensureLeaseholder proves that this node is leader and has applied all that
+// was committed before the call (see Execute).
+func (r *Replica) ensureLeaseholder(ctx context.Context) error {
+	g := r.group
+	if !g.IsLeader() {
+		return r.notLeader()
+	}
+	term := g.Term()
+	r.mu.Lock()
+	ready := r.mu.readyTerm == term
+	r.mu.Unlock()
+	if !ready {
+		// An empty command rather than raft's Barrier: raft's barrier and
+		// no-op entries never reach the FSM, so the FSM's applied index
+		// could never catch up with a commit index that points at one.
+		// After this command, every entry this leader appends reaches the
+		// FSM (commands and configuration changes), so waiting for the
+		// FSM to reach the commit index always ends. Never call
+		// Group.Barrier on a range.
+		if _, err := r.propose(ctx, &kvpb.Command{}); err != nil {
+			return err
+		}
+		r.mu.Lock()
+		r.mu.readyTerm = term
+		r.mu.Unlock()
+	}
+	commit := g.CommitIndex()
+	if err := g.VerifyLeader(); err != nil {
+		return r.translate(err)
+	}
+	if g.Term() != term {
+		return r.notLeader()
+	}
+	return r.waitApplied(ctx, commit)
+}
+
+func (r *Replica) read(ctx context.Context, reqs []*kvpb.Request) (*kvpb.BatchResponse, error) {
+	if err := r.ensureLeaseholder(ctx); err != nil {
+		return nil, err
+	}
+	// The descriptor may have shrunk (split) while we waited.
+	if err := r.checkKeys(reqs); err != nil {
+		return nil, err
+	}
+	desc := r.Desc()
+	out := &kvpb.BatchResponse{Responses: make([]*kvpb.Response, 0, len(reqs))}
+	for _, req := range reqs {
+		switch v := req.Value.(type) {
+		case *kvpb.Request_Get:
+			val, ts, err := r.eng.GetMVCC(v.Get.Key, engine.MaxTimestamp)
+			resp := &kvpb.GetResponse{}
+			switch {
+			case err == nil:
+				resp.Found, resp.Value, resp.Timestamp = true, val, uint64(ts)
+			case !errors.Is(err, engine.ErrNotFound):
+				return nil, err
+			}
+			out.Responses = append(out.Responses, &kvpb.Response{Value: &kvpb.Response_Get{Get: resp}})
+		case *kvpb.Request_Scan:
+			resp, err := r.scan(v.Scan, desc)
+			if err != nil {
+				return nil, err
+			}
+			out.Responses = append(out.Responses, &kvpb.Response{Value: &kvpb.Response_Scan{Scan: resp}})
+		}
+	}
+	return out, nil
+}
+
+func (r *Replica) scan(s *kvpb.ScanRequest, desc *kvpb.RangeDescriptor) (*kvpb.ScanResponse, error) {
+	start, end := clamp(s.StartKey, s.EndKey, desc)
+	limit := int(s.Limit)
+	resp := &kvpb.ScanResponse{}
+	// Ask for one more than the limit to know where to resume.
+	want := 0
+	if limit > 0 {
+		want = limit + 1
+	}
+	err := r.eng.ScanMVCC(start, end, engine.MaxTimestamp, want, func(k []byte, ts engine.Timestamp, v []byte) error {
+		if limit > 0 && len(resp.Rows) == limit {
+			resp.ResumeKey = append([]byte(nil), k...)
+			return nil
+		}
+		resp.Rows = append(resp.Rows, &kvpb.KeyValue{Key: append([]byte(nil), k...), Value: append([]byte(nil), v...), Timestamp: uint64(ts)})
+		return nil
+	})
+	return resp, err
+}

@@ -1,0 +1,306 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+
+	"github.com/shardingsystem/shard/engine"
+)
+
+// Errors returned by Group, translated from hashicorp/raft's.
+var (
+	ErrNotLeader        = errors.New("replication: not the leader")
+	ErrLeadershipLost   = errors.New("replication: leadership lost while committing")
+	ErrGroupShutdown    = errors.New("replication: group is shut down")
+	ErrTimeout          = errors.New("replication: timed out")
+	ErrAlreadyBootstrap = errors.New("replication: group already has state")
+)
+
+// Timing holds the Raft timeouts of every group of a node.
+type Timing struct {
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	CommitTimeout      time.Duration
+	// SnapshotThreshold is how many entries since the last snapshot trigger
+	// a new one; TrailingLogs is how many entries are kept after it, so that
+	// a follower a little behind catches up from the log.
+	SnapshotThreshold uint64
+	TrailingLogs      uint64
+	SnapshotInterval  time.Duration
+}
+
+// DefaultTiming replaces a dead leader in about 1-2 s (detection between
+// HeartbeatTimeout and twice that, then one election round).
+func DefaultTiming() Timing {
+	return Timing{
+		HeartbeatTimeout:   800 * time.Millisecond,
+		ElectionTimeout:    800 * time.Millisecond,
+		LeaderLeaseTimeout: 400 * time.Millisecond,
+		CommitTimeout:      20 * time.Millisecond,
+		SnapshotThreshold:  8192,
+		TrailingLogs:       10240,
+		SnapshotInterval:   30 * time.Second,
+	}
+}
+
+// GroupConfig describes one group on this node.
+type GroupConfig struct {
+	ID        GroupID
+	NodeID    uint64             // this node's id: the raft ServerID is its decimal form
+	LocalAddr raft.ServerAddress // this node's rpc address
+	Engine    *engine.Engine
+	Hub       *Hub
+	FSM       raft.FSM
+	// SnapshotDir holds the group's raft snapshots (a directory per group).
+	SnapshotDir string
+	Timing      Timing
+	Logger      *slog.Logger
+}
+
+// Group is one range's Raft group on this node. Its methods are safe for
+// concurrent use.
+type Group struct {
+	id        GroupID
+	raft      *raft.Raft
+	logs      *LogStore
+	transport *GroupTransport
+	snapDir   string
+}
+
+// ServerID is the raft ServerID of a node.
+func ServerID(nodeID uint64) raft.ServerID { return raft.ServerID(strconv.FormatUint(nodeID, 10)) }
+
+// NodeIDOf parses a raft ServerID back into a node id.
+func NodeIDOf(id raft.ServerID) uint64 {
+	n, _ := strconv.ParseUint(string(id), 10, 64)
+	return n
+}
+
+// OpenGroup starts the group's raft instance on existing or empty state. An
+// empty group waits to be bootstrapped (Bootstrap) or to be contacted by a
+// leader that added it.
+func OpenGroup(cfg GroupConfig) (*Group, error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	logs, err := OpenLogStore(cfg.Engine, cfg.ID)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.SnapshotDir, 0o755); err != nil {
+		return nil, fmt.Errorf("replication: snapshot dir of r%d: %w", cfg.ID, err)
+	}
+	hl := newHCLogger(logger.With("range", uint64(cfg.ID)))
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.SnapshotDir, 1, hl)
+	if err != nil {
+		return nil, fmt.Errorf("replication: snapshot store of r%d: %w", cfg.ID, err)
+	}
+	tr, err := cfg.Hub.Transport(cfg.ID)
+	if err != nil {
+		return nil, err
+	}
+	rc := raft.DefaultConfig()
+	rc.LocalID = ServerID(cfg.NodeID)
+	rc.HeartbeatTimeout = cfg.Timing.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.Timing.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.Timing.LeaderLeaseTimeout
+	rc.CommitTimeout = cfg.Timing.CommitTimeout
+	rc.SnapshotThreshold = cfg.Timing.SnapshotThreshold
+	rc.TrailingLogs = cfg.Timing.TrailingLogs
+	rc.SnapshotInterval = cfg.Timing.SnapshotInterval
+	rc.MaxAppendEntries = 256
+	// The FSM's state lives in Pebble with its applied index; on restart raft
+	// must not wipe it by restoring an older snapshot.
+	rc.NoSnapshotRestoreOnStart = true
+	rc.Logger = hl
+	r, err := raft.NewRaft(rc, cfg.FSM, logs, logs, snaps, tr)
+	if err != nil {
+		_ = tr.Close()
+		return nil, fmt.Errorf("replication: start r%d: %w", cfg.ID, err)
+	}
+	return &Group{id: cfg.ID, raft: r, logs: logs, transport: tr, snapDir: cfg.SnapshotDir}, nil
+}
+
+// ID returns the group id.
+func (g *Group) ID() GroupID { return g.id }
+
+// Bootstrap makes a brand new group with the given voters. Every voter may
+// call it with the same list; it fails with ErrAlreadyBootstrap when the
+// group has state.
+func (g *Group) Bootstrap(voters []raft.Server) error {
+	err := g.raft.BootstrapCluster(raft.Configuration{Servers: voters}).Error()
+	if errors.Is(err, raft.ErrCantBootstrap) {
+		return ErrAlreadyBootstrap
+	}
+	return translate(err)
+}
+
+// Propose replicates cmd and applies it; it returns the FSM's response and
+// the entry's index once it is applied on this node.
+func (g *Group) Propose(ctx context.Context, cmd []byte) (any, uint64, error) {
+	f := g.raft.Apply(cmd, timeoutOf(ctx, 10*time.Second))
+	if err := f.Error(); err != nil {
+		return nil, 0, translate(err)
+	}
+	return f.Response(), f.Index(), nil
+}
+
+// VerifyLeader returns nil if this node is still the leader after a round of
+// contact with a quorum.
+func (g *Group) VerifyLeader() error { return translate(g.raft.VerifyLeader().Error()) }
+
+// Barrier waits until every entry committed before the call is applied.
+// Its entry never reaches the FSM: an FSM that tracks its applied index
+// must not wait for the barrier's index.
+func (g *Group) Barrier(ctx context.Context) error {
+	return translate(g.raft.Barrier(timeoutOf(ctx, 10*time.Second)).Error())
+}
+
+// IsLeader reports whether this node currently believes it leads the group.
+func (g *Group) IsLeader() bool { return g.raft.State() == raft.Leader }
+
+// State returns the raft state name (Leader, Follower, Candidate, Shutdown).
+func (g *Group) State() string { return g.raft.State().String() }
+
+// Leader returns the node id and address of the leader as known here, 0 if
+// none is known.
+func (g *Group) Leader() (uint64, raft.ServerAddress) {
+	addr, id := g.raft.LeaderWithID()
+	return NodeIDOf(id), addr
+}
+
+// Term returns the current term.
+func (g *Group) Term() uint64 { return g.raft.CurrentTerm() }
+
+// CommitIndex and AppliedIndex expose raft's progress.
+func (g *Group) CommitIndex() uint64  { return g.raft.CommitIndex() }
+func (g *Group) AppliedIndex() uint64 { return g.raft.AppliedIndex() }
+func (g *Group) LastIndex() uint64    { return g.raft.LastIndex() }
+
+// Configuration returns the current membership.
+func (g *Group) Configuration() ([]raft.Server, error) {
+	f := g.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return nil, translate(err)
+	}
+	return f.Configuration().Servers, nil
+}
+
+// AddNonvoter adds a node that receives the log but does not vote.
+func (g *Group) AddNonvoter(ctx context.Context, nodeID uint64, addr raft.ServerAddress) error {
+	return translate(g.raft.AddNonvoter(ServerID(nodeID), addr, 0, timeoutOf(ctx, 10*time.Second)).Error())
+}
+
+// AddVoter adds a voter or promotes a non-voter.
+func (g *Group) AddVoter(ctx context.Context, nodeID uint64, addr raft.ServerAddress) error {
+	return translate(g.raft.AddVoter(ServerID(nodeID), addr, 0, timeoutOf(ctx, 10*time.Second)).Error())
+}
+
+// RemoveServer removes a member.
+func (g *Group) RemoveServer(ctx context.Context, nodeID uint64) error {
+	return translate(g.raft.RemoveServer(ServerID(nodeID), 0, timeoutOf(ctx, 10*time.Second)).Error())
+}
+
+// TransferLeadership hands leadership to nodeID (0: to the most caught-up
+// follower).
+func (g *Group) TransferLeadership(nodeID uint64, addr raft.ServerAddress) error {
+	if nodeID == 0 {
+		return translate(g.raft.LeadershipTransfer().Error())
+	}
+	return translate(g.raft.LeadershipTransferToServer(ServerID(nodeID), addr).Error())
+}
+
+// Close stops the group's raft instance and its transport; state stays.
+func (g *Group) Close() error {
+	err := g.raft.Shutdown().Error()
+	if cerr := g.transport.Close(); err == nil {
+		err = cerr
+	}
+	return translate(err)
+}
+
+// Destroy closes the group and removes its raft log, stable state and
+// snapshots from this node.
+func (g *Group) Destroy() error {
+	if err := g.Close(); err != nil && !errors.Is(err, ErrGroupShutdown) {
+		return err
+	}
+	if err := g.logs.Destroy(); err != nil {
+		return err
+	}
+	return os.RemoveAll(g.snapDir)
+}
+
+// SnapshotDirFor is where group id keeps snapshots under a node's root.
+func SnapshotDirFor(root string, id GroupID) string {
+	return filepath.Join(root, "r"+strconv.FormatUint(uint64(id), 10))
+}
+
+func timeoutOf(ctx context.Context, def time.Duration) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		if t := time.Until(d); t > 0 {
+			return t
+		}
+		return time.Millisecond
+	}
+	return def
+}
+
+// translate maps hashicorp/raft errors to this package's.
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrNotVoter):
+		return fmt.Errorf("%w (%v)", ErrNotLeader, err)
+	case errors.Is(err, raft.ErrLeadershipLost), errors.Is(err, raft.ErrLeadershipTransferInProgress),
+		errors.Is(err, raft.ErrAbortedByRestore):
+		return fmt.Errorf("%w (%v)", ErrLeadershipLost, err)
+	case errors.Is(err, raft.ErrRaftShutdown):
+		return ErrGroupShutdown
+	case errors.Is(err, raft.ErrEnqueueTimeout):
+		return fmt.Errorf("%w (%v)", ErrTimeout, err)
+	}
+	return err
+}
+
+// newHCLogger adapts slog to hashicorp's hclog, which raft logs through.
+// Only raft's warnings and errors pass; they arrive as one slog warning each.
+func newHCLogger(l *slog.Logger) hclog.Logger {
+	return hclog.New(&hclog.LoggerOptions{
+		Name:        "raft",
+		Level:       hclog.Warn,
+		Output:      slogWriter{l},
+		DisableTime: true,
+	})
+}
+
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Warn(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// HasState reports whether the group has any raft state on this node (a
+// bootstrapped or contacted group has at least one log entry or a term).
+func (g *Group) HasState() bool {
+	last, _ := g.logs.LastIndex()
+	if last > 0 {
+		return true
+	}
+	term, _ := g.logs.GetUint64([]byte("CurrentTerm"))
+	return term > 0
+}

@@ -1,0 +1,251 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/shardingsystem/shard/keys"
+	"github.com/shardingsystem/shard/kv"
+	"github.com/shardingsystem/shard/kvpb"
+	"github.com/shardingsystem/shard/serverpb"
+)
+
+// adminServer implements serverpb.AdminServer, the service behind the CLI.
+// Every method works on any node: it routes through the kv client.
+type adminServer struct {
+	serverpb.UnimplementedAdminServer
+	s *Server
+}
+
+// toStatus translates our errors into gRPC statuses with a clear code.
+func toStatus(err error) error {
+	var kerr *kvpb.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, keys.ErrKeyTooLarge), errors.Is(err, keys.ErrReservedKey):
+		return status.Error(codes.InvalidArgument, err.Error())
+	case errors.Is(err, kv.ErrConditionFailed):
+		return status.Error(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, kv.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return status.Error(codes.Unavailable, err.Error())
+	case errors.As(err, &kerr):
+		if _, ok := kerr.Detail.(*kvpb.Error_Invalid); ok {
+			return status.Error(codes.InvalidArgument, kerr.Error())
+		}
+		return status.Error(codes.Unavailable, kerr.Error())
+	}
+	return status.Error(codes.Internal, err.Error())
+}
+
+func (a *adminServer) Nodes(ctx context.Context, _ *serverpb.NodesRequest) (*serverpb.NodesResponse, error) {
+	s := a.s
+	nodes, err := s.metaNodes(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	live := map[uint64]bool{}
+	for _, n := range s.liveNodes(ctx, nodes) {
+		live[n.NodeId] = true
+	}
+	out := &serverpb.NodesResponse{}
+	for _, n := range nodes {
+		out.Nodes = append(out.Nodes, &serverpb.NodeStatus{Desc: n, Live: live[n.NodeId]})
+	}
+	descs, err := s.metaDescriptors(ctx)
+	if err == nil {
+		idx := map[uint64]*serverpb.NodeStatus{}
+		for _, ns := range out.Nodes {
+			idx[ns.Desc.NodeId] = ns
+		}
+		for _, d := range descs {
+			if d == nil {
+				continue
+			}
+			for _, r := range d.Replicas {
+				if ns := idx[r.NodeId]; ns != nil {
+					ns.Replicas++
+				}
+			}
+			if st := s.rangeStatus(ctx, d); st.LeaderNodeId != 0 {
+				if ns := idx[st.LeaderNodeId]; ns != nil {
+					ns.Leaders++
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) seedsAndNodes(ctx context.Context) []string {
+	out := s.seeds()
+	if nodes, err := s.metaNodes(ctx); err == nil {
+		for _, n := range nodes {
+			out = append(out, n.RpcAddr)
+		}
+	}
+	return out
+}
+
+// rangeStatus asks the range's replicas for their state and reports the
+// leader's view.
+func (s *Server) rangeStatus(ctx context.Context, d *kvpb.RangeDescriptor) *serverpb.RangeStatus {
+	out := &serverpb.RangeStatus{Desc: d}
+	var fallback *serverpb.ReplicaStateResponse
+	for _, r := range d.Replicas {
+		cl, err := s.pool.Internal(r.Addr)
+		if err != nil {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		st, err := cl.ReplicaState(cctx, &serverpb.ReplicaStateRequest{RangeId: d.RangeId})
+		cancel()
+		if err != nil || st.Error != nil {
+			continue
+		}
+		if st.RaftState == "Leader" {
+			out.Desc, out.LeaderNodeId, out.AppliedIndex = st.Desc, r.NodeId, st.AppliedIndex
+			out.ApproximateBytes, out.Keys = st.ApproximateBytes, st.Keys
+			return out
+		}
+		fallback = st
+	}
+	if fallback != nil {
+		out.LeaderNodeId, out.AppliedIndex = fallback.LeaderNodeId, fallback.AppliedIndex
+		out.Error = "leader did not answer"
+	} else {
+		out.Error = "no replica answered"
+	}
+	return out
+}
+
+func (a *adminServer) Ranges(ctx context.Context, _ *serverpb.RangesRequest) (*serverpb.RangesResponse, error) {
+	s := a.s
+	descs, err := s.metaDescriptors(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	out := &serverpb.RangesResponse{}
+	for _, d := range descs {
+		out.Ranges = append(out.Ranges, s.rangeStatus(ctx, d))
+	}
+	return out, nil
+}
+
+func (a *adminServer) SplitRange(ctx context.Context, req *serverpb.SplitRangeRequest) (*serverpb.SplitRangeResponse, error) {
+	s := a.s
+	if err := keys.ValidateUserKey(req.Key); err != nil {
+		return nil, toStatus(err)
+	}
+	for attempt := 0; ; attempt++ {
+		desc, err := s.kv.LookupRange(ctx, req.Key)
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		resp, err := s.sendSplit(ctx, desc, req.Key)
+		if err == nil {
+			return &serverpb.SplitRangeResponse{Left: resp.Left, Right: resp.Right}, nil
+		}
+		var kerr *kvpb.Error
+		if !errors.As(err, &kerr) || !kerr.Retryable() || attempt >= 20 || ctx.Err() != nil {
+			return nil, toStatus(err)
+		}
+		s.kv.EvictRange(desc)
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// sendSplit sends AdminSplit to the range's leader, following hints.
+func (s *Server) sendSplit(ctx context.Context, desc *kvpb.RangeDescriptor, key []byte) (*serverpb.AdminSplitResponse, error) {
+	var cands []string
+	for _, r := range desc.Replicas {
+		cands = append(cands, r.Addr)
+	}
+	var lastErr error = kvpb.NewUnavailable("no replica of r%d answered", desc.RangeId)
+	tried := map[string]bool{}
+	for len(cands) > 0 {
+		addr := cands[0]
+		cands = cands[1:]
+		if tried[addr] || addr == "" {
+			continue
+		}
+		tried[addr] = true
+		cl, err := s.pool.Internal(addr)
+		if err != nil {
+			continue
+		}
+		resp, err := cl.AdminSplit(ctx, &serverpb.AdminSplitRequest{RangeId: desc.RangeId, SplitKey: key})
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		if resp.Error == nil {
+			return resp, nil
+		}
+		lastErr = resp.Error
+		if nl := resp.Error.GetNotLeader(); nl != nil && nl.LeaderAddr != "" {
+			cands = append([]string{nl.LeaderAddr}, cands...)
+			continue
+		}
+		if !resp.Error.Retryable() {
+			return nil, resp.Error
+		}
+	}
+	return nil, lastErr
+}
+
+func (a *adminServer) KV(ctx context.Context, req *serverpb.KVRequest) (*serverpb.KVResponse, error) {
+	c := a.s.kv
+	switch op := req.Op.(type) {
+	case *serverpb.KVRequest_Get:
+		if err := keys.ValidateUserKey(op.Get.Key); err != nil {
+			return nil, toStatus(err)
+		}
+		v, found, err := c.Get(ctx, op.Get.Key)
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		return &serverpb.KVResponse{Response: &kvpb.Response{Value: &kvpb.Response_Get{Get: &kvpb.GetResponse{Found: found, Value: v}}}}, nil
+	case *serverpb.KVRequest_Put:
+		if err := keys.ValidateUserKey(op.Put.Key); err != nil {
+			return nil, toStatus(err)
+		}
+		if len(op.Put.Value) > maxValueSize {
+			return nil, status.Errorf(codes.InvalidArgument, "value of %d bytes exceeds the maximum of %d", len(op.Put.Value), maxValueSize)
+		}
+		if err := c.Put(ctx, op.Put.Key, op.Put.Value); err != nil {
+			return nil, toStatus(err)
+		}
+		return &serverpb.KVResponse{Response: &kvpb.Response{Value: &kvpb.Response_Put{Put: &kvpb.PutResponse{}}}}, nil
+	case *serverpb.KVRequest_Delete:
+		if err := keys.ValidateUserKey(op.Delete.Key); err != nil {
+			return nil, toStatus(err)
+		}
+		found, err := c.Delete(ctx, op.Delete.Key)
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		return &serverpb.KVResponse{Response: &kvpb.Response{Value: &kvpb.Response_Delete{Delete: &kvpb.DeleteResponse{Found: found}}}}, nil
+	case *serverpb.KVRequest_Scan:
+		start, end := op.Scan.StartKey, op.Scan.EndKey
+		if len(start) == 0 || string(start) < string(keys.UserMin) {
+			start = keys.UserMin
+		}
+		if len(end) == 0 || string(end) > string(keys.KeyMax) {
+			end = keys.KeyMax
+		}
+		rows, err := c.Scan(ctx, start, end, int(op.Scan.Limit))
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		return &serverpb.KVResponse{Response: &kvpb.Response{Value: &kvpb.Response_Scan{Scan: &kvpb.ScanResponse{Rows: rows}}}}, nil
+	}
+	return nil, status.Error(codes.InvalidArgument, "empty kv request")
+}
+
+// maxValueSize bounds a value written through the admin API.
+const maxValueSize = 8 << 20

@@ -1,0 +1,88 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/shardingsystem/shard/replication"
+)
+
+// Config is one node's configuration. Flags are parsed into it only in
+// cmd/shard; DefaultConfig gives the defaults of DESIGN.md.
+type Config struct {
+	// DataDir holds the node's store, raft snapshots and identity.
+	DataDir string
+	// RPCAddr is the node-to-node and admin gRPC address; it is also the
+	// address other nodes reach this node at, so it must not be a wildcard
+	// when the cluster has more than one node.
+	RPCAddr string
+	// SQLAddr and HTTPAddr are reserved for the SQL and HTTP listeners.
+	SQLAddr  string
+	HTTPAddr string
+	// Join lists addresses of existing nodes; empty means bootstrap a new
+	// cluster when the data directory is new.
+	Join []string
+	// Replicas is the target replica count of every range.
+	Replicas int
+	// Timing holds raft timeouts.
+	Timing replication.Timing
+	// ReplicateInterval is how often leaders check their ranges' replica
+	// counts and meta entries.
+	ReplicateInterval time.Duration
+	// CacheSize and MemTableSize size the Pebble engine (0: engine defaults).
+	CacheSize    int64
+	MemTableSize uint64
+	Logger       *slog.Logger
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		DataDir:           "./shard-data",
+		RPCAddr:           "127.0.0.1:7400",
+		SQLAddr:           ":5433",
+		HTTPAddr:          ":8080",
+		Replicas:          3,
+		Timing:            replication.DefaultTiming(),
+		ReplicateInterval: time.Second,
+	}
+}
+
+// Validate reports every problem with the config.
+func (c Config) Validate() error {
+	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data directory is empty"))
+	}
+	if _, _, err := net.SplitHostPort(c.RPCAddr); err != nil {
+		errs = append(errs, fmt.Errorf("rpc address %q: %v", c.RPCAddr, err))
+	} else if host, port, _ := net.SplitHostPort(c.RPCAddr); host == "" || port == "0" {
+		errs = append(errs, fmt.Errorf("rpc address %q must name a host and a fixed port: other nodes reach this node there", c.RPCAddr))
+	}
+	for _, a := range []struct{ name, addr string }{{"sql", c.SQLAddr}, {"http", c.HTTPAddr}} {
+		if a.addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			errs = append(errs, fmt.Errorf("%s address %q: %v", a.name, a.addr, err))
+		}
+	}
+	for _, j := range c.Join {
+		if _, _, err := net.SplitHostPort(j); err != nil {
+			errs = append(errs, fmt.Errorf("join address %q: %v", j, err))
+		}
+	}
+	if c.Replicas < 1 || c.Replicas > 7 {
+		errs = append(errs, fmt.Errorf("replicas must be between 1 and 7, not %d", c.Replicas))
+	}
+	if c.Timing.HeartbeatTimeout <= 0 || c.Timing.ElectionTimeout <= 0 {
+		errs = append(errs, errors.New("raft timeouts must be positive"))
+	}
+	if c.ReplicateInterval <= 0 {
+		errs = append(errs, errors.New("replicate interval must be positive"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,116 @@
+package server
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/shardingsystem/shard/engine"
+	"github.com/shardingsystem/shard/keys"
+)
+
+// ErrNotOurDataDir is returned for a data directory that has files but no
+// marker: shard never writes into a directory it did not create.
+var ErrNotOurDataDir = errors.New("server: not a shard data directory")
+
+// ErrClusterMismatch is returned when the data directory belongs to another
+// cluster than the nodes named by --join.
+var ErrClusterMismatch = errors.New("server: data directory belongs to another cluster")
+
+const markerFile = "SHARD"
+
+type marker struct {
+	Format int    `json:"format"`
+	Note   string `json:"note"`
+}
+
+// prepareDataDir checks that dir is empty, missing, or ours, and marks a new
+// one. It changes nothing in a directory that is not ours.
+func prepareDataDir(dir string) (fresh bool, err error) {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return false, fmt.Errorf("server: read data directory %s: %w", dir, err)
+	}
+	if len(entries) > 0 {
+		b, err := os.ReadFile(filepath.Join(dir, markerFile))
+		if errors.Is(err, os.ErrNotExist) {
+			return false, fmt.Errorf("%w: %s has %d entries and no %s file; refusing to touch it", ErrNotOurDataDir, dir, len(entries), markerFile)
+		}
+		if err != nil {
+			return false, fmt.Errorf("server: read %s: %w", markerFile, err)
+		}
+		var m marker
+		if err := json.Unmarshal(b, &m); err != nil || m.Format != 1 {
+			return false, fmt.Errorf("%w: %s has an unreadable %s file (format %d)", ErrNotOurDataDir, dir, markerFile, m.Format)
+		}
+		return false, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return false, fmt.Errorf("server: create data directory: %w", err)
+	}
+	b, _ := json.Marshal(marker{Format: 1, Note: "shard data directory; do not edit"})
+	if err := os.WriteFile(filepath.Join(dir, markerFile), append(b, '\n'), 0o644); err != nil {
+		return false, fmt.Errorf("server: write marker: %w", err)
+	}
+	return true, nil
+}
+
+// ident is the node's identity, stored in the engine's node-local keys.
+type ident struct {
+	ClusterID string
+	NodeID    uint64
+	// Bootstrapped is set once the meta range holds the initial records
+	// (first node only) or the node has joined.
+	Bootstrapped bool
+}
+
+var (
+	clusterIDKey    = keys.NodeLocalKey("cluster-id")
+	nodeIDKey       = keys.NodeLocalKey("node-id")
+	bootstrappedKey = keys.NodeLocalKey("bootstrapped")
+)
+
+func loadIdent(eng *engine.Engine) (ident, error) {
+	var id ident
+	v, err := eng.Get(clusterIDKey)
+	if errors.Is(err, engine.ErrNotFound) {
+		return id, nil
+	}
+	if err != nil {
+		return id, err
+	}
+	id.ClusterID = string(v)
+	n, err := eng.Get(nodeIDKey)
+	if err != nil {
+		return id, fmt.Errorf("server: cluster id without node id: %w", err)
+	}
+	if len(n) != 8 {
+		return id, fmt.Errorf("server: corrupt node id")
+	}
+	id.NodeID = binary.BigEndian.Uint64(n)
+	_, err = eng.Get(bootstrappedKey)
+	id.Bootstrapped = err == nil
+	return id, nil
+}
+
+func storeIdent(eng *engine.Engine, id ident) error {
+	b := eng.NewBatch()
+	defer b.Close()
+	if err := b.Put(clusterIDKey, []byte(id.ClusterID)); err != nil {
+		return err
+	}
+	if err := b.Put(nodeIDKey, binary.BigEndian.AppendUint64(nil, id.NodeID)); err != nil {
+		return err
+	}
+	if id.Bootstrapped {
+		if err := b.Put(bootstrappedKey, []byte{1}); err != nil {
+			return err
+		}
+	}
+	return b.Commit(true)
+}

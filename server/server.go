@@ -1,0 +1,357 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/shardingsystem/shard/engine"
+	"github.com/shardingsystem/shard/keys"
+	"github.com/shardingsystem/shard/kv"
+	"github.com/shardingsystem/shard/kvpb"
+	"github.com/shardingsystem/shard/replication"
+	"github.com/shardingsystem/shard/serverpb"
+)
+
+// Version is the server's version string.
+const Version = "0.1.0-dev"
+
+// Server is one shard node: its engine, its replicas and their raft groups,
+// the gRPC server carrying raft traffic, kv and admin calls, and the
+// background loops of a node.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	eng   *engine.Engine
+	hub   *replication.Hub
+	grpc  *grpc.Server
+	lis   net.Listener
+	pool  *kv.Pool
+	kv    *kv.Client
+	store *store
+	id    ident
+
+	// ctx is cancelled by Stop; background loops derive from it.
+	ctx    context.Context
+	cancel context.CancelFunc
+	loops  sync.WaitGroup // background loops
+	serve  sync.WaitGroup // the gRPC serving goroutine
+	stopOnce sync.Once
+}
+
+// New prepares a node: checks and opens the data directory, loads or
+// establishes the node's identity (bootstrap or join), and listens. It does
+// not serve until Start.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("server: invalid config: %w", err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	fresh, err := prepareDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	eopts := engine.DefaultOptions(filepath.Join(cfg.DataDir, "store"))
+	if cfg.CacheSize > 0 {
+		eopts.CacheSize = cfg.CacheSize
+	}
+	if cfg.MemTableSize > 0 {
+		eopts.MemTableSize = cfg.MemTableSize
+	}
+	eopts.Logger = cfg.Logger
+	if s.eng, err = engine.Open(eopts); err != nil {
+		return nil, err
+	}
+	if s.id, err = loadIdent(s.eng); err != nil {
+		_ = s.eng.Close()
+		return nil, err
+	}
+	s.pool = kv.NewPool()
+	s.kv = kv.NewClient(kv.Config{Pool: s.pool, Seeds: s.seeds, Logger: cfg.Logger})
+	if s.id.ClusterID != "" && len(cfg.Join) > 0 {
+		if err := s.checkCluster(ctx); err != nil {
+			s.closeEngine()
+			return nil, err
+		}
+	}
+	if s.id.ClusterID == "" && len(cfg.Join) > 0 {
+		if err := s.join(ctx); err != nil {
+			s.closeEngine()
+			if fresh {
+				// Leave no half-made directory behind a failed join.
+				_ = removeFresh(cfg.DataDir)
+			}
+			return nil, err
+		}
+	}
+	if s.lis, err = net.Listen("tcp", cfg.RPCAddr); err != nil {
+		s.closeEngine()
+		return nil, fmt.Errorf("server: listen on rpc address %s: %w", cfg.RPCAddr, err)
+	}
+	return s, nil
+}
+
+func (s *Server) closeEngine() {
+	_ = s.pool.Close()
+	_ = s.eng.Close()
+}
+
+// seeds is where the kv client looks for the meta range first: this node,
+// then the join addresses.
+func (s *Server) seeds() []string { return append([]string{s.cfg.RPCAddr}, s.cfg.Join...) }
+
+// checkCluster refuses to start a node whose data belongs to a cluster other
+// than the one --join points at. Unreachable join addresses are not an error
+// here: a restarting cluster comes up one node at a time.
+func (s *Server) checkCluster(ctx context.Context) error {
+	for _, addr := range s.cfg.Join {
+		if addr == s.cfg.RPCAddr {
+			continue
+		}
+		cl, err := s.pool.Internal(addr)
+		if err != nil {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		resp, err := cl.Identify(cctx, &serverpb.IdentifyRequest{})
+		cancel()
+		if err != nil || resp.ClusterId == "" {
+			continue
+		}
+		if resp.ClusterId != s.id.ClusterID {
+			return fmt.Errorf("%w: %s holds node n%d of cluster %s, but %s belongs to cluster %s",
+				ErrClusterMismatch, s.cfg.DataDir, s.id.NodeID, s.id.ClusterID, addr, resp.ClusterId)
+		}
+	}
+	return nil
+}
+
+// join asks the nodes in cfg.Join for a node id, trying each until one
+// answers or ctx ends.
+func (s *Server) join(ctx context.Context) error {
+	req := &serverpb.JoinRequest{RpcAddr: s.cfg.RPCAddr, SqlAddr: s.cfg.SQLAddr, HttpAddr: s.cfg.HTTPAddr}
+	var lastErr error
+	deadline := time.Now().Add(30 * time.Second)
+	for attempt := 0; time.Now().Before(deadline); attempt++ {
+		for _, addr := range s.cfg.Join {
+			cl, err := s.pool.Internal(addr)
+			if err != nil {
+				lastErr = err
+				continue
+			}
+			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			resp, err := cl.Join(cctx, req)
+			cancel()
+			if err != nil {
+				lastErr = fmt.Errorf("%s: %w", addr, err)
+				continue
+			}
+			s.id = ident{ClusterID: resp.ClusterId, NodeID: resp.NodeId, Bootstrapped: true}
+			if err := storeIdent(s.eng, s.id); err != nil {
+				return err
+			}
+			s.log.Info("joined cluster", "cluster", s.id.ClusterID, "node", s.id.NodeID, "via", addr)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+	return fmt.Errorf("server: could not join through %v: %w", s.cfg.Join, lastErr)
+}
+
+// NodeID returns the node's id.
+func (s *Server) NodeID() uint64 { return s.id.NodeID }
+
+// ClusterID returns the cluster's id.
+func (s *Server) ClusterID() string { return s.id.ClusterID }
+
+// Addr returns the rpc address.
+func (s *Server) Addr() string { return s.cfg.RPCAddr }
+
+// KV returns the node's kv client.
+func (s *Server) KV() *kv.Client { return s.kv }
+
+// Start serves gRPC, opens the replicas, bootstraps a new cluster if this is
+// its first node, and starts the background loops.
+func (s *Server) Start(ctx context.Context) error {
+	hub, err := replication.NewHub(replication.TransportConfig{LocalAddr: raftAddr(s.cfg.RPCAddr), Logger: s.log})
+	if err != nil {
+		return err
+	}
+	s.hub = hub
+	s.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(64<<20), grpc.MaxSendMsgSize(64<<20))
+	hub.Register(s.grpc)
+	serverpb.RegisterInternalServer(s.grpc, &internalServer{s: s})
+	serverpb.RegisterAdminServer(s.grpc, &adminServer{s: s})
+	s.serve.Add(1)
+	go func() {
+		defer s.serve.Done()
+		if err := s.grpc.Serve(s.lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			s.log.Error("grpc server", "err", err)
+		}
+	}()
+	bootstrap := s.id.ClusterID == ""
+	if bootstrap {
+		s.id = ident{ClusterID: uuid.NewString(), NodeID: 1}
+		if err := storeIdent(s.eng, s.id); err != nil {
+			return err
+		}
+		if err := s.writeInitialReplicas(); err != nil {
+			return err
+		}
+		s.log.Info("bootstrapped new cluster", "cluster", s.id.ClusterID)
+	}
+	s.store = newStore(s.id.NodeID, s.cfg.RPCAddr, s.eng, s.hub, s.cfg, s.log)
+	if err := s.store.start(); err != nil {
+		return err
+	}
+	if !s.id.Bootstrapped {
+		if err := s.writeInitialMeta(ctx); err != nil {
+			return err
+		}
+	}
+	s.runLoop("replicate", s.cfg.ReplicateInterval, s.replicateOnce)
+	s.runLoop("node-refresh", 2*time.Second, s.refreshNodes)
+	s.log.Info("node started", "node", s.id.NodeID, "cluster", s.id.ClusterID, "rpc", s.cfg.RPCAddr)
+	return nil
+}
+
+// Initial ranges of a new cluster.
+const (
+	metaRangeID      = kv.MetaRangeID
+	firstUserRangeID = 2
+)
+
+func (s *Server) self() *kvpb.ReplicaDescriptor {
+	return &kvpb.ReplicaDescriptor{NodeId: s.id.NodeID, Addr: s.cfg.RPCAddr}
+}
+
+func (s *Server) initialDescs() []*kvpb.RangeDescriptor {
+	return []*kvpb.RangeDescriptor{
+		{RangeId: metaRangeID, StartKey: keys.MetaMin, EndKey: keys.MetaMax, Generation: 1, Replicas: []*kvpb.ReplicaDescriptor{s.self()}},
+		{RangeId: firstUserRangeID, StartKey: keys.UserMin, EndKey: keys.KeyMax, Generation: 1, Replicas: []*kvpb.ReplicaDescriptor{s.self()}},
+	}
+}
+
+// writeInitialReplicas stores the descriptors of the first two ranges on the
+// first node; the store bootstraps their groups when it opens them.
+func (s *Server) writeInitialReplicas() error {
+	for _, d := range s.initialDescs() {
+		if err := writeReplicaState(s.eng, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeInitialMeta writes the records of a new cluster into the meta range,
+// idempotently (a crash halfway redoes it on restart), then marks the node
+// bootstrapped.
+func (s *Server) writeInitialMeta(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	put := func(k []byte, m proto.Message) error {
+		v, err := proto.Marshal(m)
+		if err != nil {
+			return err
+		}
+		err = s.kv.CPut(ctx, k, v, nil, false)
+		if errors.Is(err, kv.ErrConditionFailed) {
+			return nil // written before a crash
+		}
+		return err
+	}
+	for _, d := range s.initialDescs() {
+		if err := put(keys.RangeDescriptorKey(d.EndKey), d); err != nil {
+			return fmt.Errorf("server: bootstrap meta: %w", err)
+		}
+	}
+	if err := put(keys.NodeKey(s.id.NodeID), s.nodeDescriptor()); err != nil {
+		return fmt.Errorf("server: bootstrap meta: %w", err)
+	}
+	for name, v := range map[string]uint64{counterRangeID: firstUserRangeID, counterNodeID: 1} {
+		if err := s.kv.CPut(ctx, keys.SystemKey(name), encodeUint64(v), nil, false); err != nil && !errors.Is(err, kv.ErrConditionFailed) {
+			return fmt.Errorf("server: bootstrap meta: %w", err)
+		}
+	}
+	s.id.Bootstrapped = true
+	return storeIdent(s.eng, s.id)
+}
+
+func (s *Server) nodeDescriptor() *kvpb.NodeDescriptor {
+	return &kvpb.NodeDescriptor{NodeId: s.id.NodeID, RpcAddr: s.cfg.RPCAddr, SqlAddr: s.cfg.SQLAddr,
+		HttpAddr: s.cfg.HTTPAddr, StartedAtUnixNanos: time.Now().UnixNano()}
+}
+
+// runLoop runs fn every interval until Stop; the goroutine is owned by
+// s.loops.
+func (s *Server) runLoop(name string, every time.Duration, fn func(context.Context)) {
+	s.loops.Add(1)
+	go func() {
+		defer s.loops.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-t.C:
+			}
+			ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+			fn(ctx)
+			cancel()
+		}
+	}()
+}
+
+// Stop shuts the node down, in this order:
+//  1. stop the background loops (they use the kv client and replicas);
+//  2. stop every raft group (no more applies; raft goroutines exit);
+//  3. close the transport hub (raft traffic) and then the gRPC server;
+//  4. close the client connections;
+//  5. close the engine last: everything above writes into it.
+func (s *Server) Stop() {
+	s.stopOnce.Do(func() {
+		s.cancel()
+		s.loops.Wait()
+		if s.store != nil {
+			s.store.close()
+		}
+		if s.hub != nil {
+			_ = s.hub.Close()
+		}
+		if s.grpc != nil {
+			stopped := make(chan struct{})
+			go func() { s.grpc.GracefulStop(); close(stopped) }()
+			select {
+			case <-stopped:
+			case <-time.After(2 * time.Second):
+				s.grpc.Stop()
+			}
+		} else if s.lis != nil {
+			_ = s.lis.Close()
+		}
+		s.serve.Wait()
+		_ = s.pool.Close()
+		if err := s.eng.Close(); err != nil {
+			s.log.Warn("close engine", "err", err)
+		}
+		s.log.Info("node stopped", "node", s.id.NodeID)
+	})
+}

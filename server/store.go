@@ -1,0 +1,182 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sort"
+	"sync"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/shardingsystem/shard/engine"
+	"github.com/shardingsystem/shard/keys"
+	"github.com/shardingsystem/shard/kvpb"
+	"github.com/shardingsystem/shard/range/replica"
+	"github.com/shardingsystem/shard/replication"
+)
+
+// store holds the replicas of one node: every range with a descriptor in
+// the node's engine has a replica and a running raft group.
+type store struct {
+	nodeID uint64
+	addr   string
+	eng    *engine.Engine
+	hub    *replication.Hub
+	timing replication.Timing
+	snaps  string
+	log    *slog.Logger
+	// wg owns the goroutines that open right-hand sides of splits.
+	wg sync.WaitGroup
+
+	mu struct {
+		sync.RWMutex
+		replicas map[uint64]*replica.Replica
+		closed   bool
+	}
+}
+
+func newStore(nodeID uint64, addr string, eng *engine.Engine, hub *replication.Hub, cfg Config, log *slog.Logger) *store {
+	s := &store{nodeID: nodeID, addr: addr, eng: eng, hub: hub, timing: cfg.Timing,
+		snaps: filepath.Join(cfg.DataDir, "snapshots"), log: log}
+	s.mu.replicas = map[uint64]*replica.Replica{}
+	return s
+}
+
+// start opens a replica for every descriptor stored on the node.
+func (s *store) start() error {
+	start, end := keys.ReplicasSpan()
+	var ids []uint64
+	err := s.eng.Scan(start, end, func(k, _ []byte) error {
+		id, ok := keys.RangeIDFromReplicaKey(k)
+		if ok && len(k) == len(keys.ReplicaPrefix(id))+1 && k[len(k)-1] == keys.ReplicaDescSuffix {
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("server: list replicas: %w", err)
+	}
+	for _, id := range ids {
+		if _, err := s.openReplica(id, nil); err != nil {
+			return err
+		}
+	}
+	s.log.Info("store started", "replicas", len(ids))
+	return nil
+}
+
+// get returns the replica of range id, nil if the node has none.
+func (s *store) get(id uint64) *replica.Replica {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.mu.replicas[id]
+}
+
+// list returns the replicas sorted by range id.
+func (s *store) list() []*replica.Replica {
+	s.mu.RLock()
+	out := make([]*replica.Replica, 0, len(s.mu.replicas))
+	for _, r := range s.mu.replicas {
+		out = append(out, r)
+	}
+	s.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].RangeID() < out[j].RangeID() })
+	return out
+}
+
+// openReplica opens the replica of range id (storing desc first if the node
+// has none) and starts its raft group. A group with no raft state whose
+// descriptor lists this node as a voter is bootstrapped with the
+// descriptor's voters (a new cluster's first ranges, or the right-hand side
+// of a split); otherwise an empty group waits for its leader to contact it.
+func (s *store) openReplica(id uint64, desc *kvpb.RangeDescriptor) (*replica.Replica, error) {
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		return nil, replication.ErrGroupShutdown
+	}
+	if r, ok := s.mu.replicas[id]; ok {
+		s.mu.Unlock()
+		return r, nil
+	}
+	s.mu.Unlock()
+
+	rep, err := replica.Open(replica.Config{
+		RangeID: id, NodeID: s.nodeID, Engine: s.eng, Logger: s.log,
+		OnSplit: func(right *kvpb.RangeDescriptor) { s.splitApplied(right) },
+	}, desc)
+	if err != nil {
+		return nil, err
+	}
+	g, err := replication.OpenGroup(replication.GroupConfig{
+		ID: replication.GroupID(id), NodeID: s.nodeID, LocalAddr: raft.ServerAddress(s.addr),
+		Engine: s.eng, Hub: s.hub, FSM: rep, Timing: s.timing, Logger: s.log,
+		SnapshotDir: replication.SnapshotDirFor(s.snaps, replication.GroupID(id)),
+	})
+	if err != nil {
+		return nil, err
+	}
+	rep.Attach(g)
+	d := rep.Desc()
+	if d != nil && !g.HasState() && d.IsVoter(s.nodeID) {
+		var voters []raft.Server
+		for _, r := range d.Replicas {
+			if r.Type == kvpb.ReplicaType_VOTER {
+				voters = append(voters, raft.Server{ID: replication.ServerID(r.NodeId), Address: raft.ServerAddress(r.Addr), Suffrage: raft.Voter})
+			}
+		}
+		if err := g.Bootstrap(voters); err != nil && !errors.Is(err, replication.ErrAlreadyBootstrap) {
+			_ = g.Close()
+			return nil, fmt.Errorf("server: bootstrap r%d: %w", id, err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.closed {
+		_ = g.Close()
+		return nil, replication.ErrGroupShutdown
+	}
+	s.mu.replicas[id] = rep
+	return rep, nil
+}
+
+// splitApplied runs on the left-hand replica's apply goroutine once a split
+// is durable: it opens the right-hand replica, whose state the split stored.
+// Opening it asynchronously keeps the left's apply loop from waiting on the
+// right's raft start.
+func (s *store) splitApplied(right *kvpb.RangeDescriptor) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if _, err := s.openReplica(right.RangeId, nil); err != nil && !errors.Is(err, replication.ErrGroupShutdown) {
+			s.log.Error("open right-hand side of split", "range", right.RangeId, "err", err)
+		}
+	}()
+}
+
+// close stops every raft group; the engine stays open.
+func (s *store) close() {
+	s.mu.Lock()
+	s.mu.closed = true
+	s.mu.Unlock()
+	// No new replica opens now; wait for the ones being opened.
+	s.wg.Wait()
+	s.mu.Lock()
+	reps := s.mu.replicas
+	s.mu.replicas = map[uint64]*replica.Replica{}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, r := range reps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.MarkDestroyed()
+			if err := r.Group().Close(); err != nil && !errors.Is(err, replication.ErrGroupShutdown) {
+				s.log.Warn("close raft group", "range", r.RangeID(), "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}
