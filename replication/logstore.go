@@ -169,7 +169,6 @@ func (s *LogStore) DeleteRange(min, max uint64) error {
 	return nil
 }
 
-
 // Set stores a stable value (synced).
 func (s *LogStore) Set(key, val []byte) error {
 	b := s.eng.NewBatch()

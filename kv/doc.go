@@ -1,0 +1,33 @@
+// Package kv is the distributed key-value client: it turns "get key K" into
+// a request to the leader of the range that holds K, wherever it is.
+//
+// # Moving parts
+//
+//   - Pool: one gRPC connection per node address, shared by everything on a
+//     node (and by a CLI process).
+//   - rangeCache: descriptors sorted by end key (never overlapping) and the
+//     last known leader of each range.
+//   - Client: looks a key's range up in the cache or in the meta range (one
+//     seek: the first descriptor whose end key is above the key), sends the
+//     batch to the cached leader or to each replica in turn, and follows
+//     not-leader hints.
+//
+// # Retries
+//
+// Routing errors are retried until the context ends (RetryTimeout when it
+// has no deadline), with jittered exponential backoff:
+//
+//   - not leader: the hint is tried next;
+//   - key outside the range (a split happened): the stale descriptor is
+//     evicted and the new one from the error is cached;
+//   - range not found on a node, unavailable, transport failure: the next
+//     replica is tried, then the lookup is redone.
+//
+// A result (a failed condition, an invalid request) is returned at once.
+// A write retried after an ambiguous failure (timeout) may apply twice; puts
+// are idempotent, a conditional put may then report a failed condition.
+//
+// The meta range is found without meta: through the seed addresses the
+// caller gives (a node's own address first) and the node addresses learned
+// from node records.
+package kv

@@ -1,0 +1,36 @@
+// Package server wires one shard node together: the Pebble engine, the
+// node's replicas and their raft groups (the store), one gRPC server that
+// carries raft traffic (replication.Hub), the Internal service (batches,
+// join, replica creation, splits) and the Admin service (the CLI), the kv
+// client, and the background loops.
+//
+// # Lifecycle
+//
+// New checks the data directory (refusing one that is not ours, and one of
+// another cluster than --join names), opens the engine, loads the node's
+// identity, joins a cluster if it has none and --join is given, and binds
+// the rpc address. Start serves gRPC, bootstraps a new cluster on its first
+// node (the meta range and one user range), opens every replica stored on
+// the node, and starts the loops. Stop shuts down in the order written on
+// the method.
+//
+// # Background loops (one goroutine each, owned by Server.loops)
+//
+//   - replicate (every ReplicateInterval): for each range this node leads,
+//     add a replica on a live node while the range has fewer voters than
+//     min(Replicas, live nodes) (non-voter first, voter once caught up), keep
+//     the descriptor's replica list equal to the raft configuration, and the
+//     meta entry equal to the descriptor (meta.Meta.SyncDescriptor);
+//   - node-refresh: learn every node's address from the meta range.
+//
+// # Data directory
+//
+//	DIR/SHARD          marker: a directory without it is never touched
+//	DIR/store/         the Pebble engine: user data, raft logs, local state
+//	DIR/snapshots/rN/  raft snapshots of range N
+//
+// # Debugging
+//
+// `shard nodes` and `shard ranges` ask any node; logs are slog text on
+// stderr, raft's warnings included (tagged with the range).
+package server
