@@ -112,6 +112,10 @@ const (
 	ReplicaStableSuffix  = 's' // raft stable store: + name
 	ReplicaAppliedSuffix = 'a' // last applied raft index
 	ReplicaDescSuffix    = 'd' // the replica's range descriptor
+	// ReplicaBootstrapSuffix marks a replica whose raft group must be
+	// bootstrapped with its descriptor's voters (a new cluster's ranges, the
+	// right-hand side of a split) and has not been yet.
+	ReplicaBootstrapSuffix = 'b'
 )
 
 // ReplicaKey is ReplicaPrefix(rangeID) + suffix + rest.

@@ -84,15 +84,10 @@ func (i *internalServer) CreateReplica(ctx context.Context, req *serverpb.Create
 	if d == nil || d.RangeId == 0 {
 		return nil, status.Error(codes.InvalidArgument, "missing descriptor")
 	}
-	// Never let a new replica overlap a live one: its data would mix with
-	// the other's (a split this node has not applied yet).
-	for _, r := range st.list() {
-		od := r.Desc()
-		if od != nil && r.RangeID() != d.RangeId && string(od.StartKey) < string(d.EndKey) && string(d.StartKey) < string(od.EndKey) {
-			return nil, status.Errorf(codes.FailedPrecondition, "r%d overlaps r%d on this node", d.RangeId, r.RangeID())
+	if _, err := st.createReplica(d); err != nil {
+		if errors.Is(err, errOverlap) {
+			return nil, status.Error(codes.FailedPrecondition, err.Error())
 		}
-	}
-	if _, err := st.openReplica(d.RangeId, d); err != nil {
 		return nil, status.Errorf(codes.Internal, "create replica r%d: %v", d.RangeId, err)
 	}
 	return &serverpb.CreateReplicaResponse{}, nil

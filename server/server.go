@@ -14,7 +14,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/hashicorp/raft"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/keepalive"
 
 	"github.com/shardingsystem/shard/engine"
 	"github.com/shardingsystem/shard/kv"
@@ -192,6 +191,11 @@ func (s *Server) Addr() string { return s.cfg.RPCAddr }
 // KV returns the node's kv client.
 func (s *Server) KV() *kv.Client { return s.kv }
 
+// Engine returns the node's storage engine, for tests and tools that read
+// a node's own state (comparing replicas, engine metrics). Stop closes it;
+// after Stop its methods return engine.ErrClosed.
+func (s *Server) Engine() *engine.Engine { return s.eng }
+
 // Start serves gRPC, opens the replicas, bootstraps a new cluster if this is
 // its first node, and starts the background loops.
 func (s *Server) Start(ctx context.Context) error {
@@ -200,10 +204,9 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	s.hub = hub
-	s.grpc = grpc.NewServer(grpc.MaxRecvMsgSize(64<<20), grpc.MaxSendMsgSize(64<<20),
-		// Clients (kv pool, raft transport) ping idle connections every few
-		// seconds to notice dead peers; allow it.
-		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 2 * time.Second, PermitWithoutStream: true}))
+	// The raft transport's options (64 MiB messages, frequent client pings
+	// to notice dead peers) suit the kv and admin services too.
+	s.grpc = grpc.NewServer(replication.ServerOptions()...)
 	hub.Register(s.grpc)
 	serverpb.RegisterInternalServer(s.grpc, &internalServer{s: s})
 	serverpb.RegisterAdminServer(s.grpc, &adminServer{s: s})
@@ -226,6 +229,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.log.Info("bootstrapped new cluster", "cluster", s.id.ClusterID)
 	}
 	s.store = newStore(s.id.NodeID, s.cfg.RPCAddr, s.eng, s.hub, s.cfg, s.log)
+	s.hub.SetUnknownGroupHandler(newMissingReplicas(s).handle)
 	if err := s.store.start(); err != nil {
 		return err
 	}
@@ -248,7 +252,7 @@ func (s *Server) self() *kvpb.ReplicaDescriptor {
 // first node; the store bootstraps their groups when it opens them.
 func (s *Server) writeInitialReplicas() error {
 	for _, d := range meta.InitialDescriptors(s.self()) {
-		if err := replica.WriteInitialState(s.eng, d, 0); err != nil {
+		if err := replica.WriteBootstrapState(s.eng, d); err != nil {
 			return err
 		}
 	}

@@ -29,6 +29,8 @@ type store struct {
 	log    *slog.Logger
 	// wg owns the goroutines that open right-hand sides of splits.
 	wg sync.WaitGroup
+	// openMu serializes openReplica, so one range is never opened twice.
+	openMu sync.Mutex
 
 	mu struct {
 		sync.RWMutex
@@ -87,11 +89,13 @@ func (s *store) list() []*replica.Replica {
 }
 
 // openReplica opens the replica of range id (storing desc first if the node
-// has none) and starts its raft group. A group with no raft state whose
-// descriptor lists this node as a voter is bootstrapped with the
-// descriptor's voters (a new cluster's first ranges, or the right-hand side
-// of a split); otherwise an empty group waits for its leader to contact it.
+// has none) and starts its raft group. A replica with the bootstrap marker
+// is bootstrapped with its descriptor's voters (a new cluster's first
+// ranges, or the right-hand side of a split); any other empty group waits
+// for its leader to send it the log or a snapshot.
 func (s *store) openReplica(id uint64, desc *kvpb.RangeDescriptor) (*replica.Replica, error) {
+	s.openMu.Lock()
+	defer s.openMu.Unlock()
 	s.mu.Lock()
 	if s.mu.closed {
 		s.mu.Unlock()
@@ -119,18 +123,9 @@ func (s *store) openReplica(id uint64, desc *kvpb.RangeDescriptor) (*replica.Rep
 		return nil, err
 	}
 	rep.Attach(g)
-	d := rep.Desc()
-	if d != nil && !g.HasState() && d.IsVoter(s.nodeID) {
-		var voters []raft.Server
-		for _, r := range d.Replicas {
-			if r.Type == kvpb.ReplicaType_VOTER {
-				voters = append(voters, raft.Server{ID: replication.ServerID(r.NodeId), Address: raft.ServerAddress(r.Addr), Suffrage: raft.Voter})
-			}
-		}
-		if err := g.Bootstrap(voters); err != nil && !errors.Is(err, replication.ErrAlreadyBootstrap) {
-			_ = g.Close()
-			return nil, fmt.Errorf("server: bootstrap r%d: %w", id, err)
-		}
+	if err := s.maybeBootstrap(rep, g); err != nil {
+		_ = g.Close()
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -140,6 +135,48 @@ func (s *store) openReplica(id uint64, desc *kvpb.RangeDescriptor) (*replica.Rep
 	}
 	s.mu.replicas[id] = rep
 	return rep, nil
+}
+
+// maybeBootstrap bootstraps the group of a replica that carries the
+// bootstrap marker, with its descriptor's voters, unless the group already
+// has raft state (a crash after bootstrapping, before clearing the marker).
+func (s *store) maybeBootstrap(rep *replica.Replica, g *replication.Group) error {
+	id := rep.RangeID()
+	if !replica.NeedsBootstrap(s.eng, id) {
+		return nil
+	}
+	if d := rep.Desc(); d != nil && !g.HasState() {
+		var voters []raft.Server
+		for _, r := range d.Replicas {
+			if r.Type == kvpb.ReplicaType_VOTER {
+				voters = append(voters, raft.Server{ID: replication.ServerID(r.NodeId), Address: raft.ServerAddress(r.Addr), Suffrage: raft.Voter})
+			}
+		}
+		if err := g.Bootstrap(voters); err != nil && !errors.Is(err, replication.ErrAlreadyBootstrap) {
+			return fmt.Errorf("server: bootstrap r%d: %w", id, err)
+		}
+	}
+	return replica.ClearBootstrap(s.eng, id)
+}
+
+// errOverlap is returned when a new replica would overlap a live one.
+var errOverlap = errors.New("server: replica overlaps a live replica")
+
+// createReplica makes an empty replica for desc, which a leader fills by
+// log or snapshot. It never lets the new replica overlap a live one: their
+// data would mix (a split this node has not applied yet).
+func (s *store) createReplica(desc *kvpb.RangeDescriptor) (*replica.Replica, error) {
+	if r := s.get(desc.RangeId); r != nil {
+		return r, nil
+	}
+	for _, r := range s.list() {
+		od := r.Desc()
+		if od != nil && r.RangeID() != desc.RangeId &&
+			string(od.StartKey) < string(desc.EndKey) && string(desc.StartKey) < string(od.EndKey) {
+			return nil, fmt.Errorf("%w: r%d overlaps r%d", errOverlap, desc.RangeId, r.RangeID())
+		}
+	}
+	return s.openReplica(desc.RangeId, desc)
 }
 
 // splitApplied runs on the left-hand replica's apply goroutine once a split

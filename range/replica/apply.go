@@ -210,6 +210,7 @@ func (a *applier) applySplit(s *kvpb.SplitTrigger) *ApplyResult {
 	// them, a crash before it replays the split.
 	if right.HasReplica(a.r.cfg.NodeID) {
 		a.must(putInitialState(b, right, a.lastTS), "right-hand state")
+		a.must(b.Put(bootstrapKey(right.RangeId), []byte{1}), "right-hand bootstrap marker")
 		a.splits = append(a.splits, right)
 	}
 	a.desc = left

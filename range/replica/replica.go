@@ -133,6 +133,42 @@ func WriteInitialState(eng *engine.Engine, desc *kvpb.RangeDescriptor, lastTS en
 	return b.Commit(true)
 }
 
+// WriteBootstrapState stores the state of a replica whose raft group is to
+// be bootstrapped by its descriptor's voters (a new cluster's first ranges),
+// with the bootstrap marker (see NeedsBootstrap).
+func WriteBootstrapState(eng *engine.Engine, desc *kvpb.RangeDescriptor) error {
+	b := eng.NewBatch()
+	defer b.Close()
+	if err := putInitialState(b, desc, 0); err != nil {
+		return err
+	}
+	if err := b.Put(bootstrapKey(desc.RangeId), []byte{1}); err != nil {
+		return err
+	}
+	return b.Commit(true)
+}
+
+func bootstrapKey(id uint64) []byte { return keys.ReplicaKey(id, keys.ReplicaBootstrapSuffix, nil) }
+
+// NeedsBootstrap reports whether the replica's raft group is still to be
+// bootstrapped with its descriptor's voters. Only replicas created with the
+// marker (WriteBootstrapState, or the right-hand side of a split) are; a
+// replica created empty for a leader to fill never bootstraps itself.
+func NeedsBootstrap(eng *engine.Engine, id uint64) bool {
+	_, err := eng.Get(bootstrapKey(id))
+	return err == nil
+}
+
+// ClearBootstrap removes the marker once the group is bootstrapped.
+func ClearBootstrap(eng *engine.Engine, id uint64) error {
+	b := eng.NewBatch()
+	defer b.Close()
+	if err := b.Delete(bootstrapKey(id)); err != nil {
+		return err
+	}
+	return b.Commit(true)
+}
+
 func putInitialState(b *engine.Batch, desc *kvpb.RangeDescriptor, lastTS engine.Timestamp) error {
 	enc, err := proto.Marshal(desc)
 	if err != nil {
