@@ -94,8 +94,8 @@ func TestDecodeKeyMalformed(t *testing.T) {
 		nil,
 		{'a'},
 		{0x09},
-		{'a', 0x01, 0, 0, 0, 0, 0, 0, 0, 1, 0x09},  // no sentinel before the ts
-		{'a', 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x09},  // zero timestamp
+		{'a', 0x01, 0, 0, 0, 0, 0, 0, 0, 1, 0x09}, // no sentinel before the ts
+		{'a', 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0x09}, // zero timestamp
 		{0, 0, 0, 0, 0, 0, 0, 1, 0x09},            // too short
 		{'a', 0x00, 0, 0, 0, 0, 0, 0, 0, 1, 0x0a}, // unknown length byte
 	} {

@@ -238,3 +238,20 @@ func TestMetricsCountSyncs(t *testing.T) {
 	}
 	t.Logf("%d WAL syncs for %d synced commits; metrics %+v", syncs, commits, m)
 }
+
+func TestCheckpoint(t *testing.T) {
+	fs := vfs.NewMem()
+	e := openTestEngineOn(t, fs, "/db")
+	commit(t, e, false, func(b *Batch) error { return b.PutMVCC([]byte("k"), 1, []byte("v")) })
+	if err := e.Checkpoint("/backup/ck1"); err != nil {
+		t.Fatal(err)
+	}
+	commit(t, e, false, func(b *Batch) error { return b.PutMVCC([]byte("k"), 2, []byte("later")) })
+	ck := openTestEngineOn(t, fs, "/backup/ck1")
+	if v, ts, err := ck.GetMVCC([]byte("k"), MaxTimestamp); err != nil || string(v) != "v" || ts != 1 {
+		t.Fatalf("checkpoint read: %q, %d, %v", v, ts, err)
+	}
+	if err := e.Checkpoint("/backup/ck1"); err == nil {
+		t.Fatal("Checkpoint into an existing directory succeeded")
+	}
+}

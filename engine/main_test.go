@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"testing"
@@ -98,5 +97,3 @@ func equalRaw(a, b []rawEntry) bool {
 	}
 	return true
 }
-
-var _ = bytes.Compare

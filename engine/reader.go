@@ -117,6 +117,14 @@ func newSpanIter(r pebble.Reader, start, end []byte) (*pebble.Iterator, error) {
 	return newIter(r, lower, upper)
 }
 
+// iterError returns the iterator's error, wrapped.
+func iterError(it *pebble.Iterator) error {
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("engine: iterator: %w", err)
+	}
+	return nil
+}
+
 // closeIter closes it and folds its error into err.
 func closeIter(it *pebble.Iterator, err *error) {
 	if cerr := it.Close(); cerr != nil && *err == nil {
@@ -166,7 +174,7 @@ func readScan(r pebble.Reader, start, end []byte, fn func(key, value []byte) err
 			return err
 		}
 	}
-	return it.Error()
+	return iterError(it)
 }
 
 func readGetMVCC(r pebble.Reader, key []byte, ts Timestamp) (value []byte, vts Timestamp, err error) {
@@ -298,7 +306,7 @@ func readScanMVCC(r pebble.Reader, start, end []byte, ts Timestamp, limit int,
 		}
 		valid = it.NextPrefix()
 	}
-	return it.Error()
+	return iterError(it)
 }
 
 func readScanMVCCReverse(r pebble.Reader, start, end []byte, ts Timestamp, limit int,
@@ -341,5 +349,5 @@ func readScanMVCCReverse(r pebble.Reader, start, end []byte, ts Timestamp, limit
 		// The prefix itself is the smallest key with that prefix.
 		valid = it.SeekLT(s.prefix)
 	}
-	return it.Error()
+	return iterError(it)
 }

@@ -6,8 +6,13 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 )
 
 // fillSpanSource writes unversioned keys and MVCC histories (with
@@ -261,5 +266,39 @@ func TestApproximateSpanStats(t *testing.T) {
 	}
 	if _, err := e.ApproximateSpanStats([]byte("b"), []byte("a")); !errors.Is(err, ErrInvalidSpan) {
 		t.Fatalf("inverted span: %v", err)
+	}
+}
+
+// TestIngestWriteFailure fails the writes of the temporary sstables: the
+// ingest returns the error, the target is unchanged and the temporary
+// files are gone.
+func TestIngestWriteFailure(t *testing.T) {
+	var failing atomic.Bool
+	inj := errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if failing.Load() && strings.Contains(op.Path, ingestTmpDir) &&
+			(op.Kind == errorfs.OpFileWrite || op.Kind == errorfs.OpFileSync) {
+			return errorfs.ErrInjected
+		}
+		return nil
+	})
+	src := openTestEngine(t)
+	dst := openTestEngineOn(t, errorfs.Wrap(vfs.NewMem(), inj), "/db")
+	fillSpanSource(t, src, "src")
+	fillSpanSource(t, dst, "stale")
+	stream := exportSpan(t, src, "b", "y")
+	before := dumpRaw(t, dst, nil, nil)
+	failing.Store(true)
+	if err := dst.IngestSpan([]byte("b"), []byte("y"), bytes.NewReader(stream)); !errors.Is(err, errorfs.ErrInjected) {
+		t.Fatalf("IngestSpan with failing writes: %v", err)
+	}
+	failing.Store(false)
+	if after := dumpRaw(t, dst, nil, nil); !equalRaw(after, before) {
+		t.Fatal("a failed ingest changed the target")
+	}
+	if n, _ := dst.fs.List(dst.fs.PathJoin(dst.dir, ingestTmpDir)); len(n) != 0 {
+		t.Fatalf("temporary files left: %v", n)
+	}
+	if err := dst.IngestSpan([]byte("b"), []byte("y"), bytes.NewReader(stream)); err != nil {
+		t.Fatal(err)
 	}
 }
