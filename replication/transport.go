@@ -26,6 +26,10 @@
 //     it. Its deadline grows with the snapshot size
 //     (Timeout + Size/SnapshotMinRate).
 //
+// HTTP/2 interleaves the streams of one connection frame by frame, so a
+// heartbeat is not stuck behind a large AppendEntries or snapshot chunk of
+// another group.
+//
 // Addresses: a peer is named by its raft.ServerAddress, the host:port of its
 // gRPC server (TransportConfig.LocalAddr on that node). All groups on a node
 // share it; EncodePeer/DecodePeer are the identity on the address bytes.
@@ -69,11 +73,13 @@
 //
 // # Lifecycle
 //
-// NewHub; Register on the gRPC server before it serves; Transport(id) for
-// each group, handed to raft.NewRaft. raft.Raft.Shutdown closes its
-// GroupTransport (raft.WithClose), which cancels the group's outbound calls
-// and pipelines, fails its waiting inbound RPCs with ErrTransportClosed, and
-// removes it from the hub so the id can be opened again. Hub.Close closes
+// NewHub; Register on the gRPC server before it serves (build that server
+// with ServerOptions, or options at least as permissive: 64 MiB messages,
+// client pings every 10s allowed); Transport(id) for each group, handed to
+// raft.NewRaft. raft.Raft.Shutdown closes its GroupTransport
+// (raft.WithClose), which cancels the group's outbound calls and pipelines,
+// fails its waiting inbound RPCs with ErrTransportClosed, and removes it
+// from the hub so the id can be opened again. Hub.Close closes
 // every GroupTransport and every client connection; it does not stop the
 // gRPC server, which belongs to the node. Goroutines owned here: one receiver
 // per open pipeline (stopped and waited for by pipeline Close, which the
@@ -95,7 +101,8 @@
 //
 // # Logging
 //
-// Debug: per-call failures (raft logs them too). Info: connections created,
+// Debug: inbound RPCs refused (unknown group, partitioned sender); outbound
+// failures are returned to raft, which logs them. Info: connections created,
 // partitions set and healed. Warn: protocol violations by a peer.
 //
 // # Fault injection
@@ -478,21 +485,21 @@ func (h *Hub) accept(id GroupID, from []byte) (*GroupTransport, error) {
 	case closed:
 		return nil, ErrTransportClosed
 	case cut:
-		return nil, fmt.Errorf("%w: %s", ErrPartitioned, from)
+		h.log.Debug("replication: refused rpc from partitioned peer", "peer", string(from), "group", uint64(id))
+		return nil, fmt.Errorf("%w: refusing traffic from %s", ErrPartitioned, from)
 	case t != nil:
 		return t, nil
 	}
-	fn := h.unknownGroup.Load()
-	if fn == nil || !(*fn)(id) {
-		return nil, fmt.Errorf("%w %d", ErrUnknownGroup, id)
+	if fn := h.unknownGroup.Load(); fn != nil && (*fn)(id) {
+		h.mu.RLock()
+		t = h.mu.groups[id]
+		h.mu.RUnlock()
+		if t != nil {
+			return t, nil
+		}
 	}
-	h.mu.RLock()
-	t = h.mu.groups[id]
-	h.mu.RUnlock()
-	if t == nil {
-		return nil, fmt.Errorf("%w %d", ErrUnknownGroup, id)
-	}
-	return t, nil
+	h.log.Debug("replication: refused rpc for unknown group", "peer", string(from), "group", uint64(id))
+	return nil, fmt.Errorf("%w %d", ErrUnknownGroup, id)
 }
 
 // admitted reports whether traffic from the peer at from is still allowed;
@@ -504,7 +511,7 @@ func (h *Hub) admitted(from []byte) error {
 		return ErrTransportClosed
 	}
 	if len(from) > 0 && h.mu.partitioned[raft.ServerAddress(from)] {
-		return fmt.Errorf("%w: %s", ErrPartitioned, from)
+		return fmt.Errorf("%w: refusing traffic from %s", ErrPartitioned, from)
 	}
 	return nil
 }

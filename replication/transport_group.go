@@ -308,6 +308,9 @@ func (t *GroupTransport) dispatch(ctx context.Context, cmd any, data io.Reader, 
 	respCh := make(chan raft.RPCResponse, 1) // raft's send never blocks, even if we left
 	rpc := raft.RPC{Command: cmd, Reader: data, RespChan: respCh}
 
+	if t.ctx.Err() != nil {
+		return nil, ErrTransportClosed
+	}
 	handled := false
 	if heartbeat {
 		if fn := t.heartbeatFn.Load(); fn != nil {

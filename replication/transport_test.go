@@ -370,6 +370,68 @@ func TestTransportPartitionKnob(t *testing.T) {
 	}
 }
 
+func TestTransportPipeline(t *testing.T) {
+	a := trStartNode(t, func(c *TransportConfig) { c.Timeout = 300 * time.Millisecond; c.MaxPipelineInFlight = 4 })
+	b := trStartNode(t)
+	ta, _ := a.hub.Transport(8)
+	tb, _ := b.hub.Transport(8)
+	// b answers every request but the one with PrevLogEntry 100.
+	trServe(t, tb, func(rpc raft.RPC) {
+		req := rpc.Command.(*raft.AppendEntriesRequest)
+		if req.PrevLogEntry == 100 {
+			return
+		}
+		rpc.Respond(&raft.AppendEntriesResponse{Term: req.Term, LastLog: req.PrevLogEntry + uint64(len(req.Entries)), Success: true}, nil)
+	})
+
+	p, err := ta.AppendEntriesPipeline("b", b.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	// More requests than MaxPipelineInFlight: AppendEntries blocks until
+	// the consumer below drains answered futures.
+	const n = 20
+	go func() {
+		for i := range uint64(n) {
+			req := &raft.AppendEntriesRequest{
+				RPCHeader: trHeader(a.addr), Term: 2, PrevLogEntry: i, PrevLogTerm: 2,
+				Entries: []*raft.Log{{Index: i + 1, Term: 2, Data: []byte("e")}}, LeaderCommitIndex: i,
+			}
+			if _, err := p.AppendEntries(req, new(raft.AppendEntriesResponse)); err != nil {
+				t.Errorf("pipelined AppendEntries %d: %v", i, err)
+				return
+			}
+		}
+	}()
+	for i := range uint64(n) {
+		select {
+		case f := <-p.Consumer():
+			if err := f.Error(); err != nil {
+				t.Fatalf("future %d: %v", i, err)
+			}
+			if f.Request().PrevLogEntry != i || !f.Response().Success || f.Response().LastLog != i+1 {
+				t.Fatalf("future %d answered %+v for request %d", i, f.Response(), f.Request().PrevLogEntry)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("future %d never came", i)
+		}
+	}
+
+	// An unanswered request fails after Timeout, and so does the pipeline.
+	start := time.Now()
+	f, err := p.AppendEntries(&raft.AppendEntriesRequest{RPCHeader: trHeader(a.addr), Term: 2, PrevLogEntry: 100, PrevLogTerm: 2, LeaderCommitIndex: 1}, new(raft.AppendEntriesResponse))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Error(); err == nil || f.Response().Success {
+		t.Fatalf("unanswered pipelined request: err %v, response %+v", err, f.Response())
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("unanswered pipelined request failed after %s, want about 300ms", d)
+	}
+}
+
 // TestTransportCloseInFlight closes hubs while RPCs of every kind wait on
 // the other side, and checks that each returns an error promptly and that no
 // goroutine is left behind.
