@@ -299,6 +299,8 @@ func (s *Server) runLoop(name string, every time.Duration, fn func(context.Conte
 }
 
 // Stop shuts the node down, in this order:
+//  0. hand off the leadership of the ranges this node leads, so
+//     clients do not wait for an election timeout;
 //  1. stop the background loops (they use the kv client and replicas);
 //  2. stop every raft group (no more applies; raft goroutines exit);
 //  3. close the transport hub (raft traffic) and then the gRPC server;
@@ -306,6 +308,9 @@ func (s *Server) runLoop(name string, every time.Duration, fn func(context.Conte
 //  5. close the engine last: everything above writes into it.
 func (s *Server) Stop() {
 	s.stopOnce.Do(func() {
+		if s.store != nil {
+			s.store.transferLeaderships()
+		}
 		s.cancel()
 		s.loops.Wait()
 		if s.store != nil {

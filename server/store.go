@@ -217,3 +217,24 @@ func (s *store) close() {
 	}
 	wg.Wait()
 }
+
+// transferLeaderships asks every group this node leads to hand leadership
+// to a caught-up follower, in parallel, and waits for them; raft bounds each
+// transfer by its election timeout.
+func (s *store) transferLeaderships() {
+	var wg sync.WaitGroup
+	for _, r := range s.list() {
+		g := r.Group()
+		if servers, err := g.Configuration(); !g.IsLeader() || err != nil || len(servers) < 2 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := g.TransferLeadership(0, ""); err != nil {
+				s.log.Debug("leadership transfer on shutdown", "range", r.RangeID(), "err", err)
+			}
+		}()
+	}
+	wg.Wait()
+}

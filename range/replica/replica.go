@@ -259,13 +259,18 @@ func (r *Replica) Stats() (Stats, error) {
 	if desc == nil {
 		return s, nil
 	}
-	var err error
-	if s.Bytes, err = r.eng.ApproximateSpanStats(desc.StartKey, desc.EndKey); err != nil {
+	disk, err := r.eng.ApproximateSpanStats(desc.StartKey, desc.EndKey)
+	if err != nil {
 		return s, err
 	}
-	err = r.eng.ScanMVCC(desc.StartKey, desc.EndKey, engine.MaxTimestamp, 0, func([]byte, engine.Timestamp, []byte) error {
+	// The disk estimate misses what is still in the memtable; the live
+	// keys and values counted here are a floor.
+	var live uint64
+	err = r.eng.ScanMVCC(desc.StartKey, desc.EndKey, engine.MaxTimestamp, 0, func(k []byte, _ engine.Timestamp, v []byte) error {
 		s.Keys++
+		live += uint64(len(k) + len(v))
 		return nil
 	})
+	s.Bytes = max(disk, live)
 	return s, err
 }
