@@ -156,17 +156,79 @@ func (s *LogStore) DeleteRange(min, max uint64) error {
 	if err := b.Commit(true); err != nil {
 		return fmt.Errorf("replication: truncate log r%d [%d,%d]: %w", s.id, min, max, err)
 	}
+	// The new bounds are the nearest entries left, which are max+1 and
+	// min-1 unless the log has a gap there: a follower that caught up by
+	// InstallSnapshot keeps its entries below the snapshot's index and
+	// appends after it. They are looked up before taking mu.
+	s.mu.Lock()
+	first, last := s.mu.first, s.mu.last
+	s.mu.Unlock()
+	next, prev := max+1, min-1
+	var err error
+	switch {
+	case last == 0, min <= first && max >= last:
+	case min <= first:
+		next, err = s.nextIndex(max + 1)
+	case max >= last:
+		prev, err = s.prevIndex(first, min)
+	}
+	if err != nil {
+		return fmt.Errorf("replication: bounds of log r%d after truncating [%d,%d]: %w", s.id, min, max, err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
+	case s.mu.last == 0:
 	case min <= s.mu.first && max >= s.mu.last:
 		s.mu.first, s.mu.last = 0, 0
 	case min <= s.mu.first:
-		s.mu.first = max + 1
+		s.mu.first = next
 	case max >= s.mu.last:
-		s.mu.last = min - 1
+		s.mu.last = prev
 	}
 	return nil
+}
+
+// errStopScan ends a scan early.
+var errStopScan = errors.New("stop scan")
+
+// nextIndex returns the first index >= from in the log, from itself if
+// there is none.
+func (s *LogStore) nextIndex(from uint64) (uint64, error) {
+	_, end := s.logSpan()
+	next := from
+	err := s.eng.Scan(s.logKey(from), end, func(k, _ []byte) error {
+		idx, err := s.indexOf(k)
+		if err != nil {
+			return err
+		}
+		next = idx
+		return errStopScan
+	})
+	if err != nil && !errors.Is(err, errStopScan) {
+		return 0, err
+	}
+	return next, nil
+}
+
+// prevIndex returns the last index below before in the log, looking no
+// lower than first; before-1 if there is none. It reads one entry when
+// before-1 exists (the usual case) and scans from first otherwise.
+func (s *LogStore) prevIndex(first, before uint64) (uint64, error) {
+	_, err := s.eng.Get(s.logKey(before - 1))
+	switch {
+	case err == nil:
+		return before - 1, nil
+	case !errors.Is(err, engine.ErrNotFound):
+		return 0, err
+	}
+	prev := before - 1
+	err = s.eng.Scan(s.logKey(first), s.logKey(before), func(k, _ []byte) error {
+		idx, err := s.indexOf(k)
+		prev = idx
+		return err
+	})
+	return prev, err
 }
 
 // Set stores a stable value (synced).

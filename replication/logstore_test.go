@@ -18,6 +18,14 @@ import (
 	"github.com/shardingsystem/shard/engine"
 )
 
+// CachedLogBounds returns the bounds that the group's log store keeps in
+// memory, for the tests of package replication_test.
+func (g *Group) CachedLogBounds() (first, last uint64) {
+	first, _ = g.logs.FirstIndex()
+	last, _ = g.logs.LastIndex()
+	return first, last
+}
+
 // lsEngine opens an engine on fs at dir; the test closes it at cleanup
 // unless it was closed already.
 func lsEngine(tb testing.TB, fs vfs.FS, dir string) *engine.Engine {
@@ -122,6 +130,10 @@ func TestLogStoreEmpty(t *testing.T) {
 		t.Fatalf("StoreLogs(nil): %v", err)
 	}
 	lsWantBounds(t, s, 0, 0)
+	if err := s.DeleteRange(5, 10); err != nil {
+		t.Fatalf("DeleteRange on an empty log: %v", err)
+	}
+	lsWantBounds(t, s, 0, 0)
 }
 
 func TestLogStoreStoreGet(t *testing.T) {
@@ -207,6 +219,8 @@ func TestLogStoreDeleteRange(t *testing.T) {
 		{"one at the start", 1, 1, 2, 10},
 		{"one at the end", 10, 10, 1, 9},
 		{"beyond both ends", 0, 20, 0, 0},
+		{"before the start", 0, 0, 1, 10},
+		{"after the end", 11, 20, 1, 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := lsEngine(t, vfs.NewMem(), "/db")
@@ -399,7 +413,10 @@ func TestLogStoreUnderRaft(t *testing.T) {
 	if has, err := raft.HasExistingState(s, s, snaps); err != nil || !has {
 		t.Fatalf("HasExistingState after bootstrap: %v, %v", has, err)
 	}
-	got, err := raft.GetConfiguration(conf, &lsFSM{}, s, s, snaps, trans)
+	// GetConfiguration marks the config it is given as not to be started:
+	// give it a copy.
+	getConf := *conf
+	got, err := raft.GetConfiguration(&getConf, &lsFSM{}, s, s, snaps, trans)
 	if err != nil || len(got.Servers) != 1 || got.Servers[0].ID != "n1" {
 		t.Fatalf("GetConfiguration: %+v, %v", got, err)
 	}

@@ -306,9 +306,16 @@ func (s *Server) runLoop(name string, every time.Duration, fn func(context.Conte
 //  3. close the transport hub (raft traffic) and then the gRPC server;
 //  4. close the client connections;
 //  5. close the engine last: everything above writes into it.
-func (s *Server) Stop() {
+func (s *Server) Stop() { s.stop(true) }
+
+// Kill stops the node the way a crash looks to its peers: the steps of
+// Stop without step 0, so the ranges it leads wait for an election. Fault
+// tests use it; the node's data stays consistent, as after Stop.
+func (s *Server) Kill() { s.stop(false) }
+
+func (s *Server) stop(handoff bool) {
 	s.stopOnce.Do(func() {
-		if s.store != nil {
+		if s.store != nil && handoff {
 			s.store.transferLeaderships()
 		}
 		s.cancel()

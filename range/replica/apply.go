@@ -131,65 +131,138 @@ func (a *applier) applyCommand(l *raft.Log) *ApplyResult {
 		// pending batch: make it visible first.
 		a.flush()
 	}
-	for _, req := range cmd.Writes {
-		if c := req.GetCput(); c != nil {
-			if err := a.checkCondition(c); err != nil {
-				return &ApplyResult{Err: err}
-			}
-		}
-	}
 	res := &ApplyResult{Responses: make([]*kvpb.Response, 0, len(cmd.Writes))}
 	if len(cmd.Writes) == 0 {
 		return res // a leader's term-start marker
 	}
+	// The requests run in order, each seeing the ones before it (a delete
+	// finds a key put earlier in the command, a condition sees an earlier
+	// write), against a view of the command's writes over the engine.
+	// Nothing is written until every condition has held: a failed one
+	// leaves no trace.
+	v := cmdView{a: a, w: map[string]*viewWrite{}}
 	for _, req := range cmd.Writes {
-		res.Responses = append(res.Responses, a.applyWrite(req, ts))
+		resp, err := v.do(req)
+		if err != nil {
+			return &ApplyResult{Err: err}
+		}
+		res.Responses = append(res.Responses, resp)
 	}
+	v.write(ts)
 	a.lastTS = ts
 	return res
 }
 
-func (a *applier) checkCondition(c *kvpb.ConditionalPutRequest) *kvpb.Error {
-	v, _, err := a.r.eng.GetMVCC(c.Key, engine.MaxTimestamp)
-	exists := err == nil
-	if err != nil && !errors.Is(err, engine.ErrNotFound) {
-		a.must(err, "condition read")
-	}
-	if exists != c.ExpectedExists || (exists && !bytes.Equal(v, c.Expected)) {
-		return kvpb.NewConditionFailed(c.Key, exists, v)
-	}
-	return nil
+// cmdView is what one command has written so far, over the engine as the
+// entries before the command left it.
+type cmdView struct {
+	a    *applier
+	keys []string // in the order first written: the batch is built in it
+	w    map[string]*viewWrite
 }
 
-func (a *applier) applyWrite(req *kvpb.Request, ts engine.Timestamp) *kvpb.Response {
-	b := a.batch()
-	switch v := req.Value.(type) {
+type viewWrite struct {
+	value []byte
+	live  bool // false: deleted
+	// existed tells, when known, whether the engine holds the key: a
+	// deleted key needs a tombstone only then.
+	known, existed bool
+}
+
+// read returns the engine's newest visible version of k.
+func (v *cmdView) read(k []byte) ([]byte, bool) {
+	val, _, err := v.a.r.eng.GetMVCC(k, engine.MaxTimestamp)
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil, false
+	}
+	v.a.must(err, "read")
+	return val, true
+}
+
+// get returns k's value as the command's writes so far leave it. Callers
+// set k next (or reject the command).
+func (v *cmdView) get(k []byte) ([]byte, bool) {
+	if w, ok := v.w[string(k)]; ok {
+		return w.value, w.live
+	}
+	val, ok := v.read(k)
+	v.w[string(k)] = &viewWrite{value: val, live: ok, known: true, existed: ok}
+	v.keys = append(v.keys, string(k))
+	return val, ok
+}
+
+// set records a write of k (live false: a delete).
+func (v *cmdView) set(k []byte, value []byte, live bool) {
+	w, ok := v.w[string(k)]
+	if !ok {
+		w = &viewWrite{}
+		v.w[string(k)] = w
+		v.keys = append(v.keys, string(k))
+	}
+	w.value, w.live = value, live
+}
+
+func (v *cmdView) do(req *kvpb.Request) (*kvpb.Response, *kvpb.Error) {
+	switch r := req.Value.(type) {
 	case *kvpb.Request_Put:
-		a.must(b.PutMVCC(v.Put.Key, ts, v.Put.Value), "put")
-		return &kvpb.Response{Value: &kvpb.Response_Put{Put: &kvpb.PutResponse{}}}
+		v.set(r.Put.Key, r.Put.Value, true)
+		return &kvpb.Response{Value: &kvpb.Response_Put{Put: &kvpb.PutResponse{}}}, nil
 	case *kvpb.Request_Cput:
-		a.must(b.PutMVCC(v.Cput.Key, ts, v.Cput.Value), "cput")
-		return &kvpb.Response{Value: &kvpb.Response_Cput{Cput: &kvpb.ConditionalPutResponse{}}}
-	case *kvpb.Request_Delete:
-		_, _, err := a.r.eng.GetMVCC(v.Delete.Key, engine.MaxTimestamp)
-		found := err == nil
-		if found {
-			a.must(b.DeleteMVCC(v.Delete.Key, ts), "delete")
+		c := r.Cput
+		cur, exists := v.get(c.Key)
+		if exists != c.ExpectedExists || (exists && !bytes.Equal(cur, c.Expected)) {
+			return nil, kvpb.NewConditionFailed(c.Key, exists, cur)
 		}
-		return &kvpb.Response{Value: &kvpb.Response_Delete{Delete: &kvpb.DeleteResponse{Found: found}}}
+		v.set(c.Key, c.Value, true)
+		return &kvpb.Response{Value: &kvpb.Response_Cput{Cput: &kvpb.ConditionalPutResponse{}}}, nil
+	case *kvpb.Request_Delete:
+		_, found := v.get(r.Delete.Key)
+		v.set(r.Delete.Key, nil, false)
+		return &kvpb.Response{Value: &kvpb.Response_Delete{Delete: &kvpb.DeleteResponse{Found: found}}}, nil
 	case *kvpb.Request_DeleteRange:
-		start, end := clamp(v.DeleteRange.StartKey, v.DeleteRange.EndKey, a.desc)
+		start, end := clamp(r.DeleteRange.StartKey, r.DeleteRange.EndKey, v.a.desc)
 		var n uint64
-		err := a.r.eng.ScanMVCC(start, end, engine.MaxTimestamp, 0, func(k []byte, _ engine.Timestamp, _ []byte) error {
-			n++
-			return b.DeleteMVCC(k, ts)
+		// The command's earlier writes in the span, then the engine's keys
+		// it has not touched.
+		for _, k := range v.keys {
+			if w := v.w[k]; w.live && k >= string(start) && k < string(end) {
+				w.value, w.live = nil, false
+				n++
+			}
+		}
+		err := v.a.r.eng.ScanMVCC(start, end, engine.MaxTimestamp, 0, func(k []byte, _ engine.Timestamp, _ []byte) error {
+			if _, ok := v.w[string(k)]; !ok {
+				v.w[string(k)] = &viewWrite{known: true, existed: true}
+				v.keys = append(v.keys, string(k))
+				n++
+			}
+			return nil
 		})
-		a.must(err, "delete range")
-		return &kvpb.Response{Value: &kvpb.Response_DeleteRange{DeleteRange: &kvpb.DeleteRangeResponse{Deleted: n}}}
+		v.a.must(err, "delete range")
+		return &kvpb.Response{Value: &kvpb.Response_DeleteRange{DeleteRange: &kvpb.DeleteRangeResponse{Deleted: n}}}, nil
 	}
 	// Unknown write kinds were refused at proposal; an old binary meeting a
 	// new kind must not guess.
-	panic(fmt.Sprintf("replica r%d: unknown write %T at index %d", a.r.id, req.Value, a.applied))
+	panic(fmt.Sprintf("replica r%d: unknown write %T at index %d", v.a.r.id, req.Value, v.a.applied))
+}
+
+// write puts the command's final state of each key it wrote into the
+// batch, at ts: a version, or a tombstone for a deleted key that exists.
+func (v *cmdView) write(ts engine.Timestamp) {
+	b := v.a.batch()
+	for _, k := range v.keys {
+		w := v.w[k]
+		switch {
+		case w.live:
+			v.a.must(b.PutMVCC([]byte(k), ts, w.value), "put")
+		case !w.known:
+			if _, ok := v.read([]byte(k)); ok {
+				v.a.must(b.DeleteMVCC([]byte(k), ts), "delete")
+			}
+		case w.existed:
+			v.a.must(b.DeleteMVCC([]byte(k), ts), "delete")
+		}
+	}
 }
 
 func (a *applier) applySplit(s *kvpb.SplitTrigger) *ApplyResult {
