@@ -180,6 +180,10 @@ func prettyTail(b []byte) string {
 	return "/" + Pretty(b)
 }
 
+// Escape prints a key (or any bytes) so that Parse reads it back exactly:
+// printable ASCII as is, every other byte (and the backslash) as \xNN.
+func Escape(b []byte) string { return prettyBytes(b) }
+
 func prettyBytes(b []byte) string {
 	var sb strings.Builder
 	for _, c := range b {

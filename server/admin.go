@@ -32,12 +32,12 @@ func toStatus(err error) error {
 	case errors.Is(err, kv.ErrConditionFailed):
 		return status.Error(codes.FailedPrecondition, err.Error())
 	case errors.Is(err, kv.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.Unavailable, err.Error())
+		return status.Error(codes.Unavailable, serverpb.ClusterUnavailablePrefix+err.Error())
 	case errors.As(err, &kerr):
 		if _, ok := kerr.Detail.(*kvpb.Error_Invalid); ok {
 			return status.Error(codes.InvalidArgument, kerr.Error())
 		}
-		return status.Error(codes.Unavailable, kerr.Error())
+		return status.Error(codes.Unavailable, serverpb.ClusterUnavailablePrefix+kerr.Error())
 	}
 	return status.Error(codes.Internal, err.Error())
 }

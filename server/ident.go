@@ -27,37 +27,62 @@ type marker struct {
 	Note   string `json:"note"`
 }
 
+// freshDir describes what prepareDataDir made, so a failed start can undo
+// it.
+type freshDir struct {
+	dir     string
+	made    bool // the directory was new or empty: prepareDataDir marked it
+	created bool // the directory itself did not exist
+}
+
+// undo removes what a failed start wrote into a directory it had just
+// made: everything in it, and the directory itself if it created it.
+func (f freshDir) undo() {
+	if f.created {
+		_ = os.RemoveAll(f.dir)
+		return
+	}
+	entries, _ := os.ReadDir(f.dir)
+	for _, e := range entries {
+		_ = os.RemoveAll(filepath.Join(f.dir, e.Name()))
+	}
+}
+
 // prepareDataDir checks that dir is empty, missing, or ours, and marks a new
 // one. It changes nothing in a directory that is not ours.
-func prepareDataDir(dir string) (fresh bool, err error) {
+func prepareDataDir(dir string) (freshDir, error) {
+	fresh := freshDir{dir: dir}
 	entries, err := os.ReadDir(dir)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
+		fresh.created = true
 	case err != nil:
-		return false, fmt.Errorf("server: read data directory %s: %w", dir, err)
+		return fresh, fmt.Errorf("server: read data directory %s: %w", dir, err)
 	}
 	if len(entries) > 0 {
 		b, err := os.ReadFile(filepath.Join(dir, markerFile))
 		if errors.Is(err, os.ErrNotExist) {
-			return false, fmt.Errorf("%w: %s has %d entries and no %s file; refusing to touch it", ErrNotOurDataDir, dir, len(entries), markerFile)
+			return fresh, fmt.Errorf("%w: %s has %d entries and no %s file; refusing to touch it", ErrNotOurDataDir, dir, len(entries), markerFile)
 		}
 		if err != nil {
-			return false, fmt.Errorf("server: read %s: %w", markerFile, err)
+			return fresh, fmt.Errorf("server: read %s: %w", markerFile, err)
 		}
 		var m marker
 		if err := json.Unmarshal(b, &m); err != nil || m.Format != 1 {
-			return false, fmt.Errorf("%w: %s has an unreadable %s file (format %d)", ErrNotOurDataDir, dir, markerFile, m.Format)
+			return fresh, fmt.Errorf("%w: %s has an unreadable %s file (format %d)", ErrNotOurDataDir, dir, markerFile, m.Format)
 		}
-		return false, nil
+		return fresh, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return false, fmt.Errorf("server: create data directory: %w", err)
+		return fresh, fmt.Errorf("server: create data directory: %w", err)
 	}
+	fresh.made = true
 	b, _ := json.Marshal(marker{Format: 1, Note: "shard data directory; do not edit"})
 	if err := os.WriteFile(filepath.Join(dir, markerFile), append(b, '\n'), 0o644); err != nil {
-		return false, fmt.Errorf("server: write marker: %w", err)
+		fresh.undo()
+		return freshDir{}, fmt.Errorf("server: write marker: %w", err)
 	}
-	return true, nil
+	return fresh, nil
 }
 
 // ident is the node's identity, stored in the engine's node-local keys.

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"path/filepath"
+	"syscall"
 	"sync"
 	"time"
 
@@ -63,10 +63,36 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	fresh, err := prepareDataDir(cfg.DataDir)
-	if err != nil {
+	if err := s.open(ctx); err != nil {
+		s.cancel()
 		return nil, err
 	}
+	return s, nil
+}
+
+// open does New's work. On failure it releases what it took and, for a data
+// directory it just made, removes what it wrote: a failed start leaves no
+// trace, neither on disk nor (it binds the rpc address before joining) in
+// the cluster's node records.
+func (s *Server) open(ctx context.Context) (err error) {
+	cfg := s.cfg
+	if s.lis, err = net.Listen("tcp", cfg.RPCAddr); err != nil {
+		return fmt.Errorf("server: listen on rpc address %s: %w", cfg.RPCAddr, err)
+	}
+	defer func() {
+		if err != nil {
+			_ = s.lis.Close()
+		}
+	}()
+	fresh, err := prepareDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil && fresh.made {
+			fresh.undo()
+		}
+	}()
 	eopts := engine.DefaultOptions(filepath.Join(cfg.DataDir, "store"))
 	if cfg.CacheSize > 0 {
 		eopts.CacheSize = cfg.CacheSize
@@ -76,36 +102,33 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	eopts.Logger = cfg.Logger
 	if s.eng, err = engine.Open(eopts); err != nil {
-		return nil, err
-	}
-	if s.id, err = loadIdent(s.eng); err != nil {
-		_ = s.eng.Close()
-		return nil, err
+		if errors.Is(err, syscall.EAGAIN) {
+			return fmt.Errorf("server: data directory %s is in use by another process: %w", cfg.DataDir, err)
+		}
+		return err
 	}
 	s.pool = kv.NewPool()
+	defer func() {
+		if err != nil {
+			s.closeEngine()
+		}
+	}()
+	if s.id, err = loadIdent(s.eng); err != nil {
+		return err
+	}
 	s.kv = kv.NewClient(kv.Config{Pool: s.pool, Seeds: s.seeds, Logger: cfg.Logger})
 	s.meta = meta.New(s.kv)
 	if s.id.ClusterID != "" && len(cfg.Join) > 0 {
 		if err := s.checkCluster(ctx); err != nil {
-			s.closeEngine()
-			return nil, err
+			return err
 		}
 	}
 	if s.id.ClusterID == "" && len(cfg.Join) > 0 {
 		if err := s.join(ctx); err != nil {
-			s.closeEngine()
-			if fresh {
-				// Leave no half-made directory behind a failed join.
-				_ = os.RemoveAll(cfg.DataDir)
-			}
-			return nil, err
+			return err
 		}
 	}
-	if s.lis, err = net.Listen("tcp", cfg.RPCAddr); err != nil {
-		s.closeEngine()
-		return nil, fmt.Errorf("server: listen on rpc address %s: %w", cfg.RPCAddr, err)
-	}
-	return s, nil
+	return nil
 }
 
 func (s *Server) closeEngine() {

@@ -56,10 +56,12 @@ func explain(host string, err error) error {
 	}
 	switch st.Code() {
 	case codes.Unavailable:
-		if strings.Contains(st.Message(), "connection refused") || strings.Contains(st.Message(), "connection error") {
-			return fmt.Errorf("cannot reach a shard node at %s: %s", host, st.Message())
+		if msg, ok := strings.CutPrefix(st.Message(), serverpb.ClusterUnavailablePrefix); ok {
+			// The node answered: the cluster could not serve the request.
+			// A write may still have been applied.
+			return fmt.Errorf("the cluster could not serve the request in time (is a majority of nodes up?): %s", msg)
 		}
-		return fmt.Errorf("unavailable: %s", st.Message())
+		return fmt.Errorf("cannot reach a shard node at %s: %s", host, st.Message())
 	case codes.DeadlineExceeded:
 		return fmt.Errorf("no answer from %s in time", host)
 	case codes.InvalidArgument:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"unicode/utf8"
 
 	"github.com/shardingsystem/shard/keys"
 	"github.com/shardingsystem/shard/kvpb"
@@ -88,12 +89,12 @@ func printKV(w io.Writer, asJSON bool, sub string, ks [][]byte, r *kvpb.Response
 		g := r.GetGet()
 		if !g.GetFound() {
 			if asJSON {
-				return printJSON(w, map[string]any{"key": keys.Pretty(ks[0]), "found": false})
+				return printJSON(w, map[string]any{"key": keys.Escape(ks[0]), "found": false})
 			}
-			return fmt.Errorf("key %s not found", keys.Pretty(ks[0]))
+			return fmt.Errorf("key %s not found", keys.Escape(ks[0]))
 		}
 		if asJSON {
-			return printJSON(w, map[string]any{"key": keys.Pretty(ks[0]), "found": true, "value": string(g.Value)})
+			return printJSON(w, map[string]any{"key": keys.Escape(ks[0]), "found": true, "value": jsonValue(g.Value)})
 		}
 		_, err := fmt.Fprintln(w, string(g.Value))
 		return err
@@ -108,14 +109,23 @@ func printKV(w io.Writer, asJSON bool, sub string, ks [][]byte, r *kvpb.Response
 	if asJSON {
 		out := make([]kvJSON, 0, len(rows))
 		for _, row := range rows {
-			out = append(out, kvJSON{keys.Pretty(row.Key), string(row.Value)})
+			out = append(out, kvJSON{keys.Escape(row.Key), jsonValue(row.Value)})
 		}
 		return printJSON(w, out)
 	}
 	for _, row := range rows {
-		if _, err := fmt.Fprintf(w, "%s\t%s\n", keys.Pretty(row.Key), row.Value); err != nil {
+		if _, err := fmt.Fprintf(w, "%s\t%s\n", keys.Escape(row.Key), row.Value); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// jsonValue is a value as a JSON string: itself when it is UTF-8, escaped
+// like keys otherwise, so no byte is lost.
+func jsonValue(v []byte) string {
+	if utf8.Valid(v) {
+		return string(v)
+	}
+	return keys.Escape(v)
 }

@@ -21,14 +21,33 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags parses and turns flag errors into usage errors; -h is not an
-// error.
+// parseFlags parses flags anywhere among the arguments (`kv put a 1 --host
+// X` works as well as `kv put --host X a 1`; after `--` everything is an
+// argument), leaving the positional arguments in order for fs.Args. Flag
+// errors become usage errors; -h is not an error.
 func parseFlags(fs *flag.FlagSet, args []string) (bool, error) {
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		return true, nil
+	var positional []string
+	for {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			return true, nil
+		}
+		if err != nil {
+			return false, usageError{err.Error()}
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			positional = append(positional, rest...)
+			break
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
 	}
-	if err != nil {
+	// Leave the positional arguments for fs.Args.
+	if err := fs.Parse(append([]string{"--"}, positional...)); err != nil {
 		return false, usageError{err.Error()}
 	}
 	return false, nil

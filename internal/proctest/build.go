@@ -68,11 +68,13 @@ func moduleRoot() (string, error) {
 	return filepath.Dir(gomod), nil
 }
 
-// Cleanup kills every node process still running and removes the built
-// binary. Call it from TestMain after m.Run; per-test cleanups normally leave
-// nothing for it to do.
+// Cleanup kills every node process still running, ends the goroutine that
+// starts processes, and removes the built binary. Call it from TestMain after
+// m.Run and before checking for leaked goroutines; per-test cleanups
+// normally leave no process for it to kill.
 func Cleanup() {
 	killAll()
+	stopSpawner()
 	if build.dir != "" {
 		_ = os.RemoveAll(build.dir)
 	}
