@@ -7,8 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
-	"syscall"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
