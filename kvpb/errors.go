@@ -22,6 +22,12 @@ func (e *Error) Error() string {
 		return "unavailable: " + d.Unavailable.Message
 	case *Error_Invalid:
 		return "invalid request: " + d.Invalid.Message
+	case *Error_KeyLocked:
+		return fmt.Sprintf("key %q is locked by the transaction that started at %d", d.KeyLocked.Key, d.KeyLocked.GetLock().GetStartTs())
+	case *Error_WriteConflict:
+		return fmt.Sprintf("write conflict on key %q at %d: %s", d.WriteConflict.Key, d.WriteConflict.ConflictTs, d.WriteConflict.Reason)
+	case *Error_TxnNotFound:
+		return fmt.Sprintf("transaction %d has no lock or commit on key %q: it was rolled back", d.TxnNotFound.StartTs, d.TxnNotFound.Key)
 	}
 	return "unknown kv error"
 }
@@ -84,4 +90,16 @@ func (d *RangeDescriptor) IsVoter(nodeID uint64) bool {
 		}
 	}
 	return false
+}
+
+func NewKeyLocked(key []byte, l *Lock) *Error {
+	return &Error{Detail: &Error_KeyLocked{KeyLocked: &KeyLockedError{Key: key, Lock: l}}}
+}
+
+func NewWriteConflict(key []byte, ts uint64, reason string) *Error {
+	return &Error{Detail: &Error_WriteConflict{WriteConflict: &WriteConflictError{Key: key, ConflictTs: ts, Reason: reason}}}
+}
+
+func NewTxnNotFound(key []byte, startTS uint64) *Error {
+	return &Error{Detail: &Error_TxnNotFound{TxnNotFound: &TxnNotFoundError{Key: key, StartTs: startTS}}}
 }

@@ -70,6 +70,105 @@ func (ReplicaType) EnumDescriptor() ([]byte, []int) {
 	return file_kvpb_kv_proto_rawDescGZIP(), []int{0}
 }
 
+type LockOp int32
+
+const (
+	LockOp_LOCK_PUT    LockOp = 0
+	LockOp_LOCK_DELETE LockOp = 1
+	// LOCK_ONLY locks a key without writing it (SELECT ... FOR UPDATE).
+	LockOp_LOCK_ONLY LockOp = 2
+)
+
+// Enum value maps for LockOp.
+var (
+	LockOp_name = map[int32]string{
+		0: "LOCK_PUT",
+		1: "LOCK_DELETE",
+		2: "LOCK_ONLY",
+	}
+	LockOp_value = map[string]int32{
+		"LOCK_PUT":    0,
+		"LOCK_DELETE": 1,
+		"LOCK_ONLY":   2,
+	}
+)
+
+func (x LockOp) Enum() *LockOp {
+	p := new(LockOp)
+	*p = x
+	return p
+}
+
+func (x LockOp) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (LockOp) Descriptor() protoreflect.EnumDescriptor {
+	return file_kvpb_kv_proto_enumTypes[1].Descriptor()
+}
+
+func (LockOp) Type() protoreflect.EnumType {
+	return &file_kvpb_kv_proto_enumTypes[1]
+}
+
+func (x LockOp) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use LockOp.Descriptor instead.
+func (LockOp) EnumDescriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{1}
+}
+
+type TxnStatus int32
+
+const (
+	TxnStatus_TXN_PENDING   TxnStatus = 0
+	TxnStatus_TXN_COMMITTED TxnStatus = 1
+	TxnStatus_TXN_ABORTED   TxnStatus = 2
+)
+
+// Enum value maps for TxnStatus.
+var (
+	TxnStatus_name = map[int32]string{
+		0: "TXN_PENDING",
+		1: "TXN_COMMITTED",
+		2: "TXN_ABORTED",
+	}
+	TxnStatus_value = map[string]int32{
+		"TXN_PENDING":   0,
+		"TXN_COMMITTED": 1,
+		"TXN_ABORTED":   2,
+	}
+)
+
+func (x TxnStatus) Enum() *TxnStatus {
+	p := new(TxnStatus)
+	*p = x
+	return p
+}
+
+func (x TxnStatus) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (TxnStatus) Descriptor() protoreflect.EnumDescriptor {
+	return file_kvpb_kv_proto_enumTypes[2].Descriptor()
+}
+
+func (TxnStatus) Type() protoreflect.EnumType {
+	return &file_kvpb_kv_proto_enumTypes[2]
+}
+
+func (x TxnStatus) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use TxnStatus.Descriptor instead.
+func (TxnStatus) EnumDescriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{2}
+}
+
 type ReplicaDescriptor struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	NodeId uint64                 `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
@@ -287,9 +386,15 @@ func (x *NodeDescriptor) GetStartedAtUnixNanos() int64 {
 	return 0
 }
 
+// GetRequest reads key. read_ts 0 reads the newest committed version and
+// ignores locks (the meta range, debug access); read_ts > 0 is a snapshot
+// read at that timestamp: a lock of another transaction that started at or
+// before read_ts fails the read with KeyLockedError, for the client to
+// resolve.
 type GetRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	ReadTs        uint64                 `protobuf:"varint,2,opt,name=read_ts,json=readTs,proto3" json:"read_ts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -329,6 +434,13 @@ func (x *GetRequest) GetKey() []byte {
 		return x.Key
 	}
 	return nil
+}
+
+func (x *GetRequest) GetReadTs() uint64 {
+	if x != nil {
+		return x.ReadTs
+	}
+	return 0
 }
 
 type GetResponse struct {
@@ -775,6 +887,7 @@ type ScanRequest struct {
 	StartKey      []byte                 `protobuf:"bytes,1,opt,name=start_key,json=startKey,proto3" json:"start_key,omitempty"`
 	EndKey        []byte                 `protobuf:"bytes,2,opt,name=end_key,json=endKey,proto3" json:"end_key,omitempty"`
 	Limit         int64                  `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	ReadTs        uint64                 `protobuf:"varint,4,opt,name=read_ts,json=readTs,proto3" json:"read_ts,omitempty"` // as in GetRequest
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -826,6 +939,13 @@ func (x *ScanRequest) GetEndKey() []byte {
 func (x *ScanRequest) GetLimit() int64 {
 	if x != nil {
 		return x.Limit
+	}
+	return 0
+}
+
+func (x *ScanRequest) GetReadTs() uint64 {
+	if x != nil {
+		return x.ReadTs
 	}
 	return 0
 }
@@ -943,6 +1063,830 @@ func (x *ScanResponse) GetResumeKey() []byte {
 	return nil
 }
 
+// Lock is an uncommitted write of a transaction, kept in the key's lock
+// slot (the key's unversioned entry) until the transaction commits or rolls
+// back. Its value is invisible to readers.
+type Lock struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Primary []byte                 `protobuf:"bytes,1,opt,name=primary,proto3" json:"primary,omitempty"`
+	StartTs uint64                 `protobuf:"varint,2,opt,name=start_ts,json=startTs,proto3" json:"start_ts,omitempty"`
+	// ttl_ms counts from the physical part of start_ts; a lock older than
+	// that may be rolled back by anyone whose transaction it blocks.
+	TtlMs         int64  `protobuf:"varint,3,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`
+	Op            LockOp `protobuf:"varint,4,opt,name=op,proto3,enum=shard.kv.LockOp" json:"op,omitempty"`
+	Value         []byte `protobuf:"bytes,5,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Lock) Reset() {
+	*x = Lock{}
+	mi := &file_kvpb_kv_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Lock) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Lock) ProtoMessage() {}
+
+func (x *Lock) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Lock.ProtoReflect.Descriptor instead.
+func (*Lock) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *Lock) GetPrimary() []byte {
+	if x != nil {
+		return x.Primary
+	}
+	return nil
+}
+
+func (x *Lock) GetStartTs() uint64 {
+	if x != nil {
+		return x.StartTs
+	}
+	return 0
+}
+
+func (x *Lock) GetTtlMs() int64 {
+	if x != nil {
+		return x.TtlMs
+	}
+	return 0
+}
+
+func (x *Lock) GetOp() LockOp {
+	if x != nil {
+		return x.Op
+	}
+	return LockOp_LOCK_PUT
+}
+
+func (x *Lock) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+// LockSlot is the value of a user key's unversioned entry.
+type LockSlot struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Lock  *Lock                  `protobuf:"bytes,1,opt,name=lock,proto3" json:"lock,omitempty"`
+	// rolled_back is the highest start timestamp rolled back on this key: a
+	// prewrite at or below it fails, so a late prewrite of a transaction
+	// that was rolled back can never succeed.
+	RolledBack    uint64 `protobuf:"varint,2,opt,name=rolled_back,json=rolledBack,proto3" json:"rolled_back,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LockSlot) Reset() {
+	*x = LockSlot{}
+	mi := &file_kvpb_kv_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LockSlot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LockSlot) ProtoMessage() {}
+
+func (x *LockSlot) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LockSlot.ProtoReflect.Descriptor instead.
+func (*LockSlot) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *LockSlot) GetLock() *Lock {
+	if x != nil {
+		return x.Lock
+	}
+	return nil
+}
+
+func (x *LockSlot) GetRolledBack() uint64 {
+	if x != nil {
+		return x.RolledBack
+	}
+	return 0
+}
+
+type Mutation struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Op            LockOp                 `protobuf:"varint,1,opt,name=op,proto3,enum=shard.kv.LockOp" json:"op,omitempty"`
+	Key           []byte                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Value         []byte                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Mutation) Reset() {
+	*x = Mutation{}
+	mi := &file_kvpb_kv_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Mutation) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Mutation) ProtoMessage() {}
+
+func (x *Mutation) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Mutation.ProtoReflect.Descriptor instead.
+func (*Mutation) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *Mutation) GetOp() LockOp {
+	if x != nil {
+		return x.Op
+	}
+	return LockOp_LOCK_PUT
+}
+
+func (x *Mutation) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *Mutation) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
+// PrewriteRequest locks the mutations' keys for a transaction.
+type PrewriteRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Primary       []byte                 `protobuf:"bytes,1,opt,name=primary,proto3" json:"primary,omitempty"`
+	StartTs       uint64                 `protobuf:"varint,2,opt,name=start_ts,json=startTs,proto3" json:"start_ts,omitempty"`
+	TtlMs         int64                  `protobuf:"varint,3,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`
+	Mutations     []*Mutation            `protobuf:"bytes,4,rep,name=mutations,proto3" json:"mutations,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrewriteRequest) Reset() {
+	*x = PrewriteRequest{}
+	mi := &file_kvpb_kv_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrewriteRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrewriteRequest) ProtoMessage() {}
+
+func (x *PrewriteRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrewriteRequest.ProtoReflect.Descriptor instead.
+func (*PrewriteRequest) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *PrewriteRequest) GetPrimary() []byte {
+	if x != nil {
+		return x.Primary
+	}
+	return nil
+}
+
+func (x *PrewriteRequest) GetStartTs() uint64 {
+	if x != nil {
+		return x.StartTs
+	}
+	return 0
+}
+
+func (x *PrewriteRequest) GetTtlMs() int64 {
+	if x != nil {
+		return x.TtlMs
+	}
+	return 0
+}
+
+func (x *PrewriteRequest) GetMutations() []*Mutation {
+	if x != nil {
+		return x.Mutations
+	}
+	return nil
+}
+
+type PrewriteResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PrewriteResponse) Reset() {
+	*x = PrewriteResponse{}
+	mi := &file_kvpb_kv_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PrewriteResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PrewriteResponse) ProtoMessage() {}
+
+func (x *PrewriteResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PrewriteResponse.ProtoReflect.Descriptor instead.
+func (*PrewriteResponse) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{20}
+}
+
+// CommitRequest commits the transaction's locks on keys at commit_ts.
+type CommitRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StartTs       uint64                 `protobuf:"varint,1,opt,name=start_ts,json=startTs,proto3" json:"start_ts,omitempty"`
+	CommitTs      uint64                 `protobuf:"varint,2,opt,name=commit_ts,json=commitTs,proto3" json:"commit_ts,omitempty"`
+	Keys          [][]byte               `protobuf:"bytes,3,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitRequest) Reset() {
+	*x = CommitRequest{}
+	mi := &file_kvpb_kv_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitRequest) ProtoMessage() {}
+
+func (x *CommitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitRequest.ProtoReflect.Descriptor instead.
+func (*CommitRequest) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *CommitRequest) GetStartTs() uint64 {
+	if x != nil {
+		return x.StartTs
+	}
+	return 0
+}
+
+func (x *CommitRequest) GetCommitTs() uint64 {
+	if x != nil {
+		return x.CommitTs
+	}
+	return 0
+}
+
+func (x *CommitRequest) GetKeys() [][]byte {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+type CommitResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommitResponse) Reset() {
+	*x = CommitResponse{}
+	mi := &file_kvpb_kv_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommitResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommitResponse) ProtoMessage() {}
+
+func (x *CommitResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommitResponse.ProtoReflect.Descriptor instead.
+func (*CommitResponse) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{22}
+}
+
+// RollbackRequest removes the transaction's locks on keys and keeps later
+// prewrites of it out.
+type RollbackRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StartTs       uint64                 `protobuf:"varint,1,opt,name=start_ts,json=startTs,proto3" json:"start_ts,omitempty"`
+	Keys          [][]byte               `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollbackRequest) Reset() {
+	*x = RollbackRequest{}
+	mi := &file_kvpb_kv_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollbackRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollbackRequest) ProtoMessage() {}
+
+func (x *RollbackRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollbackRequest.ProtoReflect.Descriptor instead.
+func (*RollbackRequest) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *RollbackRequest) GetStartTs() uint64 {
+	if x != nil {
+		return x.StartTs
+	}
+	return 0
+}
+
+func (x *RollbackRequest) GetKeys() [][]byte {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+type RollbackResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RollbackResponse) Reset() {
+	*x = RollbackResponse{}
+	mi := &file_kvpb_kv_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RollbackResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RollbackResponse) ProtoMessage() {}
+
+func (x *RollbackResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RollbackResponse.ProtoReflect.Descriptor instead.
+func (*RollbackResponse) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{24}
+}
+
+// CheckTxnStatusRequest asks the primary key's range whether a transaction
+// committed; a pending transaction whose lock expired at now_ts is rolled
+// back, and so is one that never prewrote its primary.
+type CheckTxnStatusRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Primary       []byte                 `protobuf:"bytes,1,opt,name=primary,proto3" json:"primary,omitempty"`
+	StartTs       uint64                 `protobuf:"varint,2,opt,name=start_ts,json=startTs,proto3" json:"start_ts,omitempty"`
+	NowTs         uint64                 `protobuf:"varint,3,opt,name=now_ts,json=nowTs,proto3" json:"now_ts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckTxnStatusRequest) Reset() {
+	*x = CheckTxnStatusRequest{}
+	mi := &file_kvpb_kv_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckTxnStatusRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckTxnStatusRequest) ProtoMessage() {}
+
+func (x *CheckTxnStatusRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckTxnStatusRequest.ProtoReflect.Descriptor instead.
+func (*CheckTxnStatusRequest) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *CheckTxnStatusRequest) GetPrimary() []byte {
+	if x != nil {
+		return x.Primary
+	}
+	return nil
+}
+
+func (x *CheckTxnStatusRequest) GetStartTs() uint64 {
+	if x != nil {
+		return x.StartTs
+	}
+	return 0
+}
+
+func (x *CheckTxnStatusRequest) GetNowTs() uint64 {
+	if x != nil {
+		return x.NowTs
+	}
+	return 0
+}
+
+type CheckTxnStatusResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Status        TxnStatus              `protobuf:"varint,1,opt,name=status,proto3,enum=shard.kv.TxnStatus" json:"status,omitempty"`
+	CommitTs      uint64                 `protobuf:"varint,2,opt,name=commit_ts,json=commitTs,proto3" json:"commit_ts,omitempty"`
+	Lock          *Lock                  `protobuf:"bytes,3,opt,name=lock,proto3" json:"lock,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CheckTxnStatusResponse) Reset() {
+	*x = CheckTxnStatusResponse{}
+	mi := &file_kvpb_kv_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CheckTxnStatusResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CheckTxnStatusResponse) ProtoMessage() {}
+
+func (x *CheckTxnStatusResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CheckTxnStatusResponse.ProtoReflect.Descriptor instead.
+func (*CheckTxnStatusResponse) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *CheckTxnStatusResponse) GetStatus() TxnStatus {
+	if x != nil {
+		return x.Status
+	}
+	return TxnStatus_TXN_PENDING
+}
+
+func (x *CheckTxnStatusResponse) GetCommitTs() uint64 {
+	if x != nil {
+		return x.CommitTs
+	}
+	return 0
+}
+
+func (x *CheckTxnStatusResponse) GetLock() *Lock {
+	if x != nil {
+		return x.Lock
+	}
+	return nil
+}
+
+// HeartbeatRequest extends the TTL of a transaction's primary lock.
+type HeartbeatRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Primary       []byte                 `protobuf:"bytes,1,opt,name=primary,proto3" json:"primary,omitempty"`
+	StartTs       uint64                 `protobuf:"varint,2,opt,name=start_ts,json=startTs,proto3" json:"start_ts,omitempty"`
+	TtlMs         int64                  `protobuf:"varint,3,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeartbeatRequest) Reset() {
+	*x = HeartbeatRequest{}
+	mi := &file_kvpb_kv_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeartbeatRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeartbeatRequest) ProtoMessage() {}
+
+func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
+func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *HeartbeatRequest) GetPrimary() []byte {
+	if x != nil {
+		return x.Primary
+	}
+	return nil
+}
+
+func (x *HeartbeatRequest) GetStartTs() uint64 {
+	if x != nil {
+		return x.StartTs
+	}
+	return 0
+}
+
+func (x *HeartbeatRequest) GetTtlMs() int64 {
+	if x != nil {
+		return x.TtlMs
+	}
+	return 0
+}
+
+type HeartbeatResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	TtlMs         int64                  `protobuf:"varint,1,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HeartbeatResponse) Reset() {
+	*x = HeartbeatResponse{}
+	mi := &file_kvpb_kv_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HeartbeatResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HeartbeatResponse) ProtoMessage() {}
+
+func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
+func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *HeartbeatResponse) GetTtlMs() int64 {
+	if x != nil {
+		return x.TtlMs
+	}
+	return 0
+}
+
+// OnePCRequest commits a transaction whose writes all fall in one range in
+// one raft command. The leader assigns commit_ts (from the timestamp oracle,
+// while it holds latches on the keys); clients leave it 0.
+type OnePCRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StartTs       uint64                 `protobuf:"varint,1,opt,name=start_ts,json=startTs,proto3" json:"start_ts,omitempty"`
+	Mutations     []*Mutation            `protobuf:"bytes,2,rep,name=mutations,proto3" json:"mutations,omitempty"`
+	CommitTs      uint64                 `protobuf:"varint,3,opt,name=commit_ts,json=commitTs,proto3" json:"commit_ts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OnePCRequest) Reset() {
+	*x = OnePCRequest{}
+	mi := &file_kvpb_kv_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OnePCRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OnePCRequest) ProtoMessage() {}
+
+func (x *OnePCRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OnePCRequest.ProtoReflect.Descriptor instead.
+func (*OnePCRequest) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *OnePCRequest) GetStartTs() uint64 {
+	if x != nil {
+		return x.StartTs
+	}
+	return 0
+}
+
+func (x *OnePCRequest) GetMutations() []*Mutation {
+	if x != nil {
+		return x.Mutations
+	}
+	return nil
+}
+
+func (x *OnePCRequest) GetCommitTs() uint64 {
+	if x != nil {
+		return x.CommitTs
+	}
+	return 0
+}
+
+type OnePCResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	CommitTs      uint64                 `protobuf:"varint,1,opt,name=commit_ts,json=commitTs,proto3" json:"commit_ts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *OnePCResponse) Reset() {
+	*x = OnePCResponse{}
+	mi := &file_kvpb_kv_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *OnePCResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*OnePCResponse) ProtoMessage() {}
+
+func (x *OnePCResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use OnePCResponse.ProtoReflect.Descriptor instead.
+func (*OnePCResponse) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *OnePCResponse) GetCommitTs() uint64 {
+	if x != nil {
+		return x.CommitTs
+	}
+	return 0
+}
+
 type Request struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Value:
@@ -953,6 +1897,12 @@ type Request struct {
 	//	*Request_Cput
 	//	*Request_DeleteRange
 	//	*Request_Scan
+	//	*Request_Prewrite
+	//	*Request_Commit
+	//	*Request_Rollback
+	//	*Request_CheckTxnStatus
+	//	*Request_Heartbeat
+	//	*Request_OnePc
 	Value         isRequest_Value `protobuf_oneof:"value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -960,7 +1910,7 @@ type Request struct {
 
 func (x *Request) Reset() {
 	*x = Request{}
-	mi := &file_kvpb_kv_proto_msgTypes[16]
+	mi := &file_kvpb_kv_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -972,7 +1922,7 @@ func (x *Request) String() string {
 func (*Request) ProtoMessage() {}
 
 func (x *Request) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[16]
+	mi := &file_kvpb_kv_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -985,7 +1935,7 @@ func (x *Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Request.ProtoReflect.Descriptor instead.
 func (*Request) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{16}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *Request) GetValue() isRequest_Value {
@@ -1049,6 +1999,60 @@ func (x *Request) GetScan() *ScanRequest {
 	return nil
 }
 
+func (x *Request) GetPrewrite() *PrewriteRequest {
+	if x != nil {
+		if x, ok := x.Value.(*Request_Prewrite); ok {
+			return x.Prewrite
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetCommit() *CommitRequest {
+	if x != nil {
+		if x, ok := x.Value.(*Request_Commit); ok {
+			return x.Commit
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetRollback() *RollbackRequest {
+	if x != nil {
+		if x, ok := x.Value.(*Request_Rollback); ok {
+			return x.Rollback
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetCheckTxnStatus() *CheckTxnStatusRequest {
+	if x != nil {
+		if x, ok := x.Value.(*Request_CheckTxnStatus); ok {
+			return x.CheckTxnStatus
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetHeartbeat() *HeartbeatRequest {
+	if x != nil {
+		if x, ok := x.Value.(*Request_Heartbeat); ok {
+			return x.Heartbeat
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetOnePc() *OnePCRequest {
+	if x != nil {
+		if x, ok := x.Value.(*Request_OnePc); ok {
+			return x.OnePc
+		}
+	}
+	return nil
+}
+
 type isRequest_Value interface {
 	isRequest_Value()
 }
@@ -1077,6 +2081,30 @@ type Request_Scan struct {
 	Scan *ScanRequest `protobuf:"bytes,6,opt,name=scan,proto3,oneof"`
 }
 
+type Request_Prewrite struct {
+	Prewrite *PrewriteRequest `protobuf:"bytes,7,opt,name=prewrite,proto3,oneof"`
+}
+
+type Request_Commit struct {
+	Commit *CommitRequest `protobuf:"bytes,8,opt,name=commit,proto3,oneof"`
+}
+
+type Request_Rollback struct {
+	Rollback *RollbackRequest `protobuf:"bytes,9,opt,name=rollback,proto3,oneof"`
+}
+
+type Request_CheckTxnStatus struct {
+	CheckTxnStatus *CheckTxnStatusRequest `protobuf:"bytes,10,opt,name=check_txn_status,json=checkTxnStatus,proto3,oneof"`
+}
+
+type Request_Heartbeat struct {
+	Heartbeat *HeartbeatRequest `protobuf:"bytes,11,opt,name=heartbeat,proto3,oneof"`
+}
+
+type Request_OnePc struct {
+	OnePc *OnePCRequest `protobuf:"bytes,12,opt,name=one_pc,json=onePc,proto3,oneof"`
+}
+
 func (*Request_Get) isRequest_Value() {}
 
 func (*Request_Put) isRequest_Value() {}
@@ -1089,6 +2117,18 @@ func (*Request_DeleteRange) isRequest_Value() {}
 
 func (*Request_Scan) isRequest_Value() {}
 
+func (*Request_Prewrite) isRequest_Value() {}
+
+func (*Request_Commit) isRequest_Value() {}
+
+func (*Request_Rollback) isRequest_Value() {}
+
+func (*Request_CheckTxnStatus) isRequest_Value() {}
+
+func (*Request_Heartbeat) isRequest_Value() {}
+
+func (*Request_OnePc) isRequest_Value() {}
+
 type Response struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Value:
@@ -1099,6 +2139,12 @@ type Response struct {
 	//	*Response_Cput
 	//	*Response_DeleteRange
 	//	*Response_Scan
+	//	*Response_Prewrite
+	//	*Response_Commit
+	//	*Response_Rollback
+	//	*Response_CheckTxnStatus
+	//	*Response_Heartbeat
+	//	*Response_OnePc
 	Value         isResponse_Value `protobuf_oneof:"value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1106,7 +2152,7 @@ type Response struct {
 
 func (x *Response) Reset() {
 	*x = Response{}
-	mi := &file_kvpb_kv_proto_msgTypes[17]
+	mi := &file_kvpb_kv_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1118,7 +2164,7 @@ func (x *Response) String() string {
 func (*Response) ProtoMessage() {}
 
 func (x *Response) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[17]
+	mi := &file_kvpb_kv_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1131,7 +2177,7 @@ func (x *Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Response.ProtoReflect.Descriptor instead.
 func (*Response) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{17}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *Response) GetValue() isResponse_Value {
@@ -1195,6 +2241,60 @@ func (x *Response) GetScan() *ScanResponse {
 	return nil
 }
 
+func (x *Response) GetPrewrite() *PrewriteResponse {
+	if x != nil {
+		if x, ok := x.Value.(*Response_Prewrite); ok {
+			return x.Prewrite
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetCommit() *CommitResponse {
+	if x != nil {
+		if x, ok := x.Value.(*Response_Commit); ok {
+			return x.Commit
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetRollback() *RollbackResponse {
+	if x != nil {
+		if x, ok := x.Value.(*Response_Rollback); ok {
+			return x.Rollback
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetCheckTxnStatus() *CheckTxnStatusResponse {
+	if x != nil {
+		if x, ok := x.Value.(*Response_CheckTxnStatus); ok {
+			return x.CheckTxnStatus
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetHeartbeat() *HeartbeatResponse {
+	if x != nil {
+		if x, ok := x.Value.(*Response_Heartbeat); ok {
+			return x.Heartbeat
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetOnePc() *OnePCResponse {
+	if x != nil {
+		if x, ok := x.Value.(*Response_OnePc); ok {
+			return x.OnePc
+		}
+	}
+	return nil
+}
+
 type isResponse_Value interface {
 	isResponse_Value()
 }
@@ -1223,6 +2323,30 @@ type Response_Scan struct {
 	Scan *ScanResponse `protobuf:"bytes,6,opt,name=scan,proto3,oneof"`
 }
 
+type Response_Prewrite struct {
+	Prewrite *PrewriteResponse `protobuf:"bytes,7,opt,name=prewrite,proto3,oneof"`
+}
+
+type Response_Commit struct {
+	Commit *CommitResponse `protobuf:"bytes,8,opt,name=commit,proto3,oneof"`
+}
+
+type Response_Rollback struct {
+	Rollback *RollbackResponse `protobuf:"bytes,9,opt,name=rollback,proto3,oneof"`
+}
+
+type Response_CheckTxnStatus struct {
+	CheckTxnStatus *CheckTxnStatusResponse `protobuf:"bytes,10,opt,name=check_txn_status,json=checkTxnStatus,proto3,oneof"`
+}
+
+type Response_Heartbeat struct {
+	Heartbeat *HeartbeatResponse `protobuf:"bytes,11,opt,name=heartbeat,proto3,oneof"`
+}
+
+type Response_OnePc struct {
+	OnePc *OnePCResponse `protobuf:"bytes,12,opt,name=one_pc,json=onePc,proto3,oneof"`
+}
+
 func (*Response_Get) isResponse_Value() {}
 
 func (*Response_Put) isResponse_Value() {}
@@ -1235,6 +2359,18 @@ func (*Response_DeleteRange) isResponse_Value() {}
 
 func (*Response_Scan) isResponse_Value() {}
 
+func (*Response_Prewrite) isResponse_Value() {}
+
+func (*Response_Commit) isResponse_Value() {}
+
+func (*Response_Rollback) isResponse_Value() {}
+
+func (*Response_CheckTxnStatus) isResponse_Value() {}
+
+func (*Response_Heartbeat) isResponse_Value() {}
+
+func (*Response_OnePc) isResponse_Value() {}
+
 // BatchRequest is sent to one range. It is either all reads or all writes.
 type BatchRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1246,7 +2382,7 @@ type BatchRequest struct {
 
 func (x *BatchRequest) Reset() {
 	*x = BatchRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[18]
+	mi := &file_kvpb_kv_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1258,7 +2394,7 @@ func (x *BatchRequest) String() string {
 func (*BatchRequest) ProtoMessage() {}
 
 func (x *BatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[18]
+	mi := &file_kvpb_kv_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1271,7 +2407,7 @@ func (x *BatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchRequest.ProtoReflect.Descriptor instead.
 func (*BatchRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{18}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *BatchRequest) GetRangeId() uint64 {
@@ -1298,7 +2434,7 @@ type BatchResponse struct {
 
 func (x *BatchResponse) Reset() {
 	*x = BatchResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[19]
+	mi := &file_kvpb_kv_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1310,7 +2446,7 @@ func (x *BatchResponse) String() string {
 func (*BatchResponse) ProtoMessage() {}
 
 func (x *BatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[19]
+	mi := &file_kvpb_kv_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1323,7 +2459,7 @@ func (x *BatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchResponse.ProtoReflect.Descriptor instead.
 func (*BatchResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{19}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *BatchResponse) GetResponses() []*Response {
@@ -1350,7 +2486,7 @@ type NotLeaderError struct {
 
 func (x *NotLeaderError) Reset() {
 	*x = NotLeaderError{}
-	mi := &file_kvpb_kv_proto_msgTypes[20]
+	mi := &file_kvpb_kv_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1362,7 +2498,7 @@ func (x *NotLeaderError) String() string {
 func (*NotLeaderError) ProtoMessage() {}
 
 func (x *NotLeaderError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[20]
+	mi := &file_kvpb_kv_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1375,7 +2511,7 @@ func (x *NotLeaderError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotLeaderError.ProtoReflect.Descriptor instead.
 func (*NotLeaderError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{20}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *NotLeaderError) GetLeaderNodeId() uint64 {
@@ -1401,7 +2537,7 @@ type RangeNotFoundError struct {
 
 func (x *RangeNotFoundError) Reset() {
 	*x = RangeNotFoundError{}
-	mi := &file_kvpb_kv_proto_msgTypes[21]
+	mi := &file_kvpb_kv_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1413,7 +2549,7 @@ func (x *RangeNotFoundError) String() string {
 func (*RangeNotFoundError) ProtoMessage() {}
 
 func (x *RangeNotFoundError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[21]
+	mi := &file_kvpb_kv_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1426,7 +2562,7 @@ func (x *RangeNotFoundError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeNotFoundError.ProtoReflect.Descriptor instead.
 func (*RangeNotFoundError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{21}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *RangeNotFoundError) GetRangeId() uint64 {
@@ -1446,7 +2582,7 @@ type RangeKeyMismatchError struct {
 
 func (x *RangeKeyMismatchError) Reset() {
 	*x = RangeKeyMismatchError{}
-	mi := &file_kvpb_kv_proto_msgTypes[22]
+	mi := &file_kvpb_kv_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1458,7 +2594,7 @@ func (x *RangeKeyMismatchError) String() string {
 func (*RangeKeyMismatchError) ProtoMessage() {}
 
 func (x *RangeKeyMismatchError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[22]
+	mi := &file_kvpb_kv_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1471,7 +2607,7 @@ func (x *RangeKeyMismatchError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeKeyMismatchError.ProtoReflect.Descriptor instead.
 func (*RangeKeyMismatchError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{22}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *RangeKeyMismatchError) GetKey() []byte {
@@ -1499,7 +2635,7 @@ type ConditionFailedError struct {
 
 func (x *ConditionFailedError) Reset() {
 	*x = ConditionFailedError{}
-	mi := &file_kvpb_kv_proto_msgTypes[23]
+	mi := &file_kvpb_kv_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1511,7 +2647,7 @@ func (x *ConditionFailedError) String() string {
 func (*ConditionFailedError) ProtoMessage() {}
 
 func (x *ConditionFailedError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[23]
+	mi := &file_kvpb_kv_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1524,7 +2660,7 @@ func (x *ConditionFailedError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConditionFailedError.ProtoReflect.Descriptor instead.
 func (*ConditionFailedError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{23}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ConditionFailedError) GetKey() []byte {
@@ -1557,7 +2693,7 @@ type UnavailableError struct {
 
 func (x *UnavailableError) Reset() {
 	*x = UnavailableError{}
-	mi := &file_kvpb_kv_proto_msgTypes[24]
+	mi := &file_kvpb_kv_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1569,7 +2705,7 @@ func (x *UnavailableError) String() string {
 func (*UnavailableError) ProtoMessage() {}
 
 func (x *UnavailableError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[24]
+	mi := &file_kvpb_kv_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1582,7 +2718,7 @@ func (x *UnavailableError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnavailableError.ProtoReflect.Descriptor instead.
 func (*UnavailableError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{24}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *UnavailableError) GetMessage() string {
@@ -1601,7 +2737,7 @@ type InvalidRequestError struct {
 
 func (x *InvalidRequestError) Reset() {
 	*x = InvalidRequestError{}
-	mi := &file_kvpb_kv_proto_msgTypes[25]
+	mi := &file_kvpb_kv_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1613,7 +2749,7 @@ func (x *InvalidRequestError) String() string {
 func (*InvalidRequestError) ProtoMessage() {}
 
 func (x *InvalidRequestError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[25]
+	mi := &file_kvpb_kv_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1626,7 +2762,7 @@ func (x *InvalidRequestError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvalidRequestError.ProtoReflect.Descriptor instead.
 func (*InvalidRequestError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{25}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *InvalidRequestError) GetMessage() string {
@@ -1634,6 +2770,175 @@ func (x *InvalidRequestError) GetMessage() string {
 		return x.Message
 	}
 	return ""
+}
+
+// KeyLockedError: a read or prewrite met another transaction's lock.
+type KeyLockedError struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Lock          *Lock                  `protobuf:"bytes,2,opt,name=lock,proto3" json:"lock,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyLockedError) Reset() {
+	*x = KeyLockedError{}
+	mi := &file_kvpb_kv_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyLockedError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyLockedError) ProtoMessage() {}
+
+func (x *KeyLockedError) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyLockedError.ProtoReflect.Descriptor instead.
+func (*KeyLockedError) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *KeyLockedError) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *KeyLockedError) GetLock() *Lock {
+	if x != nil {
+		return x.Lock
+	}
+	return nil
+}
+
+// WriteConflictError: a transaction's write met a newer committed version,
+// or its prewrite came after it was rolled back; it must restart.
+type WriteConflictError struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	ConflictTs    uint64                 `protobuf:"varint,2,opt,name=conflict_ts,json=conflictTs,proto3" json:"conflict_ts,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WriteConflictError) Reset() {
+	*x = WriteConflictError{}
+	mi := &file_kvpb_kv_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WriteConflictError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WriteConflictError) ProtoMessage() {}
+
+func (x *WriteConflictError) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WriteConflictError.ProtoReflect.Descriptor instead.
+func (*WriteConflictError) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *WriteConflictError) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *WriteConflictError) GetConflictTs() uint64 {
+	if x != nil {
+		return x.ConflictTs
+	}
+	return 0
+}
+
+func (x *WriteConflictError) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// TxnNotFoundError: a commit found neither the transaction's lock nor its
+// committed version: the transaction was rolled back.
+type TxnNotFoundError struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	StartTs       uint64                 `protobuf:"varint,2,opt,name=start_ts,json=startTs,proto3" json:"start_ts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TxnNotFoundError) Reset() {
+	*x = TxnNotFoundError{}
+	mi := &file_kvpb_kv_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TxnNotFoundError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TxnNotFoundError) ProtoMessage() {}
+
+func (x *TxnNotFoundError) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TxnNotFoundError.ProtoReflect.Descriptor instead.
+func (*TxnNotFoundError) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *TxnNotFoundError) GetKey() []byte {
+	if x != nil {
+		return x.Key
+	}
+	return nil
+}
+
+func (x *TxnNotFoundError) GetStartTs() uint64 {
+	if x != nil {
+		return x.StartTs
+	}
+	return 0
 }
 
 // Error is a structured error returned inside a BatchResponse, so that a
@@ -1648,6 +2953,9 @@ type Error struct {
 	//	*Error_ConditionFailed
 	//	*Error_Unavailable
 	//	*Error_Invalid
+	//	*Error_KeyLocked
+	//	*Error_WriteConflict
+	//	*Error_TxnNotFound
 	Detail        isError_Detail `protobuf_oneof:"detail"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1655,7 +2963,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_kvpb_kv_proto_msgTypes[26]
+	mi := &file_kvpb_kv_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1667,7 +2975,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[26]
+	mi := &file_kvpb_kv_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1680,7 +2988,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{26}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *Error) GetDetail() isError_Detail {
@@ -1744,6 +3052,33 @@ func (x *Error) GetInvalid() *InvalidRequestError {
 	return nil
 }
 
+func (x *Error) GetKeyLocked() *KeyLockedError {
+	if x != nil {
+		if x, ok := x.Detail.(*Error_KeyLocked); ok {
+			return x.KeyLocked
+		}
+	}
+	return nil
+}
+
+func (x *Error) GetWriteConflict() *WriteConflictError {
+	if x != nil {
+		if x, ok := x.Detail.(*Error_WriteConflict); ok {
+			return x.WriteConflict
+		}
+	}
+	return nil
+}
+
+func (x *Error) GetTxnNotFound() *TxnNotFoundError {
+	if x != nil {
+		if x, ok := x.Detail.(*Error_TxnNotFound); ok {
+			return x.TxnNotFound
+		}
+	}
+	return nil
+}
+
 type isError_Detail interface {
 	isError_Detail()
 }
@@ -1772,6 +3107,18 @@ type Error_Invalid struct {
 	Invalid *InvalidRequestError `protobuf:"bytes,6,opt,name=invalid,proto3,oneof"`
 }
 
+type Error_KeyLocked struct {
+	KeyLocked *KeyLockedError `protobuf:"bytes,7,opt,name=key_locked,json=keyLocked,proto3,oneof"`
+}
+
+type Error_WriteConflict struct {
+	WriteConflict *WriteConflictError `protobuf:"bytes,8,opt,name=write_conflict,json=writeConflict,proto3,oneof"`
+}
+
+type Error_TxnNotFound struct {
+	TxnNotFound *TxnNotFoundError `protobuf:"bytes,9,opt,name=txn_not_found,json=txnNotFound,proto3,oneof"`
+}
+
 func (*Error_NotLeader) isError_Detail() {}
 
 func (*Error_RangeNotFound) isError_Detail() {}
@@ -1783,6 +3130,12 @@ func (*Error_ConditionFailed) isError_Detail() {}
 func (*Error_Unavailable) isError_Detail() {}
 
 func (*Error_Invalid) isError_Detail() {}
+
+func (*Error_KeyLocked) isError_Detail() {}
+
+func (*Error_WriteConflict) isError_Detail() {}
+
+func (*Error_TxnNotFound) isError_Detail() {}
 
 // SplitTrigger, applied on a range, shrinks it to left and creates the right
 // hand side with the same replicas.
@@ -1796,7 +3149,7 @@ type SplitTrigger struct {
 
 func (x *SplitTrigger) Reset() {
 	*x = SplitTrigger{}
-	mi := &file_kvpb_kv_proto_msgTypes[27]
+	mi := &file_kvpb_kv_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1808,7 +3161,7 @@ func (x *SplitTrigger) String() string {
 func (*SplitTrigger) ProtoMessage() {}
 
 func (x *SplitTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[27]
+	mi := &file_kvpb_kv_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1821,7 +3174,7 @@ func (x *SplitTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitTrigger.ProtoReflect.Descriptor instead.
 func (*SplitTrigger) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{27}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SplitTrigger) GetLeft() *RangeDescriptor {
@@ -1848,7 +3201,7 @@ type SetDescriptor struct {
 
 func (x *SetDescriptor) Reset() {
 	*x = SetDescriptor{}
-	mi := &file_kvpb_kv_proto_msgTypes[28]
+	mi := &file_kvpb_kv_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1860,7 +3213,7 @@ func (x *SetDescriptor) String() string {
 func (*SetDescriptor) ProtoMessage() {}
 
 func (x *SetDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[28]
+	mi := &file_kvpb_kv_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1873,7 +3226,7 @@ func (x *SetDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDescriptor.ProtoReflect.Descriptor instead.
 func (*SetDescriptor) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{28}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *SetDescriptor) GetDesc() *RangeDescriptor {
@@ -1898,7 +3251,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_kvpb_kv_proto_msgTypes[29]
+	mi := &file_kvpb_kv_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1910,7 +3263,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[29]
+	mi := &file_kvpb_kv_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1923,7 +3276,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{29}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *Command) GetTimestamp() uint64 {
@@ -1976,10 +3329,11 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\brpc_addr\x18\x02 \x01(\tR\arpcAddr\x12\x19\n" +
 	"\bsql_addr\x18\x03 \x01(\tR\asqlAddr\x12\x1b\n" +
 	"\thttp_addr\x18\x04 \x01(\tR\bhttpAddr\x121\n" +
-	"\x15started_at_unix_nanos\x18\x05 \x01(\x03R\x12startedAtUnixNanos\"\x1e\n" +
+	"\x15started_at_unix_nanos\x18\x05 \x01(\x03R\x12startedAtUnixNanos\"7\n" +
 	"\n" +
 	"GetRequest\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\fR\x03key\"W\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12\x17\n" +
+	"\aread_ts\x18\x02 \x01(\x04R\x06readTs\"W\n" +
 	"\vGetResponse\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x1c\n" +
@@ -2003,11 +3357,12 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\tstart_key\x18\x01 \x01(\fR\bstartKey\x12\x17\n" +
 	"\aend_key\x18\x02 \x01(\fR\x06endKey\"/\n" +
 	"\x13DeleteRangeResponse\x12\x18\n" +
-	"\adeleted\x18\x01 \x01(\x04R\adeleted\"Y\n" +
+	"\adeleted\x18\x01 \x01(\x04R\adeleted\"r\n" +
 	"\vScanRequest\x12\x1b\n" +
 	"\tstart_key\x18\x01 \x01(\fR\bstartKey\x12\x17\n" +
 	"\aend_key\x18\x02 \x01(\fR\x06endKey\x12\x14\n" +
-	"\x05limit\x18\x03 \x01(\x03R\x05limit\"P\n" +
+	"\x05limit\x18\x03 \x01(\x03R\x05limit\x12\x17\n" +
+	"\aread_ts\x18\x04 \x01(\x04R\x06readTs\"P\n" +
 	"\bKeyValue\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x1c\n" +
@@ -2015,22 +3370,85 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\fScanResponse\x12&\n" +
 	"\x04rows\x18\x01 \x03(\v2\x12.shard.kv.KeyValueR\x04rows\x12\x1d\n" +
 	"\n" +
-	"resume_key\x18\x02 \x01(\fR\tresumeKey\"\xc0\x02\n" +
+	"resume_key\x18\x02 \x01(\fR\tresumeKey\"\x8a\x01\n" +
+	"\x04Lock\x12\x18\n" +
+	"\aprimary\x18\x01 \x01(\fR\aprimary\x12\x19\n" +
+	"\bstart_ts\x18\x02 \x01(\x04R\astartTs\x12\x15\n" +
+	"\x06ttl_ms\x18\x03 \x01(\x03R\x05ttlMs\x12 \n" +
+	"\x02op\x18\x04 \x01(\x0e2\x10.shard.kv.LockOpR\x02op\x12\x14\n" +
+	"\x05value\x18\x05 \x01(\fR\x05value\"O\n" +
+	"\bLockSlot\x12\"\n" +
+	"\x04lock\x18\x01 \x01(\v2\x0e.shard.kv.LockR\x04lock\x12\x1f\n" +
+	"\vrolled_back\x18\x02 \x01(\x04R\n" +
+	"rolledBack\"T\n" +
+	"\bMutation\x12 \n" +
+	"\x02op\x18\x01 \x01(\x0e2\x10.shard.kv.LockOpR\x02op\x12\x10\n" +
+	"\x03key\x18\x02 \x01(\fR\x03key\x12\x14\n" +
+	"\x05value\x18\x03 \x01(\fR\x05value\"\x8f\x01\n" +
+	"\x0fPrewriteRequest\x12\x18\n" +
+	"\aprimary\x18\x01 \x01(\fR\aprimary\x12\x19\n" +
+	"\bstart_ts\x18\x02 \x01(\x04R\astartTs\x12\x15\n" +
+	"\x06ttl_ms\x18\x03 \x01(\x03R\x05ttlMs\x120\n" +
+	"\tmutations\x18\x04 \x03(\v2\x12.shard.kv.MutationR\tmutations\"\x12\n" +
+	"\x10PrewriteResponse\"[\n" +
+	"\rCommitRequest\x12\x19\n" +
+	"\bstart_ts\x18\x01 \x01(\x04R\astartTs\x12\x1b\n" +
+	"\tcommit_ts\x18\x02 \x01(\x04R\bcommitTs\x12\x12\n" +
+	"\x04keys\x18\x03 \x03(\fR\x04keys\"\x10\n" +
+	"\x0eCommitResponse\"@\n" +
+	"\x0fRollbackRequest\x12\x19\n" +
+	"\bstart_ts\x18\x01 \x01(\x04R\astartTs\x12\x12\n" +
+	"\x04keys\x18\x02 \x03(\fR\x04keys\"\x12\n" +
+	"\x10RollbackResponse\"c\n" +
+	"\x15CheckTxnStatusRequest\x12\x18\n" +
+	"\aprimary\x18\x01 \x01(\fR\aprimary\x12\x19\n" +
+	"\bstart_ts\x18\x02 \x01(\x04R\astartTs\x12\x15\n" +
+	"\x06now_ts\x18\x03 \x01(\x04R\x05nowTs\"\x86\x01\n" +
+	"\x16CheckTxnStatusResponse\x12+\n" +
+	"\x06status\x18\x01 \x01(\x0e2\x13.shard.kv.TxnStatusR\x06status\x12\x1b\n" +
+	"\tcommit_ts\x18\x02 \x01(\x04R\bcommitTs\x12\"\n" +
+	"\x04lock\x18\x03 \x01(\v2\x0e.shard.kv.LockR\x04lock\"^\n" +
+	"\x10HeartbeatRequest\x12\x18\n" +
+	"\aprimary\x18\x01 \x01(\fR\aprimary\x12\x19\n" +
+	"\bstart_ts\x18\x02 \x01(\x04R\astartTs\x12\x15\n" +
+	"\x06ttl_ms\x18\x03 \x01(\x03R\x05ttlMs\"*\n" +
+	"\x11HeartbeatResponse\x12\x15\n" +
+	"\x06ttl_ms\x18\x01 \x01(\x03R\x05ttlMs\"x\n" +
+	"\fOnePCRequest\x12\x19\n" +
+	"\bstart_ts\x18\x01 \x01(\x04R\astartTs\x120\n" +
+	"\tmutations\x18\x02 \x03(\v2\x12.shard.kv.MutationR\tmutations\x12\x1b\n" +
+	"\tcommit_ts\x18\x03 \x01(\x04R\bcommitTs\",\n" +
+	"\rOnePCResponse\x12\x1b\n" +
+	"\tcommit_ts\x18\x01 \x01(\x04R\bcommitTs\"\x9f\x05\n" +
 	"\aRequest\x12(\n" +
 	"\x03get\x18\x01 \x01(\v2\x14.shard.kv.GetRequestH\x00R\x03get\x12(\n" +
 	"\x03put\x18\x02 \x01(\v2\x14.shard.kv.PutRequestH\x00R\x03put\x121\n" +
 	"\x06delete\x18\x03 \x01(\v2\x17.shard.kv.DeleteRequestH\x00R\x06delete\x125\n" +
 	"\x04cput\x18\x04 \x01(\v2\x1f.shard.kv.ConditionalPutRequestH\x00R\x04cput\x12A\n" +
 	"\fdelete_range\x18\x05 \x01(\v2\x1c.shard.kv.DeleteRangeRequestH\x00R\vdeleteRange\x12+\n" +
-	"\x04scan\x18\x06 \x01(\v2\x15.shard.kv.ScanRequestH\x00R\x04scanB\a\n" +
-	"\x05value\"\xc7\x02\n" +
+	"\x04scan\x18\x06 \x01(\v2\x15.shard.kv.ScanRequestH\x00R\x04scan\x127\n" +
+	"\bprewrite\x18\a \x01(\v2\x19.shard.kv.PrewriteRequestH\x00R\bprewrite\x121\n" +
+	"\x06commit\x18\b \x01(\v2\x17.shard.kv.CommitRequestH\x00R\x06commit\x127\n" +
+	"\brollback\x18\t \x01(\v2\x19.shard.kv.RollbackRequestH\x00R\brollback\x12K\n" +
+	"\x10check_txn_status\x18\n" +
+	" \x01(\v2\x1f.shard.kv.CheckTxnStatusRequestH\x00R\x0echeckTxnStatus\x12:\n" +
+	"\theartbeat\x18\v \x01(\v2\x1a.shard.kv.HeartbeatRequestH\x00R\theartbeat\x12/\n" +
+	"\x06one_pc\x18\f \x01(\v2\x16.shard.kv.OnePCRequestH\x00R\x05onePcB\a\n" +
+	"\x05value\"\xac\x05\n" +
 	"\bResponse\x12)\n" +
 	"\x03get\x18\x01 \x01(\v2\x15.shard.kv.GetResponseH\x00R\x03get\x12)\n" +
 	"\x03put\x18\x02 \x01(\v2\x15.shard.kv.PutResponseH\x00R\x03put\x122\n" +
 	"\x06delete\x18\x03 \x01(\v2\x18.shard.kv.DeleteResponseH\x00R\x06delete\x126\n" +
 	"\x04cput\x18\x04 \x01(\v2 .shard.kv.ConditionalPutResponseH\x00R\x04cput\x12B\n" +
 	"\fdelete_range\x18\x05 \x01(\v2\x1d.shard.kv.DeleteRangeResponseH\x00R\vdeleteRange\x12,\n" +
-	"\x04scan\x18\x06 \x01(\v2\x16.shard.kv.ScanResponseH\x00R\x04scanB\a\n" +
+	"\x04scan\x18\x06 \x01(\v2\x16.shard.kv.ScanResponseH\x00R\x04scan\x128\n" +
+	"\bprewrite\x18\a \x01(\v2\x1a.shard.kv.PrewriteResponseH\x00R\bprewrite\x122\n" +
+	"\x06commit\x18\b \x01(\v2\x18.shard.kv.CommitResponseH\x00R\x06commit\x128\n" +
+	"\brollback\x18\t \x01(\v2\x1a.shard.kv.RollbackResponseH\x00R\brollback\x12L\n" +
+	"\x10check_txn_status\x18\n" +
+	" \x01(\v2 .shard.kv.CheckTxnStatusResponseH\x00R\x0echeckTxnStatus\x12;\n" +
+	"\theartbeat\x18\v \x01(\v2\x1b.shard.kv.HeartbeatResponseH\x00R\theartbeat\x120\n" +
+	"\x06one_pc\x18\f \x01(\v2\x17.shard.kv.OnePCResponseH\x00R\x05onePcB\a\n" +
 	"\x05value\"X\n" +
 	"\fBatchRequest\x12\x19\n" +
 	"\brange_id\x18\x01 \x01(\x04R\arangeId\x12-\n" +
@@ -2054,7 +3472,18 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\x10UnavailableError\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\"/\n" +
 	"\x13InvalidRequestError\x12\x18\n" +
-	"\amessage\x18\x01 \x01(\tR\amessage\"\xa2\x03\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\"F\n" +
+	"\x0eKeyLockedError\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12\"\n" +
+	"\x04lock\x18\x02 \x01(\v2\x0e.shard.kv.LockR\x04lock\"_\n" +
+	"\x12WriteConflictError\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12\x1f\n" +
+	"\vconflict_ts\x18\x02 \x01(\x04R\n" +
+	"conflictTs\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"?\n" +
+	"\x10TxnNotFoundError\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\fR\x03key\x12\x19\n" +
+	"\bstart_ts\x18\x02 \x01(\x04R\astartTs\"\xe6\x04\n" +
 	"\x05Error\x129\n" +
 	"\n" +
 	"not_leader\x18\x01 \x01(\v2\x18.shard.kv.NotLeaderErrorH\x00R\tnotLeader\x12F\n" +
@@ -2062,7 +3491,11 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\fkey_mismatch\x18\x03 \x01(\v2\x1f.shard.kv.RangeKeyMismatchErrorH\x00R\vkeyMismatch\x12K\n" +
 	"\x10condition_failed\x18\x04 \x01(\v2\x1e.shard.kv.ConditionFailedErrorH\x00R\x0fconditionFailed\x12>\n" +
 	"\vunavailable\x18\x05 \x01(\v2\x1a.shard.kv.UnavailableErrorH\x00R\vunavailable\x129\n" +
-	"\ainvalid\x18\x06 \x01(\v2\x1d.shard.kv.InvalidRequestErrorH\x00R\ainvalidB\b\n" +
+	"\ainvalid\x18\x06 \x01(\v2\x1d.shard.kv.InvalidRequestErrorH\x00R\ainvalid\x129\n" +
+	"\n" +
+	"key_locked\x18\a \x01(\v2\x18.shard.kv.KeyLockedErrorH\x00R\tkeyLocked\x12E\n" +
+	"\x0ewrite_conflict\x18\b \x01(\v2\x1c.shard.kv.WriteConflictErrorH\x00R\rwriteConflict\x12@\n" +
+	"\rtxn_not_found\x18\t \x01(\v2\x1a.shard.kv.TxnNotFoundErrorH\x00R\vtxnNotFoundB\b\n" +
 	"\x06detail\"n\n" +
 	"\fSplitTrigger\x12-\n" +
 	"\x04left\x18\x01 \x01(\v2\x19.shard.kv.RangeDescriptorR\x04left\x12/\n" +
@@ -2076,7 +3509,15 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\x0eset_descriptor\x18\x04 \x01(\v2\x17.shard.kv.SetDescriptorR\rsetDescriptor*'\n" +
 	"\vReplicaType\x12\t\n" +
 	"\x05VOTER\x10\x00\x12\r\n" +
-	"\tNON_VOTER\x10\x01B&Z$github.com/shardingsystem/shard/kvpbb\x06proto3"
+	"\tNON_VOTER\x10\x01*6\n" +
+	"\x06LockOp\x12\f\n" +
+	"\bLOCK_PUT\x10\x00\x12\x0f\n" +
+	"\vLOCK_DELETE\x10\x01\x12\r\n" +
+	"\tLOCK_ONLY\x10\x02*@\n" +
+	"\tTxnStatus\x12\x0f\n" +
+	"\vTXN_PENDING\x10\x00\x12\x11\n" +
+	"\rTXN_COMMITTED\x10\x01\x12\x0f\n" +
+	"\vTXN_ABORTED\x10\x02B&Z$github.com/shardingsystem/shard/kvpbb\x06proto3"
 
 var (
 	file_kvpb_kv_proto_rawDescOnce sync.Once
@@ -2090,78 +3531,121 @@ func file_kvpb_kv_proto_rawDescGZIP() []byte {
 	return file_kvpb_kv_proto_rawDescData
 }
 
-var file_kvpb_kv_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_kvpb_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_kvpb_kv_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_kvpb_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
 var file_kvpb_kv_proto_goTypes = []any{
 	(ReplicaType)(0),               // 0: shard.kv.ReplicaType
-	(*ReplicaDescriptor)(nil),      // 1: shard.kv.ReplicaDescriptor
-	(*RangeDescriptor)(nil),        // 2: shard.kv.RangeDescriptor
-	(*NodeDescriptor)(nil),         // 3: shard.kv.NodeDescriptor
-	(*GetRequest)(nil),             // 4: shard.kv.GetRequest
-	(*GetResponse)(nil),            // 5: shard.kv.GetResponse
-	(*PutRequest)(nil),             // 6: shard.kv.PutRequest
-	(*PutResponse)(nil),            // 7: shard.kv.PutResponse
-	(*DeleteRequest)(nil),          // 8: shard.kv.DeleteRequest
-	(*DeleteResponse)(nil),         // 9: shard.kv.DeleteResponse
-	(*ConditionalPutRequest)(nil),  // 10: shard.kv.ConditionalPutRequest
-	(*ConditionalPutResponse)(nil), // 11: shard.kv.ConditionalPutResponse
-	(*DeleteRangeRequest)(nil),     // 12: shard.kv.DeleteRangeRequest
-	(*DeleteRangeResponse)(nil),    // 13: shard.kv.DeleteRangeResponse
-	(*ScanRequest)(nil),            // 14: shard.kv.ScanRequest
-	(*KeyValue)(nil),               // 15: shard.kv.KeyValue
-	(*ScanResponse)(nil),           // 16: shard.kv.ScanResponse
-	(*Request)(nil),                // 17: shard.kv.Request
-	(*Response)(nil),               // 18: shard.kv.Response
-	(*BatchRequest)(nil),           // 19: shard.kv.BatchRequest
-	(*BatchResponse)(nil),          // 20: shard.kv.BatchResponse
-	(*NotLeaderError)(nil),         // 21: shard.kv.NotLeaderError
-	(*RangeNotFoundError)(nil),     // 22: shard.kv.RangeNotFoundError
-	(*RangeKeyMismatchError)(nil),  // 23: shard.kv.RangeKeyMismatchError
-	(*ConditionFailedError)(nil),   // 24: shard.kv.ConditionFailedError
-	(*UnavailableError)(nil),       // 25: shard.kv.UnavailableError
-	(*InvalidRequestError)(nil),    // 26: shard.kv.InvalidRequestError
-	(*Error)(nil),                  // 27: shard.kv.Error
-	(*SplitTrigger)(nil),           // 28: shard.kv.SplitTrigger
-	(*SetDescriptor)(nil),          // 29: shard.kv.SetDescriptor
-	(*Command)(nil),                // 30: shard.kv.Command
+	(LockOp)(0),                    // 1: shard.kv.LockOp
+	(TxnStatus)(0),                 // 2: shard.kv.TxnStatus
+	(*ReplicaDescriptor)(nil),      // 3: shard.kv.ReplicaDescriptor
+	(*RangeDescriptor)(nil),        // 4: shard.kv.RangeDescriptor
+	(*NodeDescriptor)(nil),         // 5: shard.kv.NodeDescriptor
+	(*GetRequest)(nil),             // 6: shard.kv.GetRequest
+	(*GetResponse)(nil),            // 7: shard.kv.GetResponse
+	(*PutRequest)(nil),             // 8: shard.kv.PutRequest
+	(*PutResponse)(nil),            // 9: shard.kv.PutResponse
+	(*DeleteRequest)(nil),          // 10: shard.kv.DeleteRequest
+	(*DeleteResponse)(nil),         // 11: shard.kv.DeleteResponse
+	(*ConditionalPutRequest)(nil),  // 12: shard.kv.ConditionalPutRequest
+	(*ConditionalPutResponse)(nil), // 13: shard.kv.ConditionalPutResponse
+	(*DeleteRangeRequest)(nil),     // 14: shard.kv.DeleteRangeRequest
+	(*DeleteRangeResponse)(nil),    // 15: shard.kv.DeleteRangeResponse
+	(*ScanRequest)(nil),            // 16: shard.kv.ScanRequest
+	(*KeyValue)(nil),               // 17: shard.kv.KeyValue
+	(*ScanResponse)(nil),           // 18: shard.kv.ScanResponse
+	(*Lock)(nil),                   // 19: shard.kv.Lock
+	(*LockSlot)(nil),               // 20: shard.kv.LockSlot
+	(*Mutation)(nil),               // 21: shard.kv.Mutation
+	(*PrewriteRequest)(nil),        // 22: shard.kv.PrewriteRequest
+	(*PrewriteResponse)(nil),       // 23: shard.kv.PrewriteResponse
+	(*CommitRequest)(nil),          // 24: shard.kv.CommitRequest
+	(*CommitResponse)(nil),         // 25: shard.kv.CommitResponse
+	(*RollbackRequest)(nil),        // 26: shard.kv.RollbackRequest
+	(*RollbackResponse)(nil),       // 27: shard.kv.RollbackResponse
+	(*CheckTxnStatusRequest)(nil),  // 28: shard.kv.CheckTxnStatusRequest
+	(*CheckTxnStatusResponse)(nil), // 29: shard.kv.CheckTxnStatusResponse
+	(*HeartbeatRequest)(nil),       // 30: shard.kv.HeartbeatRequest
+	(*HeartbeatResponse)(nil),      // 31: shard.kv.HeartbeatResponse
+	(*OnePCRequest)(nil),           // 32: shard.kv.OnePCRequest
+	(*OnePCResponse)(nil),          // 33: shard.kv.OnePCResponse
+	(*Request)(nil),                // 34: shard.kv.Request
+	(*Response)(nil),               // 35: shard.kv.Response
+	(*BatchRequest)(nil),           // 36: shard.kv.BatchRequest
+	(*BatchResponse)(nil),          // 37: shard.kv.BatchResponse
+	(*NotLeaderError)(nil),         // 38: shard.kv.NotLeaderError
+	(*RangeNotFoundError)(nil),     // 39: shard.kv.RangeNotFoundError
+	(*RangeKeyMismatchError)(nil),  // 40: shard.kv.RangeKeyMismatchError
+	(*ConditionFailedError)(nil),   // 41: shard.kv.ConditionFailedError
+	(*UnavailableError)(nil),       // 42: shard.kv.UnavailableError
+	(*InvalidRequestError)(nil),    // 43: shard.kv.InvalidRequestError
+	(*KeyLockedError)(nil),         // 44: shard.kv.KeyLockedError
+	(*WriteConflictError)(nil),     // 45: shard.kv.WriteConflictError
+	(*TxnNotFoundError)(nil),       // 46: shard.kv.TxnNotFoundError
+	(*Error)(nil),                  // 47: shard.kv.Error
+	(*SplitTrigger)(nil),           // 48: shard.kv.SplitTrigger
+	(*SetDescriptor)(nil),          // 49: shard.kv.SetDescriptor
+	(*Command)(nil),                // 50: shard.kv.Command
 }
 var file_kvpb_kv_proto_depIdxs = []int32{
 	0,  // 0: shard.kv.ReplicaDescriptor.type:type_name -> shard.kv.ReplicaType
-	1,  // 1: shard.kv.RangeDescriptor.replicas:type_name -> shard.kv.ReplicaDescriptor
-	15, // 2: shard.kv.ScanResponse.rows:type_name -> shard.kv.KeyValue
-	4,  // 3: shard.kv.Request.get:type_name -> shard.kv.GetRequest
-	6,  // 4: shard.kv.Request.put:type_name -> shard.kv.PutRequest
-	8,  // 5: shard.kv.Request.delete:type_name -> shard.kv.DeleteRequest
-	10, // 6: shard.kv.Request.cput:type_name -> shard.kv.ConditionalPutRequest
-	12, // 7: shard.kv.Request.delete_range:type_name -> shard.kv.DeleteRangeRequest
-	14, // 8: shard.kv.Request.scan:type_name -> shard.kv.ScanRequest
-	5,  // 9: shard.kv.Response.get:type_name -> shard.kv.GetResponse
-	7,  // 10: shard.kv.Response.put:type_name -> shard.kv.PutResponse
-	9,  // 11: shard.kv.Response.delete:type_name -> shard.kv.DeleteResponse
-	11, // 12: shard.kv.Response.cput:type_name -> shard.kv.ConditionalPutResponse
-	13, // 13: shard.kv.Response.delete_range:type_name -> shard.kv.DeleteRangeResponse
-	16, // 14: shard.kv.Response.scan:type_name -> shard.kv.ScanResponse
-	17, // 15: shard.kv.BatchRequest.requests:type_name -> shard.kv.Request
-	18, // 16: shard.kv.BatchResponse.responses:type_name -> shard.kv.Response
-	27, // 17: shard.kv.BatchResponse.error:type_name -> shard.kv.Error
-	2,  // 18: shard.kv.RangeKeyMismatchError.desc:type_name -> shard.kv.RangeDescriptor
-	21, // 19: shard.kv.Error.not_leader:type_name -> shard.kv.NotLeaderError
-	22, // 20: shard.kv.Error.range_not_found:type_name -> shard.kv.RangeNotFoundError
-	23, // 21: shard.kv.Error.key_mismatch:type_name -> shard.kv.RangeKeyMismatchError
-	24, // 22: shard.kv.Error.condition_failed:type_name -> shard.kv.ConditionFailedError
-	25, // 23: shard.kv.Error.unavailable:type_name -> shard.kv.UnavailableError
-	26, // 24: shard.kv.Error.invalid:type_name -> shard.kv.InvalidRequestError
-	2,  // 25: shard.kv.SplitTrigger.left:type_name -> shard.kv.RangeDescriptor
-	2,  // 26: shard.kv.SplitTrigger.right:type_name -> shard.kv.RangeDescriptor
-	2,  // 27: shard.kv.SetDescriptor.desc:type_name -> shard.kv.RangeDescriptor
-	17, // 28: shard.kv.Command.writes:type_name -> shard.kv.Request
-	28, // 29: shard.kv.Command.split:type_name -> shard.kv.SplitTrigger
-	29, // 30: shard.kv.Command.set_descriptor:type_name -> shard.kv.SetDescriptor
-	31, // [31:31] is the sub-list for method output_type
-	31, // [31:31] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	3,  // 1: shard.kv.RangeDescriptor.replicas:type_name -> shard.kv.ReplicaDescriptor
+	17, // 2: shard.kv.ScanResponse.rows:type_name -> shard.kv.KeyValue
+	1,  // 3: shard.kv.Lock.op:type_name -> shard.kv.LockOp
+	19, // 4: shard.kv.LockSlot.lock:type_name -> shard.kv.Lock
+	1,  // 5: shard.kv.Mutation.op:type_name -> shard.kv.LockOp
+	21, // 6: shard.kv.PrewriteRequest.mutations:type_name -> shard.kv.Mutation
+	2,  // 7: shard.kv.CheckTxnStatusResponse.status:type_name -> shard.kv.TxnStatus
+	19, // 8: shard.kv.CheckTxnStatusResponse.lock:type_name -> shard.kv.Lock
+	21, // 9: shard.kv.OnePCRequest.mutations:type_name -> shard.kv.Mutation
+	6,  // 10: shard.kv.Request.get:type_name -> shard.kv.GetRequest
+	8,  // 11: shard.kv.Request.put:type_name -> shard.kv.PutRequest
+	10, // 12: shard.kv.Request.delete:type_name -> shard.kv.DeleteRequest
+	12, // 13: shard.kv.Request.cput:type_name -> shard.kv.ConditionalPutRequest
+	14, // 14: shard.kv.Request.delete_range:type_name -> shard.kv.DeleteRangeRequest
+	16, // 15: shard.kv.Request.scan:type_name -> shard.kv.ScanRequest
+	22, // 16: shard.kv.Request.prewrite:type_name -> shard.kv.PrewriteRequest
+	24, // 17: shard.kv.Request.commit:type_name -> shard.kv.CommitRequest
+	26, // 18: shard.kv.Request.rollback:type_name -> shard.kv.RollbackRequest
+	28, // 19: shard.kv.Request.check_txn_status:type_name -> shard.kv.CheckTxnStatusRequest
+	30, // 20: shard.kv.Request.heartbeat:type_name -> shard.kv.HeartbeatRequest
+	32, // 21: shard.kv.Request.one_pc:type_name -> shard.kv.OnePCRequest
+	7,  // 22: shard.kv.Response.get:type_name -> shard.kv.GetResponse
+	9,  // 23: shard.kv.Response.put:type_name -> shard.kv.PutResponse
+	11, // 24: shard.kv.Response.delete:type_name -> shard.kv.DeleteResponse
+	13, // 25: shard.kv.Response.cput:type_name -> shard.kv.ConditionalPutResponse
+	15, // 26: shard.kv.Response.delete_range:type_name -> shard.kv.DeleteRangeResponse
+	18, // 27: shard.kv.Response.scan:type_name -> shard.kv.ScanResponse
+	23, // 28: shard.kv.Response.prewrite:type_name -> shard.kv.PrewriteResponse
+	25, // 29: shard.kv.Response.commit:type_name -> shard.kv.CommitResponse
+	27, // 30: shard.kv.Response.rollback:type_name -> shard.kv.RollbackResponse
+	29, // 31: shard.kv.Response.check_txn_status:type_name -> shard.kv.CheckTxnStatusResponse
+	31, // 32: shard.kv.Response.heartbeat:type_name -> shard.kv.HeartbeatResponse
+	33, // 33: shard.kv.Response.one_pc:type_name -> shard.kv.OnePCResponse
+	34, // 34: shard.kv.BatchRequest.requests:type_name -> shard.kv.Request
+	35, // 35: shard.kv.BatchResponse.responses:type_name -> shard.kv.Response
+	47, // 36: shard.kv.BatchResponse.error:type_name -> shard.kv.Error
+	4,  // 37: shard.kv.RangeKeyMismatchError.desc:type_name -> shard.kv.RangeDescriptor
+	19, // 38: shard.kv.KeyLockedError.lock:type_name -> shard.kv.Lock
+	38, // 39: shard.kv.Error.not_leader:type_name -> shard.kv.NotLeaderError
+	39, // 40: shard.kv.Error.range_not_found:type_name -> shard.kv.RangeNotFoundError
+	40, // 41: shard.kv.Error.key_mismatch:type_name -> shard.kv.RangeKeyMismatchError
+	41, // 42: shard.kv.Error.condition_failed:type_name -> shard.kv.ConditionFailedError
+	42, // 43: shard.kv.Error.unavailable:type_name -> shard.kv.UnavailableError
+	43, // 44: shard.kv.Error.invalid:type_name -> shard.kv.InvalidRequestError
+	44, // 45: shard.kv.Error.key_locked:type_name -> shard.kv.KeyLockedError
+	45, // 46: shard.kv.Error.write_conflict:type_name -> shard.kv.WriteConflictError
+	46, // 47: shard.kv.Error.txn_not_found:type_name -> shard.kv.TxnNotFoundError
+	4,  // 48: shard.kv.SplitTrigger.left:type_name -> shard.kv.RangeDescriptor
+	4,  // 49: shard.kv.SplitTrigger.right:type_name -> shard.kv.RangeDescriptor
+	4,  // 50: shard.kv.SetDescriptor.desc:type_name -> shard.kv.RangeDescriptor
+	34, // 51: shard.kv.Command.writes:type_name -> shard.kv.Request
+	48, // 52: shard.kv.Command.split:type_name -> shard.kv.SplitTrigger
+	49, // 53: shard.kv.Command.set_descriptor:type_name -> shard.kv.SetDescriptor
+	54, // [54:54] is the sub-list for method output_type
+	54, // [54:54] is the sub-list for method input_type
+	54, // [54:54] is the sub-list for extension type_name
+	54, // [54:54] is the sub-list for extension extendee
+	0,  // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_kvpb_kv_proto_init() }
@@ -2169,37 +3653,52 @@ func file_kvpb_kv_proto_init() {
 	if File_kvpb_kv_proto != nil {
 		return
 	}
-	file_kvpb_kv_proto_msgTypes[16].OneofWrappers = []any{
+	file_kvpb_kv_proto_msgTypes[31].OneofWrappers = []any{
 		(*Request_Get)(nil),
 		(*Request_Put)(nil),
 		(*Request_Delete)(nil),
 		(*Request_Cput)(nil),
 		(*Request_DeleteRange)(nil),
 		(*Request_Scan)(nil),
+		(*Request_Prewrite)(nil),
+		(*Request_Commit)(nil),
+		(*Request_Rollback)(nil),
+		(*Request_CheckTxnStatus)(nil),
+		(*Request_Heartbeat)(nil),
+		(*Request_OnePc)(nil),
 	}
-	file_kvpb_kv_proto_msgTypes[17].OneofWrappers = []any{
+	file_kvpb_kv_proto_msgTypes[32].OneofWrappers = []any{
 		(*Response_Get)(nil),
 		(*Response_Put)(nil),
 		(*Response_Delete)(nil),
 		(*Response_Cput)(nil),
 		(*Response_DeleteRange)(nil),
 		(*Response_Scan)(nil),
+		(*Response_Prewrite)(nil),
+		(*Response_Commit)(nil),
+		(*Response_Rollback)(nil),
+		(*Response_CheckTxnStatus)(nil),
+		(*Response_Heartbeat)(nil),
+		(*Response_OnePc)(nil),
 	}
-	file_kvpb_kv_proto_msgTypes[26].OneofWrappers = []any{
+	file_kvpb_kv_proto_msgTypes[44].OneofWrappers = []any{
 		(*Error_NotLeader)(nil),
 		(*Error_RangeNotFound)(nil),
 		(*Error_KeyMismatch)(nil),
 		(*Error_ConditionFailed)(nil),
 		(*Error_Unavailable)(nil),
 		(*Error_Invalid)(nil),
+		(*Error_KeyLocked)(nil),
+		(*Error_WriteConflict)(nil),
+		(*Error_TxnNotFound)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kvpb_kv_proto_rawDesc), len(file_kvpb_kv_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   30,
+			NumEnums:      3,
+			NumMessages:   48,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

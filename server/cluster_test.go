@@ -17,6 +17,7 @@ import (
 	"github.com/shardingsystem/shard/engine"
 	"github.com/shardingsystem/shard/internal/testcluster"
 	"github.com/shardingsystem/shard/kv"
+	"github.com/shardingsystem/shard/range/replica"
 )
 
 func put(t *testing.T, c *kv.Client, key, value string) {
@@ -43,9 +44,9 @@ func get(t *testing.T, c *kv.Client, key string) (string, bool) {
 func spanKeys(t *testing.T, eng *engine.Engine, start, end []byte) []string {
 	t.Helper()
 	var out []string
-	err := eng.ScanMVCC(start, end, engine.MaxTimestamp, 0, func(k []byte, _ engine.Timestamp, _ []byte) error {
+	err := replica.Scan(eng, start, end, engine.MaxTimestamp, func(k []byte, _ engine.Timestamp, _ []byte) bool {
 		out = append(out, string(k))
-		return nil
+		return true
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package replica
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 
 	"github.com/hashicorp/raft"
@@ -126,6 +125,12 @@ func (a *applier) applyCommand(l *raft.Log) *ApplyResult {
 			}
 		}
 	}
+	if len(cmd.Writes) == 1 && txnRequest(cmd.Writes[0]) {
+		if a.b != nil {
+			a.flush()
+		}
+		return a.applyTxn(cmd.Writes[0])
+	}
 	if needsRead(cmd.Writes) && a.b != nil {
 		// Conditions and counts read the engine, which does not see the
 		// pending batch: make it visible first.
@@ -171,12 +176,9 @@ type viewWrite struct {
 
 // read returns the engine's newest visible version of k.
 func (v *cmdView) read(k []byte) ([]byte, bool) {
-	val, _, err := v.a.r.eng.GetMVCC(k, engine.MaxTimestamp)
-	if errors.Is(err, engine.ErrNotFound) {
-		return nil, false
-	}
+	val, _, found, err := Get(v.a.r.eng, k, engine.MaxTimestamp)
 	v.a.must(err, "read")
-	return val, true
+	return val, found
 }
 
 // get returns k's value as the command's writes so far leave it. Callers
@@ -230,13 +232,13 @@ func (v *cmdView) do(req *kvpb.Request) (*kvpb.Response, *kvpb.Error) {
 				n++
 			}
 		}
-		err := v.a.r.eng.ScanMVCC(start, end, engine.MaxTimestamp, 0, func(k []byte, _ engine.Timestamp, _ []byte) error {
+		err := Scan(v.a.r.eng, start, end, engine.MaxTimestamp, func(k []byte, _ engine.Timestamp, _ []byte) bool {
 			if _, ok := v.w[string(k)]; !ok {
 				v.w[string(k)] = &viewWrite{known: true, existed: true}
 				v.keys = append(v.keys, string(k))
 				n++
 			}
-			return nil
+			return true
 		})
 		v.a.must(err, "delete range")
 		return &kvpb.Response{Value: &kvpb.Response_DeleteRange{DeleteRange: &kvpb.DeleteRangeResponse{Deleted: n}}}, nil
@@ -254,13 +256,13 @@ func (v *cmdView) write(ts engine.Timestamp) {
 		w := v.w[k]
 		switch {
 		case w.live:
-			v.a.must(b.PutMVCC([]byte(k), ts, w.value), "put")
+			v.a.must(b.PutMVCC([]byte(k), ts, encodeVersion(versionValue, ts, w.value)), "put")
 		case !w.known:
 			if _, ok := v.read([]byte(k)); ok {
-				v.a.must(b.DeleteMVCC([]byte(k), ts), "delete")
+				v.a.must(b.PutMVCC([]byte(k), ts, encodeVersion(versionDelete, ts, nil)), "delete")
 			}
 		case w.existed:
-			v.a.must(b.DeleteMVCC([]byte(k), ts), "delete")
+			v.a.must(b.PutMVCC([]byte(k), ts, encodeVersion(versionDelete, ts, nil)), "delete")
 		}
 	}
 }
@@ -305,6 +307,9 @@ func (a *applier) applySetDescriptor(d *kvpb.RangeDescriptor) *ApplyResult {
 }
 
 func writeKeys(req *kvpb.Request) [][]byte {
+	if txnRequest(req) {
+		return txnKeys(req)
+	}
 	switch v := req.Value.(type) {
 	case *kvpb.Request_Put:
 		return [][]byte{v.Put.Key}

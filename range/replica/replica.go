@@ -32,6 +32,9 @@ type Config struct {
 	OnSplit func(right *kvpb.RangeDescriptor)
 	// Clock returns the time used to propose write timestamps.
 	Clock func() time.Time
+	// TSO hands out transaction timestamps (the cluster's oracle); a
+	// leader takes one-phase commit timestamps from it.
+	TSO func(ctx context.Context) (engine.Timestamp, error)
 }
 
 // Replica is one range's state machine on this node: it implements
@@ -44,6 +47,8 @@ type Replica struct {
 	eng   *engine.Engine
 	log   *slog.Logger
 	group *replication.Group // set once by Attach before use
+	// latches are held on the keys of one-phase commits in flight.
+	latches *latches
 
 	mu struct {
 		sync.Mutex
@@ -80,7 +85,7 @@ func Open(cfg Config, desc *kvpb.RangeDescriptor) (*Replica, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	r := &Replica{cfg: cfg, id: cfg.RangeID, eng: cfg.Engine, log: cfg.Logger.With("range", cfg.RangeID)}
+	r := &Replica{cfg: cfg, id: cfg.RangeID, eng: cfg.Engine, log: cfg.Logger.With("range", cfg.RangeID), latches: newLatches()}
 	r.mu.cond = sync.NewCond(&r.mu.Mutex)
 	stored, err := LoadDescriptor(cfg.Engine, cfg.RangeID)
 	switch {
@@ -266,10 +271,10 @@ func (r *Replica) Stats() (Stats, error) {
 	// The disk estimate misses what is still in the memtable; the live
 	// keys and values counted here are a floor.
 	var live uint64
-	err = r.eng.ScanMVCC(desc.StartKey, desc.EndKey, engine.MaxTimestamp, 0, func(k []byte, _ engine.Timestamp, v []byte) error {
+	err = Scan(r.eng, desc.StartKey, desc.EndKey, engine.MaxTimestamp, func(k []byte, _ engine.Timestamp, v []byte) bool {
 		s.Keys++
 		live += uint64(len(k) + len(v))
-		return nil
+		return true
 	})
 	s.Bytes = max(disk, live)
 	return s, err

@@ -127,14 +127,11 @@ func mustOK(t testing.TB, res *ApplyResult) {
 // read returns the newest visible version of k.
 func read(t testing.TB, eng *engine.Engine, k string) (string, engine.Timestamp, bool) {
 	t.Helper()
-	v, ts, err := eng.GetMVCC([]byte(k), engine.MaxTimestamp)
-	if errors.Is(err, engine.ErrNotFound) {
-		return "", 0, false
-	}
+	v, ts, found, err := Get(eng, []byte(k), engine.MaxTimestamp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(v), ts, true
+	return string(v), ts, found
 }
 
 func wantValue(t testing.TB, eng *engine.Engine, k, v string) {
@@ -213,7 +210,7 @@ func TestApplyDeleteRangeStaysInSpan(t *testing.T) {
 	eng := openEngine(t, vfs.NewMem())
 	b := eng.NewBatch()
 	for _, k := range []string{"a", "a9", "m", "x"} {
-		if err := b.PutMVCC([]byte(k), 1, []byte("other range")); err != nil {
+		if err := b.PutMVCC([]byte(k), 1, encodeVersion(versionValue, 1, []byte("other range"))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -727,7 +724,7 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	mustOK(t, apply1(t, r, 3, writes(30, put("e", "3"))))
 	// Another range's data on the source engine is not part of it.
 	b := src.NewBatch()
-	_ = b.PutMVCC([]byte("m"), 5, []byte("next range"))
+	_ = b.PutMVCC([]byte("m"), 5, encodeVersion(versionValue, 5, []byte("next range")))
 	if err := b.Commit(true); err != nil {
 		t.Fatal(err)
 	}
@@ -740,8 +737,8 @@ func TestSnapshotRoundTrip(t *testing.T) {
 	r2 := open(t, dst, 5, old, nil)
 	mustOK(t, apply1(t, r2, 1, writes(5, put("h-stale", "x"), put("c", "old"))))
 	b = dst.NewBatch()
-	_ = b.PutMVCC([]byte("a"), 1, []byte("left neighbour"))
-	_ = b.PutMVCC([]byte("m"), 1, []byte("right neighbour"))
+	_ = b.PutMVCC([]byte("a"), 1, encodeVersion(versionValue, 1, []byte("left neighbour")))
+	_ = b.PutMVCC([]byte("m"), 1, encodeVersion(versionValue, 1, []byte("right neighbour")))
 	if err := b.Commit(true); err != nil {
 		t.Fatal(err)
 	}

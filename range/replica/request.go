@@ -35,7 +35,13 @@ func (r *Replica) Execute(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Bat
 		case *kvpb.Request_Put, *kvpb.Request_Delete, *kvpb.Request_Cput, *kvpb.Request_DeleteRange:
 			writes++
 		default:
-			return nil, kvpb.NewInvalid("unknown request %T", req.Value)
+			if !txnRequest(req) {
+				return nil, kvpb.NewInvalid("unknown request %T", req.Value)
+			}
+			if len(ba.Requests) != 1 {
+				return nil, kvpb.NewInvalid("a transactional request travels alone in its batch")
+			}
+			writes++
 		}
 	}
 	if reads > 0 && writes > 0 {
@@ -79,6 +85,12 @@ func (r *Replica) checkKeys(reqs []*kvpb.Request) error {
 			err = checkSpan(v.Scan.StartKey, v.Scan.EndKey, desc)
 		case *kvpb.Request_DeleteRange:
 			err = checkSpan(v.DeleteRange.StartKey, v.DeleteRange.EndKey, desc)
+		default:
+			for _, k := range txnKeys(req) {
+				if err = check(k); err != nil {
+					break
+				}
+			}
 		}
 		if err != nil {
 			return err
@@ -121,8 +133,36 @@ func (r *Replica) write(ctx context.Context, reqs []*kvpb.Request) (*kvpb.BatchR
 	if !r.group.IsLeader() {
 		return nil, r.notLeader()
 	}
+	if p := reqs[0].GetOnePc(); p != nil {
+		return r.onePC(ctx, p)
+	}
 	cmd := &kvpb.Command{Timestamp: uint64(nowTimestamp(r.cfg.Clock())), Writes: reqs}
 	res, err := r.propose(ctx, cmd)
+	if err != nil {
+		return nil, err
+	}
+	return &kvpb.BatchResponse{Responses: res.Responses}, nil
+}
+
+// onePC commits a single-range transaction: it latches the keys, takes the
+// commit timestamp from the oracle, and proposes the commit (see latches).
+func (r *Replica) onePC(ctx context.Context, p *kvpb.OnePCRequest) (*kvpb.BatchResponse, error) {
+	if r.cfg.TSO == nil {
+		return nil, kvpb.NewInvalid("r%d has no timestamp oracle", r.id)
+	}
+	keys := make([][]byte, len(p.Mutations))
+	for i, m := range p.Mutations {
+		keys[i] = m.Key
+	}
+	release := r.latches.acquire(keys)
+	defer release()
+	commit, err := r.cfg.TSO(ctx)
+	if err != nil {
+		return nil, kvpb.NewUnavailable("r%d: commit timestamp: %v", r.id, err)
+	}
+	req := proto.Clone(p).(*kvpb.OnePCRequest)
+	req.CommitTs = uint64(commit)
+	res, err := r.propose(ctx, &kvpb.Command{Writes: []*kvpb.Request{{Value: &kvpb.Request_OnePc{OnePc: req}}}})
 	if err != nil {
 		return nil, err
 	}
@@ -199,17 +239,13 @@ func (r *Replica) read(ctx context.Context, reqs []*kvpb.Request) (*kvpb.BatchRe
 	for _, req := range reqs {
 		switch v := req.Value.(type) {
 		case *kvpb.Request_Get:
-			val, ts, err := r.eng.GetMVCC(v.Get.Key, engine.MaxTimestamp)
-			resp := &kvpb.GetResponse{}
-			switch {
-			case err == nil:
-				resp.Found, resp.Value, resp.Timestamp = true, val, uint64(ts)
-			case !errors.Is(err, engine.ErrNotFound):
+			resp, err := r.get(ctx, v.Get)
+			if err != nil {
 				return nil, err
 			}
 			out.Responses = append(out.Responses, &kvpb.Response{Value: &kvpb.Response_Get{Get: resp}})
 		case *kvpb.Request_Scan:
-			resp, err := r.scan(v.Scan, desc)
+			resp, err := r.scan(ctx, v.Scan, desc)
 			if err != nil {
 				return nil, err
 			}
@@ -219,27 +255,81 @@ func (r *Replica) read(ctx context.Context, reqs []*kvpb.Request) (*kvpb.BatchRe
 	return out, nil
 }
 
-func (r *Replica) scan(s *kvpb.ScanRequest, desc *kvpb.RangeDescriptor) (*kvpb.ScanResponse, error) {
+// readTS is the timestamp of a read: the newest data for read_ts 0.
+func readTS(ts uint64) engine.Timestamp {
+	if ts == 0 {
+		return engine.MaxTimestamp
+	}
+	return engine.Timestamp(ts)
+}
+
+func (r *Replica) get(ctx context.Context, g *kvpb.GetRequest) (*kvpb.GetResponse, error) {
+	ts := readTS(g.ReadTs)
+	if g.ReadTs > 0 {
+		if err := r.latches.wait(ctx, g.Key, nil); err != nil {
+			return nil, kvpb.NewUnavailable("r%d: %v", r.id, err)
+		}
+		slot, err := readLockSlot(r.eng, g.Key)
+		if err != nil {
+			return nil, err
+		}
+		if l := blockingLock(slot, ts); l != nil {
+			return nil, kvpb.NewKeyLocked(g.Key, l)
+		}
+	}
+	val, vts, found, err := Get(r.eng, g.Key, ts)
+	if err != nil {
+		return nil, err
+	}
+	return &kvpb.GetResponse{Found: found, Value: val, Timestamp: uint64(vts)}, nil
+}
+
+func (r *Replica) scan(ctx context.Context, s *kvpb.ScanRequest, desc *kvpb.RangeDescriptor) (*kvpb.ScanResponse, error) {
 	start, end := clamp(s.StartKey, s.EndKey, desc)
 	limit := int(s.Limit)
+	ts := readTS(s.ReadTs)
 	resp := &kvpb.ScanResponse{}
 	if len(s.EndKey) == 0 || bytes.Compare(end, s.EndKey) < 0 {
 		// The range ends before the span asked for: the client continues
 		// at our end key, whatever its cached descriptor said.
 		resp.ResumeKey = append([]byte(nil), end...)
 	}
-	// Ask for one more than the limit to know where to resume.
-	want := 0
-	if limit > 0 {
-		want = limit + 1
+	if s.ReadTs > 0 {
+		if err := r.latches.wait(ctx, start, end); err != nil {
+			return nil, kvpb.NewUnavailable("r%d: %v", r.id, err)
+		}
 	}
-	err := r.eng.ScanMVCC(start, end, engine.MaxTimestamp, want, func(k []byte, ts engine.Timestamp, v []byte) error {
+	err := Scan(r.eng, start, end, ts, func(k []byte, vts engine.Timestamp, v []byte) bool {
 		if limit > 0 && len(resp.Rows) == limit {
 			resp.ResumeKey = append(resp.ResumeKey[:0], k...)
-			return nil
+			return false
 		}
-		resp.Rows = append(resp.Rows, &kvpb.KeyValue{Key: append([]byte(nil), k...), Value: append([]byte(nil), v...), Timestamp: uint64(ts)})
+		resp.Rows = append(resp.Rows, &kvpb.KeyValue{Key: append([]byte(nil), k...), Value: append([]byte(nil), v...), Timestamp: uint64(vts)})
+		return true
+	})
+	if err != nil || s.ReadTs == 0 {
+		return resp, err
+	}
+	// A lock in the part of the span that was read, of a transaction that
+	// started at or before the read, must be resolved first.
+	lockEnd := end
+	if limit > 0 && len(resp.Rows) == limit && len(resp.ResumeKey) > 0 && bytes.Compare(resp.ResumeKey, end) < 0 {
+		lockEnd = resp.ResumeKey
+	}
+	var locked *kvpb.Error
+	err = r.eng.Scan(start, lockEnd, func(k, raw []byte) error {
+		slot := &kvpb.LockSlot{}
+		if err := proto.Unmarshal(raw, slot); err != nil {
+			return fmt.Errorf("replica: corrupt lock slot of %q: %w", k, err)
+		}
+		if l := blockingLock(slot, ts); l != nil {
+			locked = kvpb.NewKeyLocked(append([]byte(nil), k...), l)
+			return errStopScan
+		}
 		return nil
 	})
+	if locked != nil {
+		return nil, locked
+	}
 	return resp, err
 }

@@ -1,0 +1,140 @@
+package replica
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/shardingsystem/shard/engine"
+	"github.com/shardingsystem/shard/kvpb"
+)
+
+// A committed version of a user key is stored by the engine at its commit
+// timestamp with this value:
+//
+//	kind:1 | start_ts:8 | data
+//
+// kind is versionValue or versionDelete (a delete is a version too, so that
+// its writer can be found); start_ts is the start timestamp of the
+// transaction that wrote it (for a write outside a transaction, the commit
+// timestamp), which lets a transaction's status be found from its primary
+// key after its lock is gone.
+//
+// A key's unversioned entry (engine.Batch.Put on the user key) is its lock
+// slot: a kvpb.LockSlot, present only while a transaction holds a lock on
+// the key or a rollback must be remembered.
+const (
+	versionValue  = 'v'
+	versionDelete = 'd'
+)
+
+// ErrCorruptVersion is returned for a version value that cannot be decoded.
+var ErrCorruptVersion = errors.New("replica: corrupt version value")
+
+func encodeVersion(kind byte, start engine.Timestamp, data []byte) []byte {
+	b := make([]byte, 0, 9+len(data))
+	b = append(b, kind)
+	b = binary.BigEndian.AppendUint64(b, uint64(start))
+	return append(b, data...)
+}
+
+func decodeVersion(raw []byte) (kind byte, start engine.Timestamp, data []byte, err error) {
+	if len(raw) < 9 || (raw[0] != versionValue && raw[0] != versionDelete) {
+		return 0, 0, nil, fmt.Errorf("%w (%d bytes)", ErrCorruptVersion, len(raw))
+	}
+	return raw[0], engine.Timestamp(binary.BigEndian.Uint64(raw[1:9])), raw[9:], nil
+}
+
+// Get returns the value of key visible at ts (newest committed version at
+// or below ts, unless it is a delete), ignoring locks. The value is the
+// caller's.
+func Get(r engine.Reader, key []byte, ts engine.Timestamp) (value []byte, vts engine.Timestamp, found bool, err error) {
+	raw, vts, err := r.GetMVCC(key, ts)
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil, 0, false, nil
+	}
+	if err != nil {
+		return nil, 0, false, err
+	}
+	kind, _, data, err := decodeVersion(raw)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("key %q: %w", key, err)
+	}
+	if kind == versionDelete {
+		return nil, 0, false, nil
+	}
+	return data, vts, true, nil
+}
+
+// errStopScan ends a scan once enough rows are collected.
+var errStopScan = errors.New("stop scan")
+
+// Scan calls fn for each key of [start, end) visible at ts, in order, until
+// fn returns false; it ignores locks. Slices are valid only during fn.
+func Scan(r engine.Reader, start, end []byte, ts engine.Timestamp, fn func(key []byte, vts engine.Timestamp, value []byte) bool) error {
+	err := r.ScanMVCC(start, end, ts, 0, func(k []byte, vts engine.Timestamp, raw []byte) error {
+		kind, _, data, err := decodeVersion(raw)
+		if err != nil {
+			return fmt.Errorf("key %q: %w", k, err)
+		}
+		if kind == versionDelete {
+			return nil
+		}
+		if !fn(k, vts, data) {
+			return errStopScan
+		}
+		return nil
+	})
+	if errors.Is(err, errStopScan) {
+		return nil
+	}
+	return err
+}
+
+// readLockSlot returns key's lock slot, nil if it has none.
+func readLockSlot(r engine.Reader, key []byte) (*kvpb.LockSlot, error) {
+	raw, err := r.Get(key)
+	if errors.Is(err, engine.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	slot := &kvpb.LockSlot{}
+	if err := proto.Unmarshal(raw, slot); err != nil {
+		return nil, fmt.Errorf("replica: corrupt lock slot of %q: %w", key, err)
+	}
+	return slot, nil
+}
+
+// findCommit looks for the version of key written by the transaction that
+// started at start: versions at or above start, newest first.
+func findCommit(r engine.Reader, key []byte, start engine.Timestamp) (commit engine.Timestamp, found bool, err error) {
+	ts := engine.MaxTimestamp
+	for ts >= start {
+		raw, vts, err := r.GetMVCC(key, ts)
+		if errors.Is(err, engine.ErrNotFound) {
+			return 0, false, nil
+		}
+		if err != nil {
+			return 0, false, err
+		}
+		if vts < start {
+			return 0, false, nil
+		}
+		_, vstart, _, err := decodeVersion(raw)
+		if err != nil {
+			return 0, false, fmt.Errorf("key %q: %w", key, err)
+		}
+		if vstart == start {
+			return vts, true, nil
+		}
+		if vts == 0 {
+			return 0, false, nil
+		}
+		ts = vts - 1
+	}
+	return 0, false, nil
+}

@@ -1,0 +1,278 @@
+package replica
+
+import (
+	"google.golang.org/protobuf/proto"
+
+	"github.com/shardingsystem/shard/engine"
+	"github.com/shardingsystem/shard/kvpb"
+)
+
+// Transactions, Percolator style, as seen by one range. A transaction that
+// started at S writes by:
+//
+//  1. prewrite: for each key, a lock {primary, S, ttl, op, value} in the
+//     key's lock slot, refused (WriteConflict) if the key has a committed
+//     version at or above S or a rollback of S or later, and refused
+//     (KeyLocked) if another transaction holds the lock;
+//  2. commit of the primary key at C (from the timestamp oracle, after every
+//     prewrite): the version at C, the lock gone. This is the commit point;
+//  3. commit of the secondaries, by the coordinator or by any reader that
+//     meets their locks and finds the primary committed (CheckTxnStatus).
+//
+// A transaction whose writes all fall in one range commits in one command
+// (OnePC) with the same checks, and leaves no lock. All of it is applied
+// here, deterministically: each request's outcome depends only on the
+// engine's state and the request (the "now" that decides lock expiry is in
+// the request).
+
+// txnRequest reports whether req is a transactional write.
+func txnRequest(req *kvpb.Request) bool {
+	switch req.Value.(type) {
+	case *kvpb.Request_Prewrite, *kvpb.Request_Commit, *kvpb.Request_Rollback,
+		*kvpb.Request_CheckTxnStatus, *kvpb.Request_Heartbeat, *kvpb.Request_OnePc:
+		return true
+	}
+	return false
+}
+
+// txnKeys lists the keys a transactional request touches.
+func txnKeys(req *kvpb.Request) [][]byte {
+	var out [][]byte
+	switch v := req.Value.(type) {
+	case *kvpb.Request_Prewrite:
+		for _, m := range v.Prewrite.Mutations {
+			out = append(out, m.Key)
+		}
+	case *kvpb.Request_OnePc:
+		for _, m := range v.OnePc.Mutations {
+			out = append(out, m.Key)
+		}
+	case *kvpb.Request_Commit:
+		out = v.Commit.Keys
+	case *kvpb.Request_Rollback:
+		out = v.Rollback.Keys
+	case *kvpb.Request_CheckTxnStatus:
+		out = [][]byte{v.CheckTxnStatus.Primary}
+	case *kvpb.Request_Heartbeat:
+		out = [][]byte{v.Heartbeat.Primary}
+	}
+	return out
+}
+
+// applyTxn applies one transactional request. The engine holds every
+// earlier entry (the caller flushed); writes go to the applier's batch.
+func (a *applier) applyTxn(req *kvpb.Request) *ApplyResult {
+	var resp *kvpb.Response
+	var err *kvpb.Error
+	switch v := req.Value.(type) {
+	case *kvpb.Request_Prewrite:
+		err = a.prewrite(v.Prewrite)
+		resp = &kvpb.Response{Value: &kvpb.Response_Prewrite{Prewrite: &kvpb.PrewriteResponse{}}}
+	case *kvpb.Request_Commit:
+		err = a.commit(v.Commit)
+		resp = &kvpb.Response{Value: &kvpb.Response_Commit{Commit: &kvpb.CommitResponse{}}}
+	case *kvpb.Request_Rollback:
+		for _, k := range v.Rollback.Keys {
+			a.rollback(k, engine.Timestamp(v.Rollback.StartTs))
+		}
+		resp = &kvpb.Response{Value: &kvpb.Response_Rollback{Rollback: &kvpb.RollbackResponse{}}}
+	case *kvpb.Request_CheckTxnStatus:
+		var out *kvpb.CheckTxnStatusResponse
+		out, err = a.checkTxnStatus(v.CheckTxnStatus)
+		resp = &kvpb.Response{Value: &kvpb.Response_CheckTxnStatus{CheckTxnStatus: out}}
+	case *kvpb.Request_Heartbeat:
+		var ttl int64
+		ttl, err = a.heartbeat(v.Heartbeat)
+		resp = &kvpb.Response{Value: &kvpb.Response_Heartbeat{Heartbeat: &kvpb.HeartbeatResponse{TtlMs: ttl}}}
+	case *kvpb.Request_OnePc:
+		err = a.onePC(v.OnePc)
+		resp = &kvpb.Response{Value: &kvpb.Response_OnePc{OnePc: &kvpb.OnePCResponse{CommitTs: v.OnePc.CommitTs}}}
+	}
+	if err != nil {
+		return &ApplyResult{Err: err}
+	}
+	return &ApplyResult{Responses: []*kvpb.Response{resp}}
+}
+
+func (a *applier) lockSlot(key []byte) *kvpb.LockSlot {
+	slot, err := readLockSlot(a.r.eng, key)
+	a.must(err, "read lock slot")
+	if slot == nil {
+		slot = &kvpb.LockSlot{}
+	}
+	return slot
+}
+
+func (a *applier) putLockSlot(key []byte, slot *kvpb.LockSlot) {
+	b := a.batch()
+	if slot.Lock == nil && slot.RolledBack == 0 {
+		a.must(b.Delete(key), "clear lock slot")
+		return
+	}
+	enc, err := proto.Marshal(slot)
+	a.must(err, "encode lock slot")
+	a.must(b.Put(key, enc), "write lock slot")
+}
+
+// checkWritable is the prewrite check of one key for the transaction that
+// started at start: no other lock, no rollback of start or later, no
+// committed version at or above start.
+func (a *applier) checkWritable(key []byte, start engine.Timestamp, slot *kvpb.LockSlot) *kvpb.Error {
+	if l := slot.Lock; l != nil && l.StartTs != uint64(start) {
+		return kvpb.NewKeyLocked(key, l)
+	}
+	if slot.RolledBack >= uint64(start) {
+		return kvpb.NewWriteConflict(key, slot.RolledBack, "the transaction was rolled back")
+	}
+	_, vts, err := a.r.eng.GetMVCC(key, engine.MaxTimestamp)
+	if err == nil && vts >= start {
+		return kvpb.NewWriteConflict(key, uint64(vts), "a newer version was committed")
+	}
+	return nil
+}
+
+func (a *applier) prewrite(p *kvpb.PrewriteRequest) *kvpb.Error {
+	start := engine.Timestamp(p.StartTs)
+	slots := make([]*kvpb.LockSlot, len(p.Mutations))
+	seen := map[string]bool{}
+	for i, m := range p.Mutations {
+		if seen[string(m.Key)] {
+			return kvpb.NewInvalid("key %q written twice in one transaction", m.Key)
+		}
+		seen[string(m.Key)] = true
+		slots[i] = a.lockSlot(m.Key)
+		if l := slots[i].Lock; l != nil && l.StartTs == p.StartTs {
+			continue // a retried prewrite
+		}
+		if err := a.checkWritable(m.Key, start, slots[i]); err != nil {
+			return err
+		}
+	}
+	for i, m := range p.Mutations {
+		slots[i].Lock = &kvpb.Lock{Primary: p.Primary, StartTs: p.StartTs, TtlMs: p.TtlMs, Op: m.Op, Value: m.Value}
+		a.putLockSlot(m.Key, slots[i])
+	}
+	return nil
+}
+
+// writeVersion commits a mutation at commit.
+func (a *applier) writeVersion(key []byte, op kvpb.LockOp, value []byte, start, commit engine.Timestamp) {
+	switch op {
+	case kvpb.LockOp_LOCK_PUT:
+		a.must(a.batch().PutMVCC(key, commit, encodeVersion(versionValue, start, value)), "commit put")
+	case kvpb.LockOp_LOCK_DELETE:
+		a.must(a.batch().PutMVCC(key, commit, encodeVersion(versionDelete, start, nil)), "commit delete")
+	}
+	if commit > a.lastTS {
+		a.lastTS = commit
+	}
+}
+
+func (a *applier) commit(c *kvpb.CommitRequest) *kvpb.Error {
+	start, commit := engine.Timestamp(c.StartTs), engine.Timestamp(c.CommitTs)
+	if commit <= start {
+		return kvpb.NewInvalid("commit timestamp %d not above start %d", commit, start)
+	}
+	for _, k := range c.Keys {
+		slot := a.lockSlot(k)
+		if l := slot.Lock; l != nil && l.StartTs == c.StartTs {
+			a.writeVersion(k, l.Op, l.Value, start, commit)
+			slot.Lock = nil
+			a.putLockSlot(k, slot)
+			continue
+		}
+		// Already committed (a retry, or a resolver got here first)?
+		raw, vts, err := a.r.eng.GetMVCC(k, commit)
+		if err == nil && vts == commit {
+			if _, vstart, _, err := decodeVersion(raw); err == nil && vstart == start {
+				continue
+			}
+		}
+		// A lock-only key leaves no version: its commit cannot be told from
+		// a rollback, which is harmless (it wrote nothing).
+		return kvpb.NewTxnNotFound(k, c.StartTs)
+	}
+	return nil
+}
+
+// rollback removes start's lock on key, and remembers the rollback so that
+// a late prewrite of start fails.
+func (a *applier) rollback(key []byte, start engine.Timestamp) {
+	slot := a.lockSlot(key)
+	if l := slot.Lock; l != nil && l.StartTs == uint64(start) {
+		slot.Lock = nil
+	}
+	if slot.RolledBack < uint64(start) {
+		slot.RolledBack = uint64(start)
+	}
+	a.putLockSlot(key, slot)
+}
+
+func lockExpired(l *kvpb.Lock, now engine.Timestamp) bool {
+	return now.Physical() > engine.Timestamp(l.StartTs).Physical()+l.TtlMs
+}
+
+func (a *applier) checkTxnStatus(c *kvpb.CheckTxnStatusRequest) (*kvpb.CheckTxnStatusResponse, *kvpb.Error) {
+	start, now := engine.Timestamp(c.StartTs), engine.Timestamp(c.NowTs)
+	slot := a.lockSlot(c.Primary)
+	if l := slot.Lock; l != nil && l.StartTs == c.StartTs {
+		if !lockExpired(l, now) {
+			return &kvpb.CheckTxnStatusResponse{Status: kvpb.TxnStatus_TXN_PENDING, Lock: l}, nil
+		}
+		a.rollback(c.Primary, start)
+		return &kvpb.CheckTxnStatusResponse{Status: kvpb.TxnStatus_TXN_ABORTED}, nil
+	}
+	commit, found, err := findCommit(a.r.eng, c.Primary, start)
+	a.must(err, "find commit")
+	if found {
+		return &kvpb.CheckTxnStatusResponse{Status: kvpb.TxnStatus_TXN_COMMITTED, CommitTs: uint64(commit)}, nil
+	}
+	// No lock and no version: rolled back, or the primary's prewrite has not
+	// arrived yet; rolling back now keeps it out for good.
+	if slot.RolledBack < c.StartTs {
+		a.rollback(c.Primary, start)
+	}
+	return &kvpb.CheckTxnStatusResponse{Status: kvpb.TxnStatus_TXN_ABORTED}, nil
+}
+
+func (a *applier) heartbeat(h *kvpb.HeartbeatRequest) (int64, *kvpb.Error) {
+	slot := a.lockSlot(h.Primary)
+	l := slot.Lock
+	if l == nil || l.StartTs != h.StartTs {
+		return 0, kvpb.NewTxnNotFound(h.Primary, h.StartTs)
+	}
+	if h.TtlMs > l.TtlMs {
+		l.TtlMs = h.TtlMs
+		a.putLockSlot(h.Primary, slot)
+	}
+	return l.TtlMs, nil
+}
+
+func (a *applier) onePC(p *kvpb.OnePCRequest) *kvpb.Error {
+	start, commit := engine.Timestamp(p.StartTs), engine.Timestamp(p.CommitTs)
+	if commit <= start {
+		return kvpb.NewInvalid("one-phase commit at %d not above start %d", commit, start)
+	}
+	seen := map[string]bool{}
+	for _, m := range p.Mutations {
+		if seen[string(m.Key)] {
+			return kvpb.NewInvalid("key %q written twice in one transaction", m.Key)
+		}
+		seen[string(m.Key)] = true
+		if err := a.checkWritable(m.Key, start, a.lockSlot(m.Key)); err != nil {
+			return err
+		}
+	}
+	for _, m := range p.Mutations {
+		a.writeVersion(m.Key, m.Op, m.Value, start, commit)
+	}
+	return nil
+}
+
+// blockingLock returns the lock in slot that a read at ts must resolve.
+func blockingLock(slot *kvpb.LockSlot, ts engine.Timestamp) *kvpb.Lock {
+	if slot == nil || slot.Lock == nil || slot.Lock.StartTs > uint64(ts) {
+		return nil
+	}
+	return slot.Lock
+}
