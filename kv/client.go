@@ -50,7 +50,14 @@ type Config struct {
 type Client struct {
 	cfg   Config
 	cache *rangeCache
-	nodes sync.Map // node id -> rpc addr, for finding the meta range
+	txns  txnCounters
+	// bg owns the goroutines that resolve transactions' secondary locks;
+	// Close cancels bgCtx and waits for them.
+	bg       sync.WaitGroup
+	bgCtx    context.Context
+	bgCancel context.CancelFunc
+	nodes    sync.Map   // node id -> rpc addr, for finding the meta range
+	tso      tsoBatcher // batches Now calls (tso.go)
 }
 
 // NewClient makes a client.
@@ -64,7 +71,16 @@ func NewClient(cfg Config) *Client {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Client{cfg: cfg, cache: newRangeCache()}
+	c := &Client{cfg: cfg, cache: newRangeCache()}
+	c.bgCtx, c.bgCancel = context.WithCancel(context.Background())
+	return c
+}
+
+// Close stops the client's background work (lock resolution) and waits for
+// it. The pool is the caller's.
+func (c *Client) Close() {
+	c.bgCancel()
+	c.bg.Wait()
 }
 
 // SetNodeAddr records where a node listens (from join or node records).
@@ -188,6 +204,11 @@ func (c *Client) Send(ctx context.Context, key []byte, reqs []*kvpb.Request) (*k
 			c.cache.evict(desc)
 			if nd := d.KeyMismatch.GetDesc(); nd != nil && nd.ContainsKey(key) {
 				c.cache.insert(nd)
+			}
+			if !bytes.Equal(d.KeyMismatch.Key, key) {
+				// Another key of the batch is no longer in key's range (a
+				// split): the caller must regroup its batch.
+				return nil, kerr
 			}
 		case *kvpb.Error_RangeNotFound:
 			c.cache.evict(desc)

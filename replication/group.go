@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -76,6 +77,15 @@ type Group struct {
 	logs      *LogStore
 	transport *GroupTransport
 	snapDir   string
+
+	// verify is held (read) while VerifyLeader hands raft its request, and
+	// (write) by Close to set closed: raft never answers a verify request
+	// queued once its main loop has stopped, so none may be queued after
+	// Shutdown begins.
+	verify struct {
+		sync.RWMutex
+		closed bool
+	}
 }
 
 // ServerID is the raft ServerID of a node.
@@ -159,7 +169,16 @@ func (g *Group) Propose(ctx context.Context, cmd []byte) (any, uint64, error) {
 
 // VerifyLeader returns nil if this node is still the leader after a round of
 // contact with a quorum.
-func (g *Group) VerifyLeader() error { return translate(g.raft.VerifyLeader().Error()) }
+func (g *Group) VerifyLeader() error {
+	g.verify.RLock()
+	if g.verify.closed {
+		g.verify.RUnlock()
+		return ErrGroupShutdown
+	}
+	f := g.raft.VerifyLeader()
+	g.verify.RUnlock()
+	return translate(f.Error())
+}
 
 // Barrier waits until every entry committed before the call is applied.
 // Its entry never reaches the FSM: an FSM that tracks its applied index
@@ -224,6 +243,9 @@ func (g *Group) TransferLeadership(nodeID uint64, addr raft.ServerAddress) error
 
 // Close stops the group's raft instance and its transport; state stays.
 func (g *Group) Close() error {
+	g.verify.Lock()
+	g.verify.closed = true
+	g.verify.Unlock()
 	err := g.raft.Shutdown().Error()
 	if cerr := g.transport.Close(); err == nil {
 		err = cerr

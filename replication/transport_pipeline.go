@@ -22,12 +22,19 @@ import (
 // one. If the oldest request waits longer than timeout for its response the
 // stream is canceled.
 //
+// Close half-closes the stream rather than cancel it, so that the requests
+// already sent still reach raft on the other side (see Close).
+//
 // The receiver is owned by the pipeline: Close stops it and waits for it;
 // GroupTransport.Close closes every pipeline of the group.
 type appendPipeline struct {
 	call    *outCall
 	stream  grpc.BidiStreamingClient[raftpb.AppendEntriesRequest, raftpb.AppendEntriesResponse]
 	timeout time.Duration
+
+	// sendMu serializes Send and CloseSend, which gRPC does not allow to
+	// run concurrently (AppendEntries and Close may).
+	sendMu sync.Mutex
 
 	inflight chan *appendFuture
 	done     chan raft.AppendFuture
@@ -67,7 +74,16 @@ func (p *appendPipeline) AppendEntries(args *raft.AppendEntriesRequest, resp *ra
 	default:
 	}
 	f := &appendFuture{start: time.Now(), req: args, resp: resp, done: make(chan struct{})}
-	if err := p.stream.Send(encodeAppendEntriesRequest(p.call.t.id, args)); err != nil {
+	p.sendMu.Lock()
+	select {
+	case <-p.shutdown: // Close has half-closed the stream
+		p.sendMu.Unlock()
+		return nil, raft.ErrPipelineShutdown
+	default:
+	}
+	err := p.stream.Send(encodeAppendEntriesRequest(p.call.t.id, args))
+	p.sendMu.Unlock()
+	if err != nil {
 		return nil, p.fail(err)
 	}
 	select {
@@ -81,13 +97,43 @@ func (p *appendPipeline) AppendEntries(args *raft.AppendEntriesRequest, resp *ra
 // Consumer returns the channel of answered futures, in request order.
 func (p *appendPipeline) Consumer() <-chan raft.AppendFuture { return p.done }
 
-// Close cancels the stream and every request in flight, and waits for the
-// receiver goroutine. Idempotent.
+// pipelineCloseGrace bounds how long Close lets the other side take the
+// requests already sent (less if the pipeline's timeout is shorter).
+const pipelineCloseGrace = time.Second
+
+// Close ends the pipeline and waits for the receiver goroutine. Idempotent.
+//
+// The requests already sent are still delivered: Close half-closes the
+// stream, and the server hands every request it has read to raft before it
+// ends the stream. raft relies on this when it removes a follower: it sends
+// the follower the entry that removes it, as a best effort, and closes the
+// pipeline right away; a canceled stream would lose that entry, and the
+// removed follower would never learn of its removal. The stream is canceled
+// once the server has ended it, after pipelineCloseGrace at most, or at
+// once when the transport is closing (its context is canceled).
 func (p *appendPipeline) Close() error {
 	p.closeOnce.Do(func() {
-		p.call.cancel()
+		grace := pipelineCloseGrace
+		if p.timeout > 0 {
+			grace = min(grace, p.timeout)
+		}
+		// Armed before anything that can block: a Send waiting on flow
+		// control holds sendMu until the stream is canceled.
+		timer := time.AfterFunc(grace, p.call.cancel)
 		close(p.shutdown)
+		p.sendMu.Lock()
+		_ = p.stream.CloseSend()
+		p.sendMu.Unlock()
+		// The receiver ends after the Recv it may be in; then read what is
+		// left until the server ends the stream (or the stream is canceled).
 		p.wg.Wait()
+		for {
+			if _, err := p.stream.Recv(); err != nil {
+				break
+			}
+		}
+		timer.Stop()
+		p.call.cancel()
 		p.call.t.removePipeline(p)
 	})
 	return nil

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/shardingsystem/shard/engine"
 	"github.com/shardingsystem/shard/keys"
 	"github.com/shardingsystem/shard/kv"
 	"github.com/shardingsystem/shard/kvpb"
@@ -31,6 +32,8 @@ func toStatus(err error) error {
 		return status.Error(codes.InvalidArgument, err.Error())
 	case errors.Is(err, kv.ErrConditionFailed):
 		return status.Error(codes.FailedPrecondition, err.Error())
+	case errors.Is(err, kv.ErrWriteConflict), errors.Is(err, kv.ErrTxnAborted):
+		return status.Error(codes.Aborted, err.Error())
 	case errors.Is(err, kv.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return status.Error(codes.Unavailable, serverpb.ClusterUnavailablePrefix+err.Error())
 	case errors.As(err, &kerr):
@@ -188,6 +191,11 @@ func (s *Server) sendSplit(ctx context.Context, desc *kvpb.RangeDescriptor, key 
 	return nil, lastErr
 }
 
+// KV serves the CLI's debug access to user keys. Every operation is a
+// transaction: reads at a fresh timestamp from the oracle (or at the
+// requested read_ts, an AS OF read), writes committed atomically (one raft
+// command when the key's range is the only one touched). So a read that
+// starts after a write was acknowledged sees it, through any node.
 func (a *adminServer) KV(ctx context.Context, req *serverpb.KVRequest) (*serverpb.KVResponse, error) {
 	c := a.s.kv
 	switch op := req.Op.(type) {
@@ -195,11 +203,15 @@ func (a *adminServer) KV(ctx context.Context, req *serverpb.KVRequest) (*serverp
 		if err := keys.ValidateUserKey(op.Get.Key); err != nil {
 			return nil, toStatus(err)
 		}
-		v, found, err := c.Get(ctx, op.Get.Key)
+		t, err := a.snapshot(ctx, op.Get.ReadTs)
 		if err != nil {
 			return nil, toStatus(err)
 		}
-		return &serverpb.KVResponse{Response: &kvpb.Response{Value: &kvpb.Response_Get{Get: &kvpb.GetResponse{Found: found, Value: v}}}}, nil
+		v, found, err := t.Get(ctx, op.Get.Key)
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		return &serverpb.KVResponse{Response: &kvpb.Response{Value: &kvpb.Response_Get{Get: &kvpb.GetResponse{Found: found, Value: v, Timestamp: uint64(t.StartTS())}}}}, nil
 	case *serverpb.KVRequest_Put:
 		if err := keys.ValidateUserKey(op.Put.Key); err != nil {
 			return nil, toStatus(err)
@@ -207,7 +219,8 @@ func (a *adminServer) KV(ctx context.Context, req *serverpb.KVRequest) (*serverp
 		if len(op.Put.Value) > maxValueSize {
 			return nil, status.Errorf(codes.InvalidArgument, "value of %d bytes exceeds the maximum of %d", len(op.Put.Value), maxValueSize)
 		}
-		if err := c.Put(ctx, op.Put.Key, op.Put.Value); err != nil {
+		err := c.RunTxn(ctx, func(_ context.Context, t *kv.Txn) error { return t.Put(op.Put.Key, op.Put.Value) })
+		if err != nil {
 			return nil, toStatus(err)
 		}
 		return &serverpb.KVResponse{Response: &kvpb.Response{Value: &kvpb.Response_Put{Put: &kvpb.PutResponse{}}}}, nil
@@ -215,7 +228,14 @@ func (a *adminServer) KV(ctx context.Context, req *serverpb.KVRequest) (*serverp
 		if err := keys.ValidateUserKey(op.Delete.Key); err != nil {
 			return nil, toStatus(err)
 		}
-		found, err := c.Delete(ctx, op.Delete.Key)
+		var found bool
+		err := c.RunTxn(ctx, func(ctx context.Context, t *kv.Txn) error {
+			var err error
+			if _, found, err = t.Get(ctx, op.Delete.Key); err != nil {
+				return err
+			}
+			return t.Delete(op.Delete.Key)
+		})
 		if err != nil {
 			return nil, toStatus(err)
 		}
@@ -228,13 +248,26 @@ func (a *adminServer) KV(ctx context.Context, req *serverpb.KVRequest) (*serverp
 		if len(end) == 0 || string(end) > string(keys.KeyMax) {
 			end = keys.KeyMax
 		}
-		rows, err := c.Scan(ctx, start, end, int(op.Scan.Limit))
+		t, err := a.snapshot(ctx, op.Scan.ReadTs)
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		rows, err := t.Scan(ctx, start, end, int(op.Scan.Limit))
 		if err != nil {
 			return nil, toStatus(err)
 		}
 		return &serverpb.KVResponse{Response: &kvpb.Response{Value: &kvpb.Response_Scan{Scan: &kvpb.ScanResponse{Rows: rows}}}}, nil
 	}
 	return nil, status.Error(codes.InvalidArgument, "empty kv request")
+}
+
+// snapshot returns a read-only transaction at ts, or at a fresh timestamp
+// from the oracle when ts is 0.
+func (a *adminServer) snapshot(ctx context.Context, ts uint64) (*kv.Txn, error) {
+	if ts == 0 {
+		return a.s.kv.Begin(ctx)
+	}
+	return a.s.kv.SnapshotAt(engine.Timestamp(ts)), nil
 }
 
 // maxValueSize bounds a value written through the admin API.

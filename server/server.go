@@ -41,6 +41,7 @@ type Server struct {
 	kv    *kv.Client
 	meta  *meta.Meta
 	store *store
+	tso   *tsoServer
 	id    ident
 
 	// ctx is cancelled by Stop; background loops derive from it.
@@ -63,6 +64,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.tso = newTSOServer(s.log, func() *replica.Replica { return s.replica(meta.MetaRangeID) }, s.ctx.Done())
 	if err := s.open(ctx); err != nil {
 		s.cancel()
 		return nil, err
@@ -132,6 +134,9 @@ func (s *Server) open(ctx context.Context) (err error) {
 }
 
 func (s *Server) closeEngine() {
+	if s.kv != nil {
+		s.kv.Close()
+	}
 	_ = s.pool.Close()
 	_ = s.eng.Close()
 }
@@ -219,6 +224,10 @@ func (s *Server) KV() *kv.Client { return s.kv }
 // after Stop its methods return engine.ErrClosed.
 func (s *Server) Engine() *engine.Engine { return s.eng }
 
+// Hub returns the node's raft transport hub (nil before Start), for fault
+// tests that cut raft traffic between nodes (Hub.SetPartitioned).
+func (s *Server) Hub() *replication.Hub { return s.hub }
+
 // Start serves gRPC, opens the replicas, bootstraps a new cluster if this is
 // its first node, and starts the background loops.
 func (s *Server) Start(ctx context.Context) error {
@@ -252,6 +261,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.log.Info("bootstrapped new cluster", "cluster", s.id.ClusterID)
 	}
 	s.store = newStore(s.id.NodeID, s.cfg.RPCAddr, s.eng, s.hub, s.cfg, s.log)
+	s.store.tso = s.kv.Now
 	s.hub.SetUnknownGroupHandler(newMissingReplicas(s).handle)
 	if err := s.store.start(); err != nil {
 		return err
@@ -261,6 +271,11 @@ func (s *Server) Start(ctx context.Context) error {
 			return err
 		}
 	}
+	s.loops.Add(1)
+	go func() {
+		defer s.loops.Done()
+		s.tso.run(s.ctx)
+	}()
 	s.runLoop("replicate", s.cfg.ReplicateInterval, s.replicateOnce)
 	s.runLoop("node-refresh", 2*time.Second, s.refreshNodes)
 	s.log.Info("node started", "node", s.id.NodeID, "cluster", s.id.ClusterID, "rpc", s.cfg.RPCAddr)
@@ -324,7 +339,9 @@ func (s *Server) runLoop(name string, every time.Duration, fn func(context.Conte
 // Stop shuts the node down, in this order:
 //  0. hand off the leadership of the ranges this node leads, so
 //     clients do not wait for an election timeout;
-//  1. stop the background loops (they use the kv client and replicas);
+//  1. stop the background loops (they use the kv client and replicas) and
+//     the timestamp oracle's loop (it uses the meta replica; its waiting
+//     requests are answered Unavailable);
 //  2. stop every raft group (no more applies; raft goroutines exit);
 //  3. close the transport hub (raft traffic) and then the gRPC server;
 //  4. close the client connections;
@@ -343,6 +360,8 @@ func (s *Server) stop(handoff bool) {
 		}
 		s.cancel()
 		s.loops.Wait()
+		// The kv client's background lock resolution needs the replicas.
+		s.kv.Close()
 		if s.store != nil {
 			s.store.close()
 		}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,6 +28,8 @@ type store struct {
 	timing replication.Timing
 	snaps  string
 	log    *slog.Logger
+	// tso hands out transaction timestamps (the kv client's oracle client).
+	tso func(context.Context) (engine.Timestamp, error)
 	// wg owns the goroutines that open right-hand sides of splits.
 	wg sync.WaitGroup
 	// openMu serializes openReplica, so one range is never opened twice.
@@ -110,6 +113,7 @@ func (s *store) openReplica(id uint64, desc *kvpb.RangeDescriptor) (*replica.Rep
 	rep, err := replica.Open(replica.Config{
 		RangeID: id, NodeID: s.nodeID, Engine: s.eng, Logger: s.log,
 		OnSplit: func(right *kvpb.RangeDescriptor) { s.splitApplied(right) },
+		TSO:     s.tso,
 	}, desc)
 	if err != nil {
 		return nil, err

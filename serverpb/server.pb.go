@@ -584,6 +584,115 @@ func (x *AdminSplitResponse) GetError() *kvpb.Error {
 	return nil
 }
 
+// GetTimestampsRequest asks for count (1 to 65536) timestamps.
+type GetTimestampsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Count         uint64                 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTimestampsRequest) Reset() {
+	*x = GetTimestampsRequest{}
+	mi := &file_serverpb_server_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTimestampsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTimestampsRequest) ProtoMessage() {}
+
+func (x *GetTimestampsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTimestampsRequest.ProtoReflect.Descriptor instead.
+func (*GetTimestampsRequest) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *GetTimestampsRequest) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+// GetTimestampsResponse carries the contiguous block [first, first+count)
+// of hybrid timestamps (engine.Timestamp), each above every timestamp the
+// oracle handed out before the request arrived; or an error (not leader,
+// unavailable, invalid count) and no timestamps.
+type GetTimestampsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	First         uint64                 `protobuf:"varint,1,opt,name=first,proto3" json:"first,omitempty"`
+	Count         uint64                 `protobuf:"varint,2,opt,name=count,proto3" json:"count,omitempty"`
+	Error         *kvpb.Error            `protobuf:"bytes,3,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetTimestampsResponse) Reset() {
+	*x = GetTimestampsResponse{}
+	mi := &file_serverpb_server_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetTimestampsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetTimestampsResponse) ProtoMessage() {}
+
+func (x *GetTimestampsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetTimestampsResponse.ProtoReflect.Descriptor instead.
+func (*GetTimestampsResponse) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *GetTimestampsResponse) GetFirst() uint64 {
+	if x != nil {
+		return x.First
+	}
+	return 0
+}
+
+func (x *GetTimestampsResponse) GetCount() uint64 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
+func (x *GetTimestampsResponse) GetError() *kvpb.Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 type NodesRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	unknownFields protoimpl.UnknownFields
@@ -592,7 +701,7 @@ type NodesRequest struct {
 
 func (x *NodesRequest) Reset() {
 	*x = NodesRequest{}
-	mi := &file_serverpb_server_proto_msgTypes[10]
+	mi := &file_serverpb_server_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -604,7 +713,7 @@ func (x *NodesRequest) String() string {
 func (*NodesRequest) ProtoMessage() {}
 
 func (x *NodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[10]
+	mi := &file_serverpb_server_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -617,7 +726,7 @@ func (x *NodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodesRequest.ProtoReflect.Descriptor instead.
 func (*NodesRequest) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{10}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{12}
 }
 
 type NodeStatus struct {
@@ -633,7 +742,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_serverpb_server_proto_msgTypes[11]
+	mi := &file_serverpb_server_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -645,7 +754,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[11]
+	mi := &file_serverpb_server_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -658,7 +767,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{11}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *NodeStatus) GetDesc() *kvpb.NodeDescriptor {
@@ -705,7 +814,7 @@ type NodesResponse struct {
 
 func (x *NodesResponse) Reset() {
 	*x = NodesResponse{}
-	mi := &file_serverpb_server_proto_msgTypes[12]
+	mi := &file_serverpb_server_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -717,7 +826,7 @@ func (x *NodesResponse) String() string {
 func (*NodesResponse) ProtoMessage() {}
 
 func (x *NodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[12]
+	mi := &file_serverpb_server_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -730,7 +839,7 @@ func (x *NodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodesResponse.ProtoReflect.Descriptor instead.
 func (*NodesResponse) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{12}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *NodesResponse) GetNodes() []*NodeStatus {
@@ -748,7 +857,7 @@ type RangesRequest struct {
 
 func (x *RangesRequest) Reset() {
 	*x = RangesRequest{}
-	mi := &file_serverpb_server_proto_msgTypes[13]
+	mi := &file_serverpb_server_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -760,7 +869,7 @@ func (x *RangesRequest) String() string {
 func (*RangesRequest) ProtoMessage() {}
 
 func (x *RangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[13]
+	mi := &file_serverpb_server_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -773,7 +882,7 @@ func (x *RangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangesRequest.ProtoReflect.Descriptor instead.
 func (*RangesRequest) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{13}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{15}
 }
 
 type RangeStatus struct {
@@ -790,7 +899,7 @@ type RangeStatus struct {
 
 func (x *RangeStatus) Reset() {
 	*x = RangeStatus{}
-	mi := &file_serverpb_server_proto_msgTypes[14]
+	mi := &file_serverpb_server_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -802,7 +911,7 @@ func (x *RangeStatus) String() string {
 func (*RangeStatus) ProtoMessage() {}
 
 func (x *RangeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[14]
+	mi := &file_serverpb_server_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -815,7 +924,7 @@ func (x *RangeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeStatus.ProtoReflect.Descriptor instead.
 func (*RangeStatus) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{14}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *RangeStatus) GetDesc() *kvpb.RangeDescriptor {
@@ -869,7 +978,7 @@ type RangesResponse struct {
 
 func (x *RangesResponse) Reset() {
 	*x = RangesResponse{}
-	mi := &file_serverpb_server_proto_msgTypes[15]
+	mi := &file_serverpb_server_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -881,7 +990,7 @@ func (x *RangesResponse) String() string {
 func (*RangesResponse) ProtoMessage() {}
 
 func (x *RangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[15]
+	mi := &file_serverpb_server_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -894,7 +1003,7 @@ func (x *RangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangesResponse.ProtoReflect.Descriptor instead.
 func (*RangesResponse) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{15}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *RangesResponse) GetRanges() []*RangeStatus {
@@ -913,7 +1022,7 @@ type SplitRangeRequest struct {
 
 func (x *SplitRangeRequest) Reset() {
 	*x = SplitRangeRequest{}
-	mi := &file_serverpb_server_proto_msgTypes[16]
+	mi := &file_serverpb_server_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -925,7 +1034,7 @@ func (x *SplitRangeRequest) String() string {
 func (*SplitRangeRequest) ProtoMessage() {}
 
 func (x *SplitRangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[16]
+	mi := &file_serverpb_server_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -938,7 +1047,7 @@ func (x *SplitRangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitRangeRequest.ProtoReflect.Descriptor instead.
 func (*SplitRangeRequest) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{16}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SplitRangeRequest) GetKey() []byte {
@@ -958,7 +1067,7 @@ type SplitRangeResponse struct {
 
 func (x *SplitRangeResponse) Reset() {
 	*x = SplitRangeResponse{}
-	mi := &file_serverpb_server_proto_msgTypes[17]
+	mi := &file_serverpb_server_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -970,7 +1079,7 @@ func (x *SplitRangeResponse) String() string {
 func (*SplitRangeResponse) ProtoMessage() {}
 
 func (x *SplitRangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[17]
+	mi := &file_serverpb_server_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -983,7 +1092,7 @@ func (x *SplitRangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitRangeResponse.ProtoReflect.Descriptor instead.
 func (*SplitRangeResponse) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{17}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SplitRangeResponse) GetLeft() *kvpb.RangeDescriptor {
@@ -1015,7 +1124,7 @@ type KVRequest struct {
 
 func (x *KVRequest) Reset() {
 	*x = KVRequest{}
-	mi := &file_serverpb_server_proto_msgTypes[18]
+	mi := &file_serverpb_server_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1027,7 +1136,7 @@ func (x *KVRequest) String() string {
 func (*KVRequest) ProtoMessage() {}
 
 func (x *KVRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[18]
+	mi := &file_serverpb_server_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1040,7 +1149,7 @@ func (x *KVRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KVRequest.ProtoReflect.Descriptor instead.
 func (*KVRequest) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{18}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *KVRequest) GetOp() isKVRequest_Op {
@@ -1123,7 +1232,7 @@ type KVResponse struct {
 
 func (x *KVResponse) Reset() {
 	*x = KVResponse{}
-	mi := &file_serverpb_server_proto_msgTypes[19]
+	mi := &file_serverpb_server_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1135,7 +1244,7 @@ func (x *KVResponse) String() string {
 func (*KVResponse) ProtoMessage() {}
 
 func (x *KVResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[19]
+	mi := &file_serverpb_server_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1148,7 +1257,7 @@ func (x *KVResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KVResponse.ProtoReflect.Descriptor instead.
 func (*KVResponse) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{19}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *KVResponse) GetResponse() *kvpb.Response {
@@ -1202,6 +1311,12 @@ const file_serverpb_server_proto_rawDesc = "" +
 	"\x12AdminSplitResponse\x12-\n" +
 	"\x04left\x18\x01 \x01(\v2\x19.shard.kv.RangeDescriptorR\x04left\x12/\n" +
 	"\x05right\x18\x02 \x01(\v2\x19.shard.kv.RangeDescriptorR\x05right\x12%\n" +
+	"\x05error\x18\x03 \x01(\v2\x0f.shard.kv.ErrorR\x05error\",\n" +
+	"\x14GetTimestampsRequest\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\x04R\x05count\"j\n" +
+	"\x15GetTimestampsResponse\x12\x14\n" +
+	"\x05first\x18\x01 \x01(\x04R\x05first\x12\x14\n" +
+	"\x05count\x18\x02 \x01(\x04R\x05count\x12%\n" +
 	"\x05error\x18\x03 \x01(\v2\x0f.shard.kv.ErrorR\x05error\"\x0e\n" +
 	"\fNodesRequest\"\x9a\x01\n" +
 	"\n" +
@@ -1236,7 +1351,7 @@ const file_serverpb_server_proto_rawDesc = "" +
 	"\x02op\"<\n" +
 	"\n" +
 	"KVResponse\x12.\n" +
-	"\bresponse\x18\x01 \x01(\v2\x12.shard.kv.ResponseR\bresponse2\xd0\x03\n" +
+	"\bresponse\x18\x01 \x01(\v2\x12.shard.kv.ResponseR\bresponse2\xaa\x04\n" +
 	"\bInternal\x128\n" +
 	"\x05Batch\x12\x16.shard.kv.BatchRequest\x1a\x17.shard.kv.BatchResponse\x12=\n" +
 	"\x04Join\x12\x19.shard.server.JoinRequest\x1a\x1a.shard.server.JoinResponse\x12I\n" +
@@ -1244,7 +1359,8 @@ const file_serverpb_server_proto_rawDesc = "" +
 	"\rCreateReplica\x12\".shard.server.CreateReplicaRequest\x1a#.shard.server.CreateReplicaResponse\x12U\n" +
 	"\fReplicaState\x12!.shard.server.ReplicaStateRequest\x1a\".shard.server.ReplicaStateResponse\x12O\n" +
 	"\n" +
-	"AdminSplit\x12\x1f.shard.server.AdminSplitRequest\x1a .shard.server.AdminSplitResponse2\x98\x02\n" +
+	"AdminSplit\x12\x1f.shard.server.AdminSplitRequest\x1a .shard.server.AdminSplitResponse\x12X\n" +
+	"\rGetTimestamps\x12\".shard.server.GetTimestampsRequest\x1a#.shard.server.GetTimestampsResponse2\x98\x02\n" +
 	"\x05Admin\x12@\n" +
 	"\x05Nodes\x12\x1a.shard.server.NodesRequest\x1a\x1b.shard.server.NodesResponse\x12C\n" +
 	"\x06Ranges\x12\x1b.shard.server.RangesRequest\x1a\x1c.shard.server.RangesResponse\x12O\n" +
@@ -1264,7 +1380,7 @@ func file_serverpb_server_proto_rawDescGZIP() []byte {
 	return file_serverpb_server_proto_rawDescData
 }
 
-var file_serverpb_server_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_serverpb_server_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_serverpb_server_proto_goTypes = []any{
 	(*JoinRequest)(nil),           // 0: shard.server.JoinRequest
 	(*JoinResponse)(nil),          // 1: shard.server.JoinResponse
@@ -1276,70 +1392,75 @@ var file_serverpb_server_proto_goTypes = []any{
 	(*ReplicaStateResponse)(nil),  // 7: shard.server.ReplicaStateResponse
 	(*AdminSplitRequest)(nil),     // 8: shard.server.AdminSplitRequest
 	(*AdminSplitResponse)(nil),    // 9: shard.server.AdminSplitResponse
-	(*NodesRequest)(nil),          // 10: shard.server.NodesRequest
-	(*NodeStatus)(nil),            // 11: shard.server.NodeStatus
-	(*NodesResponse)(nil),         // 12: shard.server.NodesResponse
-	(*RangesRequest)(nil),         // 13: shard.server.RangesRequest
-	(*RangeStatus)(nil),           // 14: shard.server.RangeStatus
-	(*RangesResponse)(nil),        // 15: shard.server.RangesResponse
-	(*SplitRangeRequest)(nil),     // 16: shard.server.SplitRangeRequest
-	(*SplitRangeResponse)(nil),    // 17: shard.server.SplitRangeResponse
-	(*KVRequest)(nil),             // 18: shard.server.KVRequest
-	(*KVResponse)(nil),            // 19: shard.server.KVResponse
-	(*kvpb.RangeDescriptor)(nil),  // 20: shard.kv.RangeDescriptor
-	(*kvpb.Error)(nil),            // 21: shard.kv.Error
-	(*kvpb.NodeDescriptor)(nil),   // 22: shard.kv.NodeDescriptor
-	(*kvpb.GetRequest)(nil),       // 23: shard.kv.GetRequest
-	(*kvpb.PutRequest)(nil),       // 24: shard.kv.PutRequest
-	(*kvpb.ScanRequest)(nil),      // 25: shard.kv.ScanRequest
-	(*kvpb.DeleteRequest)(nil),    // 26: shard.kv.DeleteRequest
-	(*kvpb.Response)(nil),         // 27: shard.kv.Response
-	(*kvpb.BatchRequest)(nil),     // 28: shard.kv.BatchRequest
-	(*kvpb.BatchResponse)(nil),    // 29: shard.kv.BatchResponse
+	(*GetTimestampsRequest)(nil),  // 10: shard.server.GetTimestampsRequest
+	(*GetTimestampsResponse)(nil), // 11: shard.server.GetTimestampsResponse
+	(*NodesRequest)(nil),          // 12: shard.server.NodesRequest
+	(*NodeStatus)(nil),            // 13: shard.server.NodeStatus
+	(*NodesResponse)(nil),         // 14: shard.server.NodesResponse
+	(*RangesRequest)(nil),         // 15: shard.server.RangesRequest
+	(*RangeStatus)(nil),           // 16: shard.server.RangeStatus
+	(*RangesResponse)(nil),        // 17: shard.server.RangesResponse
+	(*SplitRangeRequest)(nil),     // 18: shard.server.SplitRangeRequest
+	(*SplitRangeResponse)(nil),    // 19: shard.server.SplitRangeResponse
+	(*KVRequest)(nil),             // 20: shard.server.KVRequest
+	(*KVResponse)(nil),            // 21: shard.server.KVResponse
+	(*kvpb.RangeDescriptor)(nil),  // 22: shard.kv.RangeDescriptor
+	(*kvpb.Error)(nil),            // 23: shard.kv.Error
+	(*kvpb.NodeDescriptor)(nil),   // 24: shard.kv.NodeDescriptor
+	(*kvpb.GetRequest)(nil),       // 25: shard.kv.GetRequest
+	(*kvpb.PutRequest)(nil),       // 26: shard.kv.PutRequest
+	(*kvpb.ScanRequest)(nil),      // 27: shard.kv.ScanRequest
+	(*kvpb.DeleteRequest)(nil),    // 28: shard.kv.DeleteRequest
+	(*kvpb.Response)(nil),         // 29: shard.kv.Response
+	(*kvpb.BatchRequest)(nil),     // 30: shard.kv.BatchRequest
+	(*kvpb.BatchResponse)(nil),    // 31: shard.kv.BatchResponse
 }
 var file_serverpb_server_proto_depIdxs = []int32{
-	20, // 0: shard.server.CreateReplicaRequest.desc:type_name -> shard.kv.RangeDescriptor
-	20, // 1: shard.server.ReplicaStateResponse.desc:type_name -> shard.kv.RangeDescriptor
-	21, // 2: shard.server.ReplicaStateResponse.error:type_name -> shard.kv.Error
-	20, // 3: shard.server.AdminSplitResponse.left:type_name -> shard.kv.RangeDescriptor
-	20, // 4: shard.server.AdminSplitResponse.right:type_name -> shard.kv.RangeDescriptor
-	21, // 5: shard.server.AdminSplitResponse.error:type_name -> shard.kv.Error
-	22, // 6: shard.server.NodeStatus.desc:type_name -> shard.kv.NodeDescriptor
-	11, // 7: shard.server.NodesResponse.nodes:type_name -> shard.server.NodeStatus
-	20, // 8: shard.server.RangeStatus.desc:type_name -> shard.kv.RangeDescriptor
-	14, // 9: shard.server.RangesResponse.ranges:type_name -> shard.server.RangeStatus
-	20, // 10: shard.server.SplitRangeResponse.left:type_name -> shard.kv.RangeDescriptor
-	20, // 11: shard.server.SplitRangeResponse.right:type_name -> shard.kv.RangeDescriptor
-	23, // 12: shard.server.KVRequest.get:type_name -> shard.kv.GetRequest
-	24, // 13: shard.server.KVRequest.put:type_name -> shard.kv.PutRequest
-	25, // 14: shard.server.KVRequest.scan:type_name -> shard.kv.ScanRequest
-	26, // 15: shard.server.KVRequest.delete:type_name -> shard.kv.DeleteRequest
-	27, // 16: shard.server.KVResponse.response:type_name -> shard.kv.Response
-	28, // 17: shard.server.Internal.Batch:input_type -> shard.kv.BatchRequest
-	0,  // 18: shard.server.Internal.Join:input_type -> shard.server.JoinRequest
-	2,  // 19: shard.server.Internal.Identify:input_type -> shard.server.IdentifyRequest
-	4,  // 20: shard.server.Internal.CreateReplica:input_type -> shard.server.CreateReplicaRequest
-	6,  // 21: shard.server.Internal.ReplicaState:input_type -> shard.server.ReplicaStateRequest
-	8,  // 22: shard.server.Internal.AdminSplit:input_type -> shard.server.AdminSplitRequest
-	10, // 23: shard.server.Admin.Nodes:input_type -> shard.server.NodesRequest
-	13, // 24: shard.server.Admin.Ranges:input_type -> shard.server.RangesRequest
-	16, // 25: shard.server.Admin.SplitRange:input_type -> shard.server.SplitRangeRequest
-	18, // 26: shard.server.Admin.KV:input_type -> shard.server.KVRequest
-	29, // 27: shard.server.Internal.Batch:output_type -> shard.kv.BatchResponse
-	1,  // 28: shard.server.Internal.Join:output_type -> shard.server.JoinResponse
-	3,  // 29: shard.server.Internal.Identify:output_type -> shard.server.IdentifyResponse
-	5,  // 30: shard.server.Internal.CreateReplica:output_type -> shard.server.CreateReplicaResponse
-	7,  // 31: shard.server.Internal.ReplicaState:output_type -> shard.server.ReplicaStateResponse
-	9,  // 32: shard.server.Internal.AdminSplit:output_type -> shard.server.AdminSplitResponse
-	12, // 33: shard.server.Admin.Nodes:output_type -> shard.server.NodesResponse
-	15, // 34: shard.server.Admin.Ranges:output_type -> shard.server.RangesResponse
-	17, // 35: shard.server.Admin.SplitRange:output_type -> shard.server.SplitRangeResponse
-	19, // 36: shard.server.Admin.KV:output_type -> shard.server.KVResponse
-	27, // [27:37] is the sub-list for method output_type
-	17, // [17:27] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	22, // 0: shard.server.CreateReplicaRequest.desc:type_name -> shard.kv.RangeDescriptor
+	22, // 1: shard.server.ReplicaStateResponse.desc:type_name -> shard.kv.RangeDescriptor
+	23, // 2: shard.server.ReplicaStateResponse.error:type_name -> shard.kv.Error
+	22, // 3: shard.server.AdminSplitResponse.left:type_name -> shard.kv.RangeDescriptor
+	22, // 4: shard.server.AdminSplitResponse.right:type_name -> shard.kv.RangeDescriptor
+	23, // 5: shard.server.AdminSplitResponse.error:type_name -> shard.kv.Error
+	23, // 6: shard.server.GetTimestampsResponse.error:type_name -> shard.kv.Error
+	24, // 7: shard.server.NodeStatus.desc:type_name -> shard.kv.NodeDescriptor
+	13, // 8: shard.server.NodesResponse.nodes:type_name -> shard.server.NodeStatus
+	22, // 9: shard.server.RangeStatus.desc:type_name -> shard.kv.RangeDescriptor
+	16, // 10: shard.server.RangesResponse.ranges:type_name -> shard.server.RangeStatus
+	22, // 11: shard.server.SplitRangeResponse.left:type_name -> shard.kv.RangeDescriptor
+	22, // 12: shard.server.SplitRangeResponse.right:type_name -> shard.kv.RangeDescriptor
+	25, // 13: shard.server.KVRequest.get:type_name -> shard.kv.GetRequest
+	26, // 14: shard.server.KVRequest.put:type_name -> shard.kv.PutRequest
+	27, // 15: shard.server.KVRequest.scan:type_name -> shard.kv.ScanRequest
+	28, // 16: shard.server.KVRequest.delete:type_name -> shard.kv.DeleteRequest
+	29, // 17: shard.server.KVResponse.response:type_name -> shard.kv.Response
+	30, // 18: shard.server.Internal.Batch:input_type -> shard.kv.BatchRequest
+	0,  // 19: shard.server.Internal.Join:input_type -> shard.server.JoinRequest
+	2,  // 20: shard.server.Internal.Identify:input_type -> shard.server.IdentifyRequest
+	4,  // 21: shard.server.Internal.CreateReplica:input_type -> shard.server.CreateReplicaRequest
+	6,  // 22: shard.server.Internal.ReplicaState:input_type -> shard.server.ReplicaStateRequest
+	8,  // 23: shard.server.Internal.AdminSplit:input_type -> shard.server.AdminSplitRequest
+	10, // 24: shard.server.Internal.GetTimestamps:input_type -> shard.server.GetTimestampsRequest
+	12, // 25: shard.server.Admin.Nodes:input_type -> shard.server.NodesRequest
+	15, // 26: shard.server.Admin.Ranges:input_type -> shard.server.RangesRequest
+	18, // 27: shard.server.Admin.SplitRange:input_type -> shard.server.SplitRangeRequest
+	20, // 28: shard.server.Admin.KV:input_type -> shard.server.KVRequest
+	31, // 29: shard.server.Internal.Batch:output_type -> shard.kv.BatchResponse
+	1,  // 30: shard.server.Internal.Join:output_type -> shard.server.JoinResponse
+	3,  // 31: shard.server.Internal.Identify:output_type -> shard.server.IdentifyResponse
+	5,  // 32: shard.server.Internal.CreateReplica:output_type -> shard.server.CreateReplicaResponse
+	7,  // 33: shard.server.Internal.ReplicaState:output_type -> shard.server.ReplicaStateResponse
+	9,  // 34: shard.server.Internal.AdminSplit:output_type -> shard.server.AdminSplitResponse
+	11, // 35: shard.server.Internal.GetTimestamps:output_type -> shard.server.GetTimestampsResponse
+	14, // 36: shard.server.Admin.Nodes:output_type -> shard.server.NodesResponse
+	17, // 37: shard.server.Admin.Ranges:output_type -> shard.server.RangesResponse
+	19, // 38: shard.server.Admin.SplitRange:output_type -> shard.server.SplitRangeResponse
+	21, // 39: shard.server.Admin.KV:output_type -> shard.server.KVResponse
+	29, // [29:40] is the sub-list for method output_type
+	18, // [18:29] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_serverpb_server_proto_init() }
@@ -1347,7 +1468,7 @@ func file_serverpb_server_proto_init() {
 	if File_serverpb_server_proto != nil {
 		return
 	}
-	file_serverpb_server_proto_msgTypes[18].OneofWrappers = []any{
+	file_serverpb_server_proto_msgTypes[20].OneofWrappers = []any{
 		(*KVRequest_Get)(nil),
 		(*KVRequest_Put)(nil),
 		(*KVRequest_Scan)(nil),
@@ -1359,7 +1480,7 @@ func file_serverpb_server_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_serverpb_server_proto_rawDesc), len(file_serverpb_server_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   20,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

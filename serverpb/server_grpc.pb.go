@@ -28,6 +28,7 @@ const (
 	Internal_CreateReplica_FullMethodName = "/shard.server.Internal/CreateReplica"
 	Internal_ReplicaState_FullMethodName  = "/shard.server.Internal/ReplicaState"
 	Internal_AdminSplit_FullMethodName    = "/shard.server.Internal/AdminSplit"
+	Internal_GetTimestamps_FullMethodName = "/shard.server.Internal/GetTimestamps"
 )
 
 // InternalClient is the client API for Internal service.
@@ -48,6 +49,9 @@ type InternalClient interface {
 	ReplicaState(ctx context.Context, in *ReplicaStateRequest, opts ...grpc.CallOption) (*ReplicaStateResponse, error)
 	// AdminSplit splits a range; sent to the range's leader.
 	AdminSplit(ctx context.Context, in *AdminSplitRequest, opts ...grpc.CallOption) (*AdminSplitResponse, error)
+	// GetTimestamps hands out timestamps from the timestamp oracle; sent to
+	// the meta range's leader, others answer NotLeader.
+	GetTimestamps(ctx context.Context, in *GetTimestampsRequest, opts ...grpc.CallOption) (*GetTimestampsResponse, error)
 }
 
 type internalClient struct {
@@ -118,6 +122,16 @@ func (c *internalClient) AdminSplit(ctx context.Context, in *AdminSplitRequest, 
 	return out, nil
 }
 
+func (c *internalClient) GetTimestamps(ctx context.Context, in *GetTimestampsRequest, opts ...grpc.CallOption) (*GetTimestampsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetTimestampsResponse)
+	err := c.cc.Invoke(ctx, Internal_GetTimestamps_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // InternalServer is the server API for Internal service.
 // All implementations must embed UnimplementedInternalServer
 // for forward compatibility.
@@ -136,6 +150,9 @@ type InternalServer interface {
 	ReplicaState(context.Context, *ReplicaStateRequest) (*ReplicaStateResponse, error)
 	// AdminSplit splits a range; sent to the range's leader.
 	AdminSplit(context.Context, *AdminSplitRequest) (*AdminSplitResponse, error)
+	// GetTimestamps hands out timestamps from the timestamp oracle; sent to
+	// the meta range's leader, others answer NotLeader.
+	GetTimestamps(context.Context, *GetTimestampsRequest) (*GetTimestampsResponse, error)
 	mustEmbedUnimplementedInternalServer()
 }
 
@@ -163,6 +180,9 @@ func (UnimplementedInternalServer) ReplicaState(context.Context, *ReplicaStateRe
 }
 func (UnimplementedInternalServer) AdminSplit(context.Context, *AdminSplitRequest) (*AdminSplitResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AdminSplit not implemented")
+}
+func (UnimplementedInternalServer) GetTimestamps(context.Context, *GetTimestampsRequest) (*GetTimestampsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetTimestamps not implemented")
 }
 func (UnimplementedInternalServer) mustEmbedUnimplementedInternalServer() {}
 func (UnimplementedInternalServer) testEmbeddedByValue()                  {}
@@ -293,6 +313,24 @@ func _Internal_AdminSplit_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Internal_GetTimestamps_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetTimestampsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InternalServer).GetTimestamps(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Internal_GetTimestamps_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InternalServer).GetTimestamps(ctx, req.(*GetTimestampsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Internal_ServiceDesc is the grpc.ServiceDesc for Internal service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -323,6 +361,10 @@ var Internal_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AdminSplit",
 			Handler:    _Internal_AdminSplit_Handler,
+		},
+		{
+			MethodName: "GetTimestamps",
+			Handler:    _Internal_GetTimestamps_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -23,6 +23,10 @@ func runKV(args []string, stdout, stderr io.Writer) error {
 	if sub == "scan" {
 		fs.IntVar(&limit, "limit", 1000, "at most this many keys (0: all)")
 	}
+	var asOf uint64
+	if sub == "get" || sub == "scan" {
+		fs.Uint64Var(&asOf, "as-of", 0, "read as of this timestamp (as printed by --json reads and kv txn); 0: now")
+	}
 	if help, err := parseFlags(fs, args[1:]); help || err != nil {
 		return err
 	}
@@ -51,11 +55,11 @@ func runKV(args []string, stdout, stderr io.Writer) error {
 	case "put":
 		req = &serverpb.KVRequest{Op: &serverpb.KVRequest_Put{Put: &kvpb.PutRequest{Key: ks[0], Value: []byte(fs.Arg(1))}}}
 	case "get":
-		req = &serverpb.KVRequest{Op: &serverpb.KVRequest_Get{Get: &kvpb.GetRequest{Key: ks[0]}}}
+		req = &serverpb.KVRequest{Op: &serverpb.KVRequest_Get{Get: &kvpb.GetRequest{Key: ks[0], ReadTs: asOf}}}
 	case "delete":
 		req = &serverpb.KVRequest{Op: &serverpb.KVRequest_Delete{Delete: &kvpb.DeleteRequest{Key: ks[0]}}}
 	case "scan":
-		s := &kvpb.ScanRequest{Limit: int64(limit)}
+		s := &kvpb.ScanRequest{Limit: int64(limit), ReadTs: asOf}
 		if len(ks) > 0 {
 			s.StartKey = ks[0]
 		}
@@ -94,7 +98,7 @@ func printKV(w io.Writer, asJSON bool, sub string, ks [][]byte, r *kvpb.Response
 			return fmt.Errorf("key %s not found", keys.Escape(ks[0]))
 		}
 		if asJSON {
-			return printJSON(w, map[string]any{"key": keys.Escape(ks[0]), "found": true, "value": jsonValue(g.Value)})
+			return printJSON(w, map[string]any{"key": keys.Escape(ks[0]), "found": true, "value": jsonValue(g.Value), "read_ts": g.Timestamp})
 		}
 		_, err := fmt.Fprintln(w, string(g.Value))
 		return err

@@ -299,7 +299,12 @@ func (r *Replica) scan(ctx context.Context, s *kvpb.ScanRequest, desc *kvpb.Rang
 			return nil, kvpb.NewUnavailable("r%d: %v", r.id, err)
 		}
 	}
-	err := Scan(r.eng, start, end, ts, func(k []byte, vts engine.Timestamp, v []byte) bool {
+	// The versions and the locks are read from one snapshot: read one
+	// after the other from the live engine, a commit applied in between
+	// (lock gone, version written) would be missed by both.
+	snap := r.eng.NewSnapshot()
+	defer snap.Close()
+	err := Scan(snap, start, end, ts, func(k []byte, vts engine.Timestamp, v []byte) bool {
 		if limit > 0 && len(resp.Rows) == limit {
 			resp.ResumeKey = append(resp.ResumeKey[:0], k...)
 			return false
@@ -317,7 +322,7 @@ func (r *Replica) scan(ctx context.Context, s *kvpb.ScanRequest, desc *kvpb.Rang
 		lockEnd = resp.ResumeKey
 	}
 	var locked *kvpb.Error
-	err = r.eng.Scan(start, lockEnd, func(k, raw []byte) error {
+	err = snap.Scan(start, lockEnd, func(k, raw []byte) error {
 		slot := &kvpb.LockSlot{}
 		if err := proto.Unmarshal(raw, slot); err != nil {
 			return fmt.Errorf("replica: corrupt lock slot of %q: %w", k, err)

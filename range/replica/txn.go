@@ -85,8 +85,9 @@ func (a *applier) applyTxn(req *kvpb.Request) *ApplyResult {
 		ttl, err = a.heartbeat(v.Heartbeat)
 		resp = &kvpb.Response{Value: &kvpb.Response_Heartbeat{Heartbeat: &kvpb.HeartbeatResponse{TtlMs: ttl}}}
 	case *kvpb.Request_OnePc:
-		err = a.onePC(v.OnePc)
-		resp = &kvpb.Response{Value: &kvpb.Response_OnePc{OnePc: &kvpb.OnePCResponse{CommitTs: v.OnePc.CommitTs}}}
+		var commit engine.Timestamp
+		commit, err = a.onePC(v.OnePc)
+		resp = &kvpb.Response{Value: &kvpb.Response_OnePc{OnePc: &kvpb.OnePCResponse{CommitTs: uint64(commit)}}}
 	}
 	if err != nil {
 		return &ApplyResult{Err: err}
@@ -173,12 +174,14 @@ func (a *applier) commit(c *kvpb.CommitRequest) *kvpb.Error {
 	if commit <= start {
 		return kvpb.NewInvalid("commit timestamp %d not above start %d", commit, start)
 	}
-	for _, k := range c.Keys {
+	// Check every key before writing any: a rejected commit leaves no
+	// trace (the engine does not see the batch, so a key named twice is
+	// committed twice, to the same effect).
+	slots := make([]*kvpb.LockSlot, len(c.Keys))
+	for i, k := range c.Keys {
 		slot := a.lockSlot(k)
 		if l := slot.Lock; l != nil && l.StartTs == c.StartTs {
-			a.writeVersion(k, l.Op, l.Value, start, commit)
-			slot.Lock = nil
-			a.putLockSlot(k, slot)
+			slots[i] = slot
 			continue
 		}
 		// Already committed (a retry, or a resolver got here first)?
@@ -189,8 +192,16 @@ func (a *applier) commit(c *kvpb.CommitRequest) *kvpb.Error {
 			}
 		}
 		// A lock-only key leaves no version: its commit cannot be told from
-		// a rollback, which is harmless (it wrote nothing).
+		// a rollback, which is harmless (it wrote nothing) unless the key
+		// is the primary: the coordinator never picks a lock-only primary.
 		return kvpb.NewTxnNotFound(k, c.StartTs)
+	}
+	for i, k := range c.Keys {
+		if slot := slots[i]; slot != nil {
+			a.writeVersion(k, slot.Lock.Op, slot.Lock.Value, start, commit)
+			slot.Lock = nil
+			a.putLockSlot(k, slot)
+		}
 	}
 	return nil
 }
@@ -248,25 +259,42 @@ func (a *applier) heartbeat(h *kvpb.HeartbeatRequest) (int64, *kvpb.Error) {
 	return l.TtlMs, nil
 }
 
-func (a *applier) onePC(p *kvpb.OnePCRequest) *kvpb.Error {
+// onePC applies a one-phase commit and returns its commit timestamp.
+func (a *applier) onePC(p *kvpb.OnePCRequest) (engine.Timestamp, *kvpb.Error) {
 	start, commit := engine.Timestamp(p.StartTs), engine.Timestamp(p.CommitTs)
 	if commit <= start {
-		return kvpb.NewInvalid("one-phase commit at %d not above start %d", commit, start)
+		return 0, kvpb.NewInvalid("one-phase commit at %d not above start %d", commit, start)
+	}
+	// A retry of a commit that was applied but whose answer was lost (the
+	// leader changed, the call timed out) comes with a new commit
+	// timestamp: it finds its own versions, and must report them rather
+	// than conflict with them, or the client would run the transaction
+	// again.
+	for _, m := range p.Mutations {
+		if m.Op == kvpb.LockOp_LOCK_ONLY {
+			continue
+		}
+		prev, found, err := findCommit(a.r.eng, m.Key, start)
+		a.must(err, "find commit")
+		if found {
+			return prev, nil
+		}
+		break // the keys of one commit share its fate
 	}
 	seen := map[string]bool{}
 	for _, m := range p.Mutations {
 		if seen[string(m.Key)] {
-			return kvpb.NewInvalid("key %q written twice in one transaction", m.Key)
+			return 0, kvpb.NewInvalid("key %q written twice in one transaction", m.Key)
 		}
 		seen[string(m.Key)] = true
 		if err := a.checkWritable(m.Key, start, a.lockSlot(m.Key)); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	for _, m := range p.Mutations {
 		a.writeVersion(m.Key, m.Op, m.Value, start, commit)
 	}
-	return nil
+	return commit, nil
 }
 
 // blockingLock returns the lock in slot that a read at ts must resolve.

@@ -1,0 +1,558 @@
+package kv
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shardingsystem/shard/engine"
+	"github.com/shardingsystem/shard/kvpb"
+)
+
+// Transaction errors.
+var (
+	// ErrWriteConflict means the transaction met a concurrent write and was
+	// not committed; the caller restarts it (SQLSTATE 40001).
+	ErrWriteConflict = errors.New("kv: write conflict, restart the transaction")
+	// ErrTxnAborted means the transaction was rolled back by another one
+	// (its locks outlived their TTL); nothing of it was committed.
+	ErrTxnAborted = errors.New("kv: transaction aborted")
+	// ErrTxnDone is returned when a committed or rolled back transaction is
+	// used again.
+	ErrTxnDone = errors.New("kv: transaction already finished")
+)
+
+// Lock TTLs: a lock lives lockTTL past the moment it was written (counted
+// from the transaction's start, as the range sees it), and the coordinator
+// extends it every heartbeatEvery while it commits.
+const (
+	lockTTL        = 3 * time.Second
+	heartbeatEvery = time.Second
+	// maxLockWaits bounds how many times one operation waits for a pending
+	// lock before giving up with a write conflict.
+	maxLockWaits = 50
+)
+
+// TxnStats counts how transactions committed.
+type TxnStats struct {
+	OnePC, TwoPC, Conflicts, Aborted uint64
+}
+
+type txnCounters struct{ onePC, twoPC, conflicts, aborted atomic.Uint64 }
+
+// TxnStats returns the client's transaction counters.
+func (c *Client) TxnStats() TxnStats {
+	t := &c.txns
+	return TxnStats{OnePC: t.onePC.Load(), TwoPC: t.twoPC.Load(), Conflicts: t.conflicts.Load(), Aborted: t.aborted.Load()}
+}
+
+// Txn is a snapshot-isolation transaction: it reads at its start
+// timestamp, buffers its writes, and commits them atomically (Percolator
+// style, see range/replica/txn.go): in one raft command when they all fall
+// in one range, else by prewriting locks (primary first), taking a commit
+// timestamp, committing the primary (the commit point) and resolving the
+// secondaries in the background. A Txn is not safe for concurrent use.
+type Txn struct {
+	c        *Client
+	start    engine.Timestamp
+	began    time.Time
+	readOnly bool
+	done     bool
+	writes   map[string]*kvpb.Mutation
+}
+
+// Begin starts a transaction at a fresh timestamp from the oracle.
+func (c *Client) Begin(ctx context.Context) (*Txn, error) {
+	ts, err := c.Now(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &Txn{c: c, start: ts, began: time.Now(), writes: map[string]*kvpb.Mutation{}}, nil
+}
+
+// SnapshotAt returns a read-only transaction reading at ts (AS OF reads).
+func (c *Client) SnapshotAt(ts engine.Timestamp) *Txn {
+	return &Txn{c: c, start: ts, began: time.Now(), readOnly: true, writes: map[string]*kvpb.Mutation{}}
+}
+
+// StartTS returns the transaction's read timestamp.
+func (t *Txn) StartTS() engine.Timestamp { return t.start }
+
+// Get reads key as of the start timestamp, or the transaction's own write.
+func (t *Txn) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
+	if t.done {
+		return nil, false, ErrTxnDone
+	}
+	if m, ok := t.writes[string(key)]; ok && m.Op != kvpb.LockOp_LOCK_ONLY {
+		return m.Value, m.Op == kvpb.LockOp_LOCK_PUT, nil
+	}
+	req := &kvpb.Request{Value: &kvpb.Request_Get{Get: &kvpb.GetRequest{Key: key, ReadTs: uint64(t.start)}}}
+	resp, err := t.c.sendResolving(ctx, key, req)
+	if err != nil {
+		return nil, false, err
+	}
+	g := resp.GetGet()
+	return g.GetValue(), g.GetFound(), nil
+}
+
+// GetForUpdate reads key and locks it at commit, so that a concurrent
+// writer of key makes one of the two fail (SELECT ... FOR UPDATE).
+func (t *Txn) GetForUpdate(ctx context.Context, key []byte) ([]byte, bool, error) {
+	v, found, err := t.Get(ctx, key)
+	if err != nil || t.readOnly {
+		return v, found, err
+	}
+	if _, ok := t.writes[string(key)]; !ok {
+		t.writes[string(key)] = &kvpb.Mutation{Op: kvpb.LockOp_LOCK_ONLY, Key: append([]byte(nil), key...)}
+	}
+	return v, found, nil
+}
+
+// Scan reads up to limit keys of [start, end) as of the start timestamp,
+// merged with the transaction's own writes.
+func (t *Txn) Scan(ctx context.Context, start, end []byte, limit int) ([]*kvpb.KeyValue, error) {
+	if t.done {
+		return nil, ErrTxnDone
+	}
+	rows, err := t.c.scanAt(ctx, start, end, 0, t.start)
+	if err != nil {
+		return nil, err
+	}
+	merged := map[string]*kvpb.KeyValue{}
+	for _, r := range rows {
+		merged[string(r.Key)] = r
+	}
+	for k, m := range t.writes {
+		if k < string(start) || k >= string(end) {
+			continue
+		}
+		switch m.Op {
+		case kvpb.LockOp_LOCK_PUT:
+			merged[k] = &kvpb.KeyValue{Key: m.Key, Value: m.Value}
+		case kvpb.LockOp_LOCK_DELETE:
+			delete(merged, k)
+		}
+	}
+	out := make([]*kvpb.KeyValue, 0, len(merged))
+	for _, r := range merged {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i].Key, out[j].Key) < 0 })
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func (t *Txn) buffer(op kvpb.LockOp, key, value []byte) error {
+	if t.done {
+		return ErrTxnDone
+	}
+	if t.readOnly {
+		return fmt.Errorf("kv: write in a read-only snapshot")
+	}
+	t.writes[string(key)] = &kvpb.Mutation{Op: op, Key: append([]byte(nil), key...), Value: append([]byte(nil), value...)}
+	return nil
+}
+
+// Put buffers a write of key.
+func (t *Txn) Put(key, value []byte) error { return t.buffer(kvpb.LockOp_LOCK_PUT, key, value) }
+
+// Delete buffers a delete of key.
+func (t *Txn) Delete(key []byte) error { return t.buffer(kvpb.LockOp_LOCK_DELETE, key, nil) }
+
+// Rollback abandons the transaction. Nothing was written before Commit, so
+// there is nothing to undo.
+func (t *Txn) Rollback(context.Context) error {
+	t.done = true
+	return nil
+}
+
+// Commit commits the buffered writes atomically and returns the commit
+// timestamp (the start timestamp for a transaction that wrote nothing).
+func (t *Txn) Commit(ctx context.Context) (engine.Timestamp, error) {
+	if t.done {
+		return 0, ErrTxnDone
+	}
+	t.done = true
+	if len(t.writes) == 0 {
+		return t.start, nil
+	}
+	muts := make([]*kvpb.Mutation, 0, len(t.writes))
+	for _, m := range t.writes {
+		muts = append(muts, m)
+	}
+	sort.Slice(muts, func(i, j int) bool { return bytes.Compare(muts[i].Key, muts[j].Key) < 0 })
+	groups, err := t.c.groupByRange(ctx, muts)
+	if err != nil {
+		return 0, err
+	}
+	if len(groups) == 1 {
+		ts, err, fallback := t.commitOnePC(ctx, muts)
+		if !fallback {
+			t.c.countOutcome(err)
+			if err == nil {
+				t.c.txns.onePC.Add(1)
+			}
+			return ts, err
+		}
+	}
+	ts, err := t.commitTwoPC(ctx, muts)
+	t.c.countOutcome(err)
+	if err == nil {
+		t.c.txns.twoPC.Add(1)
+	}
+	return ts, err
+}
+
+func (c *Client) countOutcome(err error) {
+	switch {
+	case errors.Is(err, ErrWriteConflict):
+		c.txns.conflicts.Add(1)
+	case errors.Is(err, ErrTxnAborted):
+		c.txns.aborted.Add(1)
+	}
+}
+
+// commitOnePC sends the one-phase commit; fallback is true when the writes
+// no longer fall in one range (a split), for the caller to use 2PC.
+func (t *Txn) commitOnePC(ctx context.Context, muts []*kvpb.Mutation) (ts engine.Timestamp, err error, fallback bool) {
+	req := &kvpb.Request{Value: &kvpb.Request_OnePc{OnePc: &kvpb.OnePCRequest{StartTs: uint64(t.start), Mutations: muts}}}
+	resp, err := t.c.sendResolving(ctx, muts[0].Key, req)
+	var kerr *kvpb.Error
+	if errors.As(err, &kerr) && kerr.GetKeyMismatch() != nil {
+		return 0, nil, true
+	}
+	if err != nil {
+		return 0, err, false
+	}
+	return engine.Timestamp(resp.GetOnePc().GetCommitTs()), nil, false
+}
+
+// txnGroup is the mutations of one range.
+type txnGroup struct {
+	key  []byte // routes the group
+	muts []*kvpb.Mutation
+}
+
+// groupByRange splits sorted mutations by the range holding them.
+func (c *Client) groupByRange(ctx context.Context, muts []*kvpb.Mutation) ([]txnGroup, error) {
+	var out []txnGroup
+	var cur *kvpb.RangeDescriptor
+	for _, m := range muts {
+		if cur == nil || !cur.ContainsKey(m.Key) {
+			d, err := c.LookupRange(ctx, m.Key)
+			if err != nil {
+				return nil, err
+			}
+			cur = d
+			out = append(out, txnGroup{key: m.Key})
+		}
+		g := &out[len(out)-1]
+		g.muts = append(g.muts, m)
+	}
+	return out, nil
+}
+
+func (t *Txn) ttl() int64 {
+	return (time.Since(t.began) + lockTTL).Milliseconds()
+}
+
+func (t *Txn) commitTwoPC(ctx context.Context, muts []*kvpb.Mutation) (engine.Timestamp, error) {
+	// The primary must leave a version when it commits, or its status could
+	// not be told from a rollback: a key that is written, not only locked.
+	p := -1
+	for i, m := range muts {
+		if m.Op != kvpb.LockOp_LOCK_ONLY {
+			p = i
+			break
+		}
+	}
+	if p < 0 {
+		return t.lockOnly(ctx, muts)
+	}
+	muts = append([]*kvpb.Mutation{muts[p]}, append(append([]*kvpb.Mutation(nil), muts[:p]...), muts[p+1:]...)...)
+	primary := muts[0].Key
+	// The primary's range first: until its lock exists, nothing else of the
+	// transaction can be committed by a resolver.
+	if err := t.prewrite(ctx, primary, muts[:1]); err != nil {
+		return 0, t.abandon(err, primary, muts)
+	}
+	stopHB := t.heartbeat(primary)
+	defer stopHB()
+	if rest := muts[1:]; len(rest) > 0 {
+		groups, err := t.c.groupByRange(ctx, rest)
+		if err != nil {
+			return 0, t.abandon(err, primary, muts)
+		}
+		errs := make(chan error, len(groups))
+		for _, g := range groups {
+			go func() { errs <- t.prewrite(ctx, primary, g.muts) }()
+		}
+		var first error
+		for range groups {
+			if err := <-errs; err != nil && first == nil {
+				first = err
+			}
+		}
+		if first != nil {
+			return 0, t.abandon(first, primary, muts)
+		}
+	}
+	commit, err := t.c.Now(ctx)
+	if err != nil {
+		return 0, t.abandon(err, primary, muts)
+	}
+	// The commit point. It is idempotent, so retrying an ambiguous failure
+	// is safe; TxnNotFound means a resolver rolled us back first.
+	req := &kvpb.Request{Value: &kvpb.Request_Commit{Commit: &kvpb.CommitRequest{StartTs: uint64(t.start), CommitTs: uint64(commit), Keys: [][]byte{primary}}}}
+	if _, err := t.c.sendResolving(ctx, primary, req); err != nil {
+		var kerr *kvpb.Error
+		if errors.As(err, &kerr) && kerr.GetTxnNotFound() != nil {
+			return 0, fmt.Errorf("%w: %v", ErrTxnAborted, kerr)
+		}
+		return 0, fmt.Errorf("kv: commit of transaction %d has an unknown outcome: %w", t.start, err)
+	}
+	t.c.resolveAsync(t.start, commit, muts[1:], true)
+	return commit, nil
+}
+
+// lockOnly "commits" a transaction that only locked keys (FOR UPDATE) and
+// wrote nothing, over several ranges: prewriting the locks checks that no
+// other transaction wrote them since the start; then they are released.
+func (t *Txn) lockOnly(ctx context.Context, muts []*kvpb.Mutation) (engine.Timestamp, error) {
+	groups, err := t.c.groupByRange(ctx, muts)
+	if err != nil {
+		return 0, err
+	}
+	var first error
+	for _, g := range groups {
+		if err := t.prewrite(ctx, muts[0].Key, g.muts); err != nil && first == nil {
+			first = err
+		}
+	}
+	t.c.resolveAsync(t.start, 0, muts, false)
+	if first != nil {
+		return 0, first
+	}
+	return t.start, nil
+}
+
+// prewrite locks muts, all of one range at the time of grouping, regrouping
+// if a split moved some.
+func (t *Txn) prewrite(ctx context.Context, primary []byte, muts []*kvpb.Mutation) error {
+	req := &kvpb.Request{Value: &kvpb.Request_Prewrite{Prewrite: &kvpb.PrewriteRequest{
+		Primary: primary, StartTs: uint64(t.start), TtlMs: t.ttl(), Mutations: muts}}}
+	_, err := t.c.sendResolving(ctx, muts[0].Key, req)
+	var kerr *kvpb.Error
+	if errors.As(err, &kerr) && kerr.GetKeyMismatch() != nil && len(muts) > 1 {
+		groups, gerr := t.c.groupByRange(ctx, muts)
+		if gerr != nil {
+			return gerr
+		}
+		for _, g := range groups {
+			if err := t.prewrite(ctx, primary, g.muts); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return err
+}
+
+// abandon rolls back whatever the failed commit may have locked, in the
+// background, and returns err.
+func (t *Txn) abandon(err error, primary []byte, muts []*kvpb.Mutation) error {
+	t.c.resolveAsync(t.start, 0, muts, false)
+	return err
+}
+
+// heartbeat extends the primary lock's TTL until the returned function is
+// called.
+func (t *Txn) heartbeat(primary []byte) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(heartbeatEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			req := &kvpb.Request{Value: &kvpb.Request_Heartbeat{Heartbeat: &kvpb.HeartbeatRequest{
+				Primary: primary, StartTs: uint64(t.start), TtlMs: t.ttl()}}}
+			hctx, hcancel := context.WithTimeout(ctx, heartbeatEvery)
+			_, _ = t.c.Send(hctx, primary, []*kvpb.Request{req})
+			hcancel()
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// resolveAsync commits (commit > 0) or rolls back the transaction's locks
+// on muts' keys in the background. Failures are left to readers, who
+// resolve any lock they meet through the primary.
+func (c *Client) resolveAsync(start, commit engine.Timestamp, muts []*kvpb.Mutation, committed bool) {
+	if len(muts) == 0 {
+		return
+	}
+	c.bg.Add(1)
+	go func() {
+		defer c.bg.Done()
+		ctx, cancel := context.WithTimeout(c.bgCtx, 30*time.Second)
+		defer cancel()
+		groups, err := c.groupByRange(ctx, muts)
+		if err != nil {
+			return
+		}
+		var wg sync.WaitGroup
+		for _, g := range groups {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				keys := make([][]byte, len(g.muts))
+				for i, m := range g.muts {
+					keys[i] = m.Key
+				}
+				_ = c.resolveKeys(ctx, g.key, start, commit, keys, committed)
+			}()
+		}
+		wg.Wait()
+	}()
+}
+
+// resolveKeys commits or rolls back start's locks on keys (one range).
+func (c *Client) resolveKeys(ctx context.Context, route []byte, start, commit engine.Timestamp, keys [][]byte, committed bool) error {
+	var req *kvpb.Request
+	if committed {
+		req = &kvpb.Request{Value: &kvpb.Request_Commit{Commit: &kvpb.CommitRequest{StartTs: uint64(start), CommitTs: uint64(commit), Keys: keys}}}
+	} else {
+		req = &kvpb.Request{Value: &kvpb.Request_Rollback{Rollback: &kvpb.RollbackRequest{StartTs: uint64(start), Keys: keys}}}
+	}
+	_, err := c.Send(ctx, route, []*kvpb.Request{req})
+	var kerr *kvpb.Error
+	if errors.As(err, &kerr) && kerr.GetKeyMismatch() != nil && len(keys) > 1 {
+		for _, k := range keys {
+			if err := c.resolveKeys(ctx, k, start, commit, [][]byte{k}, committed); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return err
+}
+
+// sendResolving sends one request addressed by key and deals with the locks
+// it meets: a lock of a transaction that committed or was rolled back is
+// resolved and the request retried; a pending one is waited for, a bounded
+// number of times. Write conflicts become ErrWriteConflict.
+func (c *Client) sendResolving(ctx context.Context, key []byte, req *kvpb.Request) (*kvpb.Response, error) {
+	for waits := 0; ; {
+		resp, err := c.sendOne(ctx, key, req)
+		var kerr *kvpb.Error
+		if !errors.As(err, &kerr) {
+			return resp, err
+		}
+		if wc := kerr.GetWriteConflict(); wc != nil {
+			return nil, fmt.Errorf("%w: %v", ErrWriteConflict, kerr)
+		}
+		kl := kerr.GetKeyLocked()
+		if kl == nil {
+			return nil, err
+		}
+		pending, rerr := c.resolveLock(ctx, kl.Key, kl.Lock)
+		if rerr != nil {
+			return nil, rerr
+		}
+		if pending {
+			if waits++; waits > maxLockWaits {
+				return nil, fmt.Errorf("%w: key %q stays locked by transaction %d", ErrWriteConflict, kl.Key, kl.Lock.GetStartTs())
+			}
+			if err := backoff(ctx, min(waits, 5)); err != nil {
+				return nil, fmt.Errorf("%w: waiting for a lock on %q: %v", ErrUnavailable, kl.Key, err)
+			}
+		}
+	}
+}
+
+// resolveLock finds the status of the lock's transaction through its
+// primary and resolves the lock on key accordingly; pending reports that
+// the transaction is still running.
+func (c *Client) resolveLock(ctx context.Context, key []byte, l *kvpb.Lock) (pending bool, err error) {
+	now, err := c.Now(ctx)
+	if err != nil {
+		return false, err
+	}
+	req := &kvpb.Request{Value: &kvpb.Request_CheckTxnStatus{CheckTxnStatus: &kvpb.CheckTxnStatusRequest{
+		Primary: l.Primary, StartTs: l.StartTs, NowTs: uint64(now)}}}
+	resp, err := c.sendOne(ctx, l.Primary, req)
+	if err != nil {
+		return false, err
+	}
+	st := resp.GetCheckTxnStatus()
+	switch st.GetStatus() {
+	case kvpb.TxnStatus_TXN_PENDING:
+		return true, nil
+	case kvpb.TxnStatus_TXN_COMMITTED:
+		return false, c.resolveKeys(ctx, key, engine.Timestamp(l.StartTs), engine.Timestamp(st.CommitTs), [][]byte{key}, true)
+	default:
+		if bytes.Equal(key, l.Primary) {
+			return false, nil // CheckTxnStatus rolled it back
+		}
+		return false, c.resolveKeys(ctx, key, engine.Timestamp(l.StartTs), 0, [][]byte{key}, false)
+	}
+}
+
+// scanAt scans [start, end) at ts across ranges, resolving locks.
+func (c *Client) scanAt(ctx context.Context, start, end []byte, limit int, ts engine.Timestamp) ([]*kvpb.KeyValue, error) {
+	var out []*kvpb.KeyValue
+	for bytes.Compare(start, end) < 0 {
+		want := 0
+		if limit > 0 {
+			want = limit - len(out)
+		}
+		req := &kvpb.Request{Value: &kvpb.Request_Scan{Scan: &kvpb.ScanRequest{StartKey: start, EndKey: end, Limit: int64(want), ReadTs: uint64(ts)}}}
+		resp, err := c.sendResolving(ctx, start, req)
+		if err != nil {
+			return nil, err
+		}
+		s := resp.GetScan()
+		out = append(out, s.GetRows()...)
+		if limit > 0 && len(out) >= limit {
+			return out[:limit], nil
+		}
+		if len(s.GetResumeKey()) == 0 {
+			break
+		}
+		start = s.ResumeKey
+	}
+	return out, nil
+}
+
+// RunTxn runs fn in a transaction and commits it, restarting it on write
+// conflicts until ctx ends.
+func (c *Client) RunTxn(ctx context.Context, fn func(ctx context.Context, t *Txn) error) error {
+	for attempt := 0; ; attempt++ {
+		t, err := c.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		if err = fn(ctx, t); err == nil {
+			_, err = t.Commit(ctx)
+		}
+		if err == nil || !errors.Is(err, ErrWriteConflict) {
+			return err
+		}
+		if err := backoff(ctx, min(attempt+1, 6)); err != nil {
+			return fmt.Errorf("%w (gave up: %v)", ErrWriteConflict, err)
+		}
+	}
+}
