@@ -27,6 +27,19 @@
 // A write retried after an ambiguous failure (timeout) may apply twice; puts
 // are idempotent, a conditional put may then report a failed condition.
 //
+// # Transactions
+//
+// Client.Now gets timestamps from the oracle on the meta range's leader (one
+// RPC in flight per client; callers that arrive meanwhile share the next).
+// Client.Begin starts a snapshot-isolation transaction (txn.go): reads at
+// its start timestamp, resolving the locks they meet through the lock's
+// primary key; writes buffered until Commit, which uses one raft command
+// when they all fall in one range (1PC) and Percolator's two phases
+// otherwise (prewrite locks, primary first; commit timestamp; commit the
+// primary, which is the commit point; secondaries resolved in the
+// background, owned by the client until Close). A write-write conflict is
+// ErrWriteConflict (SQLSTATE 40001 to come); RunTxn retries on it.
+//
 // The meta range is found without meta: through the seed addresses the
 // caller gives (a node's own address first) and the node addresses learned
 // from node records.

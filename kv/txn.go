@@ -63,6 +63,7 @@ type Txn struct {
 	began    time.Time
 	readOnly bool
 	done     bool
+	onePC    bool // committed in one raft command
 	writes   map[string]*kvpb.Mutation
 }
 
@@ -79,6 +80,9 @@ func (c *Client) Begin(ctx context.Context) (*Txn, error) {
 func (c *Client) SnapshotAt(ts engine.Timestamp) *Txn {
 	return &Txn{c: c, start: ts, began: time.Now(), readOnly: true, writes: map[string]*kvpb.Mutation{}}
 }
+
+// CommittedOnePC reports whether Commit took one raft command.
+func (t *Txn) CommittedOnePC() bool { return t.onePC }
 
 // StartTS returns the transaction's read timestamp.
 func (t *Txn) StartTS() engine.Timestamp { return t.start }
@@ -198,6 +202,7 @@ func (t *Txn) Commit(ctx context.Context) (engine.Timestamp, error) {
 			t.c.countOutcome(err)
 			if err == nil {
 				t.c.txns.onePC.Add(1)
+				t.onePC = true
 			}
 			return ts, err
 		}

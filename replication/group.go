@@ -78,15 +78,23 @@ type Group struct {
 	transport *GroupTransport
 	snapDir   string
 
-	// verify is held (read) while VerifyLeader hands raft its request, and
-	// (write) by Close to set closed: raft never answers a verify request
-	// queued once its main loop has stopped, so none may be queued after
-	// Shutdown begins.
+	// verify counts the VerifyLeader calls waiting for raft. Raft never
+	// answers a verify request still queued when its main loop stops (the
+	// caller would wait forever), so Close refuses new ones and lets the
+	// queued ones be answered (verifyDrainTimeout at most) before it shuts
+	// raft down.
 	verify struct {
-		sync.RWMutex
-		closed bool
+		sync.Mutex
+		closed   bool
+		inflight int
+		idle     chan struct{} // closed when inflight drops to 0 after closed is set
 	}
 }
+
+// verifyDrainTimeout bounds Close's wait for verify requests in flight: a
+// leader answers them after one round of heartbeats, or when it steps down
+// for lack of a quorum (LeaderLeaseTimeout).
+const verifyDrainTimeout = 5 * time.Second
 
 // ServerID is the raft ServerID of a node.
 func ServerID(nodeID uint64) raft.ServerID { return raft.ServerID(strconv.FormatUint(nodeID, 10)) }
@@ -170,14 +178,22 @@ func (g *Group) Propose(ctx context.Context, cmd []byte) (any, uint64, error) {
 // VerifyLeader returns nil if this node is still the leader after a round of
 // contact with a quorum.
 func (g *Group) VerifyLeader() error {
-	g.verify.RLock()
-	if g.verify.closed {
-		g.verify.RUnlock()
+	v := &g.verify
+	v.Lock()
+	if v.closed {
+		v.Unlock()
 		return ErrGroupShutdown
 	}
-	f := g.raft.VerifyLeader()
-	g.verify.RUnlock()
-	return translate(f.Error())
+	v.inflight++
+	v.Unlock()
+	err := g.raft.VerifyLeader().Error()
+	v.Lock()
+	if v.inflight--; v.inflight == 0 && v.idle != nil {
+		close(v.idle)
+		v.idle = nil
+	}
+	v.Unlock()
+	return translate(err)
 }
 
 // Barrier waits until every entry committed before the call is applied.
@@ -243,9 +259,23 @@ func (g *Group) TransferLeadership(nodeID uint64, addr raft.ServerAddress) error
 
 // Close stops the group's raft instance and its transport; state stays.
 func (g *Group) Close() error {
-	g.verify.Lock()
-	g.verify.closed = true
-	g.verify.Unlock()
+	v := &g.verify
+	v.Lock()
+	v.closed = true
+	var idle chan struct{}
+	if v.inflight > 0 {
+		idle = make(chan struct{})
+		v.idle = idle
+	}
+	v.Unlock()
+	if idle != nil {
+		t := time.NewTimer(verifyDrainTimeout)
+		select {
+		case <-idle:
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	err := g.raft.Shutdown().Error()
 	if cerr := g.transport.Close(); err == nil {
 		err = cerr

@@ -272,3 +272,57 @@ func (a *adminServer) snapshot(ctx context.Context, ts uint64) (*kv.Txn, error) 
 
 // maxValueSize bounds a value written through the admin API.
 const maxValueSize = 8 << 20
+
+// KVTxn runs a script of gets, puts and deletes in one transaction.
+// Conflicts are not retried here: the caller sees SQLSTATE-like Aborted and
+// decides (the CLI prints the error).
+func (a *adminServer) KVTxn(ctx context.Context, req *serverpb.KVTxnRequest) (*serverpb.KVTxnResponse, error) {
+	if len(req.Ops) == 0 {
+		return nil, status.Error(codes.InvalidArgument, "empty transaction")
+	}
+	t, err := a.s.kv.Begin(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	out := &serverpb.KVTxnResponse{StartTs: uint64(t.StartTS())}
+	for i, op := range req.Ops {
+		var res *kvpb.Response
+		switch o := op.Op.(type) {
+		case *serverpb.KVRequest_Get:
+			if err := keys.ValidateUserKey(o.Get.Key); err != nil {
+				return nil, toStatus(err)
+			}
+			v, found, err := t.Get(ctx, o.Get.Key)
+			if err != nil {
+				return nil, toStatus(err)
+			}
+			res = &kvpb.Response{Value: &kvpb.Response_Get{Get: &kvpb.GetResponse{Found: found, Value: v}}}
+		case *serverpb.KVRequest_Put:
+			if err := keys.ValidateUserKey(o.Put.Key); err != nil {
+				return nil, toStatus(err)
+			}
+			if err := t.Put(o.Put.Key, o.Put.Value); err != nil {
+				return nil, toStatus(err)
+			}
+			res = &kvpb.Response{Value: &kvpb.Response_Put{Put: &kvpb.PutResponse{}}}
+		case *serverpb.KVRequest_Delete:
+			if err := keys.ValidateUserKey(o.Delete.Key); err != nil {
+				return nil, toStatus(err)
+			}
+			if err := t.Delete(o.Delete.Key); err != nil {
+				return nil, toStatus(err)
+			}
+			res = &kvpb.Response{Value: &kvpb.Response_Delete{Delete: &kvpb.DeleteResponse{}}}
+		default:
+			return nil, status.Errorf(codes.InvalidArgument, "op %d: only get, put and delete run in a transaction", i+1)
+		}
+		out.Results = append(out.Results, res)
+	}
+	commit, err := t.Commit(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	out.CommitTs = uint64(commit)
+	out.OnePc = t.CommittedOnePC()
+	return out, nil
+}

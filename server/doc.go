@@ -21,7 +21,10 @@
 //     min(Replicas, live nodes) (non-voter first, voter once caught up), keep
 //     the descriptor's replica list equal to the raft configuration, and the
 //     meta entry equal to the descriptor (meta.Meta.SyncDescriptor);
-//   - node-refresh: learn every node's address from the meta range.
+//   - node-refresh: learn every node's address from the meta range;
+//   - tso: on the meta range's leader, serve batches of timestamps
+//     (Internal.GetTimestamps) and raise the persisted window ahead of
+//     demand (see meta/DESIGN.md, "Timestamp oracle").
 //
 // # Data directory
 //

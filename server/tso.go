@@ -50,6 +50,10 @@ import (
 // Any failure (lost leadership, a failed or ambiguous window write, a term
 // change) drops the oracle; the next batch reloads the window, which is
 // always safe.
+//
+// The window's reads and writes are plain (non-transactional) requests on
+// the local meta replica: they must never take a timestamp from the oracle
+// (a transactional write would wait for the batch that waits for it).
 type tsoServer struct {
 	log *slog.Logger
 	// metaReplica returns the node's replica of the meta range, nil if the

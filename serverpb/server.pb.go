@@ -1267,6 +1267,123 @@ func (x *KVResponse) GetResponse() *kvpb.Response {
 	return nil
 }
 
+// KVTxnRequest is a small script run in one transaction: gets see the
+// transaction's snapshot and its own earlier writes; all writes commit
+// together or not at all.
+type KVTxnRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ops           []*KVRequest           `protobuf:"bytes,1,rep,name=ops,proto3" json:"ops,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KVTxnRequest) Reset() {
+	*x = KVTxnRequest{}
+	mi := &file_serverpb_server_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KVTxnRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KVTxnRequest) ProtoMessage() {}
+
+func (x *KVTxnRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KVTxnRequest.ProtoReflect.Descriptor instead.
+func (*KVTxnRequest) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *KVTxnRequest) GetOps() []*KVRequest {
+	if x != nil {
+		return x.Ops
+	}
+	return nil
+}
+
+type KVTxnResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// results has one entry per op, in order.
+	Results  []*kvpb.Response `protobuf:"bytes,1,rep,name=results,proto3" json:"results,omitempty"`
+	StartTs  uint64           `protobuf:"varint,2,opt,name=start_ts,json=startTs,proto3" json:"start_ts,omitempty"`
+	CommitTs uint64           `protobuf:"varint,3,opt,name=commit_ts,json=commitTs,proto3" json:"commit_ts,omitempty"`
+	// one_pc tells whether the commit took one raft command.
+	OnePc         bool `protobuf:"varint,4,opt,name=one_pc,json=onePc,proto3" json:"one_pc,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KVTxnResponse) Reset() {
+	*x = KVTxnResponse{}
+	mi := &file_serverpb_server_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KVTxnResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KVTxnResponse) ProtoMessage() {}
+
+func (x *KVTxnResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KVTxnResponse.ProtoReflect.Descriptor instead.
+func (*KVTxnResponse) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *KVTxnResponse) GetResults() []*kvpb.Response {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+func (x *KVTxnResponse) GetStartTs() uint64 {
+	if x != nil {
+		return x.StartTs
+	}
+	return 0
+}
+
+func (x *KVTxnResponse) GetCommitTs() uint64 {
+	if x != nil {
+		return x.CommitTs
+	}
+	return 0
+}
+
+func (x *KVTxnResponse) GetOnePc() bool {
+	if x != nil {
+		return x.OnePc
+	}
+	return false
+}
+
 var File_serverpb_server_proto protoreflect.FileDescriptor
 
 const file_serverpb_server_proto_rawDesc = "" +
@@ -1351,7 +1468,14 @@ const file_serverpb_server_proto_rawDesc = "" +
 	"\x02op\"<\n" +
 	"\n" +
 	"KVResponse\x12.\n" +
-	"\bresponse\x18\x01 \x01(\v2\x12.shard.kv.ResponseR\bresponse2\xaa\x04\n" +
+	"\bresponse\x18\x01 \x01(\v2\x12.shard.kv.ResponseR\bresponse\"9\n" +
+	"\fKVTxnRequest\x12)\n" +
+	"\x03ops\x18\x01 \x03(\v2\x17.shard.server.KVRequestR\x03ops\"\x8c\x01\n" +
+	"\rKVTxnResponse\x12,\n" +
+	"\aresults\x18\x01 \x03(\v2\x12.shard.kv.ResponseR\aresults\x12\x19\n" +
+	"\bstart_ts\x18\x02 \x01(\x04R\astartTs\x12\x1b\n" +
+	"\tcommit_ts\x18\x03 \x01(\x04R\bcommitTs\x12\x15\n" +
+	"\x06one_pc\x18\x04 \x01(\bR\x05onePc2\xaa\x04\n" +
 	"\bInternal\x128\n" +
 	"\x05Batch\x12\x16.shard.kv.BatchRequest\x1a\x17.shard.kv.BatchResponse\x12=\n" +
 	"\x04Join\x12\x19.shard.server.JoinRequest\x1a\x1a.shard.server.JoinResponse\x12I\n" +
@@ -1360,13 +1484,14 @@ const file_serverpb_server_proto_rawDesc = "" +
 	"\fReplicaState\x12!.shard.server.ReplicaStateRequest\x1a\".shard.server.ReplicaStateResponse\x12O\n" +
 	"\n" +
 	"AdminSplit\x12\x1f.shard.server.AdminSplitRequest\x1a .shard.server.AdminSplitResponse\x12X\n" +
-	"\rGetTimestamps\x12\".shard.server.GetTimestampsRequest\x1a#.shard.server.GetTimestampsResponse2\x98\x02\n" +
+	"\rGetTimestamps\x12\".shard.server.GetTimestampsRequest\x1a#.shard.server.GetTimestampsResponse2\xda\x02\n" +
 	"\x05Admin\x12@\n" +
 	"\x05Nodes\x12\x1a.shard.server.NodesRequest\x1a\x1b.shard.server.NodesResponse\x12C\n" +
 	"\x06Ranges\x12\x1b.shard.server.RangesRequest\x1a\x1c.shard.server.RangesResponse\x12O\n" +
 	"\n" +
 	"SplitRange\x12\x1f.shard.server.SplitRangeRequest\x1a .shard.server.SplitRangeResponse\x127\n" +
-	"\x02KV\x12\x17.shard.server.KVRequest\x1a\x18.shard.server.KVResponseB*Z(github.com/shardingsystem/shard/serverpbb\x06proto3"
+	"\x02KV\x12\x17.shard.server.KVRequest\x1a\x18.shard.server.KVResponse\x12@\n" +
+	"\x05KVTxn\x12\x1a.shard.server.KVTxnRequest\x1a\x1b.shard.server.KVTxnResponseB*Z(github.com/shardingsystem/shard/serverpbb\x06proto3"
 
 var (
 	file_serverpb_server_proto_rawDescOnce sync.Once
@@ -1380,7 +1505,7 @@ func file_serverpb_server_proto_rawDescGZIP() []byte {
 	return file_serverpb_server_proto_rawDescData
 }
 
-var file_serverpb_server_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_serverpb_server_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_serverpb_server_proto_goTypes = []any{
 	(*JoinRequest)(nil),           // 0: shard.server.JoinRequest
 	(*JoinResponse)(nil),          // 1: shard.server.JoinResponse
@@ -1404,63 +1529,69 @@ var file_serverpb_server_proto_goTypes = []any{
 	(*SplitRangeResponse)(nil),    // 19: shard.server.SplitRangeResponse
 	(*KVRequest)(nil),             // 20: shard.server.KVRequest
 	(*KVResponse)(nil),            // 21: shard.server.KVResponse
-	(*kvpb.RangeDescriptor)(nil),  // 22: shard.kv.RangeDescriptor
-	(*kvpb.Error)(nil),            // 23: shard.kv.Error
-	(*kvpb.NodeDescriptor)(nil),   // 24: shard.kv.NodeDescriptor
-	(*kvpb.GetRequest)(nil),       // 25: shard.kv.GetRequest
-	(*kvpb.PutRequest)(nil),       // 26: shard.kv.PutRequest
-	(*kvpb.ScanRequest)(nil),      // 27: shard.kv.ScanRequest
-	(*kvpb.DeleteRequest)(nil),    // 28: shard.kv.DeleteRequest
-	(*kvpb.Response)(nil),         // 29: shard.kv.Response
-	(*kvpb.BatchRequest)(nil),     // 30: shard.kv.BatchRequest
-	(*kvpb.BatchResponse)(nil),    // 31: shard.kv.BatchResponse
+	(*KVTxnRequest)(nil),          // 22: shard.server.KVTxnRequest
+	(*KVTxnResponse)(nil),         // 23: shard.server.KVTxnResponse
+	(*kvpb.RangeDescriptor)(nil),  // 24: shard.kv.RangeDescriptor
+	(*kvpb.Error)(nil),            // 25: shard.kv.Error
+	(*kvpb.NodeDescriptor)(nil),   // 26: shard.kv.NodeDescriptor
+	(*kvpb.GetRequest)(nil),       // 27: shard.kv.GetRequest
+	(*kvpb.PutRequest)(nil),       // 28: shard.kv.PutRequest
+	(*kvpb.ScanRequest)(nil),      // 29: shard.kv.ScanRequest
+	(*kvpb.DeleteRequest)(nil),    // 30: shard.kv.DeleteRequest
+	(*kvpb.Response)(nil),         // 31: shard.kv.Response
+	(*kvpb.BatchRequest)(nil),     // 32: shard.kv.BatchRequest
+	(*kvpb.BatchResponse)(nil),    // 33: shard.kv.BatchResponse
 }
 var file_serverpb_server_proto_depIdxs = []int32{
-	22, // 0: shard.server.CreateReplicaRequest.desc:type_name -> shard.kv.RangeDescriptor
-	22, // 1: shard.server.ReplicaStateResponse.desc:type_name -> shard.kv.RangeDescriptor
-	23, // 2: shard.server.ReplicaStateResponse.error:type_name -> shard.kv.Error
-	22, // 3: shard.server.AdminSplitResponse.left:type_name -> shard.kv.RangeDescriptor
-	22, // 4: shard.server.AdminSplitResponse.right:type_name -> shard.kv.RangeDescriptor
-	23, // 5: shard.server.AdminSplitResponse.error:type_name -> shard.kv.Error
-	23, // 6: shard.server.GetTimestampsResponse.error:type_name -> shard.kv.Error
-	24, // 7: shard.server.NodeStatus.desc:type_name -> shard.kv.NodeDescriptor
+	24, // 0: shard.server.CreateReplicaRequest.desc:type_name -> shard.kv.RangeDescriptor
+	24, // 1: shard.server.ReplicaStateResponse.desc:type_name -> shard.kv.RangeDescriptor
+	25, // 2: shard.server.ReplicaStateResponse.error:type_name -> shard.kv.Error
+	24, // 3: shard.server.AdminSplitResponse.left:type_name -> shard.kv.RangeDescriptor
+	24, // 4: shard.server.AdminSplitResponse.right:type_name -> shard.kv.RangeDescriptor
+	25, // 5: shard.server.AdminSplitResponse.error:type_name -> shard.kv.Error
+	25, // 6: shard.server.GetTimestampsResponse.error:type_name -> shard.kv.Error
+	26, // 7: shard.server.NodeStatus.desc:type_name -> shard.kv.NodeDescriptor
 	13, // 8: shard.server.NodesResponse.nodes:type_name -> shard.server.NodeStatus
-	22, // 9: shard.server.RangeStatus.desc:type_name -> shard.kv.RangeDescriptor
+	24, // 9: shard.server.RangeStatus.desc:type_name -> shard.kv.RangeDescriptor
 	16, // 10: shard.server.RangesResponse.ranges:type_name -> shard.server.RangeStatus
-	22, // 11: shard.server.SplitRangeResponse.left:type_name -> shard.kv.RangeDescriptor
-	22, // 12: shard.server.SplitRangeResponse.right:type_name -> shard.kv.RangeDescriptor
-	25, // 13: shard.server.KVRequest.get:type_name -> shard.kv.GetRequest
-	26, // 14: shard.server.KVRequest.put:type_name -> shard.kv.PutRequest
-	27, // 15: shard.server.KVRequest.scan:type_name -> shard.kv.ScanRequest
-	28, // 16: shard.server.KVRequest.delete:type_name -> shard.kv.DeleteRequest
-	29, // 17: shard.server.KVResponse.response:type_name -> shard.kv.Response
-	30, // 18: shard.server.Internal.Batch:input_type -> shard.kv.BatchRequest
-	0,  // 19: shard.server.Internal.Join:input_type -> shard.server.JoinRequest
-	2,  // 20: shard.server.Internal.Identify:input_type -> shard.server.IdentifyRequest
-	4,  // 21: shard.server.Internal.CreateReplica:input_type -> shard.server.CreateReplicaRequest
-	6,  // 22: shard.server.Internal.ReplicaState:input_type -> shard.server.ReplicaStateRequest
-	8,  // 23: shard.server.Internal.AdminSplit:input_type -> shard.server.AdminSplitRequest
-	10, // 24: shard.server.Internal.GetTimestamps:input_type -> shard.server.GetTimestampsRequest
-	12, // 25: shard.server.Admin.Nodes:input_type -> shard.server.NodesRequest
-	15, // 26: shard.server.Admin.Ranges:input_type -> shard.server.RangesRequest
-	18, // 27: shard.server.Admin.SplitRange:input_type -> shard.server.SplitRangeRequest
-	20, // 28: shard.server.Admin.KV:input_type -> shard.server.KVRequest
-	31, // 29: shard.server.Internal.Batch:output_type -> shard.kv.BatchResponse
-	1,  // 30: shard.server.Internal.Join:output_type -> shard.server.JoinResponse
-	3,  // 31: shard.server.Internal.Identify:output_type -> shard.server.IdentifyResponse
-	5,  // 32: shard.server.Internal.CreateReplica:output_type -> shard.server.CreateReplicaResponse
-	7,  // 33: shard.server.Internal.ReplicaState:output_type -> shard.server.ReplicaStateResponse
-	9,  // 34: shard.server.Internal.AdminSplit:output_type -> shard.server.AdminSplitResponse
-	11, // 35: shard.server.Internal.GetTimestamps:output_type -> shard.server.GetTimestampsResponse
-	14, // 36: shard.server.Admin.Nodes:output_type -> shard.server.NodesResponse
-	17, // 37: shard.server.Admin.Ranges:output_type -> shard.server.RangesResponse
-	19, // 38: shard.server.Admin.SplitRange:output_type -> shard.server.SplitRangeResponse
-	21, // 39: shard.server.Admin.KV:output_type -> shard.server.KVResponse
-	29, // [29:40] is the sub-list for method output_type
-	18, // [18:29] is the sub-list for method input_type
-	18, // [18:18] is the sub-list for extension type_name
-	18, // [18:18] is the sub-list for extension extendee
-	0,  // [0:18] is the sub-list for field type_name
+	24, // 11: shard.server.SplitRangeResponse.left:type_name -> shard.kv.RangeDescriptor
+	24, // 12: shard.server.SplitRangeResponse.right:type_name -> shard.kv.RangeDescriptor
+	27, // 13: shard.server.KVRequest.get:type_name -> shard.kv.GetRequest
+	28, // 14: shard.server.KVRequest.put:type_name -> shard.kv.PutRequest
+	29, // 15: shard.server.KVRequest.scan:type_name -> shard.kv.ScanRequest
+	30, // 16: shard.server.KVRequest.delete:type_name -> shard.kv.DeleteRequest
+	31, // 17: shard.server.KVResponse.response:type_name -> shard.kv.Response
+	20, // 18: shard.server.KVTxnRequest.ops:type_name -> shard.server.KVRequest
+	31, // 19: shard.server.KVTxnResponse.results:type_name -> shard.kv.Response
+	32, // 20: shard.server.Internal.Batch:input_type -> shard.kv.BatchRequest
+	0,  // 21: shard.server.Internal.Join:input_type -> shard.server.JoinRequest
+	2,  // 22: shard.server.Internal.Identify:input_type -> shard.server.IdentifyRequest
+	4,  // 23: shard.server.Internal.CreateReplica:input_type -> shard.server.CreateReplicaRequest
+	6,  // 24: shard.server.Internal.ReplicaState:input_type -> shard.server.ReplicaStateRequest
+	8,  // 25: shard.server.Internal.AdminSplit:input_type -> shard.server.AdminSplitRequest
+	10, // 26: shard.server.Internal.GetTimestamps:input_type -> shard.server.GetTimestampsRequest
+	12, // 27: shard.server.Admin.Nodes:input_type -> shard.server.NodesRequest
+	15, // 28: shard.server.Admin.Ranges:input_type -> shard.server.RangesRequest
+	18, // 29: shard.server.Admin.SplitRange:input_type -> shard.server.SplitRangeRequest
+	20, // 30: shard.server.Admin.KV:input_type -> shard.server.KVRequest
+	22, // 31: shard.server.Admin.KVTxn:input_type -> shard.server.KVTxnRequest
+	33, // 32: shard.server.Internal.Batch:output_type -> shard.kv.BatchResponse
+	1,  // 33: shard.server.Internal.Join:output_type -> shard.server.JoinResponse
+	3,  // 34: shard.server.Internal.Identify:output_type -> shard.server.IdentifyResponse
+	5,  // 35: shard.server.Internal.CreateReplica:output_type -> shard.server.CreateReplicaResponse
+	7,  // 36: shard.server.Internal.ReplicaState:output_type -> shard.server.ReplicaStateResponse
+	9,  // 37: shard.server.Internal.AdminSplit:output_type -> shard.server.AdminSplitResponse
+	11, // 38: shard.server.Internal.GetTimestamps:output_type -> shard.server.GetTimestampsResponse
+	14, // 39: shard.server.Admin.Nodes:output_type -> shard.server.NodesResponse
+	17, // 40: shard.server.Admin.Ranges:output_type -> shard.server.RangesResponse
+	19, // 41: shard.server.Admin.SplitRange:output_type -> shard.server.SplitRangeResponse
+	21, // 42: shard.server.Admin.KV:output_type -> shard.server.KVResponse
+	23, // 43: shard.server.Admin.KVTxn:output_type -> shard.server.KVTxnResponse
+	32, // [32:44] is the sub-list for method output_type
+	20, // [20:32] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_serverpb_server_proto_init() }
@@ -1480,7 +1611,7 @@ func file_serverpb_server_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_serverpb_server_proto_rawDesc), len(file_serverpb_server_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

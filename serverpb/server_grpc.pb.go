@@ -376,6 +376,7 @@ const (
 	Admin_Ranges_FullMethodName     = "/shard.server.Admin/Ranges"
 	Admin_SplitRange_FullMethodName = "/shard.server.Admin/SplitRange"
 	Admin_KV_FullMethodName         = "/shard.server.Admin/KV"
+	Admin_KVTxn_FullMethodName      = "/shard.server.Admin/KVTxn"
 )
 
 // AdminClient is the client API for Admin service.
@@ -388,6 +389,8 @@ type AdminClient interface {
 	Ranges(ctx context.Context, in *RangesRequest, opts ...grpc.CallOption) (*RangesResponse, error)
 	SplitRange(ctx context.Context, in *SplitRangeRequest, opts ...grpc.CallOption) (*SplitRangeResponse, error)
 	KV(ctx context.Context, in *KVRequest, opts ...grpc.CallOption) (*KVResponse, error)
+	// KVTxn runs its operations in one transaction, atomically.
+	KVTxn(ctx context.Context, in *KVTxnRequest, opts ...grpc.CallOption) (*KVTxnResponse, error)
 }
 
 type adminClient struct {
@@ -438,6 +441,16 @@ func (c *adminClient) KV(ctx context.Context, in *KVRequest, opts ...grpc.CallOp
 	return out, nil
 }
 
+func (c *adminClient) KVTxn(ctx context.Context, in *KVTxnRequest, opts ...grpc.CallOption) (*KVTxnResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(KVTxnResponse)
+	err := c.cc.Invoke(ctx, Admin_KVTxn_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
@@ -448,6 +461,8 @@ type AdminServer interface {
 	Ranges(context.Context, *RangesRequest) (*RangesResponse, error)
 	SplitRange(context.Context, *SplitRangeRequest) (*SplitRangeResponse, error)
 	KV(context.Context, *KVRequest) (*KVResponse, error)
+	// KVTxn runs its operations in one transaction, atomically.
+	KVTxn(context.Context, *KVTxnRequest) (*KVTxnResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -469,6 +484,9 @@ func (UnimplementedAdminServer) SplitRange(context.Context, *SplitRangeRequest) 
 }
 func (UnimplementedAdminServer) KV(context.Context, *KVRequest) (*KVResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method KV not implemented")
+}
+func (UnimplementedAdminServer) KVTxn(context.Context, *KVTxnRequest) (*KVTxnResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method KVTxn not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -563,6 +581,24 @@ func _Admin_KV_Handler(srv interface{}, ctx context.Context, dec func(interface{
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_KVTxn_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(KVTxnRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).KVTxn(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_KVTxn_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).KVTxn(ctx, req.(*KVTxnRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -585,6 +621,10 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "KV",
 			Handler:    _Admin_KV_Handler,
+		},
+		{
+			MethodName: "KVTxn",
+			Handler:    _Admin_KVTxn_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -13,9 +13,12 @@ import (
 
 func runKV(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef("kv needs a subcommand: put KEY VALUE | get KEY | delete KEY | scan [START [END]]")
+		return usagef("kv needs a subcommand: put KEY VALUE | get KEY | delete KEY | scan [START [END]] | txn SCRIPT")
 	}
 	sub := args[0]
+	if sub == "txn" {
+		return runKVTxn(args[1:], stdinReader, stdout, stderr)
+	}
 	var cf clientFlags
 	fs := newFlagSet("kv "+sub, stderr)
 	cf.register(fs)

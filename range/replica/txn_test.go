@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -953,4 +954,83 @@ func (m *txnModel) apply(req *kvpb.Request) string {
 		return fmt.Sprintf("ttl %d", l.TtlMs)
 	}
 	return "unknown request"
+}
+
+// TestSnapshotReadMeetsCommitOrLock races reads at a timestamp above every
+// commit with transactions that lock many keys and commit them: a read that
+// starts after a transaction's prewrite must either meet its lock or see
+// its commit, whatever is applied while the read runs (a scan that read the
+// versions and then the locks from the live engine missed a commit applied
+// in between).
+func TestSnapshotReadMeetsCommitOrLock(t *testing.T) {
+	x := newTxnRange(t)
+	ctx := context.Background()
+	const n = 300
+	keys := make([]string, n)
+	for j := range keys {
+		keys[j] = fmt.Sprintf("k%03d", j)
+	}
+	var prewritten atomic.Int64 // the last transaction whose prewrite is applied
+	stop := make(chan struct{})
+	failed := make(chan string, 1)
+	go func() {
+		defer close(failed)
+		muts := make([]*kvpb.Mutation, n)
+		for i := int64(1); ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			for j, k := range keys {
+				muts[j] = putM(k, strconv.FormatInt(i, 10))
+			}
+			s := at(10 * i)
+			for _, req := range []*kvpb.Request{prewriteReq(keys[0], s, 3000, muts...), commitReq(s, s+1, keys...)} {
+				x.idx++
+				if res := apply(t, x.r, entry(t, x.idx, &kvpb.Command{Writes: []*kvpb.Request{req}}))[0]; res == nil || res.Err != nil {
+					failed <- fmt.Sprintf("transaction %d: %v", i, res)
+					return
+				}
+				prewritten.CompareAndSwap(i-1, i)
+			}
+		}
+	}()
+	readTS := at(1 << 40)
+	var reads, locked int
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); reads++ {
+		p := prewritten.Load()
+		var got []string
+		var err error
+		if reads%4 > 0 {
+			var s *kvpb.ScanResponse
+			s, err = x.r.scan(ctx, &kvpb.ScanRequest{StartKey: []byte("a"), EndKey: []byte("z"), ReadTs: readTS}, x.r.Desc())
+			for _, row := range s.GetRows() {
+				got = append(got, string(row.Value))
+			}
+		} else {
+			var g *kvpb.GetResponse
+			g, err = x.r.get(ctx, &kvpb.GetRequest{Key: []byte(keys[n-1]), ReadTs: readTS})
+			got = append(got, string(g.GetValue()))
+		}
+		if err != nil {
+			if kerr, ok := err.(*kvpb.Error); !ok || kerr.GetKeyLocked() == nil {
+				t.Fatal(err)
+			}
+			locked++
+			continue
+		}
+		for _, v := range got {
+			if n, _ := strconv.ParseInt(v, 10, 64); n < p {
+				close(stop)
+				<-failed
+				t.Fatalf("read %d saw no lock and transaction %d's write, after transaction %d prewrote", reads, n, p)
+			}
+		}
+	}
+	close(stop)
+	if why, ok := <-failed; ok {
+		t.Fatal(why)
+	}
+	t.Logf("%d reads, %d met a lock, %d transactions", reads, locked, prewritten.Load())
 }
