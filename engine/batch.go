@@ -100,6 +100,29 @@ func (b *Batch) ClearSpan(start, end []byte) error {
 	return nil
 }
 
+// ClearVersionsBelow removes every version of key with a timestamp below
+// ts (MVCC garbage collection); key's unversioned entry and its versions at
+// or above ts stay. It is one range deletion: versions sort newest first,
+// so those below ts are contiguous and end where the next user key's
+// entries begin.
+func (b *Batch) ClearVersionsBelow(key []byte, ts Timestamp) error {
+	if err := b.check(); err != nil {
+		return err
+	}
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if ts <= 1 {
+		return nil // no version is below 1
+	}
+	lower := EncodeKey(nil, key, ts-1)
+	upper := EncodeKey(nil, append(append([]byte(nil), key...), 0x00), 0)
+	if err := b.b.DeleteRange(lower, upper, nil); err != nil {
+		return fmt.Errorf("engine: batch: %w", err)
+	}
+	return nil
+}
+
 func (b *Batch) checkWrite(key, value []byte) error {
 	if err := b.check(); err != nil {
 		return err

@@ -364,3 +364,41 @@ func TestBatchErrors(t *testing.T) {
 		t.Fatalf("Get missing: %v", err)
 	}
 }
+
+func TestClearVersionsBelow(t *testing.T) {
+	e := openTestEngine(t)
+	b := e.NewBatch()
+	for _, k := range []string{"a", "a\x00", "b"} {
+		for ts := Timestamp(1); ts <= 5; ts++ {
+			if err := b.PutMVCC([]byte(k), ts*10, []byte(fmt.Sprintf("%s@%d", k, ts*10))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := b.Put([]byte(k), []byte("lock")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Commit(false); err != nil {
+		t.Fatal(err)
+	}
+	b = e.NewBatch()
+	if err := b.ClearVersionsBelow([]byte("a"), 30); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(false); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		key   string
+		ts    Timestamp
+		found bool
+	}{{"a", 50, true}, {"a", 30, true}, {"a", 29, false}, {"a", 10, false}, {"a\x00", 10, true}, {"b", 10, true}} {
+		v, vts, err := e.GetMVCC([]byte(c.key), c.ts)
+		if c.found != (err == nil) {
+			t.Errorf("GetMVCC(%q, %d) = %q@%d, %v; want found=%v", c.key, c.ts, v, vts, err, c.found)
+		}
+	}
+	if v, err := e.Get([]byte("a")); err != nil || string(v) != "lock" {
+		t.Errorf("unversioned entry of a: %q, %v", v, err)
+	}
+}

@@ -116,6 +116,8 @@ const (
 	// bootstrapped with its descriptor's voters (a new cluster's ranges, the
 	// right-hand side of a split) and has not been yet.
 	ReplicaBootstrapSuffix = 'b'
+	// ReplicaGCSuffix holds the replica's MVCC garbage collection threshold.
+	ReplicaGCSuffix = 'g'
 )
 
 // ReplicaKey is ReplicaPrefix(rangeID) + suffix + rest.

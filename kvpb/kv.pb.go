@@ -1887,6 +1887,98 @@ func (x *OnePCResponse) GetCommitTs() uint64 {
 	return 0
 }
 
+// GCRequest removes the versions that no read at or above threshold can
+// see: for each key, every version older than its newest version at or
+// below threshold (and that one too if it is a delete). Reads below the
+// threshold are refused afterwards.
+type GCRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Threshold     uint64                 `protobuf:"varint,1,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GCRequest) Reset() {
+	*x = GCRequest{}
+	mi := &file_kvpb_kv_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GCRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GCRequest) ProtoMessage() {}
+
+func (x *GCRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GCRequest.ProtoReflect.Descriptor instead.
+func (*GCRequest) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *GCRequest) GetThreshold() uint64 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
+type GCResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Keys          uint64                 `protobuf:"varint,1,opt,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GCResponse) Reset() {
+	*x = GCResponse{}
+	mi := &file_kvpb_kv_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GCResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GCResponse) ProtoMessage() {}
+
+func (x *GCResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GCResponse.ProtoReflect.Descriptor instead.
+func (*GCResponse) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *GCResponse) GetKeys() uint64 {
+	if x != nil {
+		return x.Keys
+	}
+	return 0
+}
+
 type Request struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Value:
@@ -1903,6 +1995,7 @@ type Request struct {
 	//	*Request_CheckTxnStatus
 	//	*Request_Heartbeat
 	//	*Request_OnePc
+	//	*Request_Gc
 	Value         isRequest_Value `protobuf_oneof:"value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1910,7 +2003,7 @@ type Request struct {
 
 func (x *Request) Reset() {
 	*x = Request{}
-	mi := &file_kvpb_kv_proto_msgTypes[31]
+	mi := &file_kvpb_kv_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1922,7 +2015,7 @@ func (x *Request) String() string {
 func (*Request) ProtoMessage() {}
 
 func (x *Request) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[31]
+	mi := &file_kvpb_kv_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1935,7 +2028,7 @@ func (x *Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Request.ProtoReflect.Descriptor instead.
 func (*Request) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{31}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *Request) GetValue() isRequest_Value {
@@ -2053,6 +2146,15 @@ func (x *Request) GetOnePc() *OnePCRequest {
 	return nil
 }
 
+func (x *Request) GetGc() *GCRequest {
+	if x != nil {
+		if x, ok := x.Value.(*Request_Gc); ok {
+			return x.Gc
+		}
+	}
+	return nil
+}
+
 type isRequest_Value interface {
 	isRequest_Value()
 }
@@ -2105,6 +2207,10 @@ type Request_OnePc struct {
 	OnePc *OnePCRequest `protobuf:"bytes,12,opt,name=one_pc,json=onePc,proto3,oneof"`
 }
 
+type Request_Gc struct {
+	Gc *GCRequest `protobuf:"bytes,13,opt,name=gc,proto3,oneof"`
+}
+
 func (*Request_Get) isRequest_Value() {}
 
 func (*Request_Put) isRequest_Value() {}
@@ -2129,6 +2235,8 @@ func (*Request_Heartbeat) isRequest_Value() {}
 
 func (*Request_OnePc) isRequest_Value() {}
 
+func (*Request_Gc) isRequest_Value() {}
+
 type Response struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Value:
@@ -2145,6 +2253,7 @@ type Response struct {
 	//	*Response_CheckTxnStatus
 	//	*Response_Heartbeat
 	//	*Response_OnePc
+	//	*Response_Gc
 	Value         isResponse_Value `protobuf_oneof:"value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2152,7 +2261,7 @@ type Response struct {
 
 func (x *Response) Reset() {
 	*x = Response{}
-	mi := &file_kvpb_kv_proto_msgTypes[32]
+	mi := &file_kvpb_kv_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2164,7 +2273,7 @@ func (x *Response) String() string {
 func (*Response) ProtoMessage() {}
 
 func (x *Response) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[32]
+	mi := &file_kvpb_kv_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2177,7 +2286,7 @@ func (x *Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Response.ProtoReflect.Descriptor instead.
 func (*Response) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{32}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Response) GetValue() isResponse_Value {
@@ -2295,6 +2404,15 @@ func (x *Response) GetOnePc() *OnePCResponse {
 	return nil
 }
 
+func (x *Response) GetGc() *GCResponse {
+	if x != nil {
+		if x, ok := x.Value.(*Response_Gc); ok {
+			return x.Gc
+		}
+	}
+	return nil
+}
+
 type isResponse_Value interface {
 	isResponse_Value()
 }
@@ -2347,6 +2465,10 @@ type Response_OnePc struct {
 	OnePc *OnePCResponse `protobuf:"bytes,12,opt,name=one_pc,json=onePc,proto3,oneof"`
 }
 
+type Response_Gc struct {
+	Gc *GCResponse `protobuf:"bytes,13,opt,name=gc,proto3,oneof"`
+}
+
 func (*Response_Get) isResponse_Value() {}
 
 func (*Response_Put) isResponse_Value() {}
@@ -2371,6 +2493,8 @@ func (*Response_Heartbeat) isResponse_Value() {}
 
 func (*Response_OnePc) isResponse_Value() {}
 
+func (*Response_Gc) isResponse_Value() {}
+
 // BatchRequest is sent to one range. It is either all reads or all writes.
 type BatchRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2382,7 +2506,7 @@ type BatchRequest struct {
 
 func (x *BatchRequest) Reset() {
 	*x = BatchRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[33]
+	mi := &file_kvpb_kv_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2394,7 +2518,7 @@ func (x *BatchRequest) String() string {
 func (*BatchRequest) ProtoMessage() {}
 
 func (x *BatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[33]
+	mi := &file_kvpb_kv_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2407,7 +2531,7 @@ func (x *BatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchRequest.ProtoReflect.Descriptor instead.
 func (*BatchRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{33}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *BatchRequest) GetRangeId() uint64 {
@@ -2434,7 +2558,7 @@ type BatchResponse struct {
 
 func (x *BatchResponse) Reset() {
 	*x = BatchResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[34]
+	mi := &file_kvpb_kv_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2446,7 +2570,7 @@ func (x *BatchResponse) String() string {
 func (*BatchResponse) ProtoMessage() {}
 
 func (x *BatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[34]
+	mi := &file_kvpb_kv_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2459,7 +2583,7 @@ func (x *BatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchResponse.ProtoReflect.Descriptor instead.
 func (*BatchResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{34}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *BatchResponse) GetResponses() []*Response {
@@ -2486,7 +2610,7 @@ type NotLeaderError struct {
 
 func (x *NotLeaderError) Reset() {
 	*x = NotLeaderError{}
-	mi := &file_kvpb_kv_proto_msgTypes[35]
+	mi := &file_kvpb_kv_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2498,7 +2622,7 @@ func (x *NotLeaderError) String() string {
 func (*NotLeaderError) ProtoMessage() {}
 
 func (x *NotLeaderError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[35]
+	mi := &file_kvpb_kv_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2511,7 +2635,7 @@ func (x *NotLeaderError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotLeaderError.ProtoReflect.Descriptor instead.
 func (*NotLeaderError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{35}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *NotLeaderError) GetLeaderNodeId() uint64 {
@@ -2537,7 +2661,7 @@ type RangeNotFoundError struct {
 
 func (x *RangeNotFoundError) Reset() {
 	*x = RangeNotFoundError{}
-	mi := &file_kvpb_kv_proto_msgTypes[36]
+	mi := &file_kvpb_kv_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2549,7 +2673,7 @@ func (x *RangeNotFoundError) String() string {
 func (*RangeNotFoundError) ProtoMessage() {}
 
 func (x *RangeNotFoundError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[36]
+	mi := &file_kvpb_kv_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2562,7 +2686,7 @@ func (x *RangeNotFoundError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeNotFoundError.ProtoReflect.Descriptor instead.
 func (*RangeNotFoundError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{36}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RangeNotFoundError) GetRangeId() uint64 {
@@ -2582,7 +2706,7 @@ type RangeKeyMismatchError struct {
 
 func (x *RangeKeyMismatchError) Reset() {
 	*x = RangeKeyMismatchError{}
-	mi := &file_kvpb_kv_proto_msgTypes[37]
+	mi := &file_kvpb_kv_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2594,7 +2718,7 @@ func (x *RangeKeyMismatchError) String() string {
 func (*RangeKeyMismatchError) ProtoMessage() {}
 
 func (x *RangeKeyMismatchError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[37]
+	mi := &file_kvpb_kv_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2607,7 +2731,7 @@ func (x *RangeKeyMismatchError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeKeyMismatchError.ProtoReflect.Descriptor instead.
 func (*RangeKeyMismatchError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{37}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RangeKeyMismatchError) GetKey() []byte {
@@ -2635,7 +2759,7 @@ type ConditionFailedError struct {
 
 func (x *ConditionFailedError) Reset() {
 	*x = ConditionFailedError{}
-	mi := &file_kvpb_kv_proto_msgTypes[38]
+	mi := &file_kvpb_kv_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2647,7 +2771,7 @@ func (x *ConditionFailedError) String() string {
 func (*ConditionFailedError) ProtoMessage() {}
 
 func (x *ConditionFailedError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[38]
+	mi := &file_kvpb_kv_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2660,7 +2784,7 @@ func (x *ConditionFailedError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConditionFailedError.ProtoReflect.Descriptor instead.
 func (*ConditionFailedError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{38}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ConditionFailedError) GetKey() []byte {
@@ -2693,7 +2817,7 @@ type UnavailableError struct {
 
 func (x *UnavailableError) Reset() {
 	*x = UnavailableError{}
-	mi := &file_kvpb_kv_proto_msgTypes[39]
+	mi := &file_kvpb_kv_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2705,7 +2829,7 @@ func (x *UnavailableError) String() string {
 func (*UnavailableError) ProtoMessage() {}
 
 func (x *UnavailableError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[39]
+	mi := &file_kvpb_kv_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2718,7 +2842,7 @@ func (x *UnavailableError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnavailableError.ProtoReflect.Descriptor instead.
 func (*UnavailableError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{39}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *UnavailableError) GetMessage() string {
@@ -2737,7 +2861,7 @@ type InvalidRequestError struct {
 
 func (x *InvalidRequestError) Reset() {
 	*x = InvalidRequestError{}
-	mi := &file_kvpb_kv_proto_msgTypes[40]
+	mi := &file_kvpb_kv_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2749,7 +2873,7 @@ func (x *InvalidRequestError) String() string {
 func (*InvalidRequestError) ProtoMessage() {}
 
 func (x *InvalidRequestError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[40]
+	mi := &file_kvpb_kv_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2762,7 +2886,7 @@ func (x *InvalidRequestError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvalidRequestError.ProtoReflect.Descriptor instead.
 func (*InvalidRequestError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{40}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *InvalidRequestError) GetMessage() string {
@@ -2783,7 +2907,7 @@ type KeyLockedError struct {
 
 func (x *KeyLockedError) Reset() {
 	*x = KeyLockedError{}
-	mi := &file_kvpb_kv_proto_msgTypes[41]
+	mi := &file_kvpb_kv_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2795,7 +2919,7 @@ func (x *KeyLockedError) String() string {
 func (*KeyLockedError) ProtoMessage() {}
 
 func (x *KeyLockedError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[41]
+	mi := &file_kvpb_kv_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2808,7 +2932,7 @@ func (x *KeyLockedError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyLockedError.ProtoReflect.Descriptor instead.
 func (*KeyLockedError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{41}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *KeyLockedError) GetKey() []byte {
@@ -2838,7 +2962,7 @@ type WriteConflictError struct {
 
 func (x *WriteConflictError) Reset() {
 	*x = WriteConflictError{}
-	mi := &file_kvpb_kv_proto_msgTypes[42]
+	mi := &file_kvpb_kv_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2850,7 +2974,7 @@ func (x *WriteConflictError) String() string {
 func (*WriteConflictError) ProtoMessage() {}
 
 func (x *WriteConflictError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[42]
+	mi := &file_kvpb_kv_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2863,7 +2987,7 @@ func (x *WriteConflictError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteConflictError.ProtoReflect.Descriptor instead.
 func (*WriteConflictError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{42}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *WriteConflictError) GetKey() []byte {
@@ -2899,7 +3023,7 @@ type TxnNotFoundError struct {
 
 func (x *TxnNotFoundError) Reset() {
 	*x = TxnNotFoundError{}
-	mi := &file_kvpb_kv_proto_msgTypes[43]
+	mi := &file_kvpb_kv_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2911,7 +3035,7 @@ func (x *TxnNotFoundError) String() string {
 func (*TxnNotFoundError) ProtoMessage() {}
 
 func (x *TxnNotFoundError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[43]
+	mi := &file_kvpb_kv_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2924,7 +3048,7 @@ func (x *TxnNotFoundError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnNotFoundError.ProtoReflect.Descriptor instead.
 func (*TxnNotFoundError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{43}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *TxnNotFoundError) GetKey() []byte {
@@ -2963,7 +3087,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_kvpb_kv_proto_msgTypes[44]
+	mi := &file_kvpb_kv_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2975,7 +3099,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[44]
+	mi := &file_kvpb_kv_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2988,7 +3112,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{44}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *Error) GetDetail() isError_Detail {
@@ -3149,7 +3273,7 @@ type SplitTrigger struct {
 
 func (x *SplitTrigger) Reset() {
 	*x = SplitTrigger{}
-	mi := &file_kvpb_kv_proto_msgTypes[45]
+	mi := &file_kvpb_kv_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3161,7 +3285,7 @@ func (x *SplitTrigger) String() string {
 func (*SplitTrigger) ProtoMessage() {}
 
 func (x *SplitTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[45]
+	mi := &file_kvpb_kv_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3174,7 +3298,7 @@ func (x *SplitTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitTrigger.ProtoReflect.Descriptor instead.
 func (*SplitTrigger) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{45}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SplitTrigger) GetLeft() *RangeDescriptor {
@@ -3201,7 +3325,7 @@ type SetDescriptor struct {
 
 func (x *SetDescriptor) Reset() {
 	*x = SetDescriptor{}
-	mi := &file_kvpb_kv_proto_msgTypes[46]
+	mi := &file_kvpb_kv_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3213,7 +3337,7 @@ func (x *SetDescriptor) String() string {
 func (*SetDescriptor) ProtoMessage() {}
 
 func (x *SetDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[46]
+	mi := &file_kvpb_kv_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3226,7 +3350,7 @@ func (x *SetDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDescriptor.ProtoReflect.Descriptor instead.
 func (*SetDescriptor) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{46}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SetDescriptor) GetDesc() *RangeDescriptor {
@@ -3251,7 +3375,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_kvpb_kv_proto_msgTypes[47]
+	mi := &file_kvpb_kv_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3263,7 +3387,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[47]
+	mi := &file_kvpb_kv_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3276,7 +3400,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{47}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *Command) GetTimestamp() uint64 {
@@ -3419,7 +3543,12 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\tmutations\x18\x02 \x03(\v2\x12.shard.kv.MutationR\tmutations\x12\x1b\n" +
 	"\tcommit_ts\x18\x03 \x01(\x04R\bcommitTs\",\n" +
 	"\rOnePCResponse\x12\x1b\n" +
-	"\tcommit_ts\x18\x01 \x01(\x04R\bcommitTs\"\x9f\x05\n" +
+	"\tcommit_ts\x18\x01 \x01(\x04R\bcommitTs\")\n" +
+	"\tGCRequest\x12\x1c\n" +
+	"\tthreshold\x18\x01 \x01(\x04R\tthreshold\" \n" +
+	"\n" +
+	"GCResponse\x12\x12\n" +
+	"\x04keys\x18\x01 \x01(\x04R\x04keys\"\xc6\x05\n" +
 	"\aRequest\x12(\n" +
 	"\x03get\x18\x01 \x01(\v2\x14.shard.kv.GetRequestH\x00R\x03get\x12(\n" +
 	"\x03put\x18\x02 \x01(\v2\x14.shard.kv.PutRequestH\x00R\x03put\x121\n" +
@@ -3433,8 +3562,9 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\x10check_txn_status\x18\n" +
 	" \x01(\v2\x1f.shard.kv.CheckTxnStatusRequestH\x00R\x0echeckTxnStatus\x12:\n" +
 	"\theartbeat\x18\v \x01(\v2\x1a.shard.kv.HeartbeatRequestH\x00R\theartbeat\x12/\n" +
-	"\x06one_pc\x18\f \x01(\v2\x16.shard.kv.OnePCRequestH\x00R\x05onePcB\a\n" +
-	"\x05value\"\xac\x05\n" +
+	"\x06one_pc\x18\f \x01(\v2\x16.shard.kv.OnePCRequestH\x00R\x05onePc\x12%\n" +
+	"\x02gc\x18\r \x01(\v2\x13.shard.kv.GCRequestH\x00R\x02gcB\a\n" +
+	"\x05value\"\xd4\x05\n" +
 	"\bResponse\x12)\n" +
 	"\x03get\x18\x01 \x01(\v2\x15.shard.kv.GetResponseH\x00R\x03get\x12)\n" +
 	"\x03put\x18\x02 \x01(\v2\x15.shard.kv.PutResponseH\x00R\x03put\x122\n" +
@@ -3448,7 +3578,8 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\x10check_txn_status\x18\n" +
 	" \x01(\v2 .shard.kv.CheckTxnStatusResponseH\x00R\x0echeckTxnStatus\x12;\n" +
 	"\theartbeat\x18\v \x01(\v2\x1b.shard.kv.HeartbeatResponseH\x00R\theartbeat\x120\n" +
-	"\x06one_pc\x18\f \x01(\v2\x17.shard.kv.OnePCResponseH\x00R\x05onePcB\a\n" +
+	"\x06one_pc\x18\f \x01(\v2\x17.shard.kv.OnePCResponseH\x00R\x05onePc\x12&\n" +
+	"\x02gc\x18\r \x01(\v2\x14.shard.kv.GCResponseH\x00R\x02gcB\a\n" +
 	"\x05value\"X\n" +
 	"\fBatchRequest\x12\x19\n" +
 	"\brange_id\x18\x01 \x01(\x04R\arangeId\x12-\n" +
@@ -3532,7 +3663,7 @@ func file_kvpb_kv_proto_rawDescGZIP() []byte {
 }
 
 var file_kvpb_kv_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_kvpb_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 48)
+var file_kvpb_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
 var file_kvpb_kv_proto_goTypes = []any{
 	(ReplicaType)(0),               // 0: shard.kv.ReplicaType
 	(LockOp)(0),                    // 1: shard.kv.LockOp
@@ -3568,23 +3699,25 @@ var file_kvpb_kv_proto_goTypes = []any{
 	(*HeartbeatResponse)(nil),      // 31: shard.kv.HeartbeatResponse
 	(*OnePCRequest)(nil),           // 32: shard.kv.OnePCRequest
 	(*OnePCResponse)(nil),          // 33: shard.kv.OnePCResponse
-	(*Request)(nil),                // 34: shard.kv.Request
-	(*Response)(nil),               // 35: shard.kv.Response
-	(*BatchRequest)(nil),           // 36: shard.kv.BatchRequest
-	(*BatchResponse)(nil),          // 37: shard.kv.BatchResponse
-	(*NotLeaderError)(nil),         // 38: shard.kv.NotLeaderError
-	(*RangeNotFoundError)(nil),     // 39: shard.kv.RangeNotFoundError
-	(*RangeKeyMismatchError)(nil),  // 40: shard.kv.RangeKeyMismatchError
-	(*ConditionFailedError)(nil),   // 41: shard.kv.ConditionFailedError
-	(*UnavailableError)(nil),       // 42: shard.kv.UnavailableError
-	(*InvalidRequestError)(nil),    // 43: shard.kv.InvalidRequestError
-	(*KeyLockedError)(nil),         // 44: shard.kv.KeyLockedError
-	(*WriteConflictError)(nil),     // 45: shard.kv.WriteConflictError
-	(*TxnNotFoundError)(nil),       // 46: shard.kv.TxnNotFoundError
-	(*Error)(nil),                  // 47: shard.kv.Error
-	(*SplitTrigger)(nil),           // 48: shard.kv.SplitTrigger
-	(*SetDescriptor)(nil),          // 49: shard.kv.SetDescriptor
-	(*Command)(nil),                // 50: shard.kv.Command
+	(*GCRequest)(nil),              // 34: shard.kv.GCRequest
+	(*GCResponse)(nil),             // 35: shard.kv.GCResponse
+	(*Request)(nil),                // 36: shard.kv.Request
+	(*Response)(nil),               // 37: shard.kv.Response
+	(*BatchRequest)(nil),           // 38: shard.kv.BatchRequest
+	(*BatchResponse)(nil),          // 39: shard.kv.BatchResponse
+	(*NotLeaderError)(nil),         // 40: shard.kv.NotLeaderError
+	(*RangeNotFoundError)(nil),     // 41: shard.kv.RangeNotFoundError
+	(*RangeKeyMismatchError)(nil),  // 42: shard.kv.RangeKeyMismatchError
+	(*ConditionFailedError)(nil),   // 43: shard.kv.ConditionFailedError
+	(*UnavailableError)(nil),       // 44: shard.kv.UnavailableError
+	(*InvalidRequestError)(nil),    // 45: shard.kv.InvalidRequestError
+	(*KeyLockedError)(nil),         // 46: shard.kv.KeyLockedError
+	(*WriteConflictError)(nil),     // 47: shard.kv.WriteConflictError
+	(*TxnNotFoundError)(nil),       // 48: shard.kv.TxnNotFoundError
+	(*Error)(nil),                  // 49: shard.kv.Error
+	(*SplitTrigger)(nil),           // 50: shard.kv.SplitTrigger
+	(*SetDescriptor)(nil),          // 51: shard.kv.SetDescriptor
+	(*Command)(nil),                // 52: shard.kv.Command
 }
 var file_kvpb_kv_proto_depIdxs = []int32{
 	0,  // 0: shard.kv.ReplicaDescriptor.type:type_name -> shard.kv.ReplicaType
@@ -3609,43 +3742,45 @@ var file_kvpb_kv_proto_depIdxs = []int32{
 	28, // 19: shard.kv.Request.check_txn_status:type_name -> shard.kv.CheckTxnStatusRequest
 	30, // 20: shard.kv.Request.heartbeat:type_name -> shard.kv.HeartbeatRequest
 	32, // 21: shard.kv.Request.one_pc:type_name -> shard.kv.OnePCRequest
-	7,  // 22: shard.kv.Response.get:type_name -> shard.kv.GetResponse
-	9,  // 23: shard.kv.Response.put:type_name -> shard.kv.PutResponse
-	11, // 24: shard.kv.Response.delete:type_name -> shard.kv.DeleteResponse
-	13, // 25: shard.kv.Response.cput:type_name -> shard.kv.ConditionalPutResponse
-	15, // 26: shard.kv.Response.delete_range:type_name -> shard.kv.DeleteRangeResponse
-	18, // 27: shard.kv.Response.scan:type_name -> shard.kv.ScanResponse
-	23, // 28: shard.kv.Response.prewrite:type_name -> shard.kv.PrewriteResponse
-	25, // 29: shard.kv.Response.commit:type_name -> shard.kv.CommitResponse
-	27, // 30: shard.kv.Response.rollback:type_name -> shard.kv.RollbackResponse
-	29, // 31: shard.kv.Response.check_txn_status:type_name -> shard.kv.CheckTxnStatusResponse
-	31, // 32: shard.kv.Response.heartbeat:type_name -> shard.kv.HeartbeatResponse
-	33, // 33: shard.kv.Response.one_pc:type_name -> shard.kv.OnePCResponse
-	34, // 34: shard.kv.BatchRequest.requests:type_name -> shard.kv.Request
-	35, // 35: shard.kv.BatchResponse.responses:type_name -> shard.kv.Response
-	47, // 36: shard.kv.BatchResponse.error:type_name -> shard.kv.Error
-	4,  // 37: shard.kv.RangeKeyMismatchError.desc:type_name -> shard.kv.RangeDescriptor
-	19, // 38: shard.kv.KeyLockedError.lock:type_name -> shard.kv.Lock
-	38, // 39: shard.kv.Error.not_leader:type_name -> shard.kv.NotLeaderError
-	39, // 40: shard.kv.Error.range_not_found:type_name -> shard.kv.RangeNotFoundError
-	40, // 41: shard.kv.Error.key_mismatch:type_name -> shard.kv.RangeKeyMismatchError
-	41, // 42: shard.kv.Error.condition_failed:type_name -> shard.kv.ConditionFailedError
-	42, // 43: shard.kv.Error.unavailable:type_name -> shard.kv.UnavailableError
-	43, // 44: shard.kv.Error.invalid:type_name -> shard.kv.InvalidRequestError
-	44, // 45: shard.kv.Error.key_locked:type_name -> shard.kv.KeyLockedError
-	45, // 46: shard.kv.Error.write_conflict:type_name -> shard.kv.WriteConflictError
-	46, // 47: shard.kv.Error.txn_not_found:type_name -> shard.kv.TxnNotFoundError
-	4,  // 48: shard.kv.SplitTrigger.left:type_name -> shard.kv.RangeDescriptor
-	4,  // 49: shard.kv.SplitTrigger.right:type_name -> shard.kv.RangeDescriptor
-	4,  // 50: shard.kv.SetDescriptor.desc:type_name -> shard.kv.RangeDescriptor
-	34, // 51: shard.kv.Command.writes:type_name -> shard.kv.Request
-	48, // 52: shard.kv.Command.split:type_name -> shard.kv.SplitTrigger
-	49, // 53: shard.kv.Command.set_descriptor:type_name -> shard.kv.SetDescriptor
-	54, // [54:54] is the sub-list for method output_type
-	54, // [54:54] is the sub-list for method input_type
-	54, // [54:54] is the sub-list for extension type_name
-	54, // [54:54] is the sub-list for extension extendee
-	0,  // [0:54] is the sub-list for field type_name
+	34, // 22: shard.kv.Request.gc:type_name -> shard.kv.GCRequest
+	7,  // 23: shard.kv.Response.get:type_name -> shard.kv.GetResponse
+	9,  // 24: shard.kv.Response.put:type_name -> shard.kv.PutResponse
+	11, // 25: shard.kv.Response.delete:type_name -> shard.kv.DeleteResponse
+	13, // 26: shard.kv.Response.cput:type_name -> shard.kv.ConditionalPutResponse
+	15, // 27: shard.kv.Response.delete_range:type_name -> shard.kv.DeleteRangeResponse
+	18, // 28: shard.kv.Response.scan:type_name -> shard.kv.ScanResponse
+	23, // 29: shard.kv.Response.prewrite:type_name -> shard.kv.PrewriteResponse
+	25, // 30: shard.kv.Response.commit:type_name -> shard.kv.CommitResponse
+	27, // 31: shard.kv.Response.rollback:type_name -> shard.kv.RollbackResponse
+	29, // 32: shard.kv.Response.check_txn_status:type_name -> shard.kv.CheckTxnStatusResponse
+	31, // 33: shard.kv.Response.heartbeat:type_name -> shard.kv.HeartbeatResponse
+	33, // 34: shard.kv.Response.one_pc:type_name -> shard.kv.OnePCResponse
+	35, // 35: shard.kv.Response.gc:type_name -> shard.kv.GCResponse
+	36, // 36: shard.kv.BatchRequest.requests:type_name -> shard.kv.Request
+	37, // 37: shard.kv.BatchResponse.responses:type_name -> shard.kv.Response
+	49, // 38: shard.kv.BatchResponse.error:type_name -> shard.kv.Error
+	4,  // 39: shard.kv.RangeKeyMismatchError.desc:type_name -> shard.kv.RangeDescriptor
+	19, // 40: shard.kv.KeyLockedError.lock:type_name -> shard.kv.Lock
+	40, // 41: shard.kv.Error.not_leader:type_name -> shard.kv.NotLeaderError
+	41, // 42: shard.kv.Error.range_not_found:type_name -> shard.kv.RangeNotFoundError
+	42, // 43: shard.kv.Error.key_mismatch:type_name -> shard.kv.RangeKeyMismatchError
+	43, // 44: shard.kv.Error.condition_failed:type_name -> shard.kv.ConditionFailedError
+	44, // 45: shard.kv.Error.unavailable:type_name -> shard.kv.UnavailableError
+	45, // 46: shard.kv.Error.invalid:type_name -> shard.kv.InvalidRequestError
+	46, // 47: shard.kv.Error.key_locked:type_name -> shard.kv.KeyLockedError
+	47, // 48: shard.kv.Error.write_conflict:type_name -> shard.kv.WriteConflictError
+	48, // 49: shard.kv.Error.txn_not_found:type_name -> shard.kv.TxnNotFoundError
+	4,  // 50: shard.kv.SplitTrigger.left:type_name -> shard.kv.RangeDescriptor
+	4,  // 51: shard.kv.SplitTrigger.right:type_name -> shard.kv.RangeDescriptor
+	4,  // 52: shard.kv.SetDescriptor.desc:type_name -> shard.kv.RangeDescriptor
+	36, // 53: shard.kv.Command.writes:type_name -> shard.kv.Request
+	50, // 54: shard.kv.Command.split:type_name -> shard.kv.SplitTrigger
+	51, // 55: shard.kv.Command.set_descriptor:type_name -> shard.kv.SetDescriptor
+	56, // [56:56] is the sub-list for method output_type
+	56, // [56:56] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_kvpb_kv_proto_init() }
@@ -3653,7 +3788,7 @@ func file_kvpb_kv_proto_init() {
 	if File_kvpb_kv_proto != nil {
 		return
 	}
-	file_kvpb_kv_proto_msgTypes[31].OneofWrappers = []any{
+	file_kvpb_kv_proto_msgTypes[33].OneofWrappers = []any{
 		(*Request_Get)(nil),
 		(*Request_Put)(nil),
 		(*Request_Delete)(nil),
@@ -3666,8 +3801,9 @@ func file_kvpb_kv_proto_init() {
 		(*Request_CheckTxnStatus)(nil),
 		(*Request_Heartbeat)(nil),
 		(*Request_OnePc)(nil),
+		(*Request_Gc)(nil),
 	}
-	file_kvpb_kv_proto_msgTypes[32].OneofWrappers = []any{
+	file_kvpb_kv_proto_msgTypes[34].OneofWrappers = []any{
 		(*Response_Get)(nil),
 		(*Response_Put)(nil),
 		(*Response_Delete)(nil),
@@ -3680,8 +3816,9 @@ func file_kvpb_kv_proto_init() {
 		(*Response_CheckTxnStatus)(nil),
 		(*Response_Heartbeat)(nil),
 		(*Response_OnePc)(nil),
+		(*Response_Gc)(nil),
 	}
-	file_kvpb_kv_proto_msgTypes[44].OneofWrappers = []any{
+	file_kvpb_kv_proto_msgTypes[46].OneofWrappers = []any{
 		(*Error_NotLeader)(nil),
 		(*Error_RangeNotFound)(nil),
 		(*Error_KeyMismatch)(nil),
@@ -3698,7 +3835,7 @@ func file_kvpb_kv_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kvpb_kv_proto_rawDesc), len(file_kvpb_kv_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   48,
+			NumMessages:   50,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -32,6 +32,11 @@ type Config struct {
 	// ReplicateInterval is how often leaders check their ranges' replica
 	// counts and meta entries.
 	ReplicateInterval time.Duration
+	// MVCCRetention is how long old versions are kept for AS OF reads
+	// (and later point-in-time restore); GCInterval is how often leaders
+	// remove what is older.
+	MVCCRetention time.Duration
+	GCInterval    time.Duration
 	// CacheSize and MemTableSize size the Pebble engine (0: engine defaults).
 	CacheSize    int64
 	MemTableSize uint64
@@ -48,6 +53,8 @@ func DefaultConfig() Config {
 		Replicas:          3,
 		Timing:            replication.DefaultTiming(),
 		ReplicateInterval: time.Second,
+		MVCCRetention:     24 * time.Hour,
+		GCInterval:        10 * time.Minute,
 	}
 }
 
@@ -80,6 +87,9 @@ func (c Config) Validate() error {
 	}
 	if c.Timing.HeartbeatTimeout <= 0 || c.Timing.ElectionTimeout <= 0 {
 		errs = append(errs, errors.New("raft timeouts must be positive"))
+	}
+	if c.MVCCRetention <= 0 || c.GCInterval <= 0 {
+		errs = append(errs, errors.New("MVCC retention and GC interval must be positive"))
 	}
 	if c.ReplicateInterval <= 0 {
 		errs = append(errs, errors.New("replicate interval must be positive"))

@@ -278,6 +278,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}()
 	s.runLoop("replicate", s.cfg.ReplicateInterval, s.replicateOnce)
 	s.runLoop("node-refresh", 2*time.Second, s.refreshNodes)
+	s.runLoop("gc", s.cfg.GCInterval, s.gcOnce)
 	s.log.Info("node started", "node", s.id.NodeID, "cluster", s.id.ClusterID, "rpc", s.cfg.RPCAddr)
 	return nil
 }

@@ -85,3 +85,19 @@ func (r *Replica) UpdateReplicas(ctx context.Context) (*kvpb.RangeDescriptor, er
 	}
 	return d, nil
 }
+
+// GC proposes garbage collection of the versions no read at or above
+// threshold can see (see gc.go); it returns how many keys were looked at.
+func (r *Replica) GC(ctx context.Context, threshold engine.Timestamp) (uint64, error) {
+	if !r.group.IsLeader() {
+		return 0, r.notLeader()
+	}
+	if threshold <= r.GCThreshold() {
+		return 0, nil
+	}
+	res, err := r.propose(ctx, &kvpb.Command{Writes: []*kvpb.Request{{Value: &kvpb.Request_Gc{Gc: &kvpb.GCRequest{Threshold: uint64(threshold)}}}}})
+	if err != nil {
+		return 0, err
+	}
+	return res.Responses[0].GetGc().GetKeys(), nil
+}

@@ -34,7 +34,7 @@ func (r *Replica) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
 	a := applier{r: r}
 	r.mu.Lock()
-	a.desc, a.applied, a.lastTS = r.mu.desc, r.mu.applied, r.mu.lastTS
+	a.desc, a.applied, a.lastTS, a.gcThreshold = r.mu.desc, r.mu.applied, r.mu.lastTS, r.mu.gcThreshold
 	r.mu.Unlock()
 	for i, l := range logs {
 		if l.Index <= a.applied {
@@ -58,6 +58,8 @@ type applier struct {
 	desc    *kvpb.RangeDescriptor
 	applied uint64
 	lastTS  engine.Timestamp
+	// gcThreshold: reads below it are refused (see gc.go).
+	gcThreshold engine.Timestamp
 	// splits are the right-hand sides created in this batch, opened after
 	// the batch is durable in the engine.
 	splits []*kvpb.RangeDescriptor
@@ -79,7 +81,7 @@ func (a *applier) flush() {
 	a.b = nil
 	r := a.r
 	r.mu.Lock()
-	r.mu.desc, r.mu.applied, r.mu.lastTS = a.desc, a.applied, a.lastTS
+	r.mu.desc, r.mu.applied, r.mu.lastTS, r.mu.gcThreshold = a.desc, a.applied, a.lastTS, a.gcThreshold
 	r.mu.cond.Broadcast()
 	r.mu.Unlock()
 	for _, right := range a.splits {

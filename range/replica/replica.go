@@ -57,6 +57,8 @@ type Replica struct {
 		desc    *kvpb.RangeDescriptor // nil when not initialized
 		applied uint64
 		lastTS  engine.Timestamp
+		// gcThreshold: snapshot reads below it are refused.
+		gcThreshold engine.Timestamp
 		// readyTerm is the term in which this node, as leader, has applied a
 		// barrier: reads in that term see everything committed before it.
 		readyTerm uint64
@@ -111,7 +113,17 @@ func Open(cfg Config, desc *kvpb.RangeDescriptor) (*Replica, error) {
 	case !errors.Is(err, engine.ErrNotFound):
 		return nil, fmt.Errorf("replica: r%d: read applied state: %w", cfg.RangeID, err)
 	}
+	if r.mu.gcThreshold, err = loadGCThreshold(cfg.Engine, cfg.RangeID); err != nil {
+		return nil, fmt.Errorf("replica: r%d: read gc threshold: %w", cfg.RangeID, err)
+	}
 	return r, nil
+}
+
+// GCThreshold returns the timestamp below which reads are refused.
+func (r *Replica) GCThreshold() engine.Timestamp {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mu.gcThreshold
 }
 
 // LoadDescriptor reads the descriptor stored for range id on this node.

@@ -17,8 +17,8 @@ import (
 // A raft snapshot of a range is a header followed by the engine's export of
 // the range's span:
 //
-//	magic "shardsnp1" | applied:8 | lastTS:8 | len(desc):4 | desc (proto) | span export
-const snapMagic = "shardsnp1"
+//	magic "shardsnp2" | applied:8 | lastTS:8 | gcThreshold:8 | len(desc):4 | desc (proto) | span export
+const snapMagic = "shardsnp2"
 
 var errBadSnapshot = errors.New("replica: malformed snapshot")
 
@@ -27,6 +27,7 @@ type fsmSnapshot struct {
 	desc    *kvpb.RangeDescriptor
 	applied uint64
 	lastTS  engine.Timestamp
+	gc      engine.Timestamp
 }
 
 // Snapshot captures the replica's state cheaply: a Pebble snapshot plus the
@@ -35,7 +36,7 @@ type fsmSnapshot struct {
 // it makes everything applied so far durable (the WAL is sequential).
 func (r *Replica) Snapshot() (raft.FSMSnapshot, error) {
 	r.mu.Lock()
-	desc, applied, lastTS := r.mu.desc, r.mu.applied, r.mu.lastTS
+	desc, applied, lastTS, gc := r.mu.desc, r.mu.applied, r.mu.lastTS, r.mu.gcThreshold
 	r.mu.Unlock()
 	if desc == nil {
 		return nil, ErrNotInitialized
@@ -48,7 +49,7 @@ func (r *Replica) Snapshot() (raft.FSMSnapshot, error) {
 	if err := b.Commit(true); err != nil {
 		return nil, fmt.Errorf("replica: r%d: sync before snapshot: %w", r.id, err)
 	}
-	return &fsmSnapshot{snap: r.eng.NewSnapshot(), desc: desc, applied: applied, lastTS: lastTS}, nil
+	return &fsmSnapshot{snap: r.eng.NewSnapshot(), desc: desc, applied: applied, lastTS: lastTS, gc: gc}, nil
 }
 
 // Persist streams the header and the span into sink.
@@ -70,6 +71,7 @@ func (s *fsmSnapshot) write(w io.Writer) error {
 	hdr := []byte(snapMagic)
 	hdr = binary.BigEndian.AppendUint64(hdr, s.applied)
 	hdr = binary.BigEndian.AppendUint64(hdr, uint64(s.lastTS))
+	hdr = binary.BigEndian.AppendUint64(hdr, uint64(s.gc))
 	hdr = binary.BigEndian.AppendUint32(hdr, uint32(len(enc)))
 	hdr = append(hdr, enc...)
 	if _, err := bw.Write(hdr); err != nil {
@@ -91,7 +93,7 @@ func (s *fsmSnapshot) Release() { _ = s.snap.Close() }
 func (r *Replica) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 256<<10)
-	hdr := make([]byte, len(snapMagic)+8+8+4)
+	hdr := make([]byte, len(snapMagic)+8+8+8+4)
 	if _, err := io.ReadFull(br, hdr); err != nil {
 		return fmt.Errorf("%w: header: %v", errBadSnapshot, err)
 	}
@@ -101,7 +103,8 @@ func (r *Replica) Restore(rc io.ReadCloser) error {
 	p := hdr[len(snapMagic):]
 	applied := binary.BigEndian.Uint64(p)
 	lastTS := engine.Timestamp(binary.BigEndian.Uint64(p[8:]))
-	n := binary.BigEndian.Uint32(p[16:])
+	gc := engine.Timestamp(binary.BigEndian.Uint64(p[16:]))
+	n := binary.BigEndian.Uint32(p[24:])
 	if n > 1<<20 {
 		return fmt.Errorf("%w: descriptor of %d bytes", errBadSnapshot, n)
 	}
@@ -124,11 +127,14 @@ func (r *Replica) Restore(rc io.ReadCloser) error {
 	if err := b.Put(appliedKey(r.id), encodeApplied(applied, lastTS)); err != nil {
 		return err
 	}
+	if err := b.Put(gcKey(r.id), binary.BigEndian.AppendUint64(nil, uint64(gc))); err != nil {
+		return err
+	}
 	if err := b.Commit(true); err != nil {
 		return fmt.Errorf("replica: r%d: store snapshot state: %w", r.id, err)
 	}
 	r.mu.Lock()
-	r.mu.desc, r.mu.applied, r.mu.lastTS = desc, applied, lastTS
+	r.mu.desc, r.mu.applied, r.mu.lastTS, r.mu.gcThreshold = desc, applied, lastTS, gc
 	r.mu.cond.Broadcast()
 	r.mu.Unlock()
 	r.log.Info("restored snapshot", "applied", applied, "start", desc.StartKey, "end", desc.EndKey)

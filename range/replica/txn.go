@@ -29,7 +29,7 @@ import (
 func txnRequest(req *kvpb.Request) bool {
 	switch req.Value.(type) {
 	case *kvpb.Request_Prewrite, *kvpb.Request_Commit, *kvpb.Request_Rollback,
-		*kvpb.Request_CheckTxnStatus, *kvpb.Request_Heartbeat, *kvpb.Request_OnePc:
+		*kvpb.Request_CheckTxnStatus, *kvpb.Request_Heartbeat, *kvpb.Request_OnePc, *kvpb.Request_Gc:
 		return true
 	}
 	return false
@@ -88,6 +88,10 @@ func (a *applier) applyTxn(req *kvpb.Request) *ApplyResult {
 		var commit engine.Timestamp
 		commit, err = a.onePC(v.OnePc)
 		resp = &kvpb.Response{Value: &kvpb.Response_OnePc{OnePc: &kvpb.OnePCResponse{CommitTs: uint64(commit)}}}
+	case *kvpb.Request_Gc:
+		var n uint64
+		n, err = a.gc(v.Gc)
+		resp = &kvpb.Response{Value: &kvpb.Response_Gc{Gc: &kvpb.GCResponse{Keys: n}}}
 	}
 	if err != nil {
 		return &ApplyResult{Err: err}
