@@ -3,6 +3,8 @@ package replica
 import (
 	"testing"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
+
 	"github.com/shardingsystem/shard/engine"
 	"github.com/shardingsystem/shard/kvpb"
 )
@@ -31,7 +33,7 @@ func versions(t *testing.T, eng *engine.Engine, k string) []engine.Timestamp {
 }
 
 func TestGCKeepsWhatReadsAtOrAboveThresholdSee(t *testing.T) {
-	eng := openEngine(t, nil)
+	eng := openEngine(t, vfs.NewMem())
 	r := open(t, eng, 1, testDesc(1, "a", "z", 1), nil)
 	idx := uint64(0)
 	next := func(cmd *kvpb.Command) *ApplyResult {

@@ -263,7 +263,19 @@ func readTS(ts uint64) engine.Timestamp {
 	return engine.Timestamp(ts)
 }
 
+// checkReadTS refuses a snapshot read below the range's GC threshold: the
+// versions it would see may be gone (see gc.go). ts 0 reads the newest data.
+func (r *Replica) checkReadTS(ts uint64) error {
+	if th := r.GCThreshold(); ts > 0 && engine.Timestamp(ts) < th {
+		return kvpb.NewInvalid("r%d: read at %d is below the GC threshold %d", r.id, ts, th)
+	}
+	return nil
+}
+
 func (r *Replica) get(ctx context.Context, g *kvpb.GetRequest) (*kvpb.GetResponse, error) {
+	if err := r.checkReadTS(g.ReadTs); err != nil {
+		return nil, err
+	}
 	ts := readTS(g.ReadTs)
 	if g.ReadTs > 0 {
 		if err := r.latches.wait(ctx, g.Key, nil); err != nil {
@@ -285,6 +297,9 @@ func (r *Replica) get(ctx context.Context, g *kvpb.GetRequest) (*kvpb.GetRespons
 }
 
 func (r *Replica) scan(ctx context.Context, s *kvpb.ScanRequest, desc *kvpb.RangeDescriptor) (*kvpb.ScanResponse, error) {
+	if err := r.checkReadTS(s.ReadTs); err != nil {
+		return nil, err
+	}
 	start, end := clamp(s.StartKey, s.EndKey, desc)
 	limit := int(s.Limit)
 	ts := readTS(s.ReadTs)
