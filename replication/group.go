@@ -78,12 +78,12 @@ type Group struct {
 	transport *GroupTransport
 	snapDir   string
 
-	// verify counts the VerifyLeader calls waiting for raft. Raft never
-	// answers a verify request still queued when its main loop stops (the
-	// caller would wait forever), so Close refuses new ones and lets the
-	// queued ones be answered (verifyDrainTimeout at most) before it shuts
-	// raft down.
-	verify struct {
+	// calls counts the Propose and VerifyLeader calls waiting for raft.
+	// Raft never answers a verify request still queued when its main loop
+	// stops, nor an entry committed but not yet applied (the caller would
+	// wait forever), so Close refuses new calls and lets the waiting ones be
+	// answered (drainTimeout at most) before it shuts raft down.
+	calls struct {
 		sync.Mutex
 		closed   bool
 		inflight int
@@ -91,10 +91,33 @@ type Group struct {
 	}
 }
 
-// verifyDrainTimeout bounds Close's wait for verify requests in flight: a
-// leader answers them after one round of heartbeats, or when it steps down
-// for lack of a quorum (LeaderLeaseTimeout).
-const verifyDrainTimeout = 5 * time.Second
+// drainTimeout bounds Close's wait for calls in flight: a leader answers a
+// verify after one round of heartbeats and a proposal once applied, or
+// fails them when it steps down for lack of a quorum (LeaderLeaseTimeout).
+const drainTimeout = 5 * time.Second
+
+// enter registers a call waiting for raft; false once the group is closing.
+func (g *Group) enter() bool {
+	v := &g.calls
+	v.Lock()
+	defer v.Unlock()
+	if v.closed {
+		return false
+	}
+	v.inflight++
+	return true
+}
+
+// leave ends a call registered by enter.
+func (g *Group) leave() {
+	v := &g.calls
+	v.Lock()
+	if v.inflight--; v.inflight == 0 && v.idle != nil {
+		close(v.idle)
+		v.idle = nil
+	}
+	v.Unlock()
+}
 
 // ServerID is the raft ServerID of a node.
 func ServerID(nodeID uint64) raft.ServerID { return raft.ServerID(strconv.FormatUint(nodeID, 10)) }
@@ -168,6 +191,10 @@ func (g *Group) Bootstrap(voters []raft.Server) error {
 // Propose replicates cmd and applies it; it returns the FSM's response and
 // the entry's index once it is applied on this node.
 func (g *Group) Propose(ctx context.Context, cmd []byte) (any, uint64, error) {
+	if !g.enter() {
+		return nil, 0, ErrGroupShutdown
+	}
+	defer g.leave()
 	f := g.raft.Apply(cmd, timeoutOf(ctx, 10*time.Second))
 	if err := f.Error(); err != nil {
 		return nil, 0, translate(err)
@@ -178,22 +205,11 @@ func (g *Group) Propose(ctx context.Context, cmd []byte) (any, uint64, error) {
 // VerifyLeader returns nil if this node is still the leader after a round of
 // contact with a quorum.
 func (g *Group) VerifyLeader() error {
-	v := &g.verify
-	v.Lock()
-	if v.closed {
-		v.Unlock()
+	if !g.enter() {
 		return ErrGroupShutdown
 	}
-	v.inflight++
-	v.Unlock()
-	err := g.raft.VerifyLeader().Error()
-	v.Lock()
-	if v.inflight--; v.inflight == 0 && v.idle != nil {
-		close(v.idle)
-		v.idle = nil
-	}
-	v.Unlock()
-	return translate(err)
+	defer g.leave()
+	return translate(g.raft.VerifyLeader().Error())
 }
 
 // Barrier waits until every entry committed before the call is applied.
@@ -259,7 +275,7 @@ func (g *Group) TransferLeadership(nodeID uint64, addr raft.ServerAddress) error
 
 // Close stops the group's raft instance and its transport; state stays.
 func (g *Group) Close() error {
-	v := &g.verify
+	v := &g.calls
 	v.Lock()
 	v.closed = true
 	var idle chan struct{}
@@ -269,7 +285,7 @@ func (g *Group) Close() error {
 	}
 	v.Unlock()
 	if idle != nil {
-		t := time.NewTimer(verifyDrainTimeout)
+		t := time.NewTimer(drainTimeout)
 		select {
 		case <-idle:
 		case <-t.C:

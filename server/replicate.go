@@ -141,6 +141,12 @@ func (s *Server) upreplicate(ctx context.Context, rep *replica.Replica, live []*
 // wait began, then makes it a voter and records the new replica list.
 func (s *Server) promote(ctx context.Context, rep *replica.Replica, nodeID uint64, addr raft.ServerAddress) error {
 	g := rep.Group()
+	// Raft's no-op entry at a term's start never reaches the FSM, so the
+	// new replica's applied index could never reach a commit index that
+	// points at it: commit an entry of our own first.
+	if err := rep.EnsureLeaseholder(ctx); err != nil {
+		return err
+	}
 	want := g.CommitIndex()
 	cl, err := s.pool.Internal(string(addr))
 	if err != nil {

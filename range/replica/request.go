@@ -190,6 +190,11 @@ func (r *Replica) propose(ctx context.Context, cmd *kvpb.Command) (*ApplyResult,
 	return res, nil
 }
 
+// EnsureLeaseholder proves that this node leads the range and has applied
+// everything committed before the call (see Execute). After it, the
+// range's commit index points at an entry the FSM applies.
+func (r *Replica) EnsureLeaseholder(ctx context.Context) error { return r.ensureLeaseholder(ctx) }
+
 // ensureLeaseholder proves that this node is leader and has applied all that
 // was committed before the call (see Execute).
 func (r *Replica) ensureLeaseholder(ctx context.Context) error {
