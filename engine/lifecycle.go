@@ -64,6 +64,3 @@ func (g *closeGuard) close() bool {
 	<-g.drained
 	return true
 }
-
-// isClosed reports whether close has been called.
-func (g *closeGuard) isClosed() bool { return g.state.Load()&closedBit != 0 }

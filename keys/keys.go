@@ -148,9 +148,6 @@ func prefixEnd(p []byte) []byte {
 	return KeyMax
 }
 
-// Next returns the immediate successor of k.
-func Next(k []byte) []byte { return append(append([]byte{}, k...), 0x00) }
-
 // Pretty prints a key for people: /meta/..., /local/..., or the user key with
 // non-printable bytes escaped.
 func Pretty(k []byte) string {

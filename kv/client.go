@@ -226,6 +226,20 @@ func (c *Client) Send(ctx context.Context, key []byte, reqs []*kvpb.Request) (*k
 // hints. It returns the first definitive answer or the last error.
 func (c *Client) sendToRange(ctx context.Context, desc *kvpb.RangeDescriptor, reqs []*kvpb.Request) (*kvpb.BatchResponse, error) {
 	ba := &kvpb.BatchRequest{RangeId: desc.RangeId, Requests: reqs}
+	var resp *kvpb.BatchResponse
+	err := c.tryLeader(ctx, desc, func(addr string) error {
+		var err error
+		resp, err = c.sendTo(ctx, addr, ba)
+		return err
+	})
+	return resp, err
+}
+
+// tryLeader calls call with the addresses of desc's replicas, cached leader
+// first, following NotLeader hints and moving on after transport failures,
+// RangeNotFound and Unavailable, until one succeeds or fails with a
+// definitive error. It keeps the range's leader cache up to date.
+func (c *Client) tryLeader(ctx context.Context, desc *kvpb.RangeDescriptor, call func(addr string) error) error {
 	tried := map[string]bool{}
 	candidates := c.candidates(desc)
 	var lastErr error = kvpb.NewUnavailable("r%d has no reachable replica", desc.RangeId)
@@ -236,16 +250,16 @@ func (c *Client) sendToRange(ctx context.Context, desc *kvpb.RangeDescriptor, re
 			continue
 		}
 		tried[addr] = true
-		resp, err := c.sendTo(ctx, addr, ba)
+		err := call(addr)
 		if err == nil {
 			c.cache.setLeader(desc.RangeId, addr)
-			return resp, nil
+			return nil
 		}
 		lastErr = err
 		var kerr *kvpb.Error
 		if !errors.As(err, &kerr) {
 			if ctx.Err() != nil {
-				return nil, err
+				return err
 			}
 			continue // transport failure: next replica
 		}
@@ -257,11 +271,11 @@ func (c *Client) sendToRange(ctx context.Context, desc *kvpb.RangeDescriptor, re
 			}
 		case *kvpb.Error_RangeNotFound, *kvpb.Error_Unavailable:
 		default:
-			return nil, err
+			return err
 		}
 	}
 	c.cache.setLeader(desc.RangeId, "")
-	return nil, lastErr
+	return lastErr
 }
 
 func (c *Client) sendTo(ctx context.Context, addr string, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
@@ -354,9 +368,4 @@ func backoff(ctx context.Context, attempt int) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// Clone is a helper for callers that keep descriptors.
-func Clone(d *kvpb.RangeDescriptor) *kvpb.RangeDescriptor {
-	return proto.Clone(d).(*kvpb.RangeDescriptor)
 }

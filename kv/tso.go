@@ -156,44 +156,15 @@ func (c *Client) getTimestamps(ctx context.Context, n int) (engine.Timestamp, er
 }
 
 // getTimestampsOnce tries the candidates of the meta range (cached leader,
-// seeds, known nodes), following NotLeader hints, like sendToRange.
+// seeds, known nodes), following NotLeader hints (see tryLeader).
 func (c *Client) getTimestampsOnce(ctx context.Context, n int) (engine.Timestamp, error) {
-	tried := map[string]bool{}
-	candidates := c.candidates(metaDesc)
-	var lastErr error = kvpb.NewUnavailable("no node answered for the timestamp oracle")
-	for len(candidates) > 0 {
-		addr := candidates[0]
-		candidates = candidates[1:]
-		if tried[addr] || addr == "" {
-			continue
-		}
-		tried[addr] = true
-		first, err := c.getTimestampsFrom(ctx, addr, n)
-		if err == nil {
-			c.cache.setLeader(MetaRangeID, addr)
-			return first, nil
-		}
-		lastErr = err
-		var kerr *kvpb.Error
-		if !errors.As(err, &kerr) {
-			if ctx.Err() != nil {
-				return 0, err
-			}
-			continue // transport failure: next node
-		}
-		switch d := kerr.Detail.(type) {
-		case *kvpb.Error_NotLeader:
-			if hint := d.NotLeader.LeaderAddr; hint != "" && !tried[hint] {
-				c.cache.setLeader(MetaRangeID, hint)
-				candidates = append([]string{hint}, candidates...)
-			}
-		case *kvpb.Error_RangeNotFound, *kvpb.Error_Unavailable:
-		default:
-			return 0, err
-		}
-	}
-	c.cache.setLeader(MetaRangeID, "")
-	return 0, lastErr
+	var first engine.Timestamp
+	err := c.tryLeader(ctx, metaDesc, func(addr string) error {
+		var err error
+		first, err = c.getTimestampsFrom(ctx, addr, n)
+		return err
+	})
+	return first, err
 }
 
 func (c *Client) getTimestampsFrom(ctx context.Context, addr string, n int) (engine.Timestamp, error) {
