@@ -51,7 +51,19 @@ var (
 	metaDescPrefix = []byte{0x02, 'd'}
 	metaNodePrefix = []byte{0x02, 'n'}
 	metaSysPrefix  = []byte{0x02, 's'}
+	metaCatPrefix  = []byte{0x02, 'c'}
 )
+
+// CatalogKey is the meta key of a SQL catalog record (package sql/catalog
+// chooses the suffixes).
+func CatalogKey(suffix []byte) []byte {
+	return append(append([]byte{}, metaCatPrefix...), suffix...)
+}
+
+// CatalogSpan is the span of all catalog records.
+func CatalogSpan() (start, end []byte) {
+	return metaCatPrefix, prefixEnd(metaCatPrefix)
+}
 
 // RangeDescriptorKey is where the descriptor of the range ending at end is
 // stored in the meta range.

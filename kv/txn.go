@@ -65,7 +65,36 @@ type Txn struct {
 	done     bool
 	onePC    bool // committed in one raft command
 	writes   map[string]*kvpb.Mutation
+	// undo records, for each buffered write, what it replaced (nil: no
+	// write), so that RollbackTo can restore a savepoint.
+	undo []undoEntry
 }
+
+type undoEntry struct {
+	key  string
+	prev *kvpb.Mutation
+}
+
+// Savepoint returns a marker of the writes buffered so far.
+func (t *Txn) Savepoint() int { return len(t.undo) }
+
+// RollbackTo discards the writes buffered since Savepoint returned sp.
+func (t *Txn) RollbackTo(sp int) {
+	for i := len(t.undo) - 1; i >= sp && i >= 0; i-- {
+		u := t.undo[i]
+		if u.prev == nil {
+			delete(t.writes, u.key)
+		} else {
+			t.writes[u.key] = u.prev
+		}
+	}
+	if sp < len(t.undo) {
+		t.undo = t.undo[:max(sp, 0)]
+	}
+}
+
+// Writes returns the number of buffered writes.
+func (t *Txn) Writes() int { return len(t.writes) }
 
 // Begin starts a transaction at a fresh timestamp from the oracle.
 func (c *Client) Begin(ctx context.Context) (*Txn, error) {
@@ -112,6 +141,7 @@ func (t *Txn) GetForUpdate(ctx context.Context, key []byte) ([]byte, bool, error
 		return v, found, err
 	}
 	if _, ok := t.writes[string(key)]; !ok {
+		t.undo = append(t.undo, undoEntry{key: string(key)})
 		t.writes[string(key)] = &kvpb.Mutation{Op: kvpb.LockOp_LOCK_ONLY, Key: append([]byte(nil), key...)}
 	}
 	return v, found, nil
@@ -122,6 +152,15 @@ func (t *Txn) GetForUpdate(ctx context.Context, key []byte) ([]byte, bool, error
 func (t *Txn) Scan(ctx context.Context, start, end []byte, limit int) ([]*kvpb.KeyValue, error) {
 	if t.done {
 		return nil, ErrTxnDone
+	}
+	own := 0
+	for k := range t.writes {
+		if k >= string(start) && k < string(end) {
+			own++
+		}
+	}
+	if own == 0 {
+		return t.c.scanAt(ctx, start, end, limit, t.start)
 	}
 	rows, err := t.c.scanAt(ctx, start, end, 0, t.start)
 	if err != nil {
@@ -160,7 +199,9 @@ func (t *Txn) buffer(op kvpb.LockOp, key, value []byte) error {
 	if t.readOnly {
 		return fmt.Errorf("kv: write in a read-only snapshot")
 	}
-	t.writes[string(key)] = &kvpb.Mutation{Op: op, Key: append([]byte(nil), key...), Value: append([]byte(nil), value...)}
+	k := string(key)
+	t.undo = append(t.undo, undoEntry{key: k, prev: t.writes[k]})
+	t.writes[k] = &kvpb.Mutation{Op: op, Key: append([]byte(nil), key...), Value: append([]byte(nil), value...)}
 	return nil
 }
 
@@ -196,7 +237,7 @@ func (t *Txn) Commit(ctx context.Context) (engine.Timestamp, error) {
 	if err != nil {
 		return 0, err
 	}
-	if len(groups) == 1 {
+	if len(groups) == 1 && len(muts) <= maxOnePCMutations && mutationBytes(muts) <= maxCommandBytes {
 		ts, err, fallback := t.commitOnePC(ctx, muts)
 		if !fallback {
 			t.c.countOutcome(err)
@@ -237,6 +278,45 @@ func (t *Txn) commitOnePC(ctx context.Context, muts []*kvpb.Mutation) (ts engine
 		return 0, err, false
 	}
 	return engine.Timestamp(resp.GetOnePc().GetCommitTs()), nil, false
+}
+
+// Bounds on one raft command of a transaction: a 1PC commit with more
+// mutations goes through 2PC, whose prewrites and resolves are sent in
+// chunks of at most these sizes, a few at a time.
+const (
+	maxOnePCMutations = 4096
+	maxCommandBytes   = 4 << 20
+	maxChunkMutations = 4096
+	maxParallelChunks = 8
+)
+
+func mutationBytes(muts []*kvpb.Mutation) int {
+	n := 0
+	for _, m := range muts {
+		n += len(m.Key) + len(m.Value) + 8
+	}
+	return n
+}
+
+// chunkGroups splits each range's group into chunks no bigger than one raft
+// command should be.
+func chunkGroups(groups []txnGroup) []txnGroup {
+	var out []txnGroup
+	for _, g := range groups {
+		start, size := 0, 0
+		for i, m := range g.muts {
+			sz := len(m.Key) + len(m.Value) + 8
+			if i > start && (i-start >= maxChunkMutations || size+sz > maxCommandBytes) {
+				out = append(out, txnGroup{key: g.muts[start].Key, muts: g.muts[start:i]})
+				start, size = i, 0
+			}
+			size += sz
+		}
+		if start < len(g.muts) {
+			out = append(out, txnGroup{key: g.muts[start].Key, muts: g.muts[start:]})
+		}
+	}
+	return out
 }
 
 // txnGroup is the mutations of one range.
@@ -295,12 +375,18 @@ func (t *Txn) commitTwoPC(ctx context.Context, muts []*kvpb.Mutation) (engine.Ti
 		if err != nil {
 			return 0, t.abandon(err, primary, muts)
 		}
-		errs := make(chan error, len(groups))
-		for _, g := range groups {
-			go func() { errs <- t.prewrite(ctx, primary, g.muts) }()
+		chunks := chunkGroups(groups)
+		errs := make(chan error, len(chunks))
+		sem := make(chan struct{}, maxParallelChunks)
+		for _, g := range chunks {
+			go func() {
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				errs <- t.prewrite(ctx, primary, g.muts)
+			}()
 		}
 		var first error
-		for range groups {
+		for range chunks {
 			if err := <-errs; err != nil && first == nil {
 				first = err
 			}
@@ -336,7 +422,7 @@ func (t *Txn) lockOnly(ctx context.Context, muts []*kvpb.Mutation) (engine.Times
 		return 0, err
 	}
 	var first error
-	for _, g := range groups {
+	for _, g := range chunkGroups(groups) {
 		if err := t.prewrite(ctx, muts[0].Key, g.muts); err != nil && first == nil {
 			first = err
 		}
@@ -412,17 +498,20 @@ func (c *Client) resolveAsync(start, commit engine.Timestamp, muts []*kvpb.Mutat
 	c.bg.Add(1)
 	go func() {
 		defer c.bg.Done()
-		ctx, cancel := context.WithTimeout(c.bgCtx, 30*time.Second)
+		ctx, cancel := context.WithTimeout(c.bgCtx, 30*time.Second+time.Duration(len(muts)/1000)*time.Second)
 		defer cancel()
 		groups, err := c.groupByRange(ctx, muts)
 		if err != nil {
 			return
 		}
 		var wg sync.WaitGroup
-		for _, g := range groups {
+		sem := make(chan struct{}, maxParallelChunks)
+		for _, g := range chunkGroups(groups) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
 				keys := make([][]byte, len(g.muts))
 				for i, m := range g.muts {
 					keys[i] = m.Key
@@ -559,5 +648,74 @@ func (c *Client) RunTxn(ctx context.Context, fn func(ctx context.Context, t *Txn
 		if err := backoff(ctx, min(attempt+1, 6)); err != nil {
 			return fmt.Errorf("%w (gave up: %v)", ErrWriteConflict, err)
 		}
+	}
+}
+
+// KeyResult is one key's outcome of GetMany.
+type KeyResult struct {
+	Value []byte
+	Found bool
+}
+
+// maxParallelGets bounds the reads GetMany runs at once.
+const maxParallelGets = 32
+
+// GetMany reads keys as of the start timestamp (or the transaction's own
+// writes), several at once; results are in the order of keys.
+func (t *Txn) GetMany(ctx context.Context, keys [][]byte) ([]KeyResult, error) {
+	if t.done {
+		return nil, ErrTxnDone
+	}
+	out := make([]KeyResult, len(keys))
+	var todo []int
+	for i, k := range keys {
+		if m, ok := t.writes[string(k)]; ok && m.Op != kvpb.LockOp_LOCK_ONLY {
+			out[i] = KeyResult{Value: m.Value, Found: m.Op == kvpb.LockOp_LOCK_PUT}
+			continue
+		}
+		todo = append(todo, i)
+	}
+	if len(todo) == 0 {
+		return out, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, maxParallelGets)
+	errs := make(chan error, len(todo))
+	var wg sync.WaitGroup
+	for _, i := range todo {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			req := &kvpb.Request{Value: &kvpb.Request_Get{Get: &kvpb.GetRequest{Key: keys[i], ReadTs: uint64(t.start)}}}
+			resp, err := t.c.sendResolving(ctx, keys[i], req)
+			if err != nil {
+				errs <- err
+				cancel()
+				return
+			}
+			g := resp.GetGet()
+			out[i] = KeyResult{Value: g.GetValue(), Found: g.GetFound()}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Lock marks key to be locked at commit (SELECT ... FOR UPDATE) without
+// reading it.
+func (t *Txn) Lock(key []byte) {
+	if t.readOnly || t.done {
+		return
+	}
+	if _, ok := t.writes[string(key)]; !ok {
+		t.undo = append(t.undo, undoEntry{key: string(key)})
+		t.writes[string(key)] = &kvpb.Mutation{Op: kvpb.LockOp_LOCK_ONLY, Key: append([]byte(nil), key...)}
 	}
 }

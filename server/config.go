@@ -37,6 +37,15 @@ type Config struct {
 	// remove what is older.
 	MVCCRetention time.Duration
 	GCInterval    time.Duration
+	// CertsDir holds the SQL listener's TLS certificate (node.crt,
+	// node.key); empty means the data directory, where one is generated.
+	CertsDir string
+	// Insecure lets SQL clients connect without a password; allowed only
+	// when every listen address is a loopback address.
+	Insecure bool
+	// RootPassword, when set, is the SQL superuser root's password at
+	// bootstrap (SHARD_ROOT_PASSWORD); else one is generated.
+	RootPassword string
 	// CacheSize and MemTableSize size the Pebble engine (0: engine defaults).
 	CacheSize    int64
 	MemTableSize uint64
@@ -90,6 +99,9 @@ func (c Config) Validate() error {
 	}
 	if c.MVCCRetention <= 0 || c.GCInterval <= 0 {
 		errs = append(errs, errors.New("MVCC retention and GC interval must be positive"))
+	}
+	if c.Insecure && !loopbackOnly(c.RPCAddr, c.SQLAddr, c.HTTPAddr) {
+		errs = append(errs, errInsecureNotLoopback)
 	}
 	if c.ReplicateInterval <= 0 {
 		errs = append(errs, errors.New("replicate interval must be positive"))

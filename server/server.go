@@ -22,6 +22,9 @@ import (
 	"github.com/shardingsystem/shard/range/replica"
 	"github.com/shardingsystem/shard/replication"
 	"github.com/shardingsystem/shard/serverpb"
+	"github.com/shardingsystem/shard/sql"
+	"github.com/shardingsystem/shard/sql/catalog"
+	"github.com/shardingsystem/shard/wire"
 )
 
 // Version is the server's version string.
@@ -43,6 +46,12 @@ type Server struct {
 	store *store
 	tso   *tsoServer
 	id    ident
+	// The SQL layer: catalog cache, SQL server and PostgreSQL listener.
+	catalog           *catalog.Cache
+	sql               *sql.Server
+	wire              *wire.Server
+	generatedPassword string
+	sqlAddr           string
 
 	// ctx is cancelled by Stop; background loops derive from it.
 	ctx      context.Context
@@ -276,6 +285,9 @@ func (s *Server) Start(ctx context.Context) error {
 		defer s.loops.Done()
 		s.tso.run(s.ctx)
 	}()
+	if err := s.startSQL(ctx, bootstrap); err != nil {
+		return err
+	}
 	s.runLoop("replicate", s.cfg.ReplicateInterval, s.replicateOnce)
 	s.runLoop("node-refresh", 2*time.Second, s.refreshNodes)
 	s.runLoop("gc", s.cfg.GCInterval, s.gcOnce)
@@ -358,6 +370,10 @@ func (s *Server) stop(handoff bool) {
 	s.stopOnce.Do(func() {
 		if s.store != nil && handoff {
 			s.store.transferLeaderships()
+		}
+		// The SQL listener first: no new statements while the node goes.
+		if s.wire != nil {
+			s.wire.Close()
 		}
 		s.cancel()
 		s.loops.Wait()

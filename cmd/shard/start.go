@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 
@@ -62,6 +63,8 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "HTTP API address")
 	join := fs.String("join", "", "comma-separated rpc addresses of existing nodes; empty bootstraps a new cluster")
 	fs.IntVar(&cfg.Replicas, "replicas", cfg.Replicas, "replicas per range")
+	fs.StringVar(&cfg.CertsDir, "certs-dir", cfg.CertsDir, "directory of the SQL TLS certificate (node.crt, node.key); default: generated in the data directory")
+	fs.BoolVar(&cfg.Insecure, "insecure", false, "let SQL clients connect without a password (only when every listen address is loopback)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
@@ -80,6 +83,7 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 	if err := lv.UnmarshalText([]byte(*level)); err != nil {
 		return usagef("bad --log-level %q", *level)
 	}
+	cfg.RootPassword = os.Getenv("SHARD_ROOT_PASSWORD")
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
 	if err := cfg.Validate(); err != nil {
 		return usagef("%v", err)
@@ -95,7 +99,10 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 		s.Stop()
 		return err
 	}
-	fmt.Fprintf(stdout, "shard node n%d of cluster %s\n  rpc:      %s\n  data dir: %s\n", s.NodeID(), s.ClusterID(), cfg.RPCAddr, cfg.DataDir)
+	fmt.Fprintf(stdout, "shard node n%d of cluster %s\n  rpc:      %s\n  sql:      %s\n  data dir: %s\n", s.NodeID(), s.ClusterID(), cfg.RPCAddr, cfg.SQLAddr, cfg.DataDir)
+	if pw := s.GeneratedRootPassword(); pw != "" {
+		fmt.Fprintf(stdout, "  SQL superuser: root, password %s (shown once; also in %s, mode 0600)\n", pw, filepath.Join(cfg.DataDir, server.RootPasswordFile))
+	}
 	if f, ok := stdout.(*os.File); ok {
 		_ = f.Sync()
 	}

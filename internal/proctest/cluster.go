@@ -20,6 +20,9 @@ type Cluster struct {
 	bin      string
 	dir      string
 	logLevel string
+	// env holds KEY=VALUE pairs added to every node's environment
+	// (SetEnv); set before the starts it is meant for.
+	env []string
 
 	mu struct {
 		sync.Mutex
@@ -66,6 +69,12 @@ func (c *Cluster) Dir() string { return c.dir }
 
 // SetLogLevel sets --log-level for later starts (default info).
 func (c *Cluster) SetLogLevel(l string) { c.logLevel = l }
+
+// SetEnv sets KEY=VALUE pairs that later starts of every node add to the
+// environment they inherit from the test binary (a later pair wins over an
+// inherited one), e.g. SHARD_ROOT_PASSWORD for a bootstrapping node. Call
+// it before starting nodes, from the test's goroutine.
+func (c *Cluster) SetEnv(env ...string) { c.env = append([]string(nil), env...) }
 
 // AddNode adds a node slot with free addresses and a data directory that
 // does not exist yet; nothing starts.

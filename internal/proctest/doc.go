@@ -35,7 +35,8 @@
 //     exit code.
 //   - wait.go: polling a condition until it holds; tests never sleep.
 //   - spawn.go: the goroutine, locked to its thread, that forks every
-//     process.
+//     process; [StartProcess] starts a test's helper process (a reference
+//     PostgreSQL server, say) the same way.
 //
 // Lifecycle and guarantees: processes never outlive the test. The cluster's
 // t.Cleanup stops every node (SIGTERM, SIGKILL after a short grace period)

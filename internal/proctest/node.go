@@ -229,6 +229,9 @@ func (n *Node) startOnce() error {
 
 	cmd := exec.Command(n.c.bin, args...)
 	cmd.Dir = n.dir
+	if len(n.c.env) > 0 {
+		cmd.Env = append(os.Environ(), n.c.env...)
+	}
 	cmd.Stdout = newReadyWatcher(outf)
 	cmd.Stderr = errf
 	cmd.SysProcAttr = sysProcAttr()

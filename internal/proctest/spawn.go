@@ -63,3 +63,14 @@ func stopSpawner() {
 	}
 	spawner.closed = true
 }
+
+// StartProcess starts cmd, a helper process that is not a shard node (say,
+// a reference database server), the way nodes are started: from the
+// spawner's thread and, on Linux, with the parent-death signal, so it dies
+// with the test binary. Fields of cmd.SysProcAttr that the caller set
+// (Credential, ...) are kept. The caller owns the process: it stops it and
+// waits for it; Cleanup does not know about it.
+func StartProcess(cmd *exec.Cmd) error {
+	cmd.SysProcAttr = withParentDeathSignal(cmd.SysProcAttr)
+	return startCmd(cmd)
+}

@@ -10,3 +10,12 @@ import "syscall"
 func sysProcAttr() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
+
+// withParentDeathSignal adds sysProcAttr's parent-death signal to a.
+func withParentDeathSignal(a *syscall.SysProcAttr) *syscall.SysProcAttr {
+	if a == nil {
+		return sysProcAttr()
+	}
+	a.Pdeathsig = syscall.SIGKILL
+	return a
+}

@@ -1,0 +1,465 @@
+package sql
+
+import (
+	"fmt"
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/shardingsystem/shard/keys"
+	"github.com/shardingsystem/shard/sql/catalog"
+	"github.com/shardingsystem/shard/sql/expr"
+	"github.com/shardingsystem/shard/sql/rowenc"
+	"github.com/shardingsystem/shard/sql/types"
+)
+
+// accessKind is how a scan finds its rows.
+type accessKind int
+
+const (
+	accessFull  accessKind = iota // every row of the database's span
+	accessPoint                   // point reads of fully given primary keys
+	accessShard                   // the shard block(s) of given shard values
+	accessIndex                   // entries of a global index, then the rows
+)
+
+// scanRel reads rows of one table, in Table.Columns order, keeping those
+// that pass filter.
+type scanRel struct {
+	table   *catalog.Table
+	columns []scopeCol
+	filter  expr.Expr
+	kind    accessKind
+	// points holds, for accessPoint, one expression list per key, in
+	// primary index column order.
+	points [][]expr.Expr
+	// shardVals holds the shard values for accessShard, or the index's
+	// first-column values for accessIndex.
+	shardVals []expr.Expr
+	index     *catalog.Index
+	// lock marks the rows read for locking (FOR UPDATE, UPDATE, DELETE).
+	lock bool
+}
+
+func (s *scanRel) cols() []scopeCol { return s.columns }
+
+// scanned is a row with its KV key.
+type scanned struct {
+	key []byte
+	row row
+}
+
+func (s *scanRel) rows(e *execCtx) ([]row, error) {
+	rs, err := s.scan(e)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]row, len(rs))
+	for i, r := range rs {
+		out[i] = r.row
+	}
+	return out, nil
+}
+
+// scan returns the matching rows with their keys.
+func (s *scanRel) scan(e *execCtx) ([]scanned, error) {
+	t := s.table
+	pk := t.PrimaryIndex()
+	var found []scanned
+	add := func(k, v []byte) error {
+		r, err := rowenc.DecodeRow(t, k, v)
+		if err != nil {
+			return err
+		}
+		found = append(found, scanned{key: k, row: r})
+		return nil
+	}
+	switch s.kind {
+	case accessPoint:
+		var keyList [][]byte
+		for _, tuple := range s.points {
+			vals := make([]types.Datum, len(tuple))
+			ok := true
+			for j, x := range tuple {
+				d, err := expr.ConstEval(e.ev, x)
+				if err != nil {
+					return nil, err
+				}
+				col := t.ColumnByID(pk.Columns[j])
+				if d, ok = keyValue(d, x.Type(), col.Type); !ok {
+					break
+				}
+				vals[j] = d
+			}
+			if !ok {
+				continue
+			}
+			shardPos := -1
+			for j, id := range pk.Columns {
+				if id == t.ShardColumn {
+					shardPos = j
+				}
+			}
+			sc := t.ColumnByID(t.ShardColumn)
+			keyList = append(keyList, rowenc.PointKey(t, rowenc.ShardHash(sc.Type, vals[shardPos]), vals))
+		}
+		keyList = dedupKeys(keyList)
+		res, err := e.txn.GetMany(e.ctx, keyList)
+		if err != nil {
+			return nil, err
+		}
+		for i, r := range res {
+			if r.Found {
+				if err := add(keyList[i], r.Value); err != nil {
+					return nil, err
+				}
+			}
+		}
+	case accessShard:
+		sc := t.ColumnByID(t.ShardColumn)
+		var hashes []uint64
+		for _, x := range s.shardVals {
+			d, err := expr.ConstEval(e.ev, x)
+			if err != nil {
+				return nil, err
+			}
+			d, ok := keyValue(d, x.Type(), sc.Type)
+			if !ok {
+				continue
+			}
+			hashes = appendUniqueHash(hashes, rowenc.ShardHash(sc.Type, d))
+		}
+		for _, h := range hashes {
+			prefix := rowenc.IndexPrefix(t.DB, h, t.ID, pk.ID)
+			kvs, err := e.txn.Scan(e.ctx, prefix, keys.PrefixEnd(prefix), 0)
+			if err != nil {
+				return nil, err
+			}
+			for _, kv := range kvs {
+				if err := add(kv.Key, kv.Value); err != nil {
+					return nil, err
+				}
+			}
+		}
+	case accessIndex:
+		ix := s.index
+		col := t.ColumnByID(ix.Columns[0])
+		var rowKeys [][]byte
+		for _, x := range s.shardVals {
+			d, err := expr.ConstEval(e.ev, x)
+			if err != nil {
+				return nil, err
+			}
+			d, ok := keyValue(d, x.Type(), col.Type)
+			if !ok {
+				continue
+			}
+			prefix := rowenc.IndexLookupPrefix(t, ix, rowenc.ShardHash(col.Type, d), []types.Datum{d})
+			kvs, err := e.txn.Scan(e.ctx, prefix, keys.PrefixEnd(prefix), 0)
+			if err != nil {
+				return nil, err
+			}
+			for _, kv := range kvs {
+				rowKeys = append(rowKeys, kv.Value)
+			}
+		}
+		rowKeys = dedupKeys(rowKeys)
+		res, err := e.txn.GetMany(e.ctx, rowKeys)
+		if err != nil {
+			return nil, err
+		}
+		for i, r := range res {
+			if r.Found {
+				if err := add(rowKeys[i], r.Value); err != nil {
+					return nil, err
+				}
+			}
+		}
+	default:
+		start, end := rowenc.DatabaseSpan(t.DB)
+		kvs, err := e.txn.Scan(e.ctx, start, end, 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, kv := range kvs {
+			h, _, ok := rowenc.DecodeHeader(kv.Key)
+			if !ok || h.Table != t.ID || h.Index != pk.ID {
+				continue
+			}
+			if err := add(kv.Key, kv.Value); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if s.filter != nil {
+		out := found[:0]
+		for _, r := range found {
+			ok, err := evalBool(e, s.filter, r.row)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				out = append(out, r)
+			}
+		}
+		found = out
+	}
+	if s.lock {
+		for _, r := range found {
+			e.txn.Lock(r.key)
+		}
+	}
+	return found, nil
+}
+
+func appendUniqueHash(hs []uint64, h uint64) []uint64 {
+	for _, x := range hs {
+		if x == h {
+			return hs
+		}
+	}
+	return append(hs, h)
+}
+
+func dedupKeys(ks [][]byte) [][]byte {
+	seen := map[string]bool{}
+	out := ks[:0]
+	for _, k := range ks {
+		if !seen[string(k)] {
+			seen[string(k)] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// keyValue converts a lookup value to the column's type for key encoding;
+// ok is false when the value cannot equal any value of the column (NULL, or
+// a fractional number for an integer column).
+func keyValue(d types.Datum, from, to types.T) (types.Datum, bool) {
+	if d == nil {
+		return nil, false
+	}
+	if from.Family() == to.Family() {
+		if to.Family() == types.IntFamily {
+			v := d.(int64)
+			switch to.Oid {
+			case types.OidInt2:
+				return d, v >= -1<<15 && v < 1<<15
+			case types.OidInt4:
+				return d, v >= -1<<31 && v < 1<<31
+			}
+		}
+		if to.Family() == types.StringFamily && to.Oid == types.OidBPChar {
+			return d, true
+		}
+		return d, true
+	}
+	c, err := types.Cast(d, from, to)
+	if err != nil {
+		return nil, false
+	}
+	back, err := types.Cast(c, to, from)
+	if err != nil || types.Compare(from, back, d) != 0 {
+		return nil, false
+	}
+	return c, true
+}
+
+// conjuncts flattens an AND tree.
+func conjuncts(x expr.Expr) []expr.Expr {
+	if a, ok := x.(*expr.And); ok {
+		var out []expr.Expr
+		for _, y := range a.Args {
+			out = append(out, conjuncts(y)...)
+		}
+		return out
+	}
+	return []expr.Expr{x}
+}
+
+// rowIndependent reports whether x can be computed before reading rows.
+func rowIndependent(x expr.Expr) bool {
+	ok := true
+	expr.Walk(x, func(y expr.Expr) bool {
+		switch y.(type) {
+		case *expr.ColRef, *subquery, *outerRef:
+			ok = false
+		}
+		return ok
+	})
+	return ok && !expr.Volatile(x)
+}
+
+// chooseAccess picks the access path of a scan from its filter.
+func (s *scanRel) chooseAccess() {
+	if s.filter == nil {
+		return
+	}
+	t := s.table
+	eq := map[int][]expr.Expr{} // column position → candidate values (IN list or one)
+	for _, c := range conjuncts(s.filter) {
+		switch x := c.(type) {
+		case *expr.Cmp:
+			if x.Op != "=" {
+				continue
+			}
+			if cr, ok := x.L.(*expr.ColRef); ok && rowIndependent(x.R) {
+				eq[cr.Idx] = []expr.Expr{x.R}
+			} else if cr, ok := x.R.(*expr.ColRef); ok && rowIndependent(x.L) {
+				eq[cr.Idx] = []expr.Expr{x.L}
+			}
+		case *expr.InList:
+			cr, ok := x.Arg.(*expr.ColRef)
+			if !ok || x.Not {
+				continue
+			}
+			all := true
+			for _, it := range x.List {
+				if !rowIndependent(it) {
+					all = false
+				}
+			}
+			if all && len(eq[cr.Idx]) == 0 {
+				eq[cr.Idx] = x.List
+			}
+		}
+	}
+	pk := t.PrimaryIndex()
+	shardPos := t.ColumnIndex(t.ShardColumn)
+	// Every primary key column given, the shard column among them.
+	inPK := false
+	combos := 1
+	for _, id := range pk.Columns {
+		vals := eq[t.ColumnIndex(id)]
+		combos *= max(len(vals), 1)
+		if len(vals) == 0 {
+			combos = 0
+		}
+		if id == t.ShardColumn {
+			inPK = true
+		}
+	}
+	if inPK && combos > 0 && combos <= 1024 {
+		s.kind = accessPoint
+		s.points = [][]expr.Expr{{}}
+		for _, id := range pk.Columns {
+			vals := eq[t.ColumnIndex(id)]
+			var next [][]expr.Expr
+			for _, prefix := range s.points {
+				for _, v := range vals {
+					next = append(next, append(append([]expr.Expr(nil), prefix...), v))
+				}
+			}
+			s.points = next
+		}
+		return
+	}
+	if vals := eq[shardPos]; len(vals) > 0 {
+		s.kind, s.shardVals = accessShard, vals
+		return
+	}
+	for _, ix := range t.Indexes {
+		if !ix.Global {
+			continue
+		}
+		if vals := eq[t.ColumnIndex(ix.Columns[0])]; len(vals) > 0 {
+			s.kind, s.shardVals, s.index = accessIndex, vals, ix
+			return
+		}
+	}
+}
+
+// describe says how the scan reads, for EXPLAIN.
+func (s *scanRel) describe() string {
+	t := s.table
+	switch s.kind {
+	case accessPoint:
+		return fmt.Sprintf("point lookup on %s (%d key(s)): single shard", t.Name, len(s.points))
+	case accessShard:
+		return fmt.Sprintf("shard scan on %s (%d shard value(s))", t.Name, len(s.shardVals))
+	case accessIndex:
+		return fmt.Sprintf("global index lookup %s on %s, then row lookup", s.index.Name, t.Name)
+	}
+	return fmt.Sprintf("full scan on %s: fans out to every range of the database", t.Name)
+}
+
+// applyWhere attaches a WHERE clause to from.
+func (p *planner) applyWhere(from rel, in *scope, where *pg_query.Node, lock bool) (rel, error) {
+	b := p.builder(&env{p: p, sc: in})
+	pred, err := b.Build(where, types.Bool)
+	if err != nil {
+		return nil, err
+	}
+	if pred.Type().Oid != types.OidBool && pred.Type().Oid != types.OidUnknown {
+		return nil, errArgType("WHERE", pred.Type())
+	}
+	if s, ok := from.(*scanRel); ok {
+		s.filter = pred
+		s.lock = lock
+		s.chooseAccess()
+		return s, nil
+	}
+	// Push single-table conjuncts into the scans of a join, where that
+	// does not change outer-join results.
+	var parts []*pg_query.Node
+	if be := where.GetBoolExpr(); be != nil && be.Boolop == pg_query.BoolExprType_AND_EXPR {
+		parts = be.Args
+	} else {
+		parts = []*pg_query.Node{where}
+	}
+	for _, s := range pushableScans(from) {
+		sb := p.builder(&env{p: p, sc: &scope{cols: s.columns}})
+		var mine []expr.Expr
+		for _, part := range parts {
+			if hasSubLink(part) {
+				continue
+			}
+			x, err := sb.Build(part, types.Bool)
+			if err != nil {
+				continue
+			}
+			mine = append(mine, x)
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		if s.filter != nil {
+			mine = append(mine, s.filter)
+		}
+		if len(mine) == 1 {
+			s.filter = mine[0]
+		} else {
+			s.filter = &expr.And{Args: mine}
+		}
+		s.chooseAccess()
+	}
+	return &filterRel{in: from, pred: pred}, nil
+}
+
+// pushableScans returns the scans under r whose rows a WHERE conjunct may
+// filter early: those not on the null-extended side of an outer join.
+func pushableScans(r rel) []*scanRel {
+	switch x := r.(type) {
+	case *scanRel:
+		return []*scanRel{x}
+	case *joinRel:
+		var out []*scanRel
+		if x.kind == joinInner || x.kind == joinLeft {
+			out = append(out, pushableScans(x.left)...)
+		}
+		if x.kind == joinInner || x.kind == joinRight {
+			out = append(out, pushableScans(x.right)...)
+		}
+		return out
+	case *aliasRel:
+		if _, ok := x.in.(*joinRel); ok {
+			return nil // USING joins rename columns; keep it simple
+		}
+	}
+	return nil
+}
+
+func hasSubLink(n *pg_query.Node) bool {
+	return strings.Contains(n.String(), "sub_link") || strings.Contains(n.String(), "SubLink")
+}

@@ -1,0 +1,344 @@
+package sql
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/shardingsystem/shard/kv"
+	"github.com/shardingsystem/shard/sql/catalog"
+	"github.com/shardingsystem/shard/sql/pgerror"
+	"github.com/shardingsystem/shard/wire"
+)
+
+// txnState is where a session's transaction block is.
+type txnState int
+
+const (
+	txnIdle    txnState = iota // autocommit: each statement is a transaction
+	txnOpen                    // inside BEGIN ... COMMIT
+	txnAborted                 // a statement failed inside the block
+)
+
+// maxAutoRetries bounds how often an autocommit statement is restarted
+// after a write conflict before 40001 reaches the client.
+const maxAutoRetries = 20
+
+// Session is one connection's SQL state. Its methods are called from the
+// connection's goroutine, except Cancel.
+type Session struct {
+	srv  *Server
+	role *catalog.Role
+	db   *catalog.Database
+	// settings holds every session parameter that differs from its
+	// default; changed lists reportable ones changed since the last
+	// ChangedParameters call.
+	settings map[string]string
+	changed  []string
+
+	state txnState
+	txn   *kv.Txn
+	// txnTime is the transaction's timestamp (now()).
+	txnTime    time.Time
+	savepoints []savepoint
+	// txnSettings are SET LOCAL values, dropped at the end of the block.
+	txnSettings map[string]string
+
+	// prepared are the SQL-level PREPAREd statements.
+	prepared map[string]*Statement
+	// notices wait to be sent with the statement's result.
+	notices []*pgerror.Error
+
+	cancelMu struct {
+		sync.Mutex
+		cancel context.CancelFunc
+	}
+}
+
+type savepoint struct {
+	name string
+	mark int
+}
+
+func (s *Server) newSession(r *catalog.Role, db *catalog.Database, p wire.ConnectParams) *Session {
+	se := &Session{srv: s, role: r, db: db, settings: map[string]string{}, prepared: map[string]*Statement{}}
+	se.settings["session_authorization"] = r.Name
+	if r.Superuser {
+		se.settings["is_superuser"] = "on"
+	}
+	for k, v := range p.Options {
+		lk := strings.ToLower(k)
+		switch lk {
+		case "user", "database", "options", "replication":
+			continue
+		}
+		if nv, err := normalizeSetting(lk, v); err == nil {
+			se.settings[lk] = nv
+		}
+	}
+	s.sessions.Add(1)
+	return se
+}
+
+// setting returns the value of a session parameter.
+func (se *Session) setting(name string) (string, bool) {
+	name = strings.ToLower(name)
+	if v, ok := se.txnSettings[name]; ok {
+		return v, true
+	}
+	if v, ok := se.settings[name]; ok {
+		return v, true
+	}
+	if s, ok := settings[name]; ok {
+		return s.def, true
+	}
+	return "", false
+}
+
+func (se *Session) set(name, value string, local bool) error {
+	name = strings.ToLower(name)
+	v, err := normalizeSetting(name, value)
+	if err != nil {
+		return err
+	}
+	if local {
+		if se.state == txnIdle {
+			return nil // PostgreSQL warns and ignores SET LOCAL outside a block
+		}
+		if se.txnSettings == nil {
+			se.txnSettings = map[string]string{}
+		}
+		se.txnSettings[name] = v
+	} else {
+		se.settings[name] = v
+	}
+	if settings[name].reportable {
+		se.changed = append(se.changed, name)
+	}
+	return nil
+}
+
+func (se *Session) reset(name string) error {
+	name = strings.ToLower(name)
+	if _, err := normalizeSetting(name, ""); err != nil && pgerror.Code(err) == pgerror.CodeUndefinedObject {
+		return err
+	}
+	delete(se.settings, name)
+	if settings[name].reportable {
+		se.changed = append(se.changed, name)
+	}
+	return nil
+}
+
+// Parameters implements wire.Session.
+func (se *Session) Parameters() [][2]string {
+	out := make([][2]string, 0, len(reportOrder))
+	for _, n := range reportOrder {
+		v, _ := se.setting(n)
+		out = append(out, [2]string{settings[n].canonical, v})
+	}
+	return out
+}
+
+// ChangedParameters implements wire.Session.
+func (se *Session) ChangedParameters() [][2]string {
+	if len(se.changed) == 0 {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out [][2]string
+	for _, n := range se.changed {
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		v, _ := se.setting(n)
+		out = append(out, [2]string{settings[n].canonical, v})
+	}
+	se.changed = se.changed[:0]
+	return out
+}
+
+// SplitSimple implements wire.Session.
+func (se *Session) SplitSimple(query string) ([]string, error) { return splitStatements(query) }
+
+// TxnStatus implements wire.Session.
+func (se *Session) TxnStatus() byte {
+	switch se.state {
+	case txnOpen:
+		return 'T'
+	case txnAborted:
+		return 'E'
+	}
+	return 'I'
+}
+
+// Cancel implements wire.Session.
+func (se *Session) Cancel() {
+	se.cancelMu.Lock()
+	defer se.cancelMu.Unlock()
+	if se.cancelMu.cancel != nil {
+		se.cancelMu.cancel()
+	}
+}
+
+// Close implements wire.Session.
+func (se *Session) Close() {
+	if se.txn != nil {
+		_ = se.txn.Rollback(context.Background())
+		se.txn = nil
+	}
+	se.srv.sessions.Add(-1)
+}
+
+// catalog returns the catalog the session plans with.
+func (se *Session) catalog() *catalog.Catalog { return se.srv.cfg.Catalog.Get() }
+
+// begin opens a transaction block.
+func (se *Session) begin(ctx context.Context) error {
+	if se.state != txnIdle {
+		return nil // PostgreSQL warns "there is already a transaction in progress"
+	}
+	txn, err := se.srv.cfg.KV.Begin(ctx)
+	if err != nil {
+		return kvError(err)
+	}
+	se.txn, se.state, se.txnTime = txn, txnOpen, time.Now()
+	se.savepoints = nil
+	return nil
+}
+
+// endTxn closes the block, committing when commit and the block did not
+// fail; it returns the command tag.
+func (se *Session) endTxn(ctx context.Context, commit bool) (string, error) {
+	txn, state := se.txn, se.state
+	se.txn, se.state, se.savepoints, se.txnSettings = nil, txnIdle, nil, nil
+	if txn == nil {
+		if commit {
+			return "COMMIT", nil
+		}
+		return "ROLLBACK", nil
+	}
+	if !commit || state == txnAborted {
+		_ = txn.Rollback(ctx)
+		return "ROLLBACK", nil
+	}
+	if _, err := txn.Commit(ctx); err != nil {
+		return "", kvError(err)
+	}
+	return "COMMIT", nil
+}
+
+// inTxn runs fn in the session's transaction: the open block's, or a new
+// one committed afterwards (autocommit), restarted on write conflicts when
+// retry is set. A failure inside a block aborts the block.
+func (se *Session) inTxn(ctx context.Context, retry bool, fn func(ctx context.Context, txn *kv.Txn) error) error {
+	switch se.state {
+	case txnAborted:
+		return errAborted()
+	case txnOpen:
+		mark := se.txn.Savepoint()
+		if err := fn(ctx, se.txn); err != nil {
+			se.txn.RollbackTo(mark)
+			se.state = txnAborted
+			return kvError(err)
+		}
+		return nil
+	}
+	for attempt := 0; ; attempt++ {
+		txn, err := se.srv.cfg.KV.Begin(ctx)
+		if err != nil {
+			return kvError(err)
+		}
+		se.txnTime = time.Now()
+		err = fn(ctx, txn)
+		if err == nil {
+			_, err = txn.Commit(ctx)
+		} else {
+			_ = txn.Rollback(ctx)
+		}
+		if err == nil {
+			return nil
+		}
+		if !retry || attempt >= maxAutoRetries || !errors.Is(err, kv.ErrWriteConflict) || ctx.Err() != nil {
+			return kvError(err)
+		}
+		time.Sleep(time.Duration(1+attempt*attempt) * time.Millisecond)
+	}
+}
+
+func errAborted() error {
+	return pgerror.New(pgerror.CodeInFailedSQLTransaction, "current transaction is aborted, commands ignored until end of transaction block")
+}
+
+// kvError translates errors of the kv layer into SQLSTATEs.
+func kvError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe *pgerror.Error
+	if errors.As(err, &pe) {
+		return pe
+	}
+	switch {
+	case errors.Is(err, kv.ErrWriteConflict), errors.Is(err, kv.ErrTxnAborted):
+		return pgerror.Wrap(err, pgerror.CodeSerializationFailure, "could not serialize access due to concurrent update").
+			WithHint("The transaction might succeed if retried.")
+	case errors.Is(err, context.Canceled):
+		return pgerror.New(pgerror.CodeQueryCanceled, "canceling statement due to user request")
+	case errors.Is(err, context.DeadlineExceeded):
+		return pgerror.New(pgerror.CodeQueryCanceled, "canceling statement due to statement timeout")
+	case errors.Is(err, kv.ErrUnavailable):
+		return pgerror.Wrap(err, pgerror.CodeConnectionFailure, "cluster unavailable")
+	}
+	return pgerror.Wrap(err, pgerror.CodeInternalError, "")
+}
+
+// statementContext returns the context a statement runs under, cancelled by
+// Cancel and by statement_timeout.
+func (se *Session) statementContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	if v, _ := se.setting("statement_timeout"); v != "0" && v != "" {
+		if d, err := parseDurationSetting(v); err == nil && d > 0 {
+			var c2 context.CancelFunc
+			ctx, c2 = context.WithTimeout(ctx, d)
+			prev := cancel
+			cancel = func() { c2(); prev() }
+		}
+	}
+	se.cancelMu.Lock()
+	se.cancelMu.cancel = cancel
+	se.cancelMu.Unlock()
+	return ctx, func() {
+		se.cancelMu.Lock()
+		se.cancelMu.cancel = nil
+		se.cancelMu.Unlock()
+		cancel()
+	}
+}
+
+func parseDurationSetting(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	var n int64
+	var unit string
+	if _, err := fmt.Sscanf(v, "%d%s", &n, &unit); err != nil {
+		if _, err := fmt.Sscanf(v, "%d", &n); err != nil {
+			return 0, err
+		}
+		unit = "ms"
+	}
+	switch strings.TrimSpace(unit) {
+	case "ms", "":
+		return time.Duration(n) * time.Millisecond, nil
+	case "s":
+		return time.Duration(n) * time.Second, nil
+	case "min":
+		return time.Duration(n) * time.Minute, nil
+	case "us":
+		return time.Duration(n) * time.Microsecond, nil
+	}
+	return 0, fmt.Errorf("bad duration %q", v)
+}

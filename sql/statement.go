@@ -1,0 +1,309 @@
+package sql
+
+import (
+	"context"
+	"time"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+
+	"github.com/shardingsystem/shard/kv"
+	"github.com/shardingsystem/shard/sql/catalog"
+	"github.com/shardingsystem/shard/sql/expr"
+	"github.com/shardingsystem/shard/sql/pgerror"
+	"github.com/shardingsystem/shard/sql/types"
+	"github.com/shardingsystem/shard/wire"
+)
+
+// resultCol describes one result column.
+type resultCol struct {
+	name     string
+	typ      types.T
+	tableOID int64
+	attnum   int16
+}
+
+// result is what a statement produced.
+type result struct {
+	rows [][]types.Datum
+	tag  string
+}
+
+// txnMode says how a plan uses transactions.
+type txnMode int
+
+const (
+	// modeSession plans manage the session themselves (BEGIN, SET, DDL).
+	modeSession txnMode = iota
+	// modeRead and modeWrite plans run inside the session's transaction
+	// (or an autocommit one); write statements are restarted on conflicts
+	// when autocommit.
+	modeRead
+	modeWrite
+)
+
+// plan is a planned statement.
+type plan interface {
+	columns() []resultCol
+	mode() txnMode
+	run(e *execCtx) (*result, error)
+}
+
+// execCtx is what running a plan needs.
+type execCtx struct {
+	ctx context.Context
+	se  *Session
+	txn *kv.Txn // nil for modeSession plans
+	cat *catalog.Catalog
+	ev  *expr.Ctx
+	w   wire.RowWriter
+}
+
+// Statement is a prepared statement; it implements wire.Statement.
+type Statement struct {
+	se         *Session
+	query      string
+	ast        *pg_query.Node
+	params     *expr.Params
+	plan       plan
+	catVersion uint64
+}
+
+// Prepare implements wire.Session.
+func (se *Session) Prepare(ctx context.Context, query string, paramTypes []uint32) (wire.Statement, error) {
+	return se.prepare(ctx, query, paramTypes)
+}
+
+func (se *Session) prepare(ctx context.Context, query string, paramTypes []uint32) (*Statement, error) {
+	stmts, err := se.srv.plans.parse(query)
+	if err != nil {
+		return nil, err
+	}
+	if len(stmts) > 1 {
+		return nil, pgerror.New(pgerror.CodeSyntaxError, "cannot insert multiple commands into a prepared statement")
+	}
+	st := &Statement{se: se, query: query, params: &expr.Params{}}
+	for _, oid := range paramTypes {
+		t, ok := types.FromOid(oid)
+		if oid == 0 {
+			t = types.Unknown
+		} else if !ok {
+			return nil, pgerror.New(pgerror.CodeUndefinedObject, "type with OID %d does not exist", oid)
+		}
+		st.params.Types = append(st.params.Types, t)
+	}
+	if len(stmts) == 1 {
+		st.ast = stmts[0].Stmt
+	}
+	if err := st.replan(); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// replan plans the statement against the session's current catalog.
+func (st *Statement) replan() error {
+	cat := st.se.catalog()
+	if st.ast == nil {
+		st.plan = emptyPlan{}
+	} else {
+		p, err := st.se.planStatement(cat, st.ast, st.params)
+		if err != nil {
+			return err
+		}
+		st.plan = p
+	}
+	for i, t := range st.params.Types {
+		if t.Oid == types.OidUnknown {
+			st.params.Types[i] = types.Text
+		}
+	}
+	st.catVersion = cat.Version
+	return nil
+}
+
+// ParamTypes implements wire.Statement.
+func (st *Statement) ParamTypes() []uint32 {
+	out := make([]uint32, len(st.params.Types))
+	for i, t := range st.params.Types {
+		out[i] = t.Oid
+	}
+	return out
+}
+
+// Columns implements wire.Statement.
+func (st *Statement) Columns() []wire.Column { return wireColumns(st.plan.columns(), nil) }
+
+func wireColumns(cols []resultCol, formats []int16) []wire.Column {
+	if cols == nil {
+		return nil
+	}
+	out := make([]wire.Column, len(cols))
+	for i, c := range cols {
+		out[i] = wire.Column{Name: c.name, TableOID: uint32(c.tableOID), AttrNum: c.attnum,
+			TypeOID: c.typ.Oid, TypeSize: c.typ.Size(), TypeMod: c.typ.Mod, Format: formatOf(formats, i)}
+	}
+	return out
+}
+
+// formatOf applies PostgreSQL's format-code rules: none means text, one
+// applies to all, else one per item.
+func formatOf(formats []int16, i int) int16 {
+	switch len(formats) {
+	case 0:
+		return 0
+	case 1:
+		return formats[0]
+	}
+	if i < len(formats) {
+		return formats[i]
+	}
+	return 0
+}
+
+// Bind implements wire.Statement.
+func (st *Statement) Bind(ctx context.Context, params [][]byte, paramFormats []int16, resultFormats []int16) (wire.Portal, error) {
+	if st.catVersion != st.se.catalog().Version && st.ast != nil {
+		if err := st.replan(); err != nil {
+			return nil, err
+		}
+	}
+	if len(params) != len(st.params.Types) {
+		return nil, pgerror.New(pgerror.CodeProtocolViolation, "bind message supplies %d parameters, but prepared statement requires %d", len(params), len(st.params.Types))
+	}
+	if len(paramFormats) > 1 && len(paramFormats) != len(params) {
+		return nil, pgerror.New(pgerror.CodeProtocolViolation, "bind message has %d parameter formats but %d parameters", len(paramFormats), len(params))
+	}
+	vals := make([]types.Datum, len(params))
+	for i, raw := range params {
+		if raw == nil {
+			continue
+		}
+		t := st.params.Types[i]
+		var err error
+		if formatOf(paramFormats, i) == 1 {
+			vals[i], err = types.ParseBinary(t, raw)
+		} else {
+			vals[i], err = types.ParseText(t, string(raw))
+		}
+		if err != nil {
+			pe := pgerror.Flatten(err)
+			if formatOf(paramFormats, i) == 1 && pe.Code == pgerror.CodeInternalError {
+				pe.Code = pgerror.CodeInvalidBinaryRepresentation
+			}
+			return nil, pe
+		}
+	}
+	cols := st.plan.columns()
+	if len(resultFormats) > 1 && len(resultFormats) != len(cols) {
+		return nil, pgerror.New(pgerror.CodeProtocolViolation, "bind message has %d result formats but query has %d columns", len(resultFormats), len(cols))
+	}
+	return &Portal{st: st, params: vals, formats: append([]int16(nil), resultFormats...)}, nil
+}
+
+// Portal is a bound statement; it implements wire.Portal.
+type Portal struct {
+	st      *Statement
+	params  []types.Datum
+	formats []int16
+	res     *result
+	pos     int
+	ran     bool
+}
+
+// Columns implements wire.Portal.
+func (p *Portal) Columns() []wire.Column { return wireColumns(p.st.plan.columns(), p.formats) }
+
+// Close implements wire.Portal.
+func (p *Portal) Close() { p.res = nil }
+
+// Execute implements wire.Portal.
+func (p *Portal) Execute(ctx context.Context, maxRows int, w wire.RowWriter) (string, bool, error) {
+	if !p.ran {
+		p.ran = true
+		res, err := p.st.se.execute(ctx, p.st.plan, p.params, w)
+		if err != nil {
+			return "", false, err
+		}
+		p.res = res
+	}
+	if p.res == nil {
+		return "", false, pgerror.New(pgerror.CodeInvalidCursorName, "portal has been closed")
+	}
+	cols := p.st.plan.columns()
+	buf := make([][]byte, len(cols))
+	sent := 0
+	for p.pos < len(p.res.rows) {
+		if maxRows > 0 && sent >= maxRows {
+			return "", true, nil
+		}
+		row := p.res.rows[p.pos]
+		for i, d := range row {
+			if d == nil {
+				buf[i] = nil
+				continue
+			}
+			if formatOf(p.formats, i) == 1 {
+				b, err := types.AppendBinary(nil, cols[i].typ, d)
+				if err != nil {
+					return "", false, err
+				}
+				buf[i] = b
+			} else {
+				buf[i] = types.AppendText(nil, cols[i].typ, d)
+			}
+		}
+		if err := w.WriteRow(buf); err != nil {
+			return "", false, err
+		}
+		p.pos++
+		sent++
+	}
+	return p.res.tag, false, nil
+}
+
+// execute runs a plan with bound parameters.
+func (se *Session) execute(ctx context.Context, pl plan, params []types.Datum, w wire.RowWriter) (*result, error) {
+	ctx, done := se.statementContext(ctx)
+	defer done()
+	defer se.flushNotices(w)
+	e := &execCtx{se: se, cat: se.catalog(), w: w}
+	ctx = context.WithValue(ctx, execKey{}, e)
+	e.ctx = ctx
+	e.ev = &expr.Ctx{Context: ctx, Params: params, Session: sessionInfo{se}}
+	if pl.mode() == modeSession {
+		if se.state == txnAborted && !allowedWhenAborted(pl) {
+			return nil, errAborted()
+		}
+		e.ev.Now = se.now()
+		return pl.run(e)
+	}
+	var res *result
+	_, isCopy := pl.(*copyPlan)
+	err := se.inTxn(ctx, !isCopy, func(ctx context.Context, txn *kv.Txn) error {
+		e.ctx, e.txn = ctx, txn
+		e.ev.Context = ctx
+		e.ev.Now = se.now()
+		r, err := pl.run(e)
+		res = r
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// now is the transaction timestamp.
+func (se *Session) now() time.Time {
+	if se.txnTime.IsZero() {
+		return time.Now()
+	}
+	return se.txnTime
+}
+
+// emptyPlan is an empty query.
+type emptyPlan struct{}
+
+func (emptyPlan) columns() []resultCol          { return nil }
+func (emptyPlan) mode() txnMode                 { return modeSession }
+func (emptyPlan) run(*execCtx) (*result, error) { return &result{}, nil }

@@ -1,0 +1,68 @@
+package compat
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/shardingsystem/shard/internal/proctest"
+)
+
+var rewrite = flag.Bool("rewrite", false, "rewrite testdata/*.out from the reference PostgreSQL's output")
+
+// TestMain kills any process a failed test left behind, removes the built
+// shard binary, and then checks for leaked goroutines.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	proctest.Cleanup()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// suite is what every subtest shares: the configuration, the PostgreSQL
+// programs and the two sides.
+type suite struct {
+	cfg config
+	bin string // PostgreSQL 15's bindir: psql and pgbench come from here
+	ref server // the reference PostgreSQL
+	tgt server // the system under test
+}
+
+// TestCompat starts the reference PostgreSQL and the system under test once
+// and runs every comparison against both: the SQL scripts, psql's
+// meta-commands, the client programs and pgbench.
+func TestCompat(t *testing.T) {
+	cfg, err := configFromEnv()
+	if err != nil {
+		t.Fatalf("configuration: %v", err)
+	}
+	bin, err := findPostgres(cfg)
+	if err != nil {
+		if errors.Is(err, errNoPostgres) && !cfg.ci {
+			t.Skipf("%v; install the Debian packages postgresql and postgresql-client (.ci/run does)", err)
+		}
+		t.Fatal(err)
+	}
+	s := &suite{cfg: cfg, bin: bin}
+	s.ref = startPostgres(t, sideReference, bin, cfg.password).server
+	if cfg.target == targetPostgres {
+		s.tgt = startPostgres(t, sideTarget, bin, cfg.password).server
+	} else {
+		s.tgt = startShard(t, cfg)
+	}
+	t.Logf("reference: %s; target (%s): %s", s.ref.describe(), cfg.target, s.tgt.describe())
+
+	t.Run("sql", s.testScripts)
+	t.Run("psql-meta", s.testMeta)
+	t.Run("clients", s.testClients)
+	t.Run("pgbench", s.testPgbench)
+}
