@@ -294,7 +294,8 @@ func (p *planner) checkDefault(n *pg_query.Node, typ types.T) (string, error) {
 
 // deparseExpr returns the SQL text of an expression.
 func deparseExpr(n *pg_query.Node) (string, error) {
-	tree := &pg_query.ParseResult{Stmts: []*pg_query.RawStmt{{Stmt: &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: &pg_query.SelectStmt{
+	tree := &pg_query.ParseResult{Version: parseTreeVersion, Stmts: []*pg_query.RawStmt{{Stmt: &pg_query.Node{Node: &pg_query.Node_SelectStmt{SelectStmt: &pg_query.SelectStmt{
+		LimitOption: pg_query.LimitOption_LIMIT_OPTION_DEFAULT, Op: pg_query.SetOperation_SETOP_NONE,
 		TargetList: []*pg_query.Node{{Node: &pg_query.Node_ResTarget{ResTarget: &pg_query.ResTarget{Val: n}}}}}}}}}}
 	s, err := pg_query.Deparse(tree)
 	if err != nil {
@@ -302,6 +303,15 @@ func deparseExpr(n *pg_query.Node) (string, error) {
 	}
 	return strings.TrimPrefix(s, "SELECT "), nil
 }
+
+// parseTreeVersion is the parser's tree version, which Deparse checks.
+var parseTreeVersion = func() int32 {
+	r, err := pg_query.Parse("SELECT 1")
+	if err != nil {
+		return 0
+	}
+	return r.Version
+}()
 
 // setPrimaryKey sets t's primary index (a hidden row id when cols is
 // empty), its shard column, and the global index a primary key without the

@@ -352,7 +352,7 @@ func (p *planner) planInsert(s *pg_query.InsertStmt) (plan, error) {
 		if len(sc) > len(ip.targets) {
 			return nil, pgerror.New(pgerror.CodeSyntaxError, "INSERT has more expressions than target columns")
 		}
-		if len(sc) < len(ip.targets) && len(sel.ValuesLists) > 0 {
+		if len(sc) < len(ip.targets) && len(s.Cols) > 0 {
 			return nil, pgerror.New(pgerror.CodeSyntaxError, "INSERT has more target columns than expressions")
 		}
 		ip.targets = ip.targets[:len(sc)]

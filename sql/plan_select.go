@@ -161,11 +161,9 @@ func (p *planner) planSelect(s *pg_query.SelectStmt, outer *scope, want []types.
 		}
 		x = resolveUnknown(x)
 		c := scopeCol{name: targetName(rt), typ: x.Type()}
-		if cr, ok := x.(*expr.ColRef); ok && rt.Name == "" {
+		if cr, ok := x.(*expr.ColRef); ok && !needAgg && cr.Idx < len(ev.sc.cols) {
 			src := ev.sc.cols[cr.Idx]
-			if !needAgg {
-				c.tableOID, c.attnum = src.tableOID, src.attnum
-			}
+			c.tableOID, c.attnum = src.tableOID, src.attnum
 		}
 		exprs, cols = append(exprs, x), append(cols, c)
 	}

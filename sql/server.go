@@ -41,7 +41,7 @@ type Config struct {
 type Server struct {
 	cfg    Config
 	log    *slog.Logger
-	seqs   *sequences
+	seqs   *seqAllocator
 	rowIDs rowIDGen
 	plans  *planCache
 	// sessions counts open sessions.
@@ -132,11 +132,11 @@ func (g *rowIDGen) next() int64 {
 	return v
 }
 
-// sequences hands out serial and identity values: cluster-unique, taken
+// seqAllocator hands out serial and identity values: cluster-unique, taken
 // from a counter in the meta range in blocks, so consecutive values on one
 // node are consecutive numbers. Like PostgreSQL's sequences they are not
 // transactional: a rolled back insert leaves a gap.
-type sequences struct {
+type seqAllocator struct {
 	kv *kv.Client
 	mu sync.Mutex
 	// blocks maps a sequence key to its unused values.
@@ -147,11 +147,11 @@ type seqBlock struct{ next, end int64 }
 
 const seqBlockSize = 16
 
-func newSequences(c *kv.Client) *sequences {
-	return &sequences{kv: c, blocks: map[string]*seqBlock{}}
+func newSequences(c *kv.Client) *seqAllocator {
+	return &seqAllocator{kv: c, blocks: map[string]*seqBlock{}}
 }
 
-func (s *sequences) next(ctx context.Context, name string) (int64, error) {
+func (s *seqAllocator) next(ctx context.Context, name string) (int64, error) {
 	s.mu.Lock()
 	b := s.blocks[name]
 	if b != nil && b.next < b.end {
@@ -172,7 +172,7 @@ func (s *sequences) next(ctx context.Context, name string) (int64, error) {
 }
 
 // allocate reserves n values of the counter and returns the first.
-func (s *sequences) allocate(ctx context.Context, name string, n int64) (int64, error) {
+func (s *seqAllocator) allocate(ctx context.Context, name string, n int64) (int64, error) {
 	key := sequenceKey(name)
 	for {
 		cur, found, err := s.kv.Get(ctx, key)
@@ -197,7 +197,7 @@ func (s *sequences) allocate(ctx context.Context, name string, n int64) (int64, 
 }
 
 // reset forgets the node's cached block (after the sequence is dropped).
-func (s *sequences) reset(name string) {
+func (s *seqAllocator) reset(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.blocks, name)

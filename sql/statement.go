@@ -2,6 +2,7 @@ package sql
 
 import (
 	"context"
+	"runtime/debug"
 	"time"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -69,8 +70,19 @@ type Statement struct {
 }
 
 // Prepare implements wire.Session.
-func (se *Session) Prepare(ctx context.Context, query string, paramTypes []uint32) (wire.Statement, error) {
+func (se *Session) Prepare(ctx context.Context, query string, paramTypes []uint32) (st wire.Statement, err error) {
+	defer recoverInternal(&err)
 	return se.prepare(ctx, query, paramTypes)
+}
+
+// recoverInternal turns a panic in statement processing into an internal
+// error (XX000) for this statement, so that a bug fails one statement
+// instead of the node.
+func recoverInternal(err *error) {
+	if r := recover(); r != nil {
+		*err = pgerror.New(pgerror.CodeInternalError, "internal error: %v", r).
+			WithDetail("%s", stackTrace())
+	}
 }
 
 func (se *Session) prepare(ctx context.Context, query string, paramTypes []uint32) (*Statement, error) {
@@ -94,7 +106,15 @@ func (se *Session) prepare(ctx context.Context, query string, paramTypes []uint3
 	if len(stmts) == 1 {
 		st.ast = stmts[0].Stmt
 	}
+	// In a failed block only the statements that end it may run; any
+	// other statement fails with 25P02 before it is even planned.
+	if se.state == txnAborted && st.ast != nil && st.ast.GetTransactionStmt() == nil {
+		return nil, errAborted()
+	}
 	if err := st.replan(); err != nil {
+		if se.state == txnOpen {
+			se.state = txnAborted
+		}
 		return nil, err
 	}
 	return st, nil
@@ -161,7 +181,8 @@ func formatOf(formats []int16, i int) int16 {
 }
 
 // Bind implements wire.Statement.
-func (st *Statement) Bind(ctx context.Context, params [][]byte, paramFormats []int16, resultFormats []int16) (wire.Portal, error) {
+func (st *Statement) Bind(ctx context.Context, params [][]byte, paramFormats []int16, resultFormats []int16) (_ wire.Portal, err error) {
+	defer recoverInternal(&err)
 	if st.catVersion != st.se.catalog().Version && st.ast != nil {
 		if err := st.replan(); err != nil {
 			return nil, err
@@ -217,7 +238,8 @@ func (p *Portal) Columns() []wire.Column { return wireColumns(p.st.plan.columns(
 func (p *Portal) Close() { p.res = nil }
 
 // Execute implements wire.Portal.
-func (p *Portal) Execute(ctx context.Context, maxRows int, w wire.RowWriter) (string, bool, error) {
+func (p *Portal) Execute(ctx context.Context, maxRows int, w wire.RowWriter) (_ string, _ bool, err error) {
+	defer recoverInternal(&err)
 	if !p.ran {
 		p.ran = true
 		res, err := p.st.se.execute(ctx, p.st.plan, p.params, w)
@@ -299,6 +321,14 @@ func (se *Session) now() time.Time {
 		return time.Now()
 	}
 	return se.txnTime
+}
+
+func stackTrace() string {
+	b := debug.Stack()
+	if len(b) > 4000 {
+		b = b[:4000]
+	}
+	return string(b)
 }
 
 // emptyPlan is an empty query.
