@@ -424,8 +424,8 @@ func (p *planner) planDrop(s *pg_query.DropStmt) (plan, error) {
 					return err
 				}
 			}
-			if len(missing) > 0 {
-				e.se.noticef("table \"%s\" does not exist, skipping", strings.Join(missing, "\", \""))
+			for _, n := range missing {
+				e.se.noticef("table \"%s\" does not exist, skipping", n)
 			}
 			return nil
 		}}, nil
@@ -568,13 +568,13 @@ func (p *planner) planCreateDatabase(s *pg_query.CreatedbStmt) (plan, error) {
 		created = &catalog.Database{ID: m.AllocID(), Name: name, ShardKey: shardKey, Owner: e.se.role.Name}
 		return m.PutDatabase(created)
 	}, after: func(ctx context.Context, e *execCtx) {
-		e.se.srv.splitDatabase(ctx, created)
+		e.se.srv.SplitDatabase(ctx, created)
 	}}, nil
 }
 
 // splitDatabase gives a new database its own ranges: cut at its span's
 // ends and at its initial shard boundaries. Failures only cost locality.
-func (s *Server) splitDatabase(ctx context.Context, db *catalog.Database) {
+func (s *Server) SplitDatabase(ctx context.Context, db *catalog.Database) {
 	if s.cfg.Splitter == nil || db == nil {
 		return
 	}

@@ -268,3 +268,20 @@ func (c *Catalog) IndexByOID(oid int64) (*Table, *Index) {
 
 // FoldName lower-cases an unquoted identifier as PostgreSQL does.
 func FoldName(s string) string { return strings.ToLower(s) }
+
+// New builds a catalog from objects (tests and tools; the cluster's
+// catalog comes from Load).
+func New(version uint64, dbs []*Database, tables []*Table, roles []*Role) *Catalog {
+	c := newCatalog()
+	c.Version = version
+	for _, d := range dbs {
+		c.dbs[d.Name] = d
+	}
+	for _, t := range tables {
+		c.tables[t.ID] = t
+	}
+	for _, r := range roles {
+		c.roles[r.Name] = r
+	}
+	return c
+}
