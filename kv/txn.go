@@ -2,6 +2,7 @@ package kv
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"context"
 	"errors"
 	"fmt"
@@ -35,7 +36,7 @@ const (
 	heartbeatEvery = time.Second
 	// maxLockWaits bounds how many times one operation waits for a pending
 	// lock before giving up with a write conflict.
-	maxLockWaits = 50
+	maxLockWaits = 200
 )
 
 // TxnStats counts how transactions committed.
@@ -570,10 +571,26 @@ func (c *Client) sendResolving(ctx context.Context, key []byte, req *kvpb.Reques
 			if waits++; waits > maxLockWaits {
 				return nil, fmt.Errorf("%w: key %q stays locked by transaction %d", ErrWriteConflict, kl.Key, kl.Lock.GetStartTs())
 			}
-			if err := backoff(ctx, min(waits, 5)); err != nil {
+			if err := lockBackoff(ctx, waits); err != nil {
 				return nil, fmt.Errorf("%w: waiting for a lock on %q: %v", ErrUnavailable, kl.Key, err)
 			}
 		}
+	}
+}
+
+// lockBackoff waits before looking at a pending lock again: a lock is
+// usually released within a commit's few milliseconds, so the waits start
+// short and stay short (at most 25 ms), unlike backoff's.
+func lockBackoff(ctx context.Context, waits int) error {
+	d := time.Duration(min(waits, 12)) * 2 * time.Millisecond
+	d = d/2 + rand.N(d/2+1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

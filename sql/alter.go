@@ -63,7 +63,7 @@ func (p *planner) planAlterTable(s *pg_query.AlterTableStmt) (plan, error) {
 				col := *a.col
 				if nt.Column(col.Name) != nil {
 					if a.ifNotExists {
-						e.se.noticef("column \"%s\" of relation \"%s\" already exists, skipping", col.Name, nt.Name)
+						e.se.noticeCode(pgerror.CodeDuplicateColumn, "column \"%s\" of relation \"%s\" already exists, skipping", col.Name, nt.Name)
 						continue
 					}
 					return pgerror.New(pgerror.CodeDuplicateColumn, "column \"%s\" of relation \"%s\" already exists", col.Name, nt.Name)

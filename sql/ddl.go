@@ -23,8 +23,6 @@ type ddlPlan struct {
 	fn  func(ctx context.Context, e *execCtx, m *catalog.Mutation) error
 	// after runs once the change committed (splits, cache resets).
 	after func(ctx context.Context, e *execCtx)
-	// noop is set by fn when nothing needed changing (IF NOT EXISTS).
-	notice string
 }
 
 func (d *ddlPlan) columns() []resultCol { return nil }
@@ -34,8 +32,9 @@ func (d *ddlPlan) run(e *execCtx) (*result, error) {
 	if e.se.state == txnAborted {
 		return nil, errAborted()
 	}
+	mark := len(e.se.notices)
 	err := e.se.srv.cfg.Catalog.Change(e.ctx, func(ctx context.Context, m *catalog.Mutation) error {
-		d.notice = ""
+		e.se.notices = e.se.notices[:mark] // a retried change notes again
 		return d.fn(ctx, e, m)
 	})
 	if err != nil {
@@ -44,9 +43,6 @@ func (d *ddlPlan) run(e *execCtx) (*result, error) {
 			e.se.state = txnAborted
 		}
 		return nil, err
-	}
-	if d.notice != "" {
-		_ = e.w.Notice(&pgerror.Error{Code: pgerror.CodeSuccessfulCompletion, Severity: pgerror.SeverityNotice, Message: d.notice})
 	}
 	if d.after != nil {
 		d.after(e.ctx, e)
@@ -182,6 +178,7 @@ func (p *planner) planCreateTable(s *pg_query.CreateStmt) (plan, error) {
 		}
 		if m.Cat.Table(db.ID, name) != nil {
 			if ifNotExists {
+				e.se.noticeCode(pgerror.CodeDuplicateTable, "relation \"%s\" already exists, skipping", name)
 				return nil
 			}
 			return pgerror.New(pgerror.CodeDuplicateTable, "relation \"%s\" already exists", name)
@@ -469,7 +466,12 @@ func (p *planner) planDrop(s *pg_query.DropStmt) (plan, error) {
 
 // noticef queues a notice for the client.
 func (se *Session) noticef(format string, args ...any) {
-	se.notices = append(se.notices, &pgerror.Error{Code: pgerror.CodeSuccessfulCompletion, Severity: pgerror.SeverityNotice, Message: fmt.Sprintf(format, args...)})
+	se.noticeCode(pgerror.CodeSuccessfulCompletion, format, args...)
+}
+
+// noticeCode queues a notice with a SQLSTATE.
+func (se *Session) noticeCode(code, format string, args ...any) {
+	se.notices = append(se.notices, &pgerror.Error{Code: code, Severity: pgerror.SeverityNotice, Message: fmt.Sprintf(format, args...)})
 }
 
 // flushNotices sends queued notices.
@@ -695,7 +697,7 @@ func (p *planner) planCreateIndex(s *pg_query.IndexStmt) (plan, error) {
 		if s.Idxname != "" {
 			if _, ix := findIndex(m.Cat, db.ID, s.Idxname); ix != nil || m.Cat.Table(db.ID, s.Idxname) != nil {
 				if s.IfNotExists {
-					e.se.noticef("relation \"%s\" already exists, skipping", s.Idxname)
+					e.se.noticeCode(pgerror.CodeDuplicateTable, "relation \"%s\" already exists, skipping", s.Idxname)
 					return nil
 				}
 				return pgerror.New(pgerror.CodeDuplicateTable, "relation \"%s\" already exists", s.Idxname)

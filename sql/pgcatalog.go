@@ -2,7 +2,6 @@ package sql
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -120,6 +119,14 @@ func (st *catalogState) bootstrapOID() int64 {
 	return bootstrapRoleOID
 }
 
+// bootstrapName is the name of the owner of built-in objects.
+func (st *catalogState) bootstrapName() string {
+	if r := st.cat.Role("root"); r != nil {
+		return r.Name
+	}
+	return "root"
+}
+
 // dbName is the current database's name (table_catalog).
 func (st *catalogState) dbName() string { return st.db.Name }
 
@@ -133,35 +140,34 @@ type catalogGen func(st *catalogState, m *rowMaker) []row
 // are empty.
 func catalogGens() map[string]catalogGen {
 	return map[string]catalogGen{
-		"pg_catalog.pg_namespace":      genNamespace,
-		"pg_catalog.pg_class":          genClass,
-		"pg_catalog.pg_attribute":      genAttribute,
-		"pg_catalog.pg_index":          genIndex,
-		"pg_catalog.pg_constraint":     genConstraint,
-		"pg_catalog.pg_attrdef":        genAttrdef,
-		"pg_catalog.pg_sequence":       genSequence,
-		"pg_catalog.pg_depend":         genDepend,
-		"pg_catalog.pg_tables":         genTables,
-		"pg_catalog.pg_indexes":        genIndexes,
-		"pg_catalog.pg_views":          genViews,
-		"pg_catalog.pg_sequences":      genSequences,
-		"pg_catalog.pg_type":           genType,
-		"pg_catalog.pg_proc":           genProc,
-		"pg_catalog.pg_am":             genAm,
-		"pg_catalog.pg_collation":      genCollation,
-		"pg_catalog.pg_language":       genLanguage,
-		"pg_catalog.pg_extension":      genExtension,
-		"pg_catalog.pg_description":    genDescription,
-		"pg_catalog.pg_tablespace":     genTablespace,
-		"pg_catalog.pg_database":       genDatabase,
-		"pg_catalog.pg_roles":          genRoles,
-		"pg_catalog.pg_authid":         genAuthid,
-		"pg_catalog.pg_user":           genUser,
-		"pg_catalog.pg_shadow":         genShadow,
-		"pg_catalog.pg_settings":       genSettings,
-		"pg_catalog.pg_stat_activity":  genStatActivity,
+		"pg_catalog.pg_namespace":        genNamespace,
+		"pg_catalog.pg_class":            genClass,
+		"pg_catalog.pg_attribute":        genAttribute,
+		"pg_catalog.pg_index":            genIndex,
+		"pg_catalog.pg_constraint":       genConstraint,
+		"pg_catalog.pg_attrdef":          genAttrdef,
+		"pg_catalog.pg_sequence":         genSequence,
+		"pg_catalog.pg_depend":           genDepend,
+		"pg_catalog.pg_tables":           genTables,
+		"pg_catalog.pg_indexes":          genIndexes,
+		"pg_catalog.pg_views":            genViews,
+		"pg_catalog.pg_sequences":        genSequences,
+		"pg_catalog.pg_type":             genType,
+		"pg_catalog.pg_proc":             genProc,
+		"pg_catalog.pg_am":               genAm,
+		"pg_catalog.pg_collation":        genCollation,
+		"pg_catalog.pg_language":         genLanguage,
+		"pg_catalog.pg_extension":        genExtension,
+		"pg_catalog.pg_description":      genDescription,
+		"pg_catalog.pg_tablespace":       genTablespace,
+		"pg_catalog.pg_database":         genDatabase,
+		"pg_catalog.pg_roles":            genRoles,
+		"pg_catalog.pg_authid":           genAuthid,
+		"pg_catalog.pg_user":             genUser,
+		"pg_catalog.pg_shadow":           genShadow,
+		"pg_catalog.pg_settings":         genSettings,
+		"pg_catalog.pg_stat_activity":    genStatActivity,
 		"pg_catalog.pg_stat_user_tables": genStatUserTables,
-		"pg_catalog.pg_stat_all_tables":  genStatUserTables,
 
 		"information_schema.information_schema_catalog_name": genISCatalogName,
 		"information_schema.schemata":                        genISSchemata,
@@ -173,7 +179,6 @@ func catalogGens() map[string]catalogGen {
 		"information_schema.check_constraints":               genISCheckConstraints,
 		"information_schema.sequences":                       genISSequences,
 		"information_schema.enabled_roles":                   genISEnabledRoles,
-		"information_schema.applicable_roles":                genISApplicableRoles,
 		"information_schema.character_sets":                  genISCharacterSets,
 	}
 }
@@ -181,16 +186,35 @@ func catalogGens() map[string]catalogGen {
 // superuserOnly lists the views PostgreSQL lets only superusers read.
 var superuserOnly = map[string]bool{"pg_catalog.pg_authid": true, "pg_catalog.pg_shadow": true}
 
+// catalogColumn is a column of a catalog relation.
+type catalogColumn struct {
+	virtualColumn
+	notNull bool
+}
+
+// catalogColumns are the parsed columns of pgRelations by "schema.name".
+var catalogColumns = func() map[string][]catalogColumn {
+	m := make(map[string][]catalogColumn, len(pgRelations))
+	for _, r := range pgRelations {
+		m[r.schema+"."+r.name] = parseColumns(r.cols)
+	}
+	return m
+}()
+
 func init() {
 	gens := catalogGens()
 	for i := range pgRelations {
 		r := &pgRelations[i]
 		key := r.schema + "." + r.name
-		m := newRowMaker(key, parseColumns(r.cols))
+		cols := make([]virtualColumn, 0, len(catalogColumns[key]))
+		for _, c := range catalogColumns[key] {
+			cols = append(cols, c.virtualColumn)
+		}
+		m := newRowMaker(key, cols)
 		gen := gens[key]
 		delete(gens, key)
 		guarded := superuserOnly[key]
-		registerVirtual(&virtualTable{schema: r.schema, name: r.name, oid: r.oid, columns: m.cols,
+		registerVirtual(&virtualTable{schema: r.schema, name: r.name, oid: r.oid, columns: cols,
 			gen: func(e *execCtx) ([]row, error) {
 				if guarded && !e.se.role.Superuser {
 					return nil, errCatalogPermission(r.name)
@@ -217,10 +241,11 @@ var specTypes = map[string]types.T{
 
 // parseColumns parses a pgRelation column spec; an unknown type is a bug
 // in the generated table.
-func parseColumns(spec string) []virtualColumn {
-	var cols []virtualColumn
+func parseColumns(spec string) []catalogColumn {
+	var cols []catalogColumn
 	for _, c := range strings.Split(spec, ", ") {
 		name, typ, _ := strings.Cut(c, " ")
+		typ, notNull := strings.CutSuffix(typ, "!")
 		t, ok := specTypes[typ]
 		if elem, isArray := strings.CutPrefix(typ, "_"); isArray {
 			t, ok = specTypes[elem]
@@ -230,273 +255,35 @@ func parseColumns(spec string) []virtualColumn {
 		if !ok {
 			panic(fmt.Sprintf("sql: catalog column %s has unknown type %s", name, typ))
 		}
-		cols = append(cols, virtualColumn{name: name, typ: t})
+		cols = append(cols, catalogColumn{virtualColumn{name: name, typ: t}, notNull})
 	}
 	return cols
 }
 
-// pgTypeRow is a pg_type row (pgTypeRows); the regproc columns hold
-// pg_proc oids.
-type pgTypeRow struct {
-	oid                                     int64
-	name                                    string
-	len                                     int16
-	byval                                   bool
-	typtype, category                       byte
-	preferred                               bool
-	elem, array                             int64
-	subscript, input, output, receive, send int64
-	modin, modout, analyze                  int64
-	align, storage                          byte
-	collation                               int64
+// relationVisible is pg_table_is_visible for a relation oid: false for
+// the relations of information_schema, which is not on the search path;
+// true for everything else (pg_catalog and public are).
+func relationVisible(oid int64) bool {
+	return !infoSchemaOIDs[oid]
 }
 
-// pgProcRow is a pg_proc row (pgProcRows).
-type pgProcRow struct {
-	oid      int64
-	name     string
-	ret      int64
-	args     []int64
-	volatile byte
-	strict   bool
-	parallel byte
-	src      string
-}
-
-// rowMaker builds the rows of one view by column name.
-type rowMaker struct {
-	rel  string
-	cols []virtualColumn
-	idx  map[string]int
-}
-
-func newRowMaker(rel string, cols []virtualColumn) *rowMaker {
-	m := &rowMaker{rel: rel, cols: cols, idx: make(map[string]int, len(cols))}
-	for i, c := range cols {
-		m.idx[c.name] = i
-	}
-	return m
-}
-
-// row makes a row from name, value pairs; columns not named are NULL.
-// Values are converted to the Datum representation of their column:
-// Go integers to int64, float32 to float64, a byte to a one-character
-// string, []int16 / []int64 / []string to arrays. Naming a column the
-// view does not have is a bug and panics.
-func (m *rowMaker) row(pairs ...any) row {
-	r := make(row, len(m.cols))
-	for i := 0; i+1 < len(pairs); i += 2 {
-		name := pairs[i].(string)
-		j, ok := m.idx[name]
-		if !ok {
-			panic(fmt.Sprintf("sql: %s has no column %s", m.rel, name))
+// infoSchemaOIDs are the oids of information_schema's relations.
+var infoSchemaOIDs = func() map[int64]bool {
+	m := map[int64]bool{}
+	for _, r := range pgRelations {
+		if r.schema == "information_schema" {
+			m[r.oid] = true
 		}
-		r[j] = datumFor(m.cols[j].typ, pairs[i+1])
-	}
-	return r
-}
-
-func datumFor(t types.T, v any) types.Datum {
-	if v == nil {
-		return nil
-	}
-	switch t.Family() {
-	case types.IntFamily, types.OidFamily:
-		switch x := v.(type) {
-		case int:
-			return int64(x)
-		case int16:
-			return int64(x)
-		case int32:
-			return int64(x)
-		case uint32:
-			return int64(x)
-		}
-	case types.FloatFamily:
-		switch x := v.(type) {
-		case int:
-			return float64(x)
-		case float32:
-			return float64(x)
-		}
-	case types.StringFamily:
-		switch x := v.(type) {
-		case rune:
-			return charString(byte(x))
-		case byte:
-			return charString(x)
-		}
-	case types.ArrayFamily:
-		a := &types.Array{Elem: t.Elem()}
-		switch x := v.(type) {
-		case []int16:
-			for _, e := range x {
-				a.Elems = append(a.Elems, int64(e))
-			}
-			return a
-		case []int64:
-			for _, e := range x {
-				a.Elems = append(a.Elems, e)
-			}
-			return a
-		case []string:
-			for _, e := range x {
-				a.Elems = append(a.Elems, e)
-			}
-			return a
-		}
-	}
-	return v
-}
-
-// charString is a "char" value: 0 is the empty string.
-func charString(c byte) string {
-	if c == 0 {
-		return ""
-	}
-	return string(rune(c))
-}
-
-// yesNo is information_schema's yes_or_no.
-func yesNo(b bool) string {
-	if b {
-		return "YES"
-	}
-	return "NO"
-}
-
-// ---- what the views show of a table ----
-
-// shownIndexes returns the indexes of t that the views show: not Implicit
-// and over visible columns only.
-func shownIndexes(t *catalog.Table) []*catalog.Index {
-	var out []*catalog.Index
-	for _, ix := range t.Indexes {
-		if ix.Implicit {
-			continue
-		}
-		ok := true
-		for _, id := range ix.Columns {
-			if c := t.ColumnByID(id); c == nil || c.Hidden {
-				ok = false
-			}
-		}
-		if ok {
-			out = append(out, ix)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
-}
-
-// attnums maps t's visible columns to their attnum.
-func attnums(t *catalog.Table) map[uint32]int16 {
-	m := make(map[uint32]int16, len(t.Columns))
-	n := int16(0)
-	for _, c := range t.Columns {
-		if !c.Hidden {
-			n++
-			m[c.ID] = n
-		}
-	}
-	return m
-}
-
-// indexKey returns the attnums of ix's columns.
-func indexKey(t *catalog.Table, ix *catalog.Index) []int16 {
-	nums := attnums(t)
-	out := make([]int16, len(ix.Columns))
-	for i, id := range ix.Columns {
-		out[i] = nums[id]
-	}
-	return out
-}
-
-// derivedOID numbers an object the catalog has no oid for, inside the
-// table's block of index oids: IndexOIDBase + table*1000 + 500 + column
-// id. Index ids stay below 500 in practice; a catalog-assigned oid would
-// be better (see the report of this change).
-func derivedOID(t *catalog.Table, c *catalog.Column) int64 {
-	return catalog.IndexOIDBase + int64(t.ID)*1000 + 500 + int64(c.ID)
-}
-
-// tableSequence is the sequence behind a serial or identity column.
-type tableSequence struct {
-	table *catalog.Table
-	col   *catalog.Column
-	name  string
-	oid   int64
-}
-
-// sequences returns the sequences of t's visible columns.
-func sequences(t *catalog.Table) []tableSequence {
-	var out []tableSequence
-	for _, c := range t.Columns {
-		if c.Hidden || c.Sequence == "" {
-			continue
-		}
-		out = append(out, tableSequence{table: t, col: c, name: c.Sequence, oid: derivedOID(t, c)})
-	}
-	return out
-}
-
-// maxValue is the largest value of an integer type.
-func (s tableSequence) maxValue() int64 {
-	switch s.col.Type.Oid {
-	case types.OidInt2:
-		return 1<<15 - 1
-	case types.OidInt4:
-		return 1<<31 - 1
-	}
-	return 1<<63 - 1
-}
-
-// columnDefault is the default's SQL text as pg_get_expr prints it: the
-// default expression, nextval of a serial column's sequence, or "" (none;
-// identity columns have none either).
-func columnDefault(c *catalog.Column) string {
-	if c.Default != "" {
-		return c.Default
-	}
-	if c.Sequence != "" && c.Identity == "" {
-		return "nextval('" + strings.ReplaceAll(quoteIdent(c.Sequence), "'", "''") + "'::regclass)"
-	}
-	return ""
-}
-
-// pgTypeByOID indexes pgTypeRows.
-var pgTypeByOID = func() map[types.Oid]*pgTypeRow {
-	m := make(map[types.Oid]*pgTypeRow, len(pgTypeRows))
-	for i := range pgTypeRows {
-		m[types.Oid(pgTypeRows[i].oid)] = &pgTypeRows[i]
 	}
 	return m
 }()
 
-// typeRow returns t's pg_type row; a type missing from pgTypeRows (a
-// test keeps that from happening) gets one derived from package types.
-func typeRow(t types.T) *pgTypeRow {
-	if r, ok := pgTypeByOID[t.Oid]; ok {
-		return r
+// predefinedRoleName names the roles PostgreSQL predefines that the
+// views mention but the catalog does not hold (pg_get_userbyid,
+// regrole output).
+func predefinedRoleName(oid int64) (string, bool) {
+	if oid == databaseOwnerRoleOID {
+		return "pg_database_owner", true
 	}
-	return &pgTypeRow{oid: int64(t.Oid), name: t.Name(), len: t.Size(), typtype: 'b', category: t.Category(),
-		align: 'i', storage: 'x', elem: int64(t.Elem().Oid), array: int64(types.ArrayOf(t).Oid)}
-}
-
-// relKindName is the table_type of information_schema.tables.
-func relKindName(kind byte) string {
-	if kind == 'v' {
-		return "VIEW"
-	}
-	return "BASE TABLE"
-}
-
-func namespaceOf(schema string) int64 {
-	switch schema {
-	case "pg_catalog":
-		return namespacePgCatalog
-	case "information_schema":
-		return namespaceInfoSchema
-	}
-	return namespacePublic
+	return "", false
 }

@@ -39,7 +39,7 @@ func genClass(st *catalogState, m *rowMaker) []row {
 			am = amHeap
 		}
 		out = append(out, classRow(m, r.oid, r.name, namespaceOf(r.schema), boot, am, r.kind,
-			len(virtualTables[r.schema+"."+r.name].columns), false))
+			len(catalogColumns[r.schema+"."+r.name]), false))
 	}
 	for _, t := range st.tables() {
 		owner := st.roleOID(t.Owner)
@@ -77,8 +77,8 @@ func arrayDims(t types.T) int {
 func genAttribute(st *catalogState, m *rowMaker) []row {
 	var out []row
 	for _, r := range pgRelations {
-		for i, c := range virtualTables[r.schema+"."+r.name].columns {
-			out = append(out, attRow(m, r.oid, c.name, c.typ, int16(i+1), false, false, "", 0))
+		for i, c := range catalogColumns[r.schema+"."+r.name] {
+			out = append(out, attRow(m, r.oid, c.name, c.typ, int16(i+1), c.notNull, false, "", 0))
 		}
 	}
 	for _, t := range st.tables() {
@@ -224,14 +224,6 @@ func genDepend(st *catalogState, m *rowMaker) []row {
 		}
 	}
 	return out
-}
-
-// bootstrapName is the name of the owner of built-in objects.
-func (st *catalogState) bootstrapName() string {
-	if r := st.cat.Role("root"); r != nil {
-		return r.Name
-	}
-	return "root"
 }
 
 func genTables(st *catalogState, m *rowMaker) []row {

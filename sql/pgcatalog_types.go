@@ -1,16 +1,67 @@
 package sql
 
+import "github.com/shardingsystem/shard/sql/types"
+
 // Built-in objects: pg_namespace, pg_type, pg_proc, pg_am, pg_collation,
 // pg_language, pg_extension, pg_description, pg_tablespace. They do not
 // depend on the catalog except for their owner.
 
+// pgTypeRow is a pg_type row (pgTypeRows); the regproc columns hold
+// pg_proc oids.
+type pgTypeRow struct {
+	oid                                     int64
+	name                                    string
+	len                                     int16
+	byval                                   bool
+	typtype, category                       byte
+	preferred                               bool
+	elem, array                             int64
+	subscript, input, output, receive, send int64
+	modin, modout, analyze                  int64
+	align, storage                          byte
+	collation                               int64
+}
+
+// pgProcRow is a pg_proc row (pgProcRows).
+type pgProcRow struct {
+	oid      int64
+	name     string
+	ret      int64
+	args     []int64
+	volatile byte
+	strict   bool
+	parallel byte
+	src      string
+}
+
+// pgTypeByOID indexes pgTypeRows.
+var pgTypeByOID = func() map[types.Oid]*pgTypeRow {
+	m := make(map[types.Oid]*pgTypeRow, len(pgTypeRows))
+	for i := range pgTypeRows {
+		m[types.Oid(pgTypeRows[i].oid)] = &pgTypeRows[i]
+	}
+	return m
+}()
+
+// typeRow returns t's pg_type row; a type missing from pgTypeRows (a
+// test keeps that from happening) gets one derived from package types.
+func typeRow(t types.T) *pgTypeRow {
+	if r, ok := pgTypeByOID[t.Oid]; ok {
+		return r
+	}
+	return &pgTypeRow{oid: int64(t.Oid), name: t.Name(), len: t.Size(), typtype: 'b', category: t.Category(),
+		align: 'i', storage: 'x', elem: int64(t.Elem().Oid), array: int64(types.ArrayOf(t).Oid)}
+}
+
 func genNamespace(st *catalogState, m *rowMaker) []row {
-	boot := st.bootstrapOID()
+	boot, name := st.bootstrapOID(), st.bootstrapName()
+	sys := []string{name + "=UC/" + name, "=U/" + name}
 	return []row{
 		m.row("oid", namespacePgToast, "nspname", "pg_toast", "nspowner", boot),
-		m.row("oid", namespacePgCatalog, "nspname", "pg_catalog", "nspowner", boot),
-		m.row("oid", namespacePublic, "nspname", "public", "nspowner", databaseOwnerRoleOID),
-		m.row("oid", namespaceInfoSchema, "nspname", "information_schema", "nspowner", boot),
+		m.row("oid", namespacePgCatalog, "nspname", "pg_catalog", "nspowner", boot, "nspacl", sys),
+		m.row("oid", namespacePublic, "nspname", "public", "nspowner", databaseOwnerRoleOID,
+			"nspacl", []string{"pg_database_owner=UC/pg_database_owner", "=U/pg_database_owner"}),
+		m.row("oid", namespaceInfoSchema, "nspname", "information_schema", "nspowner", boot, "nspacl", sys),
 	}
 }
 
@@ -57,6 +108,17 @@ func procName(oid int64) (string, bool) {
 	return "", false
 }
 
+// procOID returns the oid of the pg_proc row named name, for regproc
+// input ('array_in'::regproc).
+func procOID(name string) (int64, bool) {
+	for i := range pgProcRows {
+		if pgProcRows[i].name == name {
+			return pgProcRows[i].oid, true
+		}
+	}
+	return 0, false
+}
+
 func genAm(_ *catalogState, m *rowMaker) []row {
 	return []row{
 		m.row("oid", amHeap, "amname", "heap", "amhandler", 3, "amtype", 't'),
@@ -99,11 +161,13 @@ func genExtension(st *catalogState, m *rowMaker) []row {
 		"extnamespace", namespacePgCatalog, "extrelocatable", false, "extversion", "1.0")}
 }
 
-// genDescription has only the plpgsql extension's comment: shard keeps no
-// comments.
+// genDescription has the comments PostgreSQL gives public and plpgsql;
+// shard keeps no comments of its own.
 func genDescription(_ *catalogState, m *rowMaker) []row {
-	return []row{m.row("objoid", extensionPlpgsql, "classoid", classPgExtension, "objsubid", 0,
-		"description", "PL/pgSQL procedural language")}
+	return []row{
+		m.row("objoid", namespacePublic, "classoid", classPgNamespace, "objsubid", 0, "description", "standard public schema"),
+		m.row("objoid", extensionPlpgsql, "classoid", classPgExtension, "objsubid", 0, "description", "PL/pgSQL procedural language"),
+	}
 }
 
 func genTablespace(st *catalogState, m *rowMaker) []row {

@@ -38,10 +38,7 @@ func (se *Session) planStatement(cat *catalog.Catalog, n *pg_query.Node, params 
 			if e.se.state != txnIdle {
 				return pgerror.New(pgerror.CodeActiveSQLTransaction, "DISCARD ALL cannot run inside a transaction block")
 			}
-			e.se.settings = map[string]string{"session_authorization": e.se.role.Name}
-			if e.se.role.Superuser {
-				e.se.settings["is_superuser"] = "on"
-			}
+			e.se.settings = map[string]string{}
 			e.se.prepared = map[string]*Statement{}
 			return nil
 		}}, nil
@@ -136,7 +133,11 @@ func allowedWhenAborted(p plan) bool {
 func (p *planner) planTransaction(ts *pg_query.TransactionStmt) (plan, error) {
 	switch ts.Kind {
 	case pg_query.TransactionStmtKind_TRANS_STMT_BEGIN, pg_query.TransactionStmtKind_TRANS_STMT_START:
-		return &sessionPlan{tag: "BEGIN", fn: func(e *execCtx) error {
+		tag := "BEGIN"
+		if ts.Kind == pg_query.TransactionStmtKind_TRANS_STMT_START {
+			tag = "START TRANSACTION"
+		}
+		return &sessionPlan{tag: tag, fn: func(e *execCtx) error {
 			if err := checkTxnOptions(ts.Options); err != nil {
 				return err
 			}
@@ -268,11 +269,7 @@ func (p *planner) planSet(vs *pg_query.VariableSetStmt) (plan, error) {
 		return &sessionPlan{tag: tag, fn: func(e *execCtx) error { return e.se.reset(name) }}, nil
 	case pg_query.VariableSetKind_VAR_RESET_ALL:
 		return &sessionPlan{tag: "RESET", fn: func(e *execCtx) error {
-			for k := range e.se.settings {
-				if k != "session_authorization" && k != "is_superuser" {
-					delete(e.se.settings, k)
-				}
-			}
+			e.se.settings = map[string]string{}
 			return nil
 		}}, nil
 	case pg_query.VariableSetKind_VAR_SET_MULTI:
@@ -368,5 +365,5 @@ func mkEq(l, r expr.Expr) (expr.Expr, error) {
 		}
 		r = cr
 	}
-	return &expr.Cmp{Op: "=", L: l, R: r}, nil
+	return expr.NewCmp("=", l, r), nil
 }

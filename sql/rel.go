@@ -479,11 +479,20 @@ type staticRel struct {
 func (r *staticRel) cols() []scopeCol             { return r.columns }
 func (r *staticRel) rows(*execCtx) ([]row, error) { return r.data, nil }
 
-// funcRel produces rows from a function of the execution (virtual tables).
+// funcRel produces rows from a function of the execution (virtual tables),
+// keeping those that pass filter.
 type funcRel struct {
 	columns []scopeCol
 	gen     func(e *execCtx) ([]row, error)
+	filter  expr.Expr
 }
 
-func (r *funcRel) cols() []scopeCol               { return r.columns }
-func (r *funcRel) rows(e *execCtx) ([]row, error) { return r.gen(e) }
+func (r *funcRel) cols() []scopeCol { return r.columns }
+
+func (r *funcRel) rows(e *execCtx) ([]row, error) {
+	rows, err := r.gen(e)
+	if err != nil {
+		return nil, err
+	}
+	return filterRows(e, rows, r.filter)
+}

@@ -408,8 +408,9 @@ func (p *planner) applyWhere(from rel, in *scope, where *pg_query.Node, lock boo
 	} else {
 		parts = []*pg_query.Node{where}
 	}
+	addEquiKeys(from, conjuncts(pred))
 	for _, s := range pushableScans(from) {
-		sb := p.builder(&env{p: p, sc: &scope{cols: s.columns}})
+		sb := p.builder(&env{p: p, sc: &scope{cols: s.cols()}})
 		var mine []expr.Expr
 		for _, part := range parts {
 			if hasSubLink(part) {
@@ -424,27 +425,70 @@ func (p *planner) applyWhere(from rel, in *scope, where *pg_query.Node, lock boo
 		if len(mine) == 0 {
 			continue
 		}
-		if s.filter != nil {
-			mine = append(mine, s.filter)
-		}
-		if len(mine) == 1 {
-			s.filter = mine[0]
-		} else {
-			s.filter = &expr.And{Args: mine}
-		}
-		s.chooseAccess()
+		s.addFilter(mine)
 	}
 	return &filterRel{in: from, pred: pred}, nil
 }
 
-// pushableScans returns the scans under r whose rows a WHERE conjunct may
+// filterable is a leaf that can apply conjuncts of a WHERE early.
+type filterable interface {
+	cols() []scopeCol
+	addFilter(conj []expr.Expr)
+}
+
+func (s *scanRel) addFilter(mine []expr.Expr) {
+	if s.filter != nil {
+		mine = append(mine, s.filter)
+	}
+	if len(mine) == 1 {
+		s.filter = mine[0]
+	} else {
+		s.filter = &expr.And{Args: mine}
+	}
+	s.chooseAccess()
+}
+
+func (r *funcRel) addFilter(mine []expr.Expr) {
+	if r.filter != nil {
+		mine = append(mine, r.filter)
+	}
+	if len(mine) == 1 {
+		r.filter = mine[0]
+	} else {
+		r.filter = &expr.And{Args: mine}
+	}
+}
+
+// addEquiKeys gives the inner joins of a left-deep join tree hash keys
+// from WHERE equalities between their sides (FROM a, b WHERE a.x = b.y).
+func addEquiKeys(r rel, conj []expr.Expr) {
+	j, ok := r.(*joinRel)
+	if !ok {
+		return
+	}
+	if j.kind == joinInner && len(j.leftKey) == 0 {
+		nl, nr := len(j.left.cols()), len(j.right.cols())
+		lk, rk := equiKeys(&expr.And{Args: conj}, nl)
+		for i := range lk {
+			if lk[i] < nl && rk[i] < nr {
+				j.leftKey = append(j.leftKey, lk[i])
+				j.rightKey = append(j.rightKey, rk[i])
+			}
+		}
+	}
+	addEquiKeys(j.left, conj)
+}
+
+// pushableScans returns the leaves under r whose rows a WHERE conjunct may
 // filter early: those not on the null-extended side of an outer join.
-func pushableScans(r rel) []*scanRel {
+func pushableScans(r rel) []filterable {
 	switch x := r.(type) {
 	case *scanRel:
-		return []*scanRel{x}
+		return []filterable{x}
+	case *funcRel:
+		return []filterable{x}
 	case *joinRel:
-		var out []*scanRel
+		var out []filterable
 		if x.kind == joinInner || x.kind == joinLeft {
 			out = append(out, pushableScans(x.left)...)
 		}

@@ -38,17 +38,27 @@ type Session struct {
 	// ChangedParameters call.
 	settings map[string]string
 	changed  []string
+	// startup holds the values the client sent at connection: they are the
+	// session's defaults, which RESET returns to.
+	startup map[string]string
 
 	state txnState
 	txn   *kv.Txn
 	// txnTime is the transaction's timestamp (now()).
 	txnTime    time.Time
 	savepoints []savepoint
-	// txnSettings are SET LOCAL values, dropped at the end of the block.
-	txnSettings map[string]string
+	// txnSettings are SET LOCAL values, dropped at the end of the block;
+	// savedSettings are the settings when the block began, restored if it
+	// rolls back (SET is transactional in PostgreSQL).
+	txnSettings, savedSettings map[string]string
 
 	// prepared are the SQL-level PREPAREd statements.
 	prepared map[string]*Statement
+	// implicit is set while the block is an implicit transaction: the
+	// statements of one multi-statement Query message, committed at its
+	// end (Sync). beginImplicit asks the next statement to open one.
+	implicit, beginImplicit bool
+
 	// notices wait to be sent with the statement's result.
 	notices []*pgerror.Error
 
@@ -64,10 +74,10 @@ type savepoint struct {
 }
 
 func (s *Server) newSession(r *catalog.Role, db *catalog.Database, p wire.ConnectParams) *Session {
-	se := &Session{srv: s, role: r, db: db, settings: map[string]string{}, prepared: map[string]*Statement{}}
-	se.settings["session_authorization"] = r.Name
+	se := &Session{srv: s, role: r, db: db, settings: map[string]string{}, startup: map[string]string{}, prepared: map[string]*Statement{}}
+	se.startup["session_authorization"] = r.Name
 	if r.Superuser {
-		se.settings["is_superuser"] = "on"
+		se.startup["is_superuser"] = "on"
 	}
 	for k, v := range p.Options {
 		lk := strings.ToLower(k)
@@ -76,7 +86,7 @@ func (s *Server) newSession(r *catalog.Role, db *catalog.Database, p wire.Connec
 			continue
 		}
 		if nv, err := normalizeSetting(lk, v); err == nil {
-			se.settings[lk] = nv
+			se.startup[lk] = nv
 		}
 	}
 	s.sessions.Add(1)
@@ -90,6 +100,9 @@ func (se *Session) setting(name string) (string, bool) {
 		return v, true
 	}
 	if v, ok := se.settings[name]; ok {
+		return v, true
+	}
+	if v, ok := se.startup[name]; ok {
 		return v, true
 	}
 	if s, ok := settings[name]; ok {
@@ -162,11 +175,45 @@ func (se *Session) ChangedParameters() [][2]string {
 	return out
 }
 
-// SplitSimple implements wire.Session.
-func (se *Session) SplitSimple(query string) ([]string, error) { return splitStatements(query) }
+// SplitSimple implements wire.Session. A Query message of several
+// statements runs them in one implicit transaction, as PostgreSQL does,
+// unless one of them manages transactions or the schema itself.
+func (se *Session) SplitSimple(query string) ([]string, error) {
+	stmts, err := se.srv.plans.parse(query)
+	if err != nil {
+		return nil, err
+	}
+	texts, err := splitStatements(query)
+	if err != nil {
+		return nil, err
+	}
+	if len(stmts) > 1 && se.state == txnIdle {
+		se.beginImplicit = true
+		for _, st := range stmts {
+			n := st.Stmt
+			if n.GetSelectStmt() == nil && n.GetInsertStmt() == nil && n.GetUpdateStmt() == nil && n.GetDeleteStmt() == nil {
+				se.beginImplicit = false
+			}
+		}
+	}
+	return texts, nil
+}
+
+// Sync implements wire.Syncer: it ends an implicit transaction.
+func (se *Session) Sync(ctx context.Context) error {
+	se.beginImplicit = false
+	if !se.implicit {
+		return nil
+	}
+	_, err := se.endTxn(ctx, se.state == txnOpen)
+	return err
+}
 
 // TxnStatus implements wire.Session.
 func (se *Session) TxnStatus() byte {
+	if se.implicit {
+		return 'I'
+	}
 	switch se.state {
 	case txnOpen:
 		return 'T'
@@ -199,6 +246,10 @@ func (se *Session) catalog() *catalog.Catalog { return se.srv.cfg.Catalog.Get() 
 
 // begin opens a transaction block.
 func (se *Session) begin(ctx context.Context) error {
+	if se.implicit {
+		se.implicit = false // BEGIN turns the implicit block into an explicit one
+		return nil
+	}
 	if se.state != txnIdle {
 		return nil // PostgreSQL warns "there is already a transaction in progress"
 	}
@@ -208,6 +259,10 @@ func (se *Session) begin(ctx context.Context) error {
 	}
 	se.txn, se.state, se.txnTime = txn, txnOpen, time.Now()
 	se.savepoints = nil
+	se.savedSettings = make(map[string]string, len(se.settings))
+	for k, v := range se.settings {
+		se.savedSettings[k] = v
+	}
 	return nil
 }
 
@@ -215,7 +270,21 @@ func (se *Session) begin(ctx context.Context) error {
 // fail; it returns the command tag.
 func (se *Session) endTxn(ctx context.Context, commit bool) (string, error) {
 	txn, state := se.txn, se.state
-	se.txn, se.state, se.savepoints, se.txnSettings = nil, txnIdle, nil, nil
+	for k := range se.txnSettings {
+		if settings[k].reportable {
+			se.changed = append(se.changed, k)
+		}
+	}
+	if (!commit || state == txnAborted) && se.savedSettings != nil {
+		for k, v := range se.settings {
+			if se.savedSettings[k] != v && settings[k].reportable {
+				se.changed = append(se.changed, k)
+			}
+		}
+		se.settings = se.savedSettings
+	}
+	se.txn, se.state, se.savepoints, se.txnSettings, se.savedSettings = nil, txnIdle, nil, nil, nil
+	se.implicit = false
 	if txn == nil {
 		if commit {
 			return "COMMIT", nil
@@ -236,6 +305,13 @@ func (se *Session) endTxn(ctx context.Context, commit bool) (string, error) {
 // one committed afterwards (autocommit), restarted on write conflicts when
 // retry is set. A failure inside a block aborts the block.
 func (se *Session) inTxn(ctx context.Context, retry bool, fn func(ctx context.Context, txn *kv.Txn) error) error {
+	if se.state == txnIdle && se.beginImplicit {
+		se.beginImplicit = false
+		if err := se.begin(ctx); err != nil {
+			return err
+		}
+		se.implicit = true
+	}
 	switch se.state {
 	case txnAborted:
 		return errAborted()

@@ -87,11 +87,11 @@ func (s sessionInfo) IndexDef(oid int64) (string, bool) {
 func indexDef(t *catalog.Table, ix *catalog.Index) string {
 	var cols []string
 	for j, id := range ix.Columns {
-		c := t.ColumnByID(id).Name
+		c := quoteIdent(t.ColumnByID(id).Name)
 		if j < len(ix.Desc) && ix.Desc[j] {
 			c += " DESC"
 		}
-		cols = append(cols, quoteIdent(c))
+		cols = append(cols, c)
 	}
 	u := ""
 	if ix.Unique {

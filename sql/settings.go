@@ -2,6 +2,7 @@ package sql
 
 import (
 	"strings"
+	"time"
 
 	"github.com/shardingsystem/shard/sql/pgerror"
 )
@@ -106,8 +107,10 @@ func normalizeSetting(name, value string) (string, error) {
 		case "utc", "etc/utc", "gmt", "z", "zulu", "universal", "0", "+00", "00:00", "+00:00":
 			return "UTC", nil
 		}
-		return "", pgerror.New(pgerror.CodeInvalidParameterValue, "invalid value for parameter \"TimeZone\": \"%s\"", value).
-			WithHint("shard supports only the UTC time zone so far.")
+		if _, err := time.LoadLocation(value); err != nil || value == "" || strings.EqualFold(value, "local") {
+			return "", pgerror.New(pgerror.CodeInvalidParameterValue, "invalid value for parameter \"TimeZone\": \"%s\"", value)
+		}
+		return value, nil
 	case "client_encoding":
 		switch strings.ToUpper(strings.ReplaceAll(value, "-", "")) {
 		case "UTF8", "UNICODE":

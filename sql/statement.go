@@ -229,6 +229,11 @@ type Portal struct {
 	res     *result
 	pos     int
 	ran     bool
+	// ev evaluates reg* output (names need the session).
+	ev *expr.Ctx
+	// loc is the session's time zone for timestamptz text output; nil
+	// for UTC.
+	loc *time.Location
 }
 
 // Columns implements wire.Portal.
@@ -252,6 +257,10 @@ func (p *Portal) Execute(ctx context.Context, maxRows int, w wire.RowWriter) (_ 
 		return "", false, pgerror.New(pgerror.CodeInvalidCursorName, "portal has been closed")
 	}
 	cols := p.st.plan.columns()
+	if p.ev == nil {
+		p.ev = &expr.Ctx{Context: ctx, Session: sessionInfo{p.st.se}}
+		p.loc = p.st.se.location()
+	}
 	buf := make([][]byte, len(cols))
 	sent := 0
 	for p.pos < len(p.res.rows) {
@@ -264,14 +273,20 @@ func (p *Portal) Execute(ctx context.Context, maxRows int, w wire.RowWriter) (_ 
 				buf[i] = nil
 				continue
 			}
+			// A non-NULL value is never a nil slice, even when empty:
+			// nil means NULL to the writer.
 			if formatOf(p.formats, i) == 1 {
-				b, err := types.AppendBinary(nil, cols[i].typ, d)
+				b, err := types.AppendBinary(make([]byte, 0, 16), cols[i].typ, d)
 				if err != nil {
 					return "", false, err
 				}
 				buf[i] = b
+			} else if cols[i].typ.Oid == types.OidTimestampTZ && p.loc != nil {
+				buf[i] = appendTimestampTZ(make([]byte, 0, 32), d.(time.Time), p.loc)
+			} else if s, ok := expr.RegOutput(p.ev, cols[i].typ, d); ok {
+				buf[i] = append(make([]byte, 0, len(s)), s...)
 			} else {
-				buf[i] = types.AppendText(nil, cols[i].typ, d)
+				buf[i] = types.AppendText(make([]byte, 0, 16), cols[i].typ, d)
 			}
 		}
 		if err := w.WriteRow(buf); err != nil {
@@ -321,6 +336,42 @@ func (se *Session) now() time.Time {
 		return time.Now()
 	}
 	return se.txnTime
+}
+
+// location returns the session's time zone, nil for UTC.
+func (se *Session) location() *time.Location {
+	name, _ := se.setting("timezone")
+	if name == "" || name == "UTC" {
+		return nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		return nil
+	}
+	return loc
+}
+
+// appendTimestampTZ prints an instant in loc as PostgreSQL does: the wall
+// clock there and the offset ("+02", "+05:30").
+func appendTimestampTZ(b []byte, t time.Time, loc *time.Location) []byte {
+	lt := t.In(loc)
+	wall := time.Date(lt.Year(), lt.Month(), lt.Day(), lt.Hour(), lt.Minute(), lt.Second(), lt.Nanosecond(), time.UTC)
+	b = types.AppendText(b, types.Timestamp, wall)
+	_, off := lt.Zone()
+	if off < 0 {
+		b = append(b, '-')
+		off = -off
+	} else {
+		b = append(b, '+')
+	}
+	b = append(b, byte('0'+off/36000), byte('0'+off/3600%10))
+	if m := off % 3600 / 60; m != 0 || off%60 != 0 {
+		b = append(b, ':', byte('0'+m/10), byte('0'+m%10))
+	}
+	if sec := off % 60; sec != 0 {
+		b = append(b, ':', byte('0'+sec/10), byte('0'+sec%10))
+	}
+	return b
 }
 
 func stackTrace() string {

@@ -26,7 +26,6 @@ type conn struct {
 	tls    bool
 
 	pid, secret uint32
-	user        string
 	session     Session
 
 	// ctx is canceled when the server closes or the client goes away; the
@@ -103,6 +102,12 @@ func (c *conn) run() {
 	session, err := c.s.backend.Connect(connectCtx, *params)
 	cancel()
 	if err != nil {
+		// Whatever the backend returns goes to the client as FATAL.
+		if c.s.ctx.Err() != nil {
+			err = errShuttingDown()
+		} else {
+			err = pgerror.Flatten(err)
+		}
 		c.fail(log, "connect failed", err)
 		return
 	}

@@ -127,7 +127,6 @@ func (c *conn) startupMessage(version uint32, body []byte) (*ConnectParams, erro
 	if p.Database == "" {
 		p.Database = p.User
 	}
-	c.user = p.User
 	return p, nil
 }
 

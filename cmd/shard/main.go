@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	_ "time/tzdata" // SET TimeZone works on machines without zoneinfo
 )
 
 // usageError is a mistake in the command line: printed with a hint, exit 2.

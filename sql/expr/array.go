@@ -17,7 +17,7 @@ type arrayExpr struct {
 	t     types.T
 }
 
-func (e *arrayExpr) Type() types.T     { return e.t }
+func (e *arrayExpr) Type() types.T    { return e.t }
 func (e *arrayExpr) children() []Expr { return e.elems }
 func (e *arrayExpr) foldable() bool   { return true }
 
@@ -95,7 +95,7 @@ type subscriptExpr struct {
 	t           types.T
 }
 
-func (e *subscriptExpr) Type() types.T { return e.t }
+func (e *subscriptExpr) Type() types.T  { return e.t }
 func (e *subscriptExpr) foldable() bool { return true }
 func (e *subscriptExpr) children() []Expr {
 	k := []Expr{e.arr}
@@ -200,7 +200,7 @@ type anyExpr struct {
 	all    bool
 }
 
-func (e *anyExpr) Type() types.T     { return types.Bool }
+func (e *anyExpr) Type() types.T    { return types.Bool }
 func (e *anyExpr) children() []Expr { return []Expr{e.l, e.arr} }
 func (e *anyExpr) foldable() bool   { return true }
 
@@ -295,7 +295,11 @@ func (b *Builder) buildAnyAll(x *pg_query.A_Expr, op string, all bool) (Expr, er
 			if err != nil {
 				return nil, err
 			}
-			return p.match(a.(string)) != not, nil
+			m, err := p.match(a.(string))
+			if err != nil {
+				return nil, err
+			}
+			return m != not, nil
 		}
 	default:
 		return nil, errUnsupported("operator "+op+" with ANY/ALL", x.Location)
@@ -513,11 +517,11 @@ var arrayFuncs = map[string][]overload{
 		f2(text, anyArray, text, nil).bind_(bindArrayToString),
 		fN(text, ts(anyArray, text, text), nil).lax_().bind_(bindArrayToString),
 	},
-	"array_append": {f2(anyArray, anyArray, anyElement, nil).lax_().ret_(polyArray).bind_(bindArrayAppend)},
-	"array_prepend": {f2(anyArray, anyElement, anyArray, nil).lax_().ret_(polyArray).bind_(bindArrayPrepend)},
-	"array_cat": {f2(anyArray, anyArray, anyArray, nil).lax_().ret_(polyArray).bind_(bindArrayCat)},
+	"array_append":   {f2(anyArray, anyArray, anyElement, nil).lax_().ret_(polyArray).bind_(bindArrayAppend)},
+	"array_prepend":  {f2(anyArray, anyElement, anyArray, nil).lax_().ret_(polyArray).bind_(bindArrayPrepend)},
+	"array_cat":      {f2(anyArray, anyArray, anyArray, nil).lax_().ret_(polyArray).bind_(bindArrayCat)},
 	"array_position": {f2(int4, anyArray, anyElement, nil).lax_().bind_(bindArrayPosition)},
-	"array_remove": {f2(anyArray, anyArray, anyElement, nil).lax_().ret_(polyArray).bind_(bindArrayRemove)},
+	"array_remove":   {f2(anyArray, anyArray, anyElement, nil).lax_().ret_(polyArray).bind_(bindArrayRemove)},
 }
 
 // polyArray is the result type of a function returning its anyarray

@@ -165,9 +165,9 @@ func (b *Builder) buildConst(c *pg_query.A_Const, want types.T) (Expr, error) {
 	case *pg_query.A_Const_Boolval:
 		return &Const{T: types.Bool, D: v.Boolval.Boolval}, nil
 	case *pg_query.A_Const_Sval:
-		k := &Const{T: types.Unknown, D: v.Sval.Sval}
+		k := &Const{T: types.Unknown, D: v.Sval.Sval, pos: c.Location + 1}
 		if want.Oid != types.OidUnknown && want.Oid != 0 {
-			return b.literal(k, want, c.Location)
+			return b.literal(k, want, castAssign, c.Location)
 		}
 		return k, nil
 	case *pg_query.A_Const_Bsval:

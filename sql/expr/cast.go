@@ -119,7 +119,7 @@ type castExpr struct {
 	fn  castFunc
 }
 
-func (e *castExpr) Type() types.T     { return e.to }
+func (e *castExpr) Type() types.T    { return e.to }
 func (e *castExpr) children() []Expr { return []Expr{e.arg} }
 
 func (e *castExpr) Eval(c *Ctx, row []types.Datum) (types.Datum, error) {
@@ -137,7 +137,7 @@ type retype struct {
 	to  types.T
 }
 
-func (e *retype) Type() types.T     { return e.to }
+func (e *retype) Type() types.T    { return e.to }
 func (e *retype) children() []Expr { return []Expr{e.arg} }
 func (e *retype) Eval(c *Ctx, row []types.Datum) (types.Datum, error) {
 	return e.arg.Eval(c, row)
@@ -200,20 +200,28 @@ func explicitCastFn(from, to types.T) castFunc {
 		}
 	case isStringType(to) && to.Mod < 0 && (from.Oid == types.OidRegclass || from.Oid == types.OidRegtype || from.Oid == types.OidRegnamespace || from.Oid == types.OidRegrole || from.Oid == types.OidRegproc):
 		return regOut(from)
+	case from.Oid == types.OidBool && isStringType(to) && to.Mod < 0 && to.Oid != types.OidChar:
+		// bool to text is "true"/"false", unlike bool output ("t"/"f").
+		return func(_ *Ctx, d types.Datum) (types.Datum, error) {
+			if d.(bool) {
+				return "true", nil
+			}
+			return "false", nil
+		}
 	case isStringType(to) && to.Mod < 0 && to.Oid != types.OidChar && to.Oid != types.OidName && from.Family() != types.StringFamily:
 		return func(_ *Ctx, d types.Datum) (types.Datum, error) { return datumText(from, d), nil }
 	}
 	return func(_ *Ctx, d types.Datum) (types.Datum, error) { return types.Cast(d, from, to) }
 }
 
-// assignCastFn is explicitCastFn except that a string too long for a
-// varchar(n) or bpchar(n) target is an error (22001), not truncated.
+// assignCastFn converts with assignment semantics: the family conversion
+// of an explicit cast, then types.CheckAssign for the target's typmod and
+// range (a string too long for varchar(n) is 22001, not truncated).
 func assignCastFn(from, to types.T) castFunc {
-	if !isStringType(to) || to.Mod < 0 {
+	if !needsAssignCheck(to) {
 		return explicitCastFn(from, to)
 	}
-	unconstrained := types.T{Oid: to.Oid, Mod: -1}
-	first := explicitCastFn(from, unconstrained)
+	first := explicitCastFn(from, baseType(to))
 	return func(c *Ctx, d types.Datum) (types.Datum, error) {
 		if first != nil {
 			var err error
@@ -221,8 +229,21 @@ func assignCastFn(from, to types.T) castFunc {
 				return nil, err
 			}
 		}
-		return types.ParseText(to, d.(string))
+		return types.CheckAssign(to, d)
 	}
+}
+
+// needsAssignCheck reports whether values assigned to t need
+// types.CheckAssign beyond the family conversion.
+func needsAssignCheck(t types.T) bool {
+	if t.Mod >= 0 {
+		return true
+	}
+	switch t.Oid {
+	case types.OidName, types.OidChar, types.OidFloat4, types.OidOid:
+		return true
+	}
+	return false
 }
 
 // datumText is the text output of d (not nil) of type t.
@@ -234,9 +255,9 @@ func datumText(t types.T, d types.Datum) string {
 		return numText(v)
 	case bool:
 		if v {
-			return "true"
+			return "t"
 		}
-		return "false"
+		return "f"
 	case int64:
 		if t.Family() == types.IntFamily {
 			return itoa(v)
@@ -275,8 +296,13 @@ func newCast(e Expr, t types.T, fn castFunc) Expr {
 }
 
 // literal types an unknown literal (or NULL) as t: the input function of t
-// runs now, as PostgreSQL does at parse analysis.
-func (b *Builder) literal(k *Const, t types.T, loc int32) (Expr, error) {
+// runs now, as PostgreSQL does at parse analysis. A typmod of t is applied
+// with the semantics of ctx: explicit casts truncate strings, assignment
+// and implicit contexts check them (CheckAssign).
+func (b *Builder) literal(k *Const, t types.T, ctx castCtx, loc int32) (Expr, error) {
+	if k.pos > 0 {
+		loc = k.pos - 1 // errors point at the literal itself
+	}
 	if k.D == nil {
 		return &Const{T: t}, nil
 	}
@@ -295,12 +321,24 @@ func (b *Builder) literal(k *Const, t types.T, loc int32) (Expr, error) {
 		}
 		return &Const{T: t, D: d}, nil
 	}
-	if isStringType(t) && t.Mod < 0 && t.Oid != types.OidChar && t.Oid != types.OidName {
-		return &Const{T: t, D: s}, nil
+	base := baseType(t)
+	var d types.Datum = s
+	if !(isStringType(t) && t.Oid != types.OidChar && t.Oid != types.OidName) {
+		var err error
+		if d, err = types.ParseText(base, s); err != nil {
+			return nil, withPos(err, loc)
+		}
 	}
-	d, err := types.ParseText(t, s)
-	if err != nil {
-		return nil, withPos(err, loc)
+	if t.Mod >= 0 || t.Oid == types.OidChar || t.Oid == types.OidName {
+		var err error
+		if ctx == castExplicit {
+			d, err = types.Cast(d, base, t)
+		} else {
+			d, err = types.CheckAssign(t, d)
+		}
+		if err != nil {
+			return nil, withPos(err, loc)
+		}
 	}
 	return &Const{T: t, D: d}, nil
 }
@@ -349,7 +387,7 @@ func (b *Builder) coerce(e Expr, t types.T, ctx castCtx, loc int32) (Expr, error
 	switch x := e.(type) {
 	case *Const:
 		if from.Oid == types.OidUnknown {
-			return b.literal(x, t, loc)
+			return b.literal(x, t, ctx, loc)
 		}
 	case *Param:
 		if from.Oid == types.OidUnknown {
@@ -390,17 +428,11 @@ func Coerce(e Expr, t types.T) (Expr, error) {
 	return (&Builder{}).coerce(e, t, castAssign, -1)
 }
 
-// Coerce is the package function Coerce, recording the type of an untyped
-// parameter in b.Params.
-func (b *Builder) Coerce(e Expr, t types.T) (Expr, error) {
-	return b.coerce(e, t, castAssign, -1)
-}
-
 // explicitCast is x::t.
 func (b *Builder) explicitCast(e Expr, t types.T, loc int32) (Expr, error) {
 	from := e.Type()
 	if k, ok := e.(*Const); ok && from.Oid == types.OidUnknown {
-		return b.literal(k, t, loc)
+		return b.literal(k, t, castExplicit, loc)
 	}
 	if p, ok := e.(*Param); ok && from.Oid == types.OidUnknown {
 		return b.setParam(p, t), nil

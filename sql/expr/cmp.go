@@ -122,28 +122,21 @@ func cmpDecimal(a, b types.Datum) int {
 func cmpTime(a, b types.Datum) int { return a.(time.Time).Compare(b.(time.Time)) }
 
 // cmpInterval compares intervals as interval_cmp does: months are 30 days
-// and days 24 hours.
+// and days 24 hours. The span is split exactly into whole days and the
+// remaining microseconds (0 <= rem < one day).
 func cmpInterval(a, b types.Datum) int {
 	x, y := a.(types.Interval), b.(types.Interval)
-	// 128-bit comparison is not needed: months*30*day fits in int64 range
-	// only roughly, so compare in two parts like PostgreSQL's int128 path.
-	xd := int64(x.Months)*30 + int64(x.Days)
-	yd := int64(y.Months)*30 + int64(y.Days)
-	xs := float64(xd)*float64(usecsPerDay) + float64(x.Micros)
-	ys := float64(yd)*float64(usecsPerDay) + float64(y.Micros)
-	if xs != ys {
-		if xs < ys {
-			return -1
-		}
-		return 1
-	}
-	// Equal as floats: compare exactly by normalizing the micros to days.
-	xd += floorDiv64(x.Micros, usecsPerDay)
-	yd += floorDiv64(y.Micros, usecsPerDay)
+	xd, xr := intervalSpan(x)
+	yd, yr := intervalSpan(y)
 	if c := cmp3(xd, yd); c != 0 {
 		return c
 	}
-	return cmp3(x.Micros-floorDiv64(x.Micros, usecsPerDay)*usecsPerDay, y.Micros-floorDiv64(y.Micros, usecsPerDay)*usecsPerDay)
+	return cmp3(xr, yr)
+}
+
+func intervalSpan(iv types.Interval) (days, rem int64) {
+	q := floorDiv64(iv.Micros, usecsPerDay)
+	return int64(iv.Months)*30 + int64(iv.Days) + q, iv.Micros - q*usecsPerDay
 }
 
 // Cmp is "L Op R" for Op one of = <> < <= > >=, with SQL NULL semantics.
@@ -162,7 +155,7 @@ func NewCmp(op string, l, r Expr) *Cmp {
 	return &Cmp{Op: op, L: l, R: r, cmp: comparator(l.Type()), test: cmpTest(op)}
 }
 
-func (e *Cmp) Type() types.T     { return types.Bool }
+func (e *Cmp) Type() types.T    { return types.Bool }
 func (e *Cmp) children() []Expr { return []Expr{e.L, e.R} }
 func (e *Cmp) foldable() bool   { return true }
 
@@ -347,7 +340,7 @@ type distinctExpr struct {
 	not  bool
 }
 
-func (e *distinctExpr) Type() types.T     { return types.Bool }
+func (e *distinctExpr) Type() types.T    { return types.Bool }
 func (e *distinctExpr) children() []Expr { return []Expr{e.l, e.r} }
 func (e *distinctExpr) foldable() bool   { return true }
 
@@ -392,6 +385,44 @@ type InList struct {
 	List []Expr
 	Not  bool
 	cmp  cmpFunc
+	// set holds the items when they are all constants of a type whose Go
+	// values compare with == (integers, text): a lookup instead of a scan.
+	set     map[types.Datum]struct{}
+	setNull bool // some constant item is NULL
+}
+
+// inSetMin is the list length from which a constant list becomes a set.
+const inSetMin = 8
+
+// makeSet fills e.set when every item is a constant and equality of the
+// comparison type is Go equality.
+func (e *InList) makeSet(t types.T) {
+	if len(e.List) < inSetMin {
+		return
+	}
+	switch t.Family() {
+	case types.IntFamily, types.OidFamily:
+	case types.StringFamily:
+		if t.Oid == types.OidBPChar {
+			return
+		}
+	default:
+		return
+	}
+	set := make(map[types.Datum]struct{}, len(e.List))
+	null := false
+	for _, it := range e.List {
+		k, ok := it.(*Const)
+		if !ok {
+			return
+		}
+		if k.D == nil {
+			null = true
+			continue
+		}
+		set[k.D] = struct{}{}
+	}
+	e.set, e.setNull = set, null
 }
 
 func (e *InList) Type() types.T { return types.Bool }
@@ -404,6 +435,15 @@ func (e *InList) Eval(c *Ctx, row []types.Datum) (types.Datum, error) {
 	x, err := e.Arg.Eval(c, row)
 	if x == nil || err != nil {
 		return nil, err
+	}
+	if e.set != nil {
+		if _, ok := e.set[x]; ok {
+			return !e.Not, nil
+		}
+		if e.setNull {
+			return nil, nil
+		}
+		return e.Not, nil
 	}
 	cmp := e.cmp
 	if cmp == nil {
@@ -476,7 +516,9 @@ func (b *Builder) buildIn(x *pg_query.A_Expr, not bool) (Expr, error) {
 			return nil, err
 		}
 	}
-	return fold(&InList{Arg: l, List: list, Not: not, cmp: comparator(t)}), nil
+	in := &InList{Arg: l, List: list, Not: not, cmp: comparator(t)}
+	in.makeSet(t)
+	return fold(in), nil
 }
 
 // buildBetween rewrites BETWEEN as PostgreSQL does: a >= x AND a <= y
@@ -535,7 +577,7 @@ func (b *Builder) buildBetween(x *pg_query.A_Expr) (Expr, error) {
 	if err != nil {
 		return nil, err
 	}
-	return b.boolOp(!not, []Expr{e1, e2}), nil
+	return b.boolOp(not, []Expr{e1, e2}), nil
 }
 
 // boolOp builds a flattened AND (and=true) or OR of bool expressions,

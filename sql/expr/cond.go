@@ -96,7 +96,7 @@ type caseExpr struct {
 	t       types.T
 }
 
-func (e *caseExpr) Type() types.T { return e.t }
+func (e *caseExpr) Type() types.T  { return e.t }
 func (e *caseExpr) foldable() bool { return true }
 func (e *caseExpr) children() []Expr {
 	var k []Expr
@@ -203,13 +203,14 @@ func (b *Builder) buildCase(x *pg_query.CaseExpr) (Expr, error) {
 		}
 		e.arg, e.whens, e.cmp = all[0], all[1:], comparator(t)
 	}
+	// PostgreSQL resolves the ELSE result first, then the THEN results.
 	results := e.results
 	if x.Defresult != nil {
 		if e.def, err = b.build(x.Defresult, types.Unknown); err != nil {
 			return nil, err
 		}
-		results = append(append([]Expr{}, e.results...), e.def)
-		resLocs = append(resLocs, exprLocation(x.Defresult, x.Location))
+		results = append([]Expr{e.def}, e.results...)
+		resLocs = append([]int32{exprLocation(x.Defresult, x.Location)}, resLocs...)
 	}
 	t, err := commonType(results, "CASE", resLocs)
 	if err != nil {
@@ -220,8 +221,8 @@ func (b *Builder) buildCase(x *pg_query.CaseExpr) (Expr, error) {
 	}
 	e.t = t
 	if e.def != nil {
-		e.def = results[len(results)-1]
-		copy(e.results, results)
+		e.def = results[0]
+		copy(e.results, results[1:])
 	}
 	return foldCase(e), nil
 }
@@ -276,7 +277,7 @@ type coalesceExpr struct {
 	t    types.T
 }
 
-func (e *coalesceExpr) Type() types.T     { return e.t }
+func (e *coalesceExpr) Type() types.T    { return e.t }
 func (e *coalesceExpr) children() []Expr { return e.args }
 func (e *coalesceExpr) foldable() bool   { return true }
 
@@ -346,7 +347,7 @@ type minMaxExpr struct {
 	t        types.T
 }
 
-func (e *minMaxExpr) Type() types.T     { return e.t }
+func (e *minMaxExpr) Type() types.T    { return e.t }
 func (e *minMaxExpr) children() []Expr { return e.args }
 func (e *minMaxExpr) foldable() bool   { return true }
 
@@ -399,7 +400,7 @@ type nullIfExpr struct {
 	cmp  cmpFunc
 }
 
-func (e *nullIfExpr) Type() types.T     { return e.l.Type() }
+func (e *nullIfExpr) Type() types.T    { return e.l.Type() }
 func (e *nullIfExpr) children() []Expr { return []Expr{e.l, e.r} }
 func (e *nullIfExpr) foldable() bool   { return true }
 
@@ -432,7 +433,7 @@ type boolTest struct {
 	kind pg_query.BoolTestType
 }
 
-func (e *boolTest) Type() types.T     { return types.Bool }
+func (e *boolTest) Type() types.T    { return types.Bool }
 func (e *boolTest) children() []Expr { return []Expr{e.arg} }
 func (e *boolTest) foldable() bool   { return true }
 

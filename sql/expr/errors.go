@@ -89,7 +89,3 @@ func errFloatUnderflow() error {
 func errUnsupported(what string, loc int32) error {
 	return errAt(pgerror.Unsupported("%s is not supported", what), loc)
 }
-
-func errArgNotType(what string, want, got types.T, loc int32) error {
-	return errAt(pgerror.New(pgerror.CodeDatatypeMismatch, "argument of %s must be type %s, not type %s", what, typeName(want), typeName(got)), loc)
-}

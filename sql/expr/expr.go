@@ -42,7 +42,8 @@ type Session interface {
 	// current_catalog).
 	Database() string
 	// Setting returns a run-time parameter's current value as SHOW prints it
-	// (current_setting, version(), current_schema). An unknown name is
+	// (current_setting, current_schema from search_path; version() asks for
+	// "version" and falls back to "server_version"). An unknown name is
 	// 42704 "unrecognized configuration parameter \"name\"".
 	Setting(name string) (string, error)
 	// SetSetting sets a run-time parameter for the session, or for the
@@ -120,6 +121,8 @@ func (e *ColRef) Eval(_ *Ctx, row []types.Datum) (types.Datum, error) { return r
 type Const struct {
 	T types.T
 	D types.Datum
+
+	pos int32 // 1-based position of a literal in the statement, 0 if none
 }
 
 func (e *Const) Type() types.T { return e.T }

@@ -50,7 +50,7 @@ type impl struct {
 // overload is one signature of a function (a pg_proc row).
 type overload struct {
 	args     []types.T // parameter types; pseudo-types anyelement, anyarray, anynonarray, "any"
-	variadic bool      // the last parameter repeats (zero or more times)
+	variadic bool      // the last parameter repeats (one or more times)
 	ret      types.T   // result type; for polymorphic functions see retFn
 	retFn    func(args []types.T) types.T
 	vol      volatility
@@ -141,8 +141,8 @@ func (o *overload) paramType(i int) types.T {
 }
 
 func (o *overload) arityOK(n int) bool {
-	if o.variadic {
-		return n >= len(o.args)-1
+	if o.variadic { // at least one variadic argument, as in PostgreSQL
+		return n >= len(o.args)
 	}
 	return n == len(o.args)
 }
@@ -255,6 +255,10 @@ func (b *Builder) callFunc(name string, args []Expr, locs []int32, loc int32) (E
 		}
 	}
 	if best == nil {
+		// A type name called with one argument is a cast: text(1), date(ts).
+		if t, ok := typeByName(name); ok && len(args) == 1 && t.Known() && castContext(ts[0], t) != castNone {
+			return b.explicitCast(args[0], t, loc)
+		}
 		return nil, errNoFunction(name, ts, loc)
 	}
 	o := best
@@ -273,15 +277,12 @@ func (b *Builder) callFunc(name string, args []Expr, locs []int32, loc int32) (E
 			p = elem
 		case oidAnyArray:
 			if elem.Oid == types.OidUnknown {
-				return nil, errAt(pgerror.New(pgerror.CodeDatatypeMismatch, "could not determine polymorphic type because input has type unknown"), loc)
+				return nil, pgerror.New(pgerror.CodeDatatypeMismatch, "could not determine polymorphic type because input has type unknown")
 			}
 			p = types.ArrayOf(elem)
 		case types.OidAny:
-			if ts[i].Oid == types.OidUnknown {
-				p = types.Text
-			} else {
-				p = ts[i]
-			}
+			// An untyped literal stays unknown (it prints as its text).
+			p = ts[i]
 		}
 		params[i] = p
 		ploc := loc
@@ -299,7 +300,7 @@ func (b *Builder) callFunc(name string, args []Expr, locs []int32, loc int32) (E
 	body := o.impl
 	if o.bind != nil {
 		if body, err = o.bind(args); err != nil {
-			return nil, withPos(err, loc)
+			return nil, err
 		}
 	}
 	return makeCall(name, args, ret, o.vol, !o.lax, body), nil
@@ -334,10 +335,9 @@ type callHead struct {
 	strict bool
 }
 
-func (h *callHead) Type() types.T    { return h.t }
-func (h *callHead) volatile() bool   { return h.vol == volatile }
-func (h *callHead) foldable() bool   { return h.vol == immutable }
-func (h *callHead) FuncName() string { return h.name }
+func (h *callHead) Type() types.T  { return h.t }
+func (h *callHead) volatile() bool { return h.vol == volatile }
+func (h *callHead) foldable() bool { return h.vol == immutable }
 
 type call0 struct {
 	callHead
@@ -424,6 +424,18 @@ var specialFuncs = map[string]func(b *Builder, x *pg_query.FuncCall, args []Expr
 	"to_char": func(_ *Builder, x *pg_query.FuncCall, _ []Expr, _ []int32) (Expr, error) {
 		return nil, errAt(pgerror.Unsupported("to_char() is not supported"), x.Location)
 	},
+	"to_date": func(_ *Builder, x *pg_query.FuncCall, _ []Expr, _ []int32) (Expr, error) {
+		return nil, errAt(pgerror.Unsupported("to_date() is not supported"), x.Location)
+	},
+	"to_number": func(_ *Builder, x *pg_query.FuncCall, _ []Expr, _ []int32) (Expr, error) {
+		return nil, errAt(pgerror.Unsupported("to_number() is not supported"), x.Location)
+	},
+	"to_timestamp": func(_ *Builder, x *pg_query.FuncCall, args []Expr, _ []int32) (Expr, error) {
+		if len(args) == 2 {
+			return nil, errAt(pgerror.Unsupported("to_timestamp(text, text) is not supported"), x.Location)
+		}
+		return nil, nil
+	},
 }
 
 // Helpers to write the catalog tables compactly.
@@ -442,9 +454,9 @@ func fN(ret types.T, args []types.T, f fnN) overload {
 	return overload{args: args, ret: ret, impl: impl{fN: f}}
 }
 
-func (o overload) lax_() overload              { o.lax = true; return o }
-func (o overload) variadic_() overload         { o.variadic = true; return o }
-func (o overload) vol_(v volatility) overload  { o.vol = v; return o }
+func (o overload) lax_() overload             { o.lax = true; return o }
+func (o overload) variadic_() overload        { o.variadic = true; return o }
+func (o overload) vol_(v volatility) overload { o.vol = v; return o }
 func (o overload) ret_(f func([]types.T) types.T) overload {
 	o.retFn = f
 	return o

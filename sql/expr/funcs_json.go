@@ -257,18 +257,18 @@ var (
 
 // jsonFuncs are the json and jsonb functions.
 var jsonFuncs = map[string][]overload{
-	"jsonb_build_object": {fN(jsonbT, ts(types.Any), nil).variadic_().lax_().bind_(bindBuildObject(true))},
-	"json_build_object":  {fN(jsonT, ts(types.Any), nil).variadic_().lax_().bind_(bindBuildObject(false))},
-	"jsonb_build_array":  {fN(jsonbT, ts(types.Any), nil).variadic_().lax_().bind_(bindBuildArray(true))},
-	"json_build_array":   {fN(jsonT, ts(types.Any), nil).variadic_().lax_().bind_(bindBuildArray(false))},
-	"to_jsonb":           {f1(jsonbT, anyElement, nil).bind_(bindToJSON(true))},
-	"to_json":            {f1(jsonT, anyElement, nil).bind_(bindToJSON(false))},
-	"jsonb_typeof":       {f1(text, jsonbT, jsonTypeof)},
-	"json_typeof":        {f1(text, jsonT, jsonTypeof)},
-	"jsonb_array_length": {f1(int4, jsonbT, jsonArrayLength)},
-	"json_array_length":  {f1(int4, jsonT, jsonArrayLength)},
-	"jsonb_extract_path": {fN(jsonbT, ts(jsonbT, types.Text), extractPath(true, false)).variadic_()},
-	"json_extract_path":  {fN(jsonT, ts(jsonT, types.Text), extractPath(false, false)).variadic_()},
+	"jsonb_build_object":      {fN(jsonbT, ts(types.Any), nil).variadic_().lax_().bind_(bindBuildObject(true)), constJSON(jsonbT, "{}")},
+	"json_build_object":       {fN(jsonT, ts(types.Any), nil).variadic_().lax_().bind_(bindBuildObject(false)), constJSON(jsonT, "{}")},
+	"jsonb_build_array":       {fN(jsonbT, ts(types.Any), nil).variadic_().lax_().bind_(bindBuildArray(true)), constJSON(jsonbT, "[]")},
+	"json_build_array":        {fN(jsonT, ts(types.Any), nil).variadic_().lax_().bind_(bindBuildArray(false)), constJSON(jsonT, "[]")},
+	"to_jsonb":                {f1(jsonbT, anyElement, nil).bind_(bindToJSON(true))},
+	"to_json":                 {f1(jsonT, anyElement, nil).bind_(bindToJSON(false))},
+	"jsonb_typeof":            {f1(text, jsonbT, jsonTypeof)},
+	"json_typeof":             {f1(text, jsonT, jsonTypeof)},
+	"jsonb_array_length":      {f1(int4, jsonbT, jsonArrayLength)},
+	"json_array_length":       {f1(int4, jsonT, jsonArrayLength)},
+	"jsonb_extract_path":      {fN(jsonbT, ts(jsonbT, types.Text), extractPath(true, false)).variadic_()},
+	"json_extract_path":       {fN(jsonT, ts(jsonT, types.Text), extractPath(false, false)).variadic_()},
 	"jsonb_extract_path_text": {fN(text, ts(jsonbT, types.Text), extractPath(true, true)).variadic_()},
 	"json_extract_path_text":  {fN(text, ts(jsonT, types.Text), extractPath(false, true)).variadic_()},
 }
@@ -394,4 +394,9 @@ func bindBuildArray(jsonb bool) func(args []Expr) (impl, error) {
 			return types.JSON(sb.String()), nil
 		}}, nil
 	}
+}
+
+// constJSON is a zero-argument builder: json_build_object() is {}.
+func constJSON(t types.T, s string) overload {
+	return f0(t, func(*Ctx) (types.Datum, error) { return types.JSON(s), nil })
 }

@@ -24,23 +24,28 @@ var (
 var stringFuncs = map[string][]overload{
 	"lower":            {f1(text, text, func(_ *Ctx, a types.Datum) (types.Datum, error) { return strings.ToLower(a.(string)), nil })},
 	"upper":            {f1(text, text, func(_ *Ctx, a types.Datum) (types.Datum, error) { return strings.ToUpper(a.(string)), nil })},
-	"length":           {f1(int4, text, textLength), f1(int4, types.Bytea, bytesLength)},
-	"char_length":      {f1(int4, text, textLength)},
-	"character_length": {f1(int4, text, textLength)},
-	"octet_length":     {f1(int4, text, func(_ *Ctx, a types.Datum) (types.Datum, error) { return int64(len(a.(string))), nil }), f1(int4, types.Bytea, bytesLength)},
-	"bit_length":       {f1(int4, text, func(_ *Ctx, a types.Datum) (types.Datum, error) { return int64(8 * len(a.(string))), nil })},
+	"length":           {f1(int4, text, textLength), f1(int4, types.BPChar, bpcharLength), f1(int4, types.Bytea, bytesLength)},
+	"char_length":      {f1(int4, text, textLength), f1(int4, types.BPChar, bpcharLength)},
+	"character_length": {f1(int4, text, textLength), f1(int4, types.BPChar, bpcharLength)},
+	// octet_length(character(n)) counts the padding; length() does not.
+	"octet_length": {f1(int4, text, octetLength), f1(int4, types.BPChar, octetLength), f1(int4, types.Bytea, bytesLength)},
+	"bit_length":   {f1(int4, text, func(_ *Ctx, a types.Datum) (types.Datum, error) { return int64(8 * len(a.(string))), nil })},
 	"substring": {
-		fN(text, ts(text, int4, int4), func(_ *Ctx, a []types.Datum) (types.Datum, error) { return substr(a[0].(string), a[1].(int64), a[2].(int64), true) }),
+		fN(text, ts(text, int4, int4), func(_ *Ctx, a []types.Datum) (types.Datum, error) {
+			return substr(a[0].(string), a[1].(int64), a[2].(int64), true)
+		}),
 		f2(text, text, int4, func(_ *Ctx, a, b types.Datum) (types.Datum, error) { return substr(a.(string), b.(int64), 0, false) }),
 		f2(text, text, text, regexSubstring).bind_(bindRegexSubstring),
 	},
 	"substr": {
-		fN(text, ts(text, int4, int4), func(_ *Ctx, a []types.Datum) (types.Datum, error) { return substr(a[0].(string), a[1].(int64), a[2].(int64), true) }),
+		fN(text, ts(text, int4, int4), func(_ *Ctx, a []types.Datum) (types.Datum, error) {
+			return substr(a[0].(string), a[1].(int64), a[2].(int64), true)
+		}),
 		f2(text, text, int4, func(_ *Ctx, a, b types.Datum) (types.Datum, error) { return substr(a.(string), b.(int64), 0, false) }),
 	},
-	"position": {f2(int4, text, text, strpos)},
-	"strpos":   {f2(int4, text, text, strpos)},
-	"concat":   {fN(text, ts(types.Any), nil).variadic_().lax_().bind_(bindConcat)},
+	"position":  {f2(int4, text, text, strpos)},
+	"strpos":    {f2(int4, text, text, strpos)},
+	"concat":    {fN(text, ts(types.Any), nil).variadic_().lax_().bind_(bindConcat)},
 	"concat_ws": {fN(text, ts(text, types.Any), nil).variadic_().lax_().bind_(bindConcatWS)},
 	"replace": {fN(text, ts(text, text, text), func(_ *Ctx, a []types.Datum) (types.Datum, error) {
 		if a[1].(string) == "" {
@@ -51,15 +56,23 @@ var stringFuncs = map[string][]overload{
 	"btrim": {f1(text, text, func(_ *Ctx, a types.Datum) (types.Datum, error) { return strings.Trim(a.(string), " "), nil }),
 		f2(text, text, text, func(_ *Ctx, a, b types.Datum) (types.Datum, error) { return strings.Trim(a.(string), b.(string)), nil })},
 	"ltrim": {f1(text, text, func(_ *Ctx, a types.Datum) (types.Datum, error) { return strings.TrimLeft(a.(string), " "), nil }),
-		f2(text, text, text, func(_ *Ctx, a, b types.Datum) (types.Datum, error) { return strings.TrimLeft(a.(string), b.(string)), nil })},
+		f2(text, text, text, func(_ *Ctx, a, b types.Datum) (types.Datum, error) {
+			return strings.TrimLeft(a.(string), b.(string)), nil
+		})},
 	"rtrim": {f1(text, text, func(_ *Ctx, a types.Datum) (types.Datum, error) { return strings.TrimRight(a.(string), " "), nil }),
-		f2(text, text, text, func(_ *Ctx, a, b types.Datum) (types.Datum, error) { return strings.TrimRight(a.(string), b.(string)), nil })},
+		f2(text, text, text, func(_ *Ctx, a, b types.Datum) (types.Datum, error) {
+			return strings.TrimRight(a.(string), b.(string)), nil
+		})},
 	"left":  {f2(text, text, int4, leftFn)},
 	"right": {f2(text, text, int4, rightFn)},
 	"lpad": {f2(text, text, int4, func(_ *Ctx, a, b types.Datum) (types.Datum, error) { return pad(a.(string), b.(int64), " ", true) }),
-		fN(text, ts(text, int4, text), func(_ *Ctx, a []types.Datum) (types.Datum, error) { return pad(a[0].(string), a[1].(int64), a[2].(string), true) })},
+		fN(text, ts(text, int4, text), func(_ *Ctx, a []types.Datum) (types.Datum, error) {
+			return pad(a[0].(string), a[1].(int64), a[2].(string), true)
+		})},
 	"rpad": {f2(text, text, int4, func(_ *Ctx, a, b types.Datum) (types.Datum, error) { return pad(a.(string), b.(int64), " ", false) }),
-		fN(text, ts(text, int4, text), func(_ *Ctx, a []types.Datum) (types.Datum, error) { return pad(a[0].(string), a[1].(int64), a[2].(string), false) })},
+		fN(text, ts(text, int4, text), func(_ *Ctx, a []types.Datum) (types.Datum, error) {
+			return pad(a[0].(string), a[1].(int64), a[2].(string), false)
+		})},
 	"repeat": {f2(text, text, int4, func(_ *Ctx, a, b types.Datum) (types.Datum, error) {
 		n := b.(int64)
 		if n <= 0 {
@@ -90,7 +103,9 @@ var stringFuncs = map[string][]overload{
 		f1(text, int4, func(_ *Ctx, a types.Datum) (types.Datum, error) {
 			return strconv.FormatUint(uint64(uint32(a.(int64))), 16), nil
 		}),
-		f1(text, int8, func(_ *Ctx, a types.Datum) (types.Datum, error) { return strconv.FormatUint(uint64(a.(int64)), 16), nil }),
+		f1(text, int8, func(_ *Ctx, a types.Datum) (types.Datum, error) {
+			return strconv.FormatUint(uint64(a.(int64)), 16), nil
+		}),
 	},
 	"chr": {f1(text, int4, func(_ *Ctx, a types.Datum) (types.Datum, error) {
 		n := a.(int64)
@@ -119,6 +134,13 @@ var stringFuncs = map[string][]overload{
 	"regexp_replace": {
 		fN(text, ts(text, text, text), nil).bind_(bindRegexpReplace),
 		fN(text, ts(text, text, text, text), nil).bind_(bindRegexpReplace),
+	},
+	"like_escape": {f2(text, text, text, likeEscape)},
+	"similar_to_escape": {
+		f1(text, text, func(_ *Ctx, a types.Datum) (types.Datum, error) { return similarToEscape(a.(string), "", false) }),
+		f2(text, text, text, func(_ *Ctx, a, b types.Datum) (types.Datum, error) {
+			return similarToEscape(a.(string), b.(string), true)
+		}),
 	},
 	"quote_ident": {f1(text, text, func(_ *Ctx, a types.Datum) (types.Datum, error) { return quoteIdent(a.(string)), nil })},
 	"quote_literal": {
@@ -152,6 +174,12 @@ var stringFuncs = map[string][]overload{
 func textLength(_ *Ctx, a types.Datum) (types.Datum, error) {
 	return int64(utf8.RuneCountInString(a.(string))), nil
 }
+
+func bpcharLength(_ *Ctx, a types.Datum) (types.Datum, error) {
+	return int64(utf8.RuneCountInString(strings.TrimRight(a.(string), " "))), nil
+}
+
+func octetLength(_ *Ctx, a types.Datum) (types.Datum, error) { return int64(len(a.(string))), nil }
 
 func bytesLength(_ *Ctx, a types.Datum) (types.Datum, error) { return int64(len(a.([]byte))), nil }
 
@@ -385,7 +413,7 @@ func bindQuoteLiteral(args []Expr) (impl, error) {
 	return impl{f1: func(_ *Ctx, a types.Datum) (types.Datum, error) { return quoteLiteral(f(a)), nil }}, nil
 }
 
-// quoteLiteral is quote_literal: single quotes doubled, and an E'' string
+// quoteLiteral is quote_literal: single quotes doubled, and an E” string
 // with doubled backslashes when there are backslashes.
 func quoteLiteral(s string) string {
 	var sb strings.Builder

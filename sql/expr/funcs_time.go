@@ -85,6 +85,16 @@ var timeFuncs = map[string][]overload{
 		}
 		return time.Date(int(y), time.Month(m), int(d), 0, 0, 0, 0, time.UTC), nil
 	})},
+	"age": {
+		f2(interval, timestamp, timestamp, ageFn),
+		f2(interval, timestamptz, timestamptz, ageFn),
+		f1(interval, timestamp, func(c *Ctx, a types.Datum) (types.Datum, error) {
+			return ageFn(c, nowUTC(c).Truncate(24*time.Hour), a)
+		}).vol_(stable),
+		f1(interval, timestamptz, func(c *Ctx, a types.Datum) (types.Datum, error) {
+			return ageFn(c, nowUTC(c).Truncate(24*time.Hour), a)
+		}).vol_(stable),
+	},
 	"isfinite": {f1(bool_, timestamptz, func(_ *Ctx, _ types.Datum) (types.Datum, error) { return true, nil }),
 		f1(bool_, date, func(_ *Ctx, _ types.Datum) (types.Datum, error) { return true, nil })},
 }
@@ -345,9 +355,6 @@ func extract(unit string, f timeField, t types.T, d types.Datum) (*apd.Decimal, 
 	switch f {
 	case fieldMicroseconds, fieldMilliseconds, fieldSecond, fieldMinute, fieldHour, fieldTimezone, fieldTimezoneHour, fieldTimezoneMinute:
 		if isDate {
-			if f == fieldUnknown {
-				return nil, errUnitNotRecognized(unit, t)
-			}
 			return nil, errUnitNotSupported(unit, t)
 		}
 	}
@@ -554,4 +561,61 @@ func bindTimezone(args []Expr) (impl, error) {
 		}
 		return conv(loc, d), nil
 	}}, nil
+}
+
+// ageFn is age(a, b): the difference as years, months and days field by
+// field (timestamp_age), not a plain subtraction.
+func ageFn(_ *Ctx, a, b types.Datum) (types.Datum, error) {
+	t1, t2 := a.(time.Time), b.(time.Time)
+	neg := t1.Before(t2)
+	y1, mo1, d1 := t1.Date()
+	y2, mo2, d2 := t2.Date()
+	fsec := int64(t1.Nanosecond()/1000) - int64(t2.Nanosecond()/1000)
+	sec := t1.Second() - t2.Second()
+	min := t1.Minute() - t2.Minute()
+	hour := t1.Hour() - t2.Hour()
+	mday := d1 - d2
+	mon := int(mo1) - int(mo2)
+	year := y1 - y2
+	if neg {
+		fsec, sec, min, hour, mday, mon, year = -fsec, -sec, -min, -hour, -mday, -mon, -year
+	}
+	for fsec < 0 {
+		fsec += usecsPerSec
+		sec--
+	}
+	for sec < 0 {
+		sec += 60
+		min--
+	}
+	for min < 0 {
+		min += 60
+		hour--
+	}
+	for hour < 0 {
+		hour += 24
+		mday--
+	}
+	for mday < 0 {
+		// Borrow the length of the earlier timestamp's month.
+		if neg {
+			mday += daysIn(y1, mo1)
+		} else {
+			mday += daysIn(y2, mo2)
+		}
+		mon--
+	}
+	for mon < 0 {
+		mon += 12
+		year--
+	}
+	if neg {
+		fsec, sec, min, hour, mday, mon, year = -fsec, -sec, -min, -hour, -mday, -mon, -year
+	}
+	months := int64(year)*12 + int64(mon)
+	if months > math.MaxInt32 || months < math.MinInt32 {
+		return nil, errIntervalRange()
+	}
+	us := ((int64(hour)*60+int64(min))*60+int64(sec))*usecsPerSec + fsec
+	return types.Interval{Months: int32(months), Days: int32(mday), Micros: us}, nil
 }

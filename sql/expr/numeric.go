@@ -16,7 +16,7 @@ import (
 // 16 significant digits (select_div_scale and friends).
 
 const (
-	numMinSigDigits   = 16   // NUMERIC_MIN_SIG_DIGITS
+	numMinSigDigits    = 16   // NUMERIC_MIN_SIG_DIGITS
 	numMaxDisplayScale = 1000 // NUMERIC_MAX_DISPLAY_SCALE
 )
 

@@ -16,7 +16,7 @@ type binExpr struct {
 	strict bool // NULL in, NULL out (false: fn sees nil operands)
 }
 
-func (e *binExpr) Type() types.T     { return e.t }
+func (e *binExpr) Type() types.T    { return e.t }
 func (e *binExpr) children() []Expr { return []Expr{e.l, e.r} }
 func (e *binExpr) foldable() bool   { return true }
 
@@ -43,7 +43,7 @@ type unaryExpr struct {
 	fn  unaryFn
 }
 
-func (e *unaryExpr) Type() types.T     { return e.t }
+func (e *unaryExpr) Type() types.T    { return e.t }
 func (e *unaryExpr) children() []Expr { return []Expr{e.arg} }
 func (e *unaryExpr) foldable() bool   { return true }
 
@@ -87,7 +87,13 @@ func (b *Builder) buildAExpr(x *pg_query.A_Expr, want types.T) (Expr, error) {
 		}
 		return b.binaryOp(op, l, r, x.Location)
 	case pg_query.A_Expr_Kind_AEXPR_SIMILAR:
-		return nil, errUnsupported("SIMILAR TO", x.Location)
+		// The pattern arrives wrapped in similar_to_escape(), which turns
+		// it into a POSIX regular expression for ~ or !~.
+		l, r, err := b.buildPair(x.Lexpr, x.Rexpr)
+		if err != nil {
+			return nil, err
+		}
+		return b.regexMatch(op, l, r, x.Location)
 	case pg_query.A_Expr_Kind_AEXPR_OP_ANY, pg_query.A_Expr_Kind_AEXPR_OP_ALL:
 		return b.buildAnyAll(x, op, x.Kind == pg_query.A_Expr_Kind_AEXPR_OP_ALL)
 	case pg_query.A_Expr_Kind_AEXPR_DISTINCT, pg_query.A_Expr_Kind_AEXPR_NOT_DISTINCT:
@@ -207,7 +213,7 @@ func (b *Builder) arith(op string, l, r Expr, loc int32) (Expr, error) {
 		}
 		try := known
 		if _, ok := arithType(op, known, known); !ok {
-			if _, ok := findTimeOpExact(op, known, lu); !ok {
+			if !timeOpExists(op, known) {
 				try = types.Unknown
 			}
 		}
@@ -286,15 +292,15 @@ func isBitOp(op string) bool {
 	return false
 }
 
-// findTimeOpExact reports whether op exists with both operands of type
-// known (the untyped operand taking known's type).
-func findTimeOpExact(op string, known types.T, _ bool) (timeOp, bool) {
+// timeOpExists reports whether op exists with both operands of type known
+// (the untyped operand taking known's type).
+func timeOpExists(op string, known types.T) bool {
 	for _, o := range timeOps {
 		if o.op == op && o.l == known.Oid && o.r == known.Oid {
-			return o, true
+			return true
 		}
 	}
-	return timeOp{}, false
+	return false
 }
 
 // untypedOperandType picks the type of the untyped operand of op when the

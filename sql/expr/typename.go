@@ -89,7 +89,7 @@ func TypeFromName(tn *pg_query.TypeName) (types.T, error) {
 		mods := make([]int32, 0, len(tn.Typmods))
 		for _, m := range tn.Typmods {
 			c := m.GetAConst()
-			if c == nil || c.GetIval() == nil && !c.Isnull && c.GetSval() != nil {
+			if c == nil || c.GetIval() == nil {
 				return types.T{}, errAt(pgerror.New(pgerror.CodeSyntaxError, "type modifiers must be simple constants or identifiers"), tn.Location)
 			}
 			mods = append(mods, c.GetIval().GetIval())
@@ -122,59 +122,29 @@ func typeByName(name string) (types.T, bool) {
 	case "timestamptz":
 		return types.TimestampTZ, true
 	}
-	t, ok := types.ByName(name)
-	if ok && (t.Oid == types.OidAny || t.Oid == types.OidVoid || t.Oid == types.OidRecord) {
-		return t, true
-	}
-	return t, ok
+	return types.ByName(name)
 }
 
-// makeTypmod computes the typmod PostgreSQL stores for t with the given
-// modifiers (varchar(n), numeric(p,s), timestamp(p), interval fields).
+// makeTypmod computes the typmod for t with the grammar's modifiers. The
+// grammar passes interval modifiers as (field mask[, precision]), which is
+// handled here; the rest is types.MakeTypmod.
 func makeTypmod(t types.T, mods []int32) (int32, error) {
-	name := t.Name()
-	switch t.Oid {
-	case types.OidVarchar, types.OidBPChar:
-		if len(mods) != 1 {
-			return 0, pgerror.New(pgerror.CodeInvalidParameterValue, "invalid type modifier")
-		}
-		if mods[0] < 1 {
-			return 0, pgerror.New(pgerror.CodeInvalidParameterValue, "length for type %s must be at least 1", name)
-		}
-		if mods[0] > 10485760 {
-			return 0, pgerror.New(pgerror.CodeInvalidParameterValue, "length for type %s cannot exceed 10485760", name)
-		}
-		return mods[0] + 4, nil
-	case types.OidNumeric:
-		p, s := mods[0], int32(0)
-		if len(mods) > 2 {
-			return 0, pgerror.New(pgerror.CodeInvalidParameterValue, "invalid NUMERIC type modifier")
-		}
-		if len(mods) == 2 {
-			s = mods[1]
-		}
-		if p < 1 || p > 1000 {
-			return 0, pgerror.New(pgerror.CodeInvalidParameterValue, "NUMERIC precision %d must be between 1 and 1000", p)
-		}
-		if s < -1000 || s > 1000 {
-			return 0, pgerror.New(pgerror.CodeInvalidParameterValue, "NUMERIC scale %d must be between -1000 and 1000", s)
-		}
-		return ((p << 16) | (s & 0x7ff)) + 4, nil
-	case types.OidTimestamp, types.OidTimestampTZ, types.OidTime:
-		if len(mods) != 1 || mods[0] < 0 {
-			return 0, pgerror.New(pgerror.CodeInvalidParameterValue, "invalid type modifier")
-		}
-		if mods[0] > 6 {
-			return 6, nil // PostgreSQL warns and reduces to the maximum
-		}
-		return mods[0], nil
-	case types.OidInterval:
-		// The grammar passes the field mask and, optionally, the precision.
+	if t.Oid == types.OidInterval {
 		rng, prec := mods[0], int32(0xFFFF)
 		if len(mods) == 2 {
+			if mods[1] < 0 {
+				return 0, pgerror.New(pgerror.CodeInvalidParameterValue, "INTERVAL(%d) precision must not be negative", mods[1])
+			}
 			prec = min(mods[1], 6)
+		}
+		if len(mods) > 2 {
+			return 0, pgerror.New(pgerror.CodeInvalidParameterValue, "invalid INTERVAL type modifier")
 		}
 		return (rng&0x7FFF)<<16 | (prec & 0xFFFF), nil
 	}
-	return 0, pgerror.New(pgerror.CodeSyntaxError, "type modifier is not allowed for type \"%s\"", name)
+	r, err := types.MakeTypmod(t, mods)
+	if err != nil {
+		return 0, err
+	}
+	return r.Mod, nil
 }

@@ -80,7 +80,7 @@ func quoteArrayElem(buf []byte, start int) []byte {
 
 // arrayLiteralErr is 22P02 malformed array literal with a detail.
 func arrayLiteralErr(s, detail string, args ...any) error {
-	return pgerror.New(pgerror.CodeInvalidTextRepresentation, "malformed array literal: %q", s).WithDetail(detail, args...)
+	return pgerror.New(pgerror.CodeInvalidTextRepresentation, "malformed array literal: \"%s\"", s).WithDetail(detail, args...)
 }
 
 func errMultiDim() error {
@@ -142,7 +142,7 @@ func parseArrayText(t T, s string) (Datum, error) {
 				}
 				return nil, arrayLiteralErr(s, "Unexpected \"{\" character.")
 			case ',', '}':
-				return nil, arrayLiteralErr(s, "Unexpected %q character.", string(c))
+				return nil, arrayLiteralErr(s, "Unexpected \"%s\" character.", string(c))
 			case '"':
 				i++
 				start := i
@@ -178,7 +178,10 @@ func parseArrayText(t T, s string) (Datum, error) {
 				}
 				i++ // closing quote
 				skip()
-				if i < len(s) && s[i] != ',' && s[i] != '}' {
+				if i >= len(s) {
+					return nil, arrayLiteralErr(s, "Unexpected end of input.")
+				}
+				if s[i] != ',' && s[i] != '}' {
 					return nil, arrayLiteralErr(s, "Unexpected array element.")
 				}
 			default:

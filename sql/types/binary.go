@@ -23,6 +23,8 @@ import (
 //
 // It fails (22003) for an integer that does not fit t (an int64 datum sent
 // as int2 or int4) and (42804) for a datum whose Go type does not match t.
+// An empty value appends nothing (buf stays nil if it was): callers frame
+// values with their length, so empty and NULL stay distinct.
 func AppendBinary(buf []byte, t T, d Datum) ([]byte, error) {
 	switch v := d.(type) {
 	case bool:
@@ -51,6 +53,13 @@ func AppendBinary(buf []byte, t T, d Datum) ([]byte, error) {
 		}
 		return binary.BigEndian.AppendUint64(buf, uint64(v)), nil
 	case float64:
+		if v != v {
+			// PostgreSQL's NaN is the quiet NaN without payload.
+			if t.Oid == OidFloat4 {
+				return binary.BigEndian.AppendUint32(buf, 0x7fc00000), nil
+			}
+			return binary.BigEndian.AppendUint64(buf, 0x7ff8000000000000), nil
+		}
 		if t.Oid == OidFloat4 {
 			return binary.BigEndian.AppendUint32(buf, math.Float32bits(float32(v))), nil
 		}
@@ -105,10 +114,12 @@ func appendNumericBinary(buf []byte, d *apd.Decimal) []byte {
 	case apd.NaN, apd.NaNSignaling:
 		return header(0, 0, 0xC000, 0)
 	case apd.Infinite:
+		// numeric_send sends the infinities with dscale 32 (their header
+		// bits); receivers ignore it.
 		if d.Negative {
-			return header(0, 0, 0xF000, 0)
+			return header(0, 0, 0xF000, 0x20)
 		}
-		return header(0, 0, 0xD000, 0)
+		return header(0, 0, 0xD000, 0x20)
 	}
 	dscale := 0
 	if d.Exponent < 0 {

@@ -12,7 +12,8 @@ import (
 )
 
 // Compare orders two non-NULL datums of the same family as PostgreSQL's
-// default btree operator class does: -1, 0 or +1.
+// default btree operator class does: -1, 0 or +1. It is safe for
+// concurrent use, as is everything in this package.
 //
 // Strings compare bytewise (the C collation; for UTF-8 that is code point
 // order), bpchar ignoring trailing spaces. Floats put NaN above everything
@@ -27,49 +28,73 @@ import (
 func Compare(t T, a, b Datum) int {
 	switch x := a.(type) {
 	case bool:
-		y := b.(bool)
-		switch {
-		case x == y:
-			return 0
-		case !x:
-			return -1
+		if y, ok := b.(bool); ok {
+			switch {
+			case x == y:
+				return 0
+			case !x:
+				return -1
+			}
+			return 1
 		}
-		return 1
 	case int64:
-		return cmp.Compare(x, b.(int64))
+		if y, ok := b.(int64); ok {
+			return cmp.Compare(x, y)
+		}
 	case float64:
-		return compareFloat(x, b.(float64))
+		if y, ok := b.(float64); ok {
+			return compareFloat(x, y)
+		}
 	case *apd.Decimal:
-		return compareNumeric(x, b.(*apd.Decimal))
+		if y, ok := b.(*apd.Decimal); ok {
+			return compareNumeric(x, y)
+		}
 	case string:
-		y := b.(string)
-		if t.Oid == OidBPChar {
-			return strings.Compare(bpcharTrim(x), bpcharTrim(y))
+		if y, ok := b.(string); ok {
+			if t.Oid == OidBPChar {
+				return strings.Compare(bpcharTrim(x), bpcharTrim(y))
+			}
+			return strings.Compare(x, y)
 		}
-		return strings.Compare(x, y)
 	case []byte:
-		return bytes.Compare(x, b.([]byte))
-	case time.Time:
-		return x.Compare(b.(time.Time))
-	case time.Duration:
-		return cmp.Compare(x, b.(time.Duration))
-	case Interval:
-		return compareInterval(x, b.(Interval))
-	case uuid.UUID:
-		y := b.(uuid.UUID)
-		return bytes.Compare(x[:], y[:])
-	case JSON:
-		y := b.(JSON)
-		if t.Oid == OidJSON {
-			return strings.Compare(string(x), string(y))
+		if y, ok := b.([]byte); ok {
+			return bytes.Compare(x, y)
 		}
-		return compareJSONB(x, y)
+	case time.Time:
+		if y, ok := b.(time.Time); ok {
+			return x.Compare(y)
+		}
+	case time.Duration:
+		if y, ok := b.(time.Duration); ok {
+			return cmp.Compare(x, y)
+		}
+	case Interval:
+		if y, ok := b.(Interval); ok {
+			return compareInterval(x, y)
+		}
+	case uuid.UUID:
+		if y, ok := b.(uuid.UUID); ok {
+			return bytes.Compare(x[:], y[:])
+		}
+	case JSON:
+		if y, ok := b.(JSON); ok {
+			if t.Oid == OidJSON {
+				return strings.Compare(string(x), string(y))
+			}
+			return compareJSONB(x, y)
+		}
 	case *Array:
-		return compareArray(t, x, b.(*Array))
+		if y, ok := b.(*Array); ok {
+			return compareArray(t, x, y)
+		}
 	case []Datum:
-		return compareRecord(x, b.([]Datum))
+		if y, ok := b.([]Datum); ok {
+			return compareRecord(x, y)
+		}
 	}
-	return 0
+	// Datums of different representations (a caller's bug): order them by
+	// the OIDs of their default types rather than panicking.
+	return cmp.Compare(TypeOfDatum(a).Oid, TypeOfDatum(b).Oid)
 }
 
 // compareFloat is float8_cmp_internal.

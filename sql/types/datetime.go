@@ -31,15 +31,23 @@ const (
 
 // InfinityTime and NegInfinityTime represent 'infinity' and '-infinity'
 // for date, timestamp and timestamptz: the instants 2000-01-01 ±
-// MaxInt64 microseconds, which is how PostgreSQL stores them (dates use
-// the int32 extremes in their binary form). Test for them with Equal.
+// 2^31-1 days (-2^31 days), past every valid date and timestamp. Their
+// binary forms are PostgreSQL's: the int32 extremes as dates, the int64
+// extremes as timestamps. Test for them with Equal.
 var (
-	InfinityTime    = timeFromMicros(math.MaxInt64)
-	NegInfinityTime = timeFromMicros(math.MinInt64)
+	InfinityTime    = time.Unix(pgEpochUnix+math.MaxInt32*86400, 0).UTC()
+	NegInfinityTime = time.Unix(pgEpochUnix+math.MinInt32*86400, 0).UTC()
 )
 
-// timeFromMicros is the time us microseconds after 2000-01-01 UTC.
+// timeFromMicros is the time us microseconds after 2000-01-01 UTC; the
+// int64 extremes are the infinities.
 func timeFromMicros(us int64) time.Time {
+	switch us {
+	case math.MaxInt64:
+		return InfinityTime
+	case math.MinInt64:
+		return NegInfinityTime
+	}
 	sec := us / usPerSec
 	rem := us % usPerSec
 	if rem < 0 {

@@ -232,18 +232,6 @@ func isDateKeyword(w string) bool {
 	return false
 }
 
-// zoneAbbrevs holds a few zone abbreviations of PostgreSQL's Default set
-// (offset east of UTC, seconds).
-var zoneAbbrevs = map[string]int64{
-	"utc": 0, "gmt": 0, "ut": 0, "z": 0, "zulu": 0, "wet": 0,
-	"est": -5 * 3600, "edt": -4 * 3600, "cst": -6 * 3600, "cdt": -5 * 3600,
-	"mst": -7 * 3600, "mdt": -6 * 3600, "pst": -8 * 3600, "pdt": -7 * 3600,
-	"akst": -9 * 3600, "akdt": -8 * 3600, "hst": -10 * 3600,
-	"cet": 3600, "cest": 2 * 3600, "eet": 2 * 3600, "eest": 3 * 3600, "west": 3600,
-	"bst": 3600, "msk": 3 * 3600, "ist": 2 * 3600, "jst": 9 * 3600,
-	"aest": 10 * 3600, "aedt": 11 * 3600, "nzst": 12 * 3600, "nzdt": 13 * 3600,
-}
-
 // dtResult is what decodeDateTime finds.
 type dtResult struct {
 	year, mon, day      int64
@@ -257,6 +245,7 @@ type dtResult struct {
 	zoneOffset          int64 // seconds east of UTC
 	zoneLoc             *time.Location
 	isoTime             bool // a 'T' was seen: the next number is a time
+	julian              bool // the date came as a Julian day (astronomical year)
 	haveDateFromCompact bool
 }
 
@@ -267,15 +256,15 @@ type dtError struct {
 }
 
 func (e dtError) syntax() error {
-	return pgerror.New(pgerror.CodeInvalidDatetimeFormat, "invalid input syntax for type %s: %q", e.kind.typeName(), e.s)
+	return pgerror.New(pgerror.CodeInvalidDatetimeFormat, "invalid input syntax for type %s: \"%s\"", e.kind.typeName(), e.s)
 }
 
 func (e dtError) fieldRange() error {
-	return pgerror.New(pgerror.CodeDatetimeFieldOverflow, "date/time field value out of range: %q", e.s)
+	return pgerror.New(pgerror.CodeDatetimeFieldOverflow, "date/time field value out of range: \"%s\"", e.s)
 }
 
 func (e dtError) monthRange() error {
-	return pgerror.New(pgerror.CodeDatetimeFieldOverflow, "date/time field value out of range: %q", e.s).
+	return pgerror.New(pgerror.CodeDatetimeFieldOverflow, "date/time field value out of range: \"%s\"", e.s).
 		WithHint("Perhaps you need a different \"datestyle\" setting.")
 }
 
@@ -313,12 +302,15 @@ func parseDateTime(kind dtKind, s string) (int64, error) {
 		return math.MinInt64, nil
 	case "now", "today", "tomorrow", "yesterday", "current":
 		return 0, pgerror.New(pgerror.CodeInvalidDatetimeFormat,
-			"date/time value %q is not supported in input", p).
+			"date/time value \"%s\" is not supported in input", p).
 			WithHint("Use current_date, current_timestamp or now() instead.")
 	case "allballs":
 		if kind == dtTime {
 			return 0, nil
 		}
+	}
+	if v, ok := parseISOFast(kind, p); ok {
+		return v, nil
 	}
 	var buf [16]dtField
 	fields, ok := splitDateTime(p, buf[:])
@@ -341,6 +333,19 @@ func (r *dtResult) decode(fields []dtField, e dtError) error {
 				return err
 			}
 		case fDate:
+			if f.s[0] == 'j' && len(f.s) > 1 && allDigits(f.s[1:]) {
+				// Julian day number
+				if r.haveYear || r.haveMon || r.haveDay {
+					return e.syntax()
+				}
+				jd, ok := atoi(f.s[1:])
+				if !ok {
+					return e.fieldRange()
+				}
+				r.year, r.mon, r.day = civilFromDays(jd - 2440588)
+				r.haveYear, r.haveMon, r.haveDay, r.julian = true, true, true, true
+				continue
+			}
 			if isAlpha(f.s[0]) && strings.IndexByte(f.s, '/') >= 0 && monthOf(wordPrefix(f.s)) == 0 {
 				if err := r.setZoneName(f.orig, e); err != nil {
 					return err
@@ -447,66 +452,6 @@ func (r *dtResult) decodeWord(f dtField, e dtError) error {
 		return r.setZoneName(f.orig, e)
 	}
 	return e.syntax()
-}
-
-// setZoneName resolves a full time zone name such as "America/New_York".
-func (r *dtResult) setZoneName(name string, e dtError) error {
-	if r.haveZone {
-		return e.syntax()
-	}
-	loc, err := time.LoadLocation(name)
-	if err != nil || name == "" || name == "Local" {
-		return pgerror.New(pgerror.CodeInvalidParameterValue, "time zone %q not recognized", lowerASCII(name))
-	}
-	r.haveZone, r.zoneLoc = true, loc
-	return nil
-}
-
-// decodeZoneOffset is DecodeTimezone: +hh, +hhmm, +hh:mm, +hh:mm:ss;
-// it returns seconds east of UTC.
-func decodeZoneOffset(s string, e dtError) (int64, error) {
-	neg := s[0] == '-'
-	p := strings.TrimLeft(s[1:], " \t")
-	var parts [3]int64
-	n := 0
-	cur := int64(-1)
-	digits := 0
-	for i := 0; i < len(p); i++ {
-		c := p[i]
-		if isDigit(c) {
-			if cur < 0 {
-				cur = 0
-			}
-			if cur < 1e9 {
-				cur = cur*10 + int64(c-'0')
-			}
-			digits++
-			continue
-		}
-		if c != ':' || cur < 0 || n == 2 {
-			return 0, e.syntax()
-		}
-		parts[n] = cur
-		n++
-		cur = -1
-	}
-	if cur < 0 {
-		return 0, e.syntax()
-	}
-	parts[n] = cur
-	n++
-	hr, min, sec := parts[0], parts[1], parts[2]
-	if n == 1 && digits > 2 {
-		hr, min = parts[0]/100, parts[0]%100
-	}
-	if hr > 15 || min >= 60 || sec >= 60 {
-		return 0, pgerror.New(codeInvalidTimeZoneDisplacement, "time zone displacement out of range: %q", e.s)
-	}
-	off := (hr*60+min)*60 + sec
-	if neg {
-		off = -off
-	}
-	return off, nil
 }
 
 // atoi parses a run of digits (no sign), failing past 9 digits.
@@ -777,7 +722,11 @@ func (r *dtResult) compose(kind dtKind, e dtError) (int64, error) {
 		return 0, e.syntax()
 	}
 	y := r.year
-	if r.bc {
+	if r.julian {
+		if r.bc {
+			return 0, e.syntax()
+		}
+	} else if r.bc {
 		if y <= 0 {
 			return 0, e.fieldRange()
 		}
@@ -800,11 +749,11 @@ func (r *dtResult) compose(kind dtKind, e dtError) (int64, error) {
 	days := daysFromCivil(y, r.mon, r.day) - pgEpochUnixDays
 	if kind == dtDate {
 		if days < minDateDays || days >= endDateDays {
-			return 0, pgerror.New(pgerror.CodeDatetimeFieldOverflow, "date out of range: %q", e.s)
+			return 0, pgerror.New(pgerror.CodeDatetimeFieldOverflow, "date out of range: \"%s\"", e.s)
 		}
 		return days, nil
 	}
-	tsErr := pgerror.New(pgerror.CodeDatetimeFieldOverflow, "timestamp out of range: %q", e.s)
+	tsErr := pgerror.New(pgerror.CodeDatetimeFieldOverflow, "timestamp out of range: \"%s\"", e.s)
 	if days < minTimestamp/usPerDay-1 || days > endTimestamp/usPerDay+1 {
 		return 0, tsErr
 	}
@@ -820,15 +769,4 @@ func (r *dtResult) compose(kind dtKind, e dtError) (int64, error) {
 		return 0, tsErr
 	}
 	return us, nil
-}
-
-// zoneOffsetAt returns the offset (seconds east) that loc has at the
-// local wall-clock time us (microseconds since 2000-01-01 local).
-func zoneOffsetAt(loc *time.Location, us int64) int64 {
-	days := floorDiv(us, usPerDay)
-	y, m, d := civilFromDays(days + pgEpochUnixDays)
-	tod := (us - days*usPerDay) / usPerSec
-	t := time.Date(int(y), time.Month(m), int(d), int(tod/3600), int(tod/60%60), int(tod%60), 0, loc)
-	_, off := t.Zone()
-	return int64(off)
 }

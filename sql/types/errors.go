@@ -17,17 +17,17 @@ const (
 
 // errSyntax is 22P02 invalid input syntax for type typ: "s".
 func errSyntax(typ, s string) *pgerror.Error {
-	return pgerror.New(pgerror.CodeInvalidTextRepresentation, "invalid input syntax for type %s: %q", typ, s)
+	return pgerror.New(pgerror.CodeInvalidTextRepresentation, "invalid input syntax for type %s: \"%s\"", typ, s)
 }
 
 // errValueOutOfRange is 22003 value "s" is out of range for type typ.
 func errValueOutOfRange(typ, s string) *pgerror.Error {
-	return pgerror.New(pgerror.CodeNumericValueOutOfRange, "value %q is out of range for type %s", s, typ)
+	return pgerror.New(pgerror.CodeNumericValueOutOfRange, "value \"%s\" is out of range for type %s", s, typ)
 }
 
 // errFloatOutOfRange is 22003 "s" is out of range for type typ.
 func errFloatOutOfRange(typ, s string) *pgerror.Error {
-	return pgerror.New(pgerror.CodeNumericValueOutOfRange, "%q is out of range for type %s", s, typ)
+	return pgerror.New(pgerror.CodeNumericValueOutOfRange, "\"%s\" is out of range for type %s", s, typ)
 }
 
 // errIntOutOfRange is 22003 "smallint out of range" and the like.
@@ -103,4 +103,9 @@ func errTimestampRange() *pgerror.Error {
 // errDateRange is 22008 date out of range.
 func errDateRange() *pgerror.Error {
 	return pgerror.New(pgerror.CodeDatetimeFieldOverflow, "date out of range")
+}
+
+// errIntervalRange is 22008 interval out of range.
+func errIntervalRange() *pgerror.Error {
+	return pgerror.New(pgerror.CodeDatetimeFieldOverflow, "interval out of range")
 }

@@ -96,6 +96,7 @@ const (
 	ivDecade
 	ivCentury
 	ivMillennium
+	ivAgo
 )
 
 // Field masks for duplicate detection.
@@ -151,6 +152,7 @@ func intervalUnit(w string) ivUnit {
 
 // ivAcc accumulates an interval with PostgreSQL's overflow checks.
 type ivAcc struct {
+	years        int64 // tm_year: folded into months at the end
 	months, days int32
 	us           int64
 	ok           bool
@@ -231,14 +233,25 @@ func (a *ivAcc) addMonths(v int64) {
 }
 
 func (a *ivAcc) addYears(v int64, frac float64, scale int64) {
-	if v > math.MaxInt32 || v < math.MinInt32 {
+	y := a.years + v*scale
+	if v > math.MaxInt32 || v < math.MinInt32 || y > math.MaxInt32 || y < math.MinInt32 {
 		a.ok = false
 		return
 	}
-	a.addMonths(v * scale * 12)
+	a.years = y
 	if frac != 0 {
 		a.addMonths(int64(math.RoundToEven(frac * float64(scale) * 12)))
 	}
+}
+
+// interval folds the years into the months (tm2interval), reporting false
+// when the total does not fit: 22008 interval out of range.
+func (a *ivAcc) interval() (Interval, bool) {
+	m := a.years*12 + int64(a.months)
+	if m > math.MaxInt32 || m < math.MinInt32 {
+		return Interval{}, false
+	}
+	return Interval{Months: int32(m), Days: a.days, Micros: a.us}, true
 }
 
 func (a *ivAcc) add(unit ivUnit, v int64, frac float64) {
@@ -313,10 +326,10 @@ type ivToken struct {
 // parseInterval is interval_in (without a fields restriction).
 func parseInterval(s string) (Interval, error) {
 	syntax := func() error {
-		return pgerror.New(pgerror.CodeInvalidDatetimeFormat, "invalid input syntax for type interval: %q", s)
+		return pgerror.New(pgerror.CodeInvalidDatetimeFormat, "invalid input syntax for type interval: \"%s\"", s)
 	}
 	overflow := func() error {
-		return pgerror.New(codeIntervalFieldOverflow, "interval field value out of range: %q", s)
+		return pgerror.New(codeIntervalFieldOverflow, "interval field value out of range: \"%s\"", s)
 	}
 	p := trimSpace(s)
 	if len(p) > 0 && (p[0] == 'P' || p[0] == 'p') {
@@ -325,7 +338,7 @@ func parseInterval(s string) (Interval, error) {
 			return Interval{}, syntax()
 		}
 		if !ok {
-			return Interval{}, overflow()
+			return Interval{}, errIntervalRange()
 		}
 		return iv, nil
 	}
@@ -340,6 +353,25 @@ func parseInterval(s string) (Interval, error) {
 			continue
 		case isDigit(c) || c == '+' || c == '-' || c == '.':
 			i++
+			if c == '+' || c == '-' {
+				sign := c
+				for i < len(p) && isSpace(p[i]) {
+					i++
+				}
+				if i < len(p) && isDigit(p[i]) && i > start+1 {
+					// "- 1 day": the sign applies across the blank
+					if len(toks) == cap(toks) {
+						return Interval{}, syntax()
+					}
+					j := i
+					for j < len(p) && (isDigit(p[j]) || p[j] == ':' || p[j] == '.' || p[j] == '-') {
+						j++
+					}
+					toks = append(toks, ivToken{string(sign) + p[i:j], false})
+					i = j
+					continue
+				}
+			}
 			for i < len(p) && (isDigit(p[i]) || p[i] == ':' || p[i] == '.' || p[i] == '-') {
 				i++
 			}
@@ -371,6 +403,7 @@ func parseInterval(s string) (Interval, error) {
 					return Interval{}, syntax()
 				}
 				ago = true
+				unit = ivAgo // a number right before "ago" has no unit
 				continue
 			}
 			u := intervalUnit(w)
@@ -405,8 +438,11 @@ func parseInterval(s string) (Interval, error) {
 			unit = ivDay
 			continue
 		}
-		if unit == ivNone {
+		switch unit {
+		case ivNone:
 			unit = ivSecond
+		case ivAgo:
+			return Interval{}, syntax()
 		}
 		// [sign]digits[.frac] or [sign]years-months
 		j := 0
@@ -455,15 +491,15 @@ func parseInterval(s string) (Interval, error) {
 		if neg {
 			v, frac = -v, -frac
 		}
+		acc.add(u, v, frac)
+		if !acc.ok {
+			return Interval{}, overflow()
+		}
 		m := unitMask(u, frac)
 		if mask&m != 0 {
 			return Interval{}, syntax()
 		}
 		mask |= m
-		acc.add(u, v, frac)
-		if !acc.ok {
-			return Interval{}, overflow()
-		}
 		if u == ivHour {
 			unit = ivDay
 		}
@@ -474,7 +510,10 @@ func parseInterval(s string) (Interval, error) {
 	if !acc.ok {
 		return Interval{}, overflow()
 	}
-	iv := Interval{Months: acc.months, Days: acc.days, Micros: acc.us}
+	iv, ok := acc.interval()
+	if !ok {
+		return Interval{}, errIntervalRange()
+	}
 	if ago {
 		if iv.Months == math.MinInt32 || iv.Days == math.MinInt32 || iv.Micros == math.MinInt64 {
 			return Interval{}, overflow()
@@ -548,10 +587,11 @@ func parseIntervalTime(s string) (us int64, ok, bad bool) {
 		return 0, false, false
 	}
 	hi, lo := bits.Mul64(uint64(h), usPerHour)
-	if hi != 0 || lo > math.MaxInt64-usPerHour {
+	rest := m*usPerMinute + sec*usPerSec + fus
+	if hi != 0 || lo > math.MaxInt64 || int64(lo) > math.MaxInt64-rest {
 		return 0, false, false
 	}
-	return int64(lo) + m*usPerMinute + sec*usPerSec + fus, true, false
+	return int64(lo) + rest, true, false
 }
 
 func allDigits(s string) bool {
@@ -578,9 +618,6 @@ func parseISOInterval(s string) (iv Interval, ok, bad bool) {
 			}
 			inTime = true
 			s = s[1:]
-			if s == "" {
-				return Interval{}, false, true
-			}
 			continue
 		}
 		j := 0
@@ -630,7 +667,8 @@ func parseISOInterval(s string) (iv Interval, ok, bad bool) {
 			return Interval{}, false, false
 		}
 	}
-	return Interval{Months: acc.months, Days: acc.days, Micros: acc.us}, true, false
+	iv, ok = acc.interval()
+	return iv, ok, false
 }
 
 // intervalTypmodPrecision returns the fractional precision of an interval

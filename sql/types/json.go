@@ -348,9 +348,9 @@ func (p *jsonParser) tokenError(want string) error {
 		if p.lexErr != nil {
 			return p.lexErr
 		}
-		return jsonSyntaxErr("Token %q is invalid.", p.s[p.start:p.end])
+		return jsonSyntaxErr("Token \"%s\" is invalid.", p.s[p.start:p.end])
 	}
-	return jsonSyntaxErr("Expected %s, but found %q.", want, p.s[p.start:p.end])
+	return jsonSyntaxErr("Expected %s, but found \"%s\".", want, p.s[p.start:p.end])
 }
 
 // parse parses a whole document.

@@ -20,7 +20,9 @@ import (
 //	NULL         0x00
 //	not NULL     0x01, then the body:
 //	bool         0x00 / 0x01
-//	int2/4/8     8 bytes big-endian with the sign bit flipped
+//	int2/4/8     8 bytes big-endian with the sign bit flipped (one width
+//	             for all three, so a key sorts the same whatever the
+//	             declared width)
 //	oid family   4 bytes big-endian
 //	float4/8     8 bytes: the IEEE bits with the sign bit flipped (all bits
 //	             flipped when negative); -0 as 0, every NaN as ff..ff

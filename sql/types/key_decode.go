@@ -1,6 +1,7 @@
 package types
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
 	"math/bits"
@@ -15,8 +16,9 @@ import (
 //
 // It returns the datum (nil for NULL) and the rest of b. For types whose
 // Compare-equal values share a key, the datum is the canonical member of
-// its class (see the key layout above). Records cannot be decoded (0A000).
-// Malformed input is an error (XX001), never a panic.
+// its class (see the layout in key.go). Nothing returned aliases b except
+// the rest. Records cannot be decoded (0A000). Malformed input is an error
+// (XX001), never a panic.
 func DecodeKey(b []byte, t T, desc bool) (Datum, []byte, error) {
 	r := keyReader{b: b}
 	if desc {
@@ -60,13 +62,6 @@ func (r *keyReader) byte() byte {
 	return c
 }
 
-func (r *keyReader) peek() (byte, bool) {
-	if len(r.b) == 0 {
-		return 0, false
-	}
-	return r.b[0] ^ r.mask, true
-}
-
 func (r *keyReader) uint32() uint32 {
 	if len(r.b) < 4 {
 		r.bad = true
@@ -93,6 +88,20 @@ func (r *keyReader) uint64() uint64 {
 		v = ^v
 	}
 	return v
+}
+
+// escapedString reads an escaped string up to its terminator.
+func (r *keyReader) escapedString() string {
+	if r.mask == 0 {
+		// Fast path: no escapes before the terminator.
+		if i := bytes.IndexByte(r.b, 0); i >= 0 && i+1 < len(r.b) && r.b[i+1] == 0x01 {
+			s := string(r.b[:i])
+			r.b = r.b[i+2:]
+			return s
+		}
+	}
+	var tmp [64]byte
+	return string(r.escaped(tmp[:0]))
 }
 
 // escaped reads an escaped byte string up to its terminator.
@@ -163,7 +172,7 @@ func (r *keyReader) body(t T, depth int) (Datum, error) {
 		}
 		return r.numeric(dscale), nil
 	case StringFamily, UnknownFamily:
-		s := string(r.escaped(nil))
+		s := r.escapedString()
 		if t.Oid == OidBPChar {
 			if n := stringLimit(t); n >= 0 {
 				s, _ = applyStringTypmod(t, s, true)
@@ -178,11 +187,18 @@ func (r *keyReader) body(t T, depth int) (Datum, error) {
 		return timeFromMicros(int64(r.uint64() ^ (1 << 63))), nil
 	case TimeFamily:
 		us := int64(r.uint64() ^ (1 << 63))
+		if us < 0 || us > usPerDay {
+			r.bad = true
+		}
 		return time.Duration(us) * time.Microsecond, nil
 	case IntervalFamily:
 		hi := int64(r.uint64() ^ (1 << 63))
 		lo := r.uint64()
-		return intervalFromSpan(hi, lo), nil
+		iv := intervalFromSpan(hi, lo)
+		if h, l := intervalSpan(iv); h != hi || l != lo {
+			r.bad = true // no Interval has this span
+		}
+		return iv, nil
 	case UUIDFamily:
 		var u uuid.UUID
 		for i := range u {
@@ -191,7 +207,7 @@ func (r *keyReader) body(t T, depth int) (Datum, error) {
 		return u, nil
 	case JSONFamily:
 		if t.Oid == OidJSON {
-			return JSON(r.escaped(nil)), nil
+			return JSON(r.escapedString()), nil
 		}
 		out, ok := r.jsonb(nil, 0, true)
 		if !ok {
@@ -291,7 +307,7 @@ func (r *keyReader) jsonb(buf []byte, depth int, top bool) ([]byte, bool) {
 	case jbNull:
 		return append(buf, "null"...), true
 	case jbString:
-		return appendJSONString(buf, string(r.escaped(nil))), !r.bad
+		return appendJSONString(buf, r.escapedString()), !r.bad
 	case jbNumber:
 		d := r.numeric(-1)
 		if r.bad || d.Form != apd.Finite {
@@ -342,7 +358,7 @@ func (r *keyReader) jsonb(buf []byte, depth int, top bool) ([]byte, bool) {
 			if i > 0 {
 				buf = append(buf, ", "...)
 			}
-			buf = appendJSONString(buf, string(r.escaped(nil)))
+			buf = appendJSONString(buf, r.escapedString())
 			buf = append(buf, ": "...)
 			var ok bool
 			if buf, ok = r.jsonb(buf, depth+1, false); !ok {
@@ -371,21 +387,22 @@ func intervalFromSpan(hi int64, lo uint64) Interval {
 	// fits in 64 bits; reducing hi first keeps Div64 from panicking on
 	// corrupt input.
 	days, rem := bits.Div64(uint64(hi)%usPerDay, lo, usPerDay)
-	months := days / 30
-	days %= 30
-	if months > math.MaxInt32 {
-		// Beyond what months can hold: the rest goes to days, saturating
-		// only for spans far past any Interval's.
-		days += (months - math.MaxInt32) * 30
-		months = math.MaxInt32
-		if days > math.MaxInt32 {
-			days = math.MaxInt32
-		}
+	if days > math.MaxInt64/2 {
+		days = 0 // corrupt; the caller's span check rejects it
 	}
+	// Greedy: as many 30-day months as fit, then days, the rest in µs;
+	// this fits whenever the span came from an Interval.
+	months := min(days/30, math.MaxInt32)
+	days -= months * 30
+	extra := uint64(0)
+	if days > math.MaxInt32 {
+		extra = days - math.MaxInt32
+		days = math.MaxInt32
+	}
+	rem += extra * usPerDay
 	iv := Interval{Months: int32(months), Days: int32(days), Micros: int64(rem)}
 	if neg {
 		iv = Interval{-iv.Months, -iv.Days, -iv.Micros}
 	}
 	return iv
 }
-

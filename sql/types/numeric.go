@@ -297,22 +297,6 @@ func roundNumeric(d *apd.Decimal, scale int32) *apd.Decimal {
 	return r
 }
 
-// truncNumeric returns d truncated toward zero to scale >= 0 digits.
-func truncNumeric(d *apd.Decimal, scale int32) *apd.Decimal {
-	if !isFinite(d) || d.Exponent >= -scale {
-		return d
-	}
-	r := new(apd.Decimal)
-	r.Negative = d.Negative
-	var p apd.BigInt
-	r.Coeff.Quo(&d.Coeff, pow10(&p, int64(-scale-d.Exponent)))
-	r.Exponent = -scale
-	if r.Coeff.Sign() == 0 {
-		r.Negative = false
-	}
-	return r
-}
-
 // numericTypmod decodes numeric's typmod ((precision << 16) | (scale &
 // 0x7ff)) + 4, scale being an 11-bit signed number.
 func numericTypmod(mod int32) (prec, scale int32, ok bool) {

@@ -217,7 +217,7 @@ func parseBytea(s string) ([]byte, error) {
 
 func errHexDigit(rest string) error {
 	_, n := utf8.DecodeRuneInString(rest)
-	return pgerror.New(pgerror.CodeInvalidParameterValue, "invalid hexadecimal digit: %q", rest[:n])
+	return pgerror.New(pgerror.CodeInvalidParameterValue, "invalid hexadecimal digit: \"%s\"", rest[:n])
 }
 
 // parseUUID is uuid_in: 32 hex digits, a hyphen allowed after any group

@@ -63,6 +63,18 @@ const (
 	OidTSTZArray    Oid = 1185
 	OidFloat4Array  Oid = 1021
 	OidByteaArray   Oid = 1001
+	OidBPCharArray  Oid = 1014
+	OidTimeArray    Oid = 1183
+	OidIntervalArr  Oid = 1187
+	OidJSONArray    Oid = 199
+	OidRegclassArr  Oid = 2210
+	OidRegprocArr   Oid = 1008
+	OidRegtypeArr   Oid = 2211
+	OidRegnspArr    Oid = 4090
+	OidRegroleArr   Oid = 4097
+	OidRecordArray  Oid = 2287
+	OidInt2VecArr   Oid = 1006
+	OidOidVecArr    Oid = 1013
 )
 
 // Family groups types that share a Go representation and most operators.
@@ -227,6 +239,18 @@ var infos = map[Oid]typeInfo{
 	OidUUIDArray:    {"_uuid", ArrayFamily, -1, OidUUID, 0, 'A'},
 	OidJSONBArray:   {"_jsonb", ArrayFamily, -1, OidJSONB, 0, 'A'},
 	OidOidArray:     {"_oid", ArrayFamily, -1, OidOid, 0, 'A'},
+	OidBPCharArray:  {"_bpchar", ArrayFamily, -1, OidBPChar, 0, 'A'},
+	OidTimeArray:    {"_time", ArrayFamily, -1, OidTime, 0, 'A'},
+	OidIntervalArr:  {"_interval", ArrayFamily, -1, OidInterval, 0, 'A'},
+	OidJSONArray:    {"_json", ArrayFamily, -1, OidJSON, 0, 'A'},
+	OidRegclassArr:  {"_regclass", ArrayFamily, -1, OidRegclass, 0, 'A'},
+	OidRegprocArr:   {"_regproc", ArrayFamily, -1, OidRegproc, 0, 'A'},
+	OidRegtypeArr:   {"_regtype", ArrayFamily, -1, OidRegtype, 0, 'A'},
+	OidRegnspArr:    {"_regnamespace", ArrayFamily, -1, OidRegnamespace, 0, 'A'},
+	OidRegroleArr:   {"_regrole", ArrayFamily, -1, OidRegrole, 0, 'A'},
+	OidRecordArray:  {"_record", ArrayFamily, -1, OidRecord, 0, 'A'},
+	OidInt2VecArr:   {"_int2vector", ArrayFamily, -1, OidInt2Vector, 0, 'A'},
+	OidOidVecArr:    {"_oidvector", ArrayFamily, -1, OidOidVector, 0, 'A'},
 }
 
 // Known reports whether t's OID is a type shard knows.
@@ -241,7 +265,23 @@ func (t T) Name() string {
 }
 
 // Family returns the type's family.
-func (t T) Family() Family { return infos[t.Oid].family }
+func (t T) Family() Family {
+	if t.Oid < uint32(len(familyByOid)) {
+		return familyByOid[t.Oid]
+	}
+	return infos[t.Oid].family
+}
+
+// familyByOid caches the families of the low OIDs (all built-in types),
+// sparing the map lookup on every datum.
+var familyByOid = func() (f [4100]Family) {
+	for oid, i := range infos {
+		if oid < uint32(len(f)) {
+			f[oid] = i.family
+		}
+	}
+	return f
+}()
 
 // Size returns pg_type.typlen: the fixed size in bytes, or -1 (varlena).
 func (t T) Size() int16 {

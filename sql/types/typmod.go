@@ -104,7 +104,7 @@ func MakeTypmod(t T, mods []int32) (T, error) {
 		}
 		return T{t.Oid, intervalFullRange<<16 | min(p, maxTimePrecision)}, nil
 	}
-	return t, pgerror.New(pgerror.CodeSyntaxError, "type modifier is not allowed for type %q", t.Name())
+	return t, pgerror.New(pgerror.CodeSyntaxError, "type modifier is not allowed for type \"%s\"", t.Name())
 }
 
 // FormatType is PostgreSQL's format_type(oid, typmod): "integer",

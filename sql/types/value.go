@@ -17,9 +17,10 @@ import (
 //	01 a value follows (02 false and 03 true for bool, with nothing after)
 //
 // Bodies: integers and oids as zigzag/unsigned varints; float8 as 8
-// bytes and float4 as 4 (IEEE bits, little-endian); numeric as a flags
-// byte (form, sign, big coefficient), the zigzag exponent and the
-// coefficient (a uvarint, or a length and big-endian bytes); strings,
+// bytes and float4 as 4 (IEEE bits, little-endian); numeric as one
+// uvarint holding the zigzag exponent above four flag bits (infinite, NaN,
+// negative, big coefficient), then the coefficient (a uvarint, or a
+// length and big-endian bytes); strings,
 // bytea and json as a uvarint length and the bytes; date as zigzag days;
 // timestamps as zigzag µs since 2000-01-01; time as uvarint µs; interval
 // as three zigzag varints (months, days, µs); uuid as 16 bytes; arrays as
@@ -116,7 +117,7 @@ func AppendValue(buf []byte, t T, d Datum) []byte {
 }
 
 func appendNumericValue(buf []byte, d *apd.Decimal) []byte {
-	var flags byte
+	var flags uint64
 	if d.Negative {
 		flags |= vnNegative
 	}
@@ -124,15 +125,15 @@ func appendNumericValue(buf []byte, d *apd.Decimal) []byte {
 	case apd.NaN, apd.NaNSignaling:
 		return append(buf, vnNaN)
 	case apd.Infinite:
-		return append(buf, vnInfinite|flags)
+		return append(buf, byte(vnInfinite|flags))
 	}
+	// One uvarint holds the zigzag exponent and the flags.
+	zz := uint64(int64(d.Exponent)<<1) ^ uint64(int64(d.Exponent)>>63)
 	if d.Coeff.IsUint64() {
-		buf = append(buf, flags)
-		buf = binary.AppendVarint(buf, int64(d.Exponent))
+		buf = binary.AppendUvarint(buf, zz<<4|flags)
 		return binary.AppendUvarint(buf, d.Coeff.Uint64())
 	}
-	buf = append(buf, flags|vnBig)
-	buf = binary.AppendVarint(buf, int64(d.Exponent))
+	buf = binary.AppendUvarint(buf, zz<<4|flags|vnBig)
 	mag := d.Coeff.Bytes()
 	buf = binary.AppendUvarint(buf, uint64(len(mag)))
 	return append(buf, mag...)
@@ -189,10 +190,9 @@ func (r *valueReader) bytes(n uint64) []byte {
 
 // DecodeValue decodes one AppendValue value from the front of b.
 //
-// It returns the datum (nil for NULL) and the rest of b. Strings are
-// copies; bytea values may share b's memory only if b is never modified
-// (they are copied too). Malformed input is an error (XX001), never a
-// panic.
+// It returns the datum (nil for NULL) and the rest of b. Nothing returned
+// aliases b except the rest: b may be reused once the rest is consumed.
+// Malformed input is an error (XX001), never a panic.
 func DecodeValue(b []byte, t T) (Datum, []byte, error) {
 	r := valueReader{b: b}
 	d := r.value(t, 0)
@@ -303,11 +303,14 @@ func (r *valueReader) value(t T, depth int) Datum {
 }
 
 func (r *valueReader) numeric() *apd.Decimal {
-	flags := r.byte()
+	h := r.uvarint()
+	flags := h & 0x0f
 	switch {
-	case flags == vnNaN:
+	case r.bad:
+		return nil
+	case flags == vnNaN && h == vnNaN:
 		return numericNaN
-	case flags&^vnNegative == vnInfinite:
+	case flags&^vnNegative == vnInfinite && h>>4 == 0:
 		if flags&vnNegative != 0 {
 			return numericNegInf
 		}
@@ -316,8 +319,9 @@ func (r *valueReader) numeric() *apd.Decimal {
 		r.bad = true
 		return nil
 	}
-	exp := r.varint()
-	if exp != int64(int32(exp)) {
+	zz := h >> 4
+	exp := int64(zz>>1) ^ -int64(zz&1)
+	if exp < -numericMaxDscale || exp > numericMaxIntDigits {
 		r.bad = true
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -50,6 +51,12 @@ func (s *suite) testClients(t *testing.T) {
 			if err != nil {
 				t.Errorf("against %s: %v\ntranscript so far:\n%s", s.tgt.describe(), err, tgt)
 			}
+			if s.cfg.target == targetShard {
+				for _, prefix := range knownDeviations[c.name] {
+					ref, tgt = dropLines(ref, prefix), dropLines(tgt, prefix)
+					t.Logf("known deviation, not compared: %q", prefix)
+				}
+			}
 			if d := unifiedDiff(sideReference, sideTarget, ref, tgt); d != "" {
 				t.Errorf("%s transcript differs from PostgreSQL's:\n%s", c.name, d)
 			}
@@ -58,6 +65,29 @@ func (s *suite) testClients(t *testing.T) {
 			}
 		})
 	}
+}
+
+// knownDeviations lists, per client, transcript lines (by prefix) where
+// shard knowingly differs from PostgreSQL; each is documented in package
+// sql's doc.go.
+//
+//   - An extended-protocol pipeline (a pgx batch) is not one implicit
+//     transaction: each statement commits on its own, so the rows a batch
+//     inserted before its failing statement stay, and the counts after it
+//     differ.
+var knownDeviations = map[string][]string{
+	"pgx": {"rows of the failed batch:", "after the errors:"},
+}
+
+// dropLines removes the lines starting with prefix.
+func dropLines(s, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func (s *suite) clients() []client {

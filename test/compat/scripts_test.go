@@ -20,6 +20,13 @@ func (s *suite) testScripts(t *testing.T) {
 	if err != nil || len(scripts) == 0 {
 		t.Fatalf("no testdata/*.sql (err %v)", err)
 	}
+	// testdata/pending holds scripts of known differences from PostgreSQL
+	// (each says which); SHARD_COMPAT_PENDING=1 runs them too, without a
+	// golden file, to see where they stand.
+	if os.Getenv("SHARD_COMPAT_PENDING") == "1" {
+		pending, _ := filepath.Glob(filepath.Join("testdata", "pending", "*.sql"))
+		scripts = append(scripts, pending...)
+	}
 	for i, path := range scripts {
 		name := strings.TrimSuffix(filepath.Base(path), ".sql")
 		t.Run(name, func(t *testing.T) {
@@ -31,7 +38,9 @@ func (s *suite) testScripts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkGolden(t, strings.TrimSuffix(path, ".sql")+".out", ref)
+			if filepath.Base(filepath.Dir(path)) != "pending" {
+				checkGolden(t, strings.TrimSuffix(path, ".sql")+".out", ref)
+			}
 			tgt, err := s.psql(s.tgt.at(i), defaultDB, "--echo-all", "-f", abs)
 			if err != nil {
 				t.Fatal(err)
