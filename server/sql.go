@@ -27,7 +27,6 @@ const RootPasswordFile = "root-password"
 // SQL catalog on a new cluster, and the PostgreSQL listener.
 func (s *Server) startSQL(ctx context.Context, bootstrap bool) error {
 	s.catalog = catalog.NewCache(s.kv)
-	bootstrapped := false
 	if bootstrap {
 		pw := s.cfg.RootPassword
 		if pw == "" {
@@ -51,7 +50,6 @@ func (s *Server) startSQL(ctx context.Context, bootstrap bool) error {
 		if err != nil {
 			return fmt.Errorf("server: bootstrap SQL catalog: %w", err)
 		}
-		bootstrapped = true
 	}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	err := s.catalog.Refresh(rctx)
@@ -66,14 +64,6 @@ func (s *Server) startSQL(ctx context.Context, bootstrap bool) error {
 	}()
 	s.sql = sql.NewServer(sql.Config{NodeID: s.id.NodeID, KV: s.kv, Catalog: s.catalog, Splitter: splitter{s},
 		Insecure: s.cfg.Insecure, Logger: s.log})
-	if bootstrapped {
-		// The database postgres gets its initial shards like any other.
-		if db := s.catalog.Get().Database("postgres"); db != nil {
-			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-			s.sql.SplitDatabase(sctx, db)
-			cancel()
-		}
-	}
 	if s.cfg.SQLAddr == "" {
 		return nil
 	}

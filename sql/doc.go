@@ -36,10 +36,24 @@
 // changes a DDL statement needs (index backfill, DROP TABLE's deletion)
 // commit with it. TRUNCATE is an ordinary transactional deletion.
 //
-// # Known limits
+// # Differences from PostgreSQL, known and deliberate for now
 //
-// Operators materialize their results at the gateway; nothing is pushed
-// down into the ranges yet, so a full scan reads the whole database span.
-// FOREIGN KEY and CHECK constraints, views, window functions, CTEs and
-// COPY TO are answered with 0A000.
+//   - A multi-statement simple Query runs in one implicit transaction, as in
+//     PostgreSQL, but an extended-protocol pipeline (several Executes before
+//     one Sync, e.g. a pgx batch) does not: each statement commits on its
+//     own, so that an autocommit statement can be restarted transparently
+//     on a write conflict. (CockroachDB gets both by buffering results until
+//     Sync; the wire layer does not buffer yet.)
+//   - Snapshot isolation for every level: two transactions updating the same
+//     row conflict (40001) where PostgreSQL's READ COMMITTED waits.
+//   - TimeZone changes how timestamptz values print, but a timestamptz
+//     literal without an offset is read as UTC. DateStyle is ISO, MDY only;
+//     extra_float_digits below 1 is accepted and ignored.
+//   - DDL commits on its own even inside a transaction block.
+//   - Operators materialize their results at the gateway; nothing is pushed
+//     down into the ranges yet, so a full scan reads the whole database
+//     span, and joins run at the gateway (hash join on equalities).
+//   - FOREIGN KEY and CHECK constraints, views, CTEs, window functions,
+//     LATERAL, set-returning functions other than generate_series in FROM,
+//     and COPY TO are answered with 0A000.
 package sql

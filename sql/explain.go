@@ -171,7 +171,30 @@ func scanRanges(e *execCtx, s *scanRel) string {
 		k = d.EndKey
 	}
 	if s.kind == accessShard || s.kind == accessIndex {
-		return fmt.Sprintf("ranges: one range per value, among %s", describeRanges(descs))
+		col := t.ColumnByID(t.ShardColumn)
+		if s.kind == accessIndex {
+			col = t.ColumnByID(s.index.Columns[0])
+		}
+		var hit []*kvpb.RangeDescriptor
+		for _, x := range s.shardVals {
+			c, ok := x.(*expr.Const)
+			if !ok {
+				return fmt.Sprintf("ranges: one per value, chosen at execution from the parameters, among %d", len(descs))
+			}
+			d, ok := keyValue(c.D, c.T, col.Type)
+			if !ok {
+				continue
+			}
+			d2, err := kvc.LookupRange(e.ctx, rowenc.HashPrefix(t.DB, rowenc.ShardHash(col.Type, d)))
+			if err != nil {
+				return "ranges: unknown (" + err.Error() + ")"
+			}
+			hit = append(hit, d2)
+		}
+		if s.kind == accessIndex {
+			return describeRanges(hit) + " for the index, then the rows' ranges"
+		}
+		return describeRanges(hit)
 	}
 	return describeRanges(descs)
 }
@@ -191,6 +214,9 @@ func describeRanges(descs []*kvpb.RangeDescriptor) string {
 		parts = append(parts, fmt.Sprintf("r%d on %s", d.RangeId, strings.Join(nodes, ",")))
 	}
 	kind := "single range"
+	if len(parts) == 0 {
+		return "ranges: none"
+	}
 	if len(parts) > 1 {
 		kind = fmt.Sprintf("fan-out to %d ranges", len(parts))
 	}

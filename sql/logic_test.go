@@ -66,7 +66,12 @@ func TestLogic(t *testing.T) {
 		db := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
 		db = strings.ReplaceAll(db, "-", "_")
 		admin := connect(t, addr, "postgres")
-		if _, err := admin.Exec(context.Background(), "CREATE DATABASE "+db); err != nil {
+		create := "CREATE DATABASE " + db
+		if strings.HasPrefix(db, "sharded") {
+			// Files named sharded* get a database sharded by tenant_id.
+			create += " WITH shard_key = 'tenant_id'"
+		}
+		if _, err := admin.Exec(context.Background(), create); err != nil {
 			t.Fatalf("create database: %v", err)
 		}
 		conn := connect(t, addr, db)

@@ -186,10 +186,8 @@ func TestE2EReplicatedReadWrite(t *testing.T) {
 	if err := proctest.CheckReplicated(rs, 3); err != nil {
 		t.Errorf("shard ranges --json: %v", err)
 	}
-	// meta, the user span before the database postgres, its 4 initial
-	// shards, and the rest of the user span.
-	if len(rs) != 7 {
-		t.Errorf("a new cluster has %d ranges, want 7 (meta, user, the 4 shards of postgres, user): %+v", len(rs), rs)
+	if len(rs) != 2 {
+		t.Errorf("a new cluster has %d ranges, want 2 (meta and user): %+v", len(rs), rs)
 	}
 	table := n1.CLI("ranges")
 	if !table.OK() {
