@@ -289,6 +289,9 @@ const (
 	maxCommandBytes   = 4 << 20
 	maxChunkMutations = 4096
 	maxParallelChunks = 8
+	// syncResolveMutations: a transaction with more writes resolves them
+	// before Commit returns.
+	syncResolveMutations = 1024
 )
 
 func mutationBytes(muts []*kvpb.Mutation) int {
@@ -410,7 +413,13 @@ func (t *Txn) commitTwoPC(ctx context.Context, muts []*kvpb.Mutation) (engine.Ti
 		}
 		return 0, fmt.Errorf("kv: commit of transaction %d has an unknown outcome: %w", t.start, err)
 	}
-	t.c.resolveAsync(t.start, commit, muts[1:], true)
+	if len(muts) > syncResolveMutations {
+		// A big transaction (a bulk load) resolves its locks before
+		// returning, so that readers do not meet them one by one.
+		t.c.resolveAsync(t.start, commit, muts[1:], true).Wait()
+	} else {
+		t.c.resolveAsync(t.start, commit, muts[1:], true)
+	}
 	return commit, nil
 }
 
@@ -490,15 +499,19 @@ func (t *Txn) heartbeat(primary []byte) (stop func()) {
 }
 
 // resolveAsync commits (commit > 0) or rolls back the transaction's locks
-// on muts' keys in the background. Failures are left to readers, who
-// resolve any lock they meet through the primary.
-func (c *Client) resolveAsync(start, commit engine.Timestamp, muts []*kvpb.Mutation, committed bool) {
+// on muts' keys in the background; the returned group is done when it has
+// finished. Failures are left to readers, who resolve any lock they meet
+// through the primary.
+func (c *Client) resolveAsync(start, commit engine.Timestamp, muts []*kvpb.Mutation, committed bool) *sync.WaitGroup {
+	done := &sync.WaitGroup{}
 	if len(muts) == 0 {
-		return
+		return done
 	}
 	c.bg.Add(1)
+	done.Add(1)
 	go func() {
 		defer c.bg.Done()
+		defer done.Done()
 		ctx, cancel := context.WithTimeout(c.bgCtx, 30*time.Second+time.Duration(len(muts)/1000)*time.Second)
 		defer cancel()
 		groups, err := c.groupByRange(ctx, muts)
@@ -522,6 +535,7 @@ func (c *Client) resolveAsync(start, commit engine.Timestamp, muts []*kvpb.Mutat
 		}
 		wg.Wait()
 	}()
+	return done
 }
 
 // resolveKeys commits or rolls back start's locks on keys (one range).

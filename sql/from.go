@@ -129,8 +129,13 @@ func (p *planner) planRangeVar(rv *pg_query.RangeVar) (rel, error) {
 // newScan returns a full scan of t; applyWhere narrows it.
 func newScan(t *catalog.Table, alias string) *scanRel {
 	cols := make([]scopeCol, len(t.Columns))
+	attnum := int16(0)
 	for i, c := range t.Columns {
-		cols[i] = scopeCol{table: alias, name: c.Name, typ: c.Type, hidden: c.Hidden, tableOID: t.OID(), attnum: int16(i + 1)}
+		cols[i] = scopeCol{table: alias, name: c.Name, typ: c.Type, hidden: c.Hidden, tableOID: t.OID()}
+		if !c.Hidden {
+			attnum++ // pg_attribute numbers the visible columns
+			cols[i].attnum = attnum
+		}
 	}
 	return &scanRel{table: t, columns: cols}
 }

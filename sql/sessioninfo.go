@@ -72,7 +72,7 @@ func (s sessionInfo) RoleName(oid int64) (string, bool) {
 	if r := s.se.catalog().RoleByOID(oid); r != nil {
 		return r.Name, true
 	}
-	return "", false
+	return predefinedRoleName(oid)
 }
 
 func (s sessionInfo) IndexDef(oid int64) (string, bool) {
@@ -121,6 +121,8 @@ func constraintDef(t *catalog.Table, ix *catalog.Index) string {
 }
 
 func (s sessionInfo) RelationSize(int64) int64 { return 0 }
+
+func (s sessionInfo) RelationVisible(oid int64) bool { return relationVisible(oid) }
 
 func (s sessionInfo) BackendPID() int32 { return 0 }
 

@@ -301,12 +301,24 @@ func (r *Replica) get(ctx context.Context, g *kvpb.GetRequest) (*kvpb.GetRespons
 	return &kvpb.GetResponse{Found: found, Value: val, Timestamp: uint64(vts)}, nil
 }
 
+// Bounds on one scan response.
+const (
+	maxScanRows  = 10000
+	maxScanBytes = 4 << 20
+)
+
 func (r *Replica) scan(ctx context.Context, s *kvpb.ScanRequest, desc *kvpb.RangeDescriptor) (*kvpb.ScanResponse, error) {
 	if err := r.checkReadTS(s.ReadTs); err != nil {
 		return nil, err
 	}
 	start, end := clamp(s.StartKey, s.EndKey, desc)
+	// One response holds at most maxScanRows rows and about maxScanBytes:
+	// the client continues at the resume key.
 	limit := int(s.Limit)
+	if limit <= 0 || limit > maxScanRows {
+		limit = maxScanRows
+	}
+	size := 0
 	ts := readTS(s.ReadTs)
 	resp := &kvpb.ScanResponse{}
 	if len(s.EndKey) == 0 || bytes.Compare(end, s.EndKey) < 0 {
@@ -325,10 +337,11 @@ func (r *Replica) scan(ctx context.Context, s *kvpb.ScanRequest, desc *kvpb.Rang
 	snap := r.eng.NewSnapshot()
 	defer snap.Close()
 	err := Scan(snap, start, end, ts, func(k []byte, vts engine.Timestamp, v []byte) bool {
-		if limit > 0 && len(resp.Rows) == limit {
+		if len(resp.Rows) == limit || size >= maxScanBytes {
 			resp.ResumeKey = append(resp.ResumeKey[:0], k...)
 			return false
 		}
+		size += len(k) + len(v)
 		resp.Rows = append(resp.Rows, &kvpb.KeyValue{Key: append([]byte(nil), k...), Value: append([]byte(nil), v...), Timestamp: uint64(vts)})
 		return true
 	})
@@ -338,7 +351,7 @@ func (r *Replica) scan(ctx context.Context, s *kvpb.ScanRequest, desc *kvpb.Rang
 	// A lock in the part of the span that was read, of a transaction that
 	// started at or before the read, must be resolved first.
 	lockEnd := end
-	if limit > 0 && len(resp.Rows) == limit && len(resp.ResumeKey) > 0 && bytes.Compare(resp.ResumeKey, end) < 0 {
+	if len(resp.ResumeKey) > 0 && bytes.Compare(resp.ResumeKey, end) < 0 {
 		lockEnd = resp.ResumeKey
 	}
 	var locked *kvpb.Error

@@ -71,6 +71,9 @@ type Session interface {
 	// estimate (pg_relation_size, pg_table_size, pg_total_relation_size);
 	// 0 is acceptable.
 	RelationSize(oid int64) int64
+	// RelationVisible reports whether the relation with oid is visible on
+	// the search path (pg_table_is_visible).
+	RelationVisible(oid int64) bool
 	// BackendPID is the id pg_backend_pid() returns: the process id the
 	// session sent in BackendKeyData.
 	BackendPID() int32

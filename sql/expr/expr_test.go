@@ -165,8 +165,9 @@ func (s *testSession) ConstraintDef(oid int64) (string, bool) {
 	}
 	return "", false
 }
-func (s *testSession) RelationSize(oid int64) int64 { return 8192 }
-func (s *testSession) BackendPID() int32            { return 4242 }
+func (s *testSession) RelationSize(oid int64) int64   { return 8192 }
+func (s *testSession) RelationVisible(oid int64) bool { return true }
+func (s *testSession) BackendPID() int32              { return 4242 }
 
 var testNow = time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.UTC)
 

@@ -168,7 +168,12 @@ var catalogFuncs = map[string][]overload{
 		}
 		return impl{f1: func(*Ctx, types.Datum) (types.Datum, error) { return oid, nil }}, nil
 	})},
-	"pg_table_is_visible":    {f1(bool_, oidT, func(*Ctx, types.Datum) (types.Datum, error) { return true, nil }).vol_(stable)},
+	"pg_table_is_visible": {f1(bool_, oidT, func(c *Ctx, a types.Datum) (types.Datum, error) {
+		if c.Session == nil {
+			return true, nil
+		}
+		return c.Session.RelationVisible(a.(int64)), nil
+	}).vol_(stable)},
 	"pg_type_is_visible":     {f1(bool_, oidT, func(*Ctx, types.Datum) (types.Datum, error) { return true, nil }).vol_(stable)},
 	"pg_function_is_visible": {f1(bool_, oidT, func(*Ctx, types.Datum) (types.Datum, error) { return true, nil }).vol_(stable)},
 	"format_type": {f2(text, oidT, int4, func(_ *Ctx, a, b types.Datum) (types.Datum, error) {
