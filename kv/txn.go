@@ -2,10 +2,10 @@ package kv
 
 import (
 	"bytes"
-	"math/rand/v2"
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -711,24 +711,25 @@ func (t *Txn) GetMany(ctx context.Context, keys [][]byte) ([]KeyResult, error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The keys of one range are read in batches of one request each; a
+	// batch that meets a lock (or a split) is read key by key, resolving.
+	batches, err := t.getBatches(ctx, keys, todo)
+	if err != nil {
+		return nil, err
+	}
 	sem := make(chan struct{}, maxParallelGets)
-	errs := make(chan error, len(todo))
+	errs := make(chan error, len(batches))
 	var wg sync.WaitGroup
-	for _, i := range todo {
+	for _, b := range batches {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			req := &kvpb.Request{Value: &kvpb.Request_Get{Get: &kvpb.GetRequest{Key: keys[i], ReadTs: uint64(t.start)}}}
-			resp, err := t.c.sendResolving(ctx, keys[i], req)
-			if err != nil {
+			if err := t.getBatch(ctx, keys, b, out); err != nil {
 				errs <- err
 				cancel()
-				return
 			}
-			g := resp.GetGet()
-			out[i] = KeyResult{Value: g.GetValue(), Found: g.GetFound()}
 		}()
 	}
 	wg.Wait()
@@ -737,6 +738,65 @@ func (t *Txn) GetMany(ctx context.Context, keys [][]byte) ([]KeyResult, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// maxGetBatch bounds the keys read in one request.
+const maxGetBatch = 256
+
+// getBatches groups the indexes of keys to read by range, in batches.
+func (t *Txn) getBatches(ctx context.Context, keys [][]byte, todo []int) ([][]int, error) {
+	byRange := map[uint64][]int{}
+	var order []uint64
+	for _, i := range todo {
+		d, err := t.c.LookupRange(ctx, keys[i])
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := byRange[d.RangeId]; !ok {
+			order = append(order, d.RangeId)
+		}
+		byRange[d.RangeId] = append(byRange[d.RangeId], i)
+	}
+	var out [][]int
+	for _, id := range order {
+		idx := byRange[id]
+		for len(idx) > maxGetBatch {
+			out = append(out, idx[:maxGetBatch])
+			idx = idx[maxGetBatch:]
+		}
+		out = append(out, idx)
+	}
+	return out, nil
+}
+
+// getBatch reads the keys at idx into out.
+func (t *Txn) getBatch(ctx context.Context, keys [][]byte, idx []int, out []KeyResult) error {
+	reqs := make([]*kvpb.Request, len(idx))
+	for j, i := range idx {
+		reqs[j] = &kvpb.Request{Value: &kvpb.Request_Get{Get: &kvpb.GetRequest{Key: keys[i], ReadTs: uint64(t.start)}}}
+	}
+	if len(idx) > 1 {
+		resp, err := t.c.Send(ctx, keys[idx[0]], reqs)
+		if err == nil && len(resp.Responses) == len(idx) {
+			for j, i := range idx {
+				g := resp.Responses[j].GetGet()
+				out[i] = KeyResult{Value: g.GetValue(), Found: g.GetFound()}
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
+	for j, i := range idx {
+		resp, err := t.c.sendResolving(ctx, keys[i], reqs[j])
+		if err != nil {
+			return err
+		}
+		g := resp.GetGet()
+		out[i] = KeyResult{Value: g.GetValue(), Found: g.GetFound()}
+	}
+	return nil
 }
 
 // Lock marks key to be locked at commit (SELECT ... FOR UPDATE) without

@@ -145,14 +145,23 @@ func (w *writer) findConflicts(rows []row) ([]*conflict, error) {
 		key    []byte
 	}
 	var probes []probe
+	// A hidden row id is made unique by the node that makes it: there is
+	// nothing to look up.
+	rowID := len(pk.Columns) == 1 && t.ColumnByID(pk.Columns[0]).Hidden
 	for i, rw := range rows {
-		probes = append(probes, probe{i, pk, rowenc.RowKey(t, rw)})
+		if !rowID {
+			probes = append(probes, probe{i, pk, rowenc.RowKey(t, rw)})
+		}
 		for _, ix := range t.Indexes {
 			if ix.ID == pk.ID || !rowenc.UniqueKeyed(t, ix, rw) {
 				continue
 			}
 			probes = append(probes, probe{i, ix, rowenc.IndexKey(t, ix, rw)})
 		}
+	}
+	out := make([]*conflict, len(rows))
+	if len(probes) == 0 {
+		return out, nil
 	}
 	keys := make([][]byte, len(probes))
 	for i, pr := range probes {
@@ -162,7 +171,6 @@ func (w *writer) findConflicts(rows []row) ([]*conflict, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*conflict, len(rows))
 	for i, pr := range probes {
 		if !res[i].Found || out[pr.rowIdx] != nil {
 			continue

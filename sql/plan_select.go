@@ -196,6 +196,23 @@ func (p *planner) finishOrderLimit(s *pg_query.SelectStmt, r rel, sc *scope, exp
 		ev = &env{p: p, sc: sc}
 	}
 	nOut := len(exprs)
+	// ORDER BY an expression of the select list sorts by that column (and
+	// so is allowed with DISTINCT); positions are known when there is no *.
+	var targetKeys map[string]int
+	if len(s.TargetList) == nOut {
+		targetKeys = map[string]int{}
+		for i, t := range s.TargetList {
+			if rt := t.GetResTarget(); rt != nil && rt.Val != nil {
+				if cr := rt.Val.GetColumnRef(); cr != nil && isStar(cr) {
+					targetKeys = nil
+					break
+				}
+				if _, dup := targetKeys[nodeKey(rt.Val)]; !dup {
+					targetKeys[nodeKey(rt.Val)] = i
+				}
+			}
+		}
+	}
 	var keys []sortKey
 	for _, n := range s.SortClause {
 		by := n.GetSortBy()
@@ -217,6 +234,11 @@ func (p *planner) finishOrderLimit(s *pg_query.SelectStmt, r rel, sc *scope, exp
 				return nil, pgerror.New(pgerror.CodeInvalidColumnReference, "ORDER BY position %d is not in select list", pos)
 			}
 			idx = pos - 1
+		}
+		if idx < 0 && targetKeys != nil {
+			if i, ok := targetKeys[nodeKey(by.Node)]; ok {
+				idx = i
+			}
 		}
 		if idx < 0 {
 			x, err := p.builder(ev).Build(by.Node, types.Unknown)
@@ -458,6 +480,11 @@ func nodeName(n *pg_query.Node) string {
 			}
 		}
 	case n.GetCaseExpr() != nil:
+		// PostgreSQL names a CASE after its ELSE result when that is a
+		// column or a function call.
+		if d := n.GetCaseExpr().Defresult; d != nil && (d.GetColumnRef() != nil || d.GetFuncCall() != nil) {
+			return nodeName(d)
+		}
 		return "case"
 	case n.GetCoalesceExpr() != nil:
 		return "coalesce"

@@ -21,8 +21,10 @@ func arrayElemType(t T, a *Array) T {
 	return Unknown
 }
 
-// appendArrayText is array_out.
-func appendArrayText(buf []byte, t T, a *Array) []byte {
+// AppendArrayText is array_out: it appends a's text form, elements
+// printed with the output function of t's element type and quoted as
+// PostgreSQL quotes them. AppendText calls it for arrays.
+func AppendArrayText(buf []byte, t T, a *Array) []byte {
 	et := arrayElemType(t, a)
 	buf = append(buf, '{')
 	for i, e := range a.Elems {

@@ -282,11 +282,11 @@ func ParseBinary(t T, b []byte) (Datum, error) {
 		return d, nil
 	case StringFamily, UnknownFamily:
 		if t.Oid == OidChar {
+			if len(b) == 0 || (len(b) == 1 && b[0] == 0) {
+				return "", nil
+			}
 			if err := fixed(1); err != nil {
 				return nil, err
-			}
-			if b[0] == 0 {
-				return "", nil
 			}
 			return string(b), nil
 		}

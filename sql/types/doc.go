@@ -91,12 +91,18 @@
 // ignores a typmod's field restriction (interval(p) is honored); records
 // carry no field types, so a record field prints by its Go type.
 //
+// Float output follows PostgreSQL's Ryu exactly, including its exclusion
+// of halfway decimals (float_shortest.go): 1e23 prints as
+// 9.999999999999999e+22, as it does in PostgreSQL.
+//
 // # Debugging
 //
 // testdata/pg.golden holds PostgreSQL 15's answers for the cases in
 // testdata/pg_cases.txt (inputs with text and binary outputs, casts,
 // comparisons); TestPostgresGolden replays them. To add a case, append it
 // to pg_cases.txt and regenerate against a local server with
-// pgref_gen.go. Fuzz failures land in testdata/fuzz and then run as
-// regular tests.
+// pgref_gen.go. pgcheck_test.go (build tag pgref) sends random datums of
+// every type to such a server in text and binary and compares its outputs
+// with ours. Fuzz failures land in testdata/fuzz and then run as regular
+// tests.
 package types

@@ -6,8 +6,6 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
-
-	"github.com/cockroachdb/apd/v3"
 )
 
 // compareNullable orders NULL first, then as Compare does.
@@ -325,5 +323,3 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
-
-var _ = apd.New

@@ -217,7 +217,7 @@ func appendFloat(buf []byte, f float64, bits int) []byte {
 		return append(buf, "-Infinity"...)
 	}
 	var tmp [40]byte
-	e := strconv.AppendFloat(tmp[:0], f, 'e', -1, bits)
+	e := shortestE(tmp[:0], f, bits)
 	// e is [-]d[.ddd]e±dd[d].
 	mant := e
 	neg := false

@@ -7,6 +7,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"os"
+	"strconv"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -35,13 +36,17 @@ func TestAgainstServer(t *testing.T) {
 		}
 	}
 	r := rand.New(rand.NewPCG(53, 59))
+	n := 300
+	if v, err := strconv.Atoi(os.Getenv("PGREF_N")); err == nil {
+		n = v
+	}
 	for _, typ := range propTypes {
 		if typ.Oid == OidRegclass || typ.Oid == OidName {
 			continue // regclass prints names; name is covered by text
 		}
 		t.Run(FormatType(typ), func(t *testing.T) {
 			sql := "SELECT $1::" + FormatType(typ)
-			for i := 0; i < 300; i++ {
+			for i := 0; i < n; i++ {
 				d := validUTF8Datum(typ, genDatum(r, typ))
 				if s, ok := d.(string); ok && typ.Oid == OidChar && s != "" && s[0] >= 0x80 {
 					continue // not valid UTF-8 as a text parameter
@@ -63,7 +68,10 @@ func TestAgainstServer(t *testing.T) {
 				if res.Err != nil {
 					t.Fatal(res.Err)
 				}
-				if got := res.Rows[0][0]; !bytes.Equal(got, bin) && !pgxEncodesDifferently(typ, d) {
+				// (The server sends an empty "char" parameter back as zero
+				// bytes here, although charsend sends one; skip that one.)
+				if got := res.Rows[0][0]; !bytes.Equal(got, bin) && !pgxEncodesDifferently(typ, d) &&
+					!(typ.Oid == OidChar && len(got) == 0) {
 					t.Errorf("%q: server sends %x, we send %x", text, got, bin)
 				}
 				// Our binary in, the server's text out.

@@ -54,7 +54,7 @@ func AppendText(buf []byte, t T, d Datum) []byte {
 	case JSON:
 		return append(buf, v...)
 	case *Array:
-		return appendArrayText(buf, t, v)
+		return AppendArrayText(buf, t, v)
 	case time.Duration:
 		return appendTimeOfDay(buf, int64(v/time.Microsecond))
 	case []Datum:

@@ -2,9 +2,6 @@ package types
 
 import (
 	"fmt"
-
-	"github.com/cockroachdb/apd/v3"
-	"github.com/google/uuid"
 )
 
 // Oid is a PostgreSQL object id.
@@ -127,8 +124,9 @@ type Array struct {
 }
 
 // T is a SQL type: its OID and type modifier (-1 when none; for varchar(n)
-// and bpchar(n) it is n+4, for numeric(p,s) ((p<<16)|s)+4, as PostgreSQL
-// stores atttypmod).
+// and bpchar(n) it is n+4, for numeric(p,s) ((p<<16)|(s&0x7ff))+4, for
+// timestamp(p)/timestamptz(p)/time(p) it is p, for interval(p)
+// (0x7fff<<16)|p, as PostgreSQL stores atttypmod; see MakeTypmod).
 type T struct {
 	Oid Oid
 	Mod int32
@@ -335,9 +333,3 @@ var aliases = map[string]T{
 	"time without time zone": Time, "serial": Int4, "bigserial": Int8, "smallserial": Int2,
 	"serial4": Int4, "serial8": Int8, "serial2": Int2,
 }
-
-// Ensure the representation types stay imported even before codecs use them.
-var (
-	_ = apd.New
-	_ = uuid.Nil
-)

@@ -92,4 +92,11 @@ SELECT nullif(salary, 5000) AS s, nullif('a', 'b') AS t FROM sel_emp WHERE id IN
 SELECT salary::text || ' EUR' AS pay, CAST(bonus AS int) AS bonus_int, hired::text AS hired_text, '5'::int + 1 AS six, CAST('2024-01-01' AS date) AS d FROM sel_emp WHERE id = 3;
 SELECT sum(salary)::float8 / count(*) AS ratio FROM sel_emp WHERE salary IS NOT NULL;
 
+-- ORDER BY an expression of the select list (allowed with DISTINCT), comma
+-- joins, and the names PostgreSQL gives to CASE columns.
+SELECT DISTINCT e.dept FROM sel_emp e WHERE e.dept IS NOT NULL ORDER BY e.dept;
+SELECT DISTINCT lower(e.name) FROM sel_emp e WHERE e.id < 4 ORDER BY lower(e.name) DESC;
+SELECT e.name, d.floor FROM sel_emp e, sel_dept d WHERE e.dept = d.name AND d.floor > 1 ORDER BY e.name;
+SELECT CASE WHEN salary > 6000 THEN 'high' ELSE dept END, CASE WHEN id = 1 THEN 1 ELSE 0 END FROM sel_emp WHERE id IN (1, 2) ORDER BY id;
+
 DROP TABLE sel_emp, sel_dept;
