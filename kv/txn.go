@@ -151,19 +151,28 @@ func (t *Txn) GetForUpdate(ctx context.Context, key []byte) ([]byte, bool, error
 // Scan reads up to limit keys of [start, end) as of the start timestamp,
 // merged with the transaction's own writes.
 func (t *Txn) Scan(ctx context.Context, start, end []byte, limit int) ([]*kvpb.KeyValue, error) {
+	return t.ScanFiltered(ctx, start, end, limit, nil)
+}
+
+// ScanFiltered is Scan of the keys that match filter (nil: all); the
+// ranges apply the filter, so only matching rows cross the network.
+func (t *Txn) ScanFiltered(ctx context.Context, start, end []byte, limit int, filter *kvpb.KeyFilter) ([]*kvpb.KeyValue, error) {
 	if t.done {
 		return nil, ErrTxnDone
 	}
+	mine := func(k string) bool {
+		return k >= string(start) && k < string(end) && (filter == nil || filter.Matches([]byte(k)))
+	}
 	own := 0
 	for k := range t.writes {
-		if k >= string(start) && k < string(end) {
+		if mine(k) {
 			own++
 		}
 	}
 	if own == 0 {
-		return t.c.scanAt(ctx, start, end, limit, t.start)
+		return t.c.scanAt(ctx, start, end, limit, t.start, filter)
 	}
-	rows, err := t.c.scanAt(ctx, start, end, 0, t.start)
+	rows, err := t.c.scanAt(ctx, start, end, 0, t.start, filter)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +181,7 @@ func (t *Txn) Scan(ctx context.Context, start, end []byte, limit int) ([]*kvpb.K
 		merged[string(r.Key)] = r
 	}
 	for k, m := range t.writes {
-		if k < string(start) || k >= string(end) {
+		if !mine(k) {
 			continue
 		}
 		switch m.Op {
@@ -637,14 +646,14 @@ func (c *Client) resolveLock(ctx context.Context, key []byte, l *kvpb.Lock) (pen
 }
 
 // scanAt scans [start, end) at ts across ranges, resolving locks.
-func (c *Client) scanAt(ctx context.Context, start, end []byte, limit int, ts engine.Timestamp) ([]*kvpb.KeyValue, error) {
+func (c *Client) scanAt(ctx context.Context, start, end []byte, limit int, ts engine.Timestamp, filter *kvpb.KeyFilter) ([]*kvpb.KeyValue, error) {
 	var out []*kvpb.KeyValue
 	for bytes.Compare(start, end) < 0 {
 		want := 0
 		if limit > 0 {
 			want = limit - len(out)
 		}
-		req := &kvpb.Request{Value: &kvpb.Request_Scan{Scan: &kvpb.ScanRequest{StartKey: start, EndKey: end, Limit: int64(want), ReadTs: uint64(ts)}}}
+		req := &kvpb.Request{Value: &kvpb.Request_Scan{Scan: &kvpb.ScanRequest{StartKey: start, EndKey: end, Limit: int64(want), ReadTs: uint64(ts), Filter: filter}}}
 		resp, err := c.sendResolving(ctx, start, req)
 		if err != nil {
 			return nil, err

@@ -103,3 +103,10 @@ func NewWriteConflict(key []byte, ts uint64, reason string) *Error {
 func NewTxnNotFound(key []byte, startTS uint64) *Error {
 	return &Error{Detail: &Error_TxnNotFound{TxnNotFound: &TxnNotFoundError{Key: key, StartTs: startTS}}}
 }
+
+// Matches reports whether key's bytes at the filter's offset equal its
+// match.
+func (f *KeyFilter) Matches(key []byte) bool {
+	off := int(f.Offset)
+	return off >= 0 && len(key) >= off+len(f.Match) && string(key[off:off+len(f.Match)]) == string(f.Match)
+}

@@ -883,11 +883,15 @@ func (x *DeleteRangeResponse) GetDeleted() uint64 {
 }
 
 type ScanRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	StartKey      []byte                 `protobuf:"bytes,1,opt,name=start_key,json=startKey,proto3" json:"start_key,omitempty"`
-	EndKey        []byte                 `protobuf:"bytes,2,opt,name=end_key,json=endKey,proto3" json:"end_key,omitempty"`
-	Limit         int64                  `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
-	ReadTs        uint64                 `protobuf:"varint,4,opt,name=read_ts,json=readTs,proto3" json:"read_ts,omitempty"` // as in GetRequest
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	StartKey []byte                 `protobuf:"bytes,1,opt,name=start_key,json=startKey,proto3" json:"start_key,omitempty"`
+	EndKey   []byte                 `protobuf:"bytes,2,opt,name=end_key,json=endKey,proto3" json:"end_key,omitempty"`
+	Limit    int64                  `protobuf:"varint,3,opt,name=limit,proto3" json:"limit,omitempty"`
+	ReadTs   uint64                 `protobuf:"varint,4,opt,name=read_ts,json=readTs,proto3" json:"read_ts,omitempty"` // as in GetRequest
+	// filter, if set, keeps only the keys that match it; limit counts the
+	// kept keys. The range still reads the span, but only what matches
+	// crosses the network (a SQL table's rows among its database's keys).
+	Filter        *KeyFilter `protobuf:"bytes,5,opt,name=filter,proto3" json:"filter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -950,6 +954,66 @@ func (x *ScanRequest) GetReadTs() uint64 {
 	return 0
 }
 
+func (x *ScanRequest) GetFilter() *KeyFilter {
+	if x != nil {
+		return x.Filter
+	}
+	return nil
+}
+
+// KeyFilter matches the keys whose bytes at offset equal match.
+type KeyFilter struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Offset        int32                  `protobuf:"varint,1,opt,name=offset,proto3" json:"offset,omitempty"`
+	Match         []byte                 `protobuf:"bytes,2,opt,name=match,proto3" json:"match,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *KeyFilter) Reset() {
+	*x = KeyFilter{}
+	mi := &file_kvpb_kv_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *KeyFilter) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*KeyFilter) ProtoMessage() {}
+
+func (x *KeyFilter) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use KeyFilter.ProtoReflect.Descriptor instead.
+func (*KeyFilter) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *KeyFilter) GetOffset() int32 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *KeyFilter) GetMatch() []byte {
+	if x != nil {
+		return x.Match
+	}
+	return nil
+}
+
 type KeyValue struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
@@ -961,7 +1025,7 @@ type KeyValue struct {
 
 func (x *KeyValue) Reset() {
 	*x = KeyValue{}
-	mi := &file_kvpb_kv_proto_msgTypes[14]
+	mi := &file_kvpb_kv_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -973,7 +1037,7 @@ func (x *KeyValue) String() string {
 func (*KeyValue) ProtoMessage() {}
 
 func (x *KeyValue) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[14]
+	mi := &file_kvpb_kv_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -986,7 +1050,7 @@ func (x *KeyValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyValue.ProtoReflect.Descriptor instead.
 func (*KeyValue) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{14}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *KeyValue) GetKey() []byte {
@@ -1021,7 +1085,7 @@ type ScanResponse struct {
 
 func (x *ScanResponse) Reset() {
 	*x = ScanResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[15]
+	mi := &file_kvpb_kv_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1033,7 +1097,7 @@ func (x *ScanResponse) String() string {
 func (*ScanResponse) ProtoMessage() {}
 
 func (x *ScanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[15]
+	mi := &file_kvpb_kv_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1046,7 +1110,7 @@ func (x *ScanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanResponse.ProtoReflect.Descriptor instead.
 func (*ScanResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{15}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ScanResponse) GetRows() []*KeyValue {
@@ -1081,7 +1145,7 @@ type Lock struct {
 
 func (x *Lock) Reset() {
 	*x = Lock{}
-	mi := &file_kvpb_kv_proto_msgTypes[16]
+	mi := &file_kvpb_kv_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1093,7 +1157,7 @@ func (x *Lock) String() string {
 func (*Lock) ProtoMessage() {}
 
 func (x *Lock) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[16]
+	mi := &file_kvpb_kv_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1106,7 +1170,7 @@ func (x *Lock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lock.ProtoReflect.Descriptor instead.
 func (*Lock) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{16}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Lock) GetPrimary() []byte {
@@ -1158,7 +1222,7 @@ type LockSlot struct {
 
 func (x *LockSlot) Reset() {
 	*x = LockSlot{}
-	mi := &file_kvpb_kv_proto_msgTypes[17]
+	mi := &file_kvpb_kv_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1170,7 +1234,7 @@ func (x *LockSlot) String() string {
 func (*LockSlot) ProtoMessage() {}
 
 func (x *LockSlot) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[17]
+	mi := &file_kvpb_kv_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1183,7 +1247,7 @@ func (x *LockSlot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockSlot.ProtoReflect.Descriptor instead.
 func (*LockSlot) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{17}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LockSlot) GetLock() *Lock {
@@ -1211,7 +1275,7 @@ type Mutation struct {
 
 func (x *Mutation) Reset() {
 	*x = Mutation{}
-	mi := &file_kvpb_kv_proto_msgTypes[18]
+	mi := &file_kvpb_kv_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1223,7 +1287,7 @@ func (x *Mutation) String() string {
 func (*Mutation) ProtoMessage() {}
 
 func (x *Mutation) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[18]
+	mi := &file_kvpb_kv_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1236,7 +1300,7 @@ func (x *Mutation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Mutation.ProtoReflect.Descriptor instead.
 func (*Mutation) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{18}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Mutation) GetOp() LockOp {
@@ -1273,7 +1337,7 @@ type PrewriteRequest struct {
 
 func (x *PrewriteRequest) Reset() {
 	*x = PrewriteRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[19]
+	mi := &file_kvpb_kv_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1285,7 +1349,7 @@ func (x *PrewriteRequest) String() string {
 func (*PrewriteRequest) ProtoMessage() {}
 
 func (x *PrewriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[19]
+	mi := &file_kvpb_kv_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1298,7 +1362,7 @@ func (x *PrewriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrewriteRequest.ProtoReflect.Descriptor instead.
 func (*PrewriteRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{19}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PrewriteRequest) GetPrimary() []byte {
@@ -1337,7 +1401,7 @@ type PrewriteResponse struct {
 
 func (x *PrewriteResponse) Reset() {
 	*x = PrewriteResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[20]
+	mi := &file_kvpb_kv_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1349,7 +1413,7 @@ func (x *PrewriteResponse) String() string {
 func (*PrewriteResponse) ProtoMessage() {}
 
 func (x *PrewriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[20]
+	mi := &file_kvpb_kv_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1362,7 +1426,7 @@ func (x *PrewriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrewriteResponse.ProtoReflect.Descriptor instead.
 func (*PrewriteResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{20}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{21}
 }
 
 // CommitRequest commits the transaction's locks on keys at commit_ts.
@@ -1377,7 +1441,7 @@ type CommitRequest struct {
 
 func (x *CommitRequest) Reset() {
 	*x = CommitRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[21]
+	mi := &file_kvpb_kv_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1389,7 +1453,7 @@ func (x *CommitRequest) String() string {
 func (*CommitRequest) ProtoMessage() {}
 
 func (x *CommitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[21]
+	mi := &file_kvpb_kv_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1402,7 +1466,7 @@ func (x *CommitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitRequest.ProtoReflect.Descriptor instead.
 func (*CommitRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{21}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CommitRequest) GetStartTs() uint64 {
@@ -1434,7 +1498,7 @@ type CommitResponse struct {
 
 func (x *CommitResponse) Reset() {
 	*x = CommitResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[22]
+	mi := &file_kvpb_kv_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1446,7 +1510,7 @@ func (x *CommitResponse) String() string {
 func (*CommitResponse) ProtoMessage() {}
 
 func (x *CommitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[22]
+	mi := &file_kvpb_kv_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1459,7 +1523,7 @@ func (x *CommitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitResponse.ProtoReflect.Descriptor instead.
 func (*CommitResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{22}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{23}
 }
 
 // RollbackRequest removes the transaction's locks on keys and keeps later
@@ -1474,7 +1538,7 @@ type RollbackRequest struct {
 
 func (x *RollbackRequest) Reset() {
 	*x = RollbackRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[23]
+	mi := &file_kvpb_kv_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1486,7 +1550,7 @@ func (x *RollbackRequest) String() string {
 func (*RollbackRequest) ProtoMessage() {}
 
 func (x *RollbackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[23]
+	mi := &file_kvpb_kv_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1499,7 +1563,7 @@ func (x *RollbackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackRequest.ProtoReflect.Descriptor instead.
 func (*RollbackRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{23}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RollbackRequest) GetStartTs() uint64 {
@@ -1524,7 +1588,7 @@ type RollbackResponse struct {
 
 func (x *RollbackResponse) Reset() {
 	*x = RollbackResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[24]
+	mi := &file_kvpb_kv_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1536,7 +1600,7 @@ func (x *RollbackResponse) String() string {
 func (*RollbackResponse) ProtoMessage() {}
 
 func (x *RollbackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[24]
+	mi := &file_kvpb_kv_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1549,7 +1613,7 @@ func (x *RollbackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackResponse.ProtoReflect.Descriptor instead.
 func (*RollbackResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{24}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{25}
 }
 
 // CheckTxnStatusRequest asks the primary key's range whether a transaction
@@ -1566,7 +1630,7 @@ type CheckTxnStatusRequest struct {
 
 func (x *CheckTxnStatusRequest) Reset() {
 	*x = CheckTxnStatusRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[25]
+	mi := &file_kvpb_kv_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1578,7 +1642,7 @@ func (x *CheckTxnStatusRequest) String() string {
 func (*CheckTxnStatusRequest) ProtoMessage() {}
 
 func (x *CheckTxnStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[25]
+	mi := &file_kvpb_kv_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1591,7 +1655,7 @@ func (x *CheckTxnStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckTxnStatusRequest.ProtoReflect.Descriptor instead.
 func (*CheckTxnStatusRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{25}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *CheckTxnStatusRequest) GetPrimary() []byte {
@@ -1626,7 +1690,7 @@ type CheckTxnStatusResponse struct {
 
 func (x *CheckTxnStatusResponse) Reset() {
 	*x = CheckTxnStatusResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[26]
+	mi := &file_kvpb_kv_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1638,7 +1702,7 @@ func (x *CheckTxnStatusResponse) String() string {
 func (*CheckTxnStatusResponse) ProtoMessage() {}
 
 func (x *CheckTxnStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[26]
+	mi := &file_kvpb_kv_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1651,7 +1715,7 @@ func (x *CheckTxnStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckTxnStatusResponse.ProtoReflect.Descriptor instead.
 func (*CheckTxnStatusResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{26}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CheckTxnStatusResponse) GetStatus() TxnStatus {
@@ -1687,7 +1751,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[27]
+	mi := &file_kvpb_kv_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1699,7 +1763,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[27]
+	mi := &file_kvpb_kv_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1712,7 +1776,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{27}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *HeartbeatRequest) GetPrimary() []byte {
@@ -1745,7 +1809,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[28]
+	mi := &file_kvpb_kv_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1757,7 +1821,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[28]
+	mi := &file_kvpb_kv_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1770,7 +1834,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{28}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *HeartbeatResponse) GetTtlMs() int64 {
@@ -1794,7 +1858,7 @@ type OnePCRequest struct {
 
 func (x *OnePCRequest) Reset() {
 	*x = OnePCRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[29]
+	mi := &file_kvpb_kv_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1806,7 +1870,7 @@ func (x *OnePCRequest) String() string {
 func (*OnePCRequest) ProtoMessage() {}
 
 func (x *OnePCRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[29]
+	mi := &file_kvpb_kv_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1819,7 +1883,7 @@ func (x *OnePCRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OnePCRequest.ProtoReflect.Descriptor instead.
 func (*OnePCRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{29}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *OnePCRequest) GetStartTs() uint64 {
@@ -1852,7 +1916,7 @@ type OnePCResponse struct {
 
 func (x *OnePCResponse) Reset() {
 	*x = OnePCResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[30]
+	mi := &file_kvpb_kv_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1864,7 +1928,7 @@ func (x *OnePCResponse) String() string {
 func (*OnePCResponse) ProtoMessage() {}
 
 func (x *OnePCResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[30]
+	mi := &file_kvpb_kv_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1877,7 +1941,7 @@ func (x *OnePCResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OnePCResponse.ProtoReflect.Descriptor instead.
 func (*OnePCResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{30}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *OnePCResponse) GetCommitTs() uint64 {
@@ -1900,7 +1964,7 @@ type GCRequest struct {
 
 func (x *GCRequest) Reset() {
 	*x = GCRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[31]
+	mi := &file_kvpb_kv_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1912,7 +1976,7 @@ func (x *GCRequest) String() string {
 func (*GCRequest) ProtoMessage() {}
 
 func (x *GCRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[31]
+	mi := &file_kvpb_kv_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1925,7 +1989,7 @@ func (x *GCRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GCRequest.ProtoReflect.Descriptor instead.
 func (*GCRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{31}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *GCRequest) GetThreshold() uint64 {
@@ -1944,7 +2008,7 @@ type GCResponse struct {
 
 func (x *GCResponse) Reset() {
 	*x = GCResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[32]
+	mi := &file_kvpb_kv_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1956,7 +2020,7 @@ func (x *GCResponse) String() string {
 func (*GCResponse) ProtoMessage() {}
 
 func (x *GCResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[32]
+	mi := &file_kvpb_kv_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1969,7 +2033,7 @@ func (x *GCResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GCResponse.ProtoReflect.Descriptor instead.
 func (*GCResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{32}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GCResponse) GetKeys() uint64 {
@@ -2003,7 +2067,7 @@ type Request struct {
 
 func (x *Request) Reset() {
 	*x = Request{}
-	mi := &file_kvpb_kv_proto_msgTypes[33]
+	mi := &file_kvpb_kv_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2015,7 +2079,7 @@ func (x *Request) String() string {
 func (*Request) ProtoMessage() {}
 
 func (x *Request) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[33]
+	mi := &file_kvpb_kv_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2028,7 +2092,7 @@ func (x *Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Request.ProtoReflect.Descriptor instead.
 func (*Request) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{33}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *Request) GetValue() isRequest_Value {
@@ -2261,7 +2325,7 @@ type Response struct {
 
 func (x *Response) Reset() {
 	*x = Response{}
-	mi := &file_kvpb_kv_proto_msgTypes[34]
+	mi := &file_kvpb_kv_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2273,7 +2337,7 @@ func (x *Response) String() string {
 func (*Response) ProtoMessage() {}
 
 func (x *Response) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[34]
+	mi := &file_kvpb_kv_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2286,7 +2350,7 @@ func (x *Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Response.ProtoReflect.Descriptor instead.
 func (*Response) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{34}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Response) GetValue() isResponse_Value {
@@ -2506,7 +2570,7 @@ type BatchRequest struct {
 
 func (x *BatchRequest) Reset() {
 	*x = BatchRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[35]
+	mi := &file_kvpb_kv_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2518,7 +2582,7 @@ func (x *BatchRequest) String() string {
 func (*BatchRequest) ProtoMessage() {}
 
 func (x *BatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[35]
+	mi := &file_kvpb_kv_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2531,7 +2595,7 @@ func (x *BatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchRequest.ProtoReflect.Descriptor instead.
 func (*BatchRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{35}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *BatchRequest) GetRangeId() uint64 {
@@ -2558,7 +2622,7 @@ type BatchResponse struct {
 
 func (x *BatchResponse) Reset() {
 	*x = BatchResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[36]
+	mi := &file_kvpb_kv_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2570,7 +2634,7 @@ func (x *BatchResponse) String() string {
 func (*BatchResponse) ProtoMessage() {}
 
 func (x *BatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[36]
+	mi := &file_kvpb_kv_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2583,7 +2647,7 @@ func (x *BatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchResponse.ProtoReflect.Descriptor instead.
 func (*BatchResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{36}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *BatchResponse) GetResponses() []*Response {
@@ -2610,7 +2674,7 @@ type NotLeaderError struct {
 
 func (x *NotLeaderError) Reset() {
 	*x = NotLeaderError{}
-	mi := &file_kvpb_kv_proto_msgTypes[37]
+	mi := &file_kvpb_kv_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2622,7 +2686,7 @@ func (x *NotLeaderError) String() string {
 func (*NotLeaderError) ProtoMessage() {}
 
 func (x *NotLeaderError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[37]
+	mi := &file_kvpb_kv_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2635,7 +2699,7 @@ func (x *NotLeaderError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotLeaderError.ProtoReflect.Descriptor instead.
 func (*NotLeaderError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{37}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *NotLeaderError) GetLeaderNodeId() uint64 {
@@ -2661,7 +2725,7 @@ type RangeNotFoundError struct {
 
 func (x *RangeNotFoundError) Reset() {
 	*x = RangeNotFoundError{}
-	mi := &file_kvpb_kv_proto_msgTypes[38]
+	mi := &file_kvpb_kv_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2673,7 +2737,7 @@ func (x *RangeNotFoundError) String() string {
 func (*RangeNotFoundError) ProtoMessage() {}
 
 func (x *RangeNotFoundError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[38]
+	mi := &file_kvpb_kv_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2686,7 +2750,7 @@ func (x *RangeNotFoundError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeNotFoundError.ProtoReflect.Descriptor instead.
 func (*RangeNotFoundError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{38}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *RangeNotFoundError) GetRangeId() uint64 {
@@ -2706,7 +2770,7 @@ type RangeKeyMismatchError struct {
 
 func (x *RangeKeyMismatchError) Reset() {
 	*x = RangeKeyMismatchError{}
-	mi := &file_kvpb_kv_proto_msgTypes[39]
+	mi := &file_kvpb_kv_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2718,7 +2782,7 @@ func (x *RangeKeyMismatchError) String() string {
 func (*RangeKeyMismatchError) ProtoMessage() {}
 
 func (x *RangeKeyMismatchError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[39]
+	mi := &file_kvpb_kv_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2731,7 +2795,7 @@ func (x *RangeKeyMismatchError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeKeyMismatchError.ProtoReflect.Descriptor instead.
 func (*RangeKeyMismatchError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{39}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RangeKeyMismatchError) GetKey() []byte {
@@ -2759,7 +2823,7 @@ type ConditionFailedError struct {
 
 func (x *ConditionFailedError) Reset() {
 	*x = ConditionFailedError{}
-	mi := &file_kvpb_kv_proto_msgTypes[40]
+	mi := &file_kvpb_kv_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2771,7 +2835,7 @@ func (x *ConditionFailedError) String() string {
 func (*ConditionFailedError) ProtoMessage() {}
 
 func (x *ConditionFailedError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[40]
+	mi := &file_kvpb_kv_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2784,7 +2848,7 @@ func (x *ConditionFailedError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConditionFailedError.ProtoReflect.Descriptor instead.
 func (*ConditionFailedError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{40}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ConditionFailedError) GetKey() []byte {
@@ -2817,7 +2881,7 @@ type UnavailableError struct {
 
 func (x *UnavailableError) Reset() {
 	*x = UnavailableError{}
-	mi := &file_kvpb_kv_proto_msgTypes[41]
+	mi := &file_kvpb_kv_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2829,7 +2893,7 @@ func (x *UnavailableError) String() string {
 func (*UnavailableError) ProtoMessage() {}
 
 func (x *UnavailableError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[41]
+	mi := &file_kvpb_kv_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2842,7 +2906,7 @@ func (x *UnavailableError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnavailableError.ProtoReflect.Descriptor instead.
 func (*UnavailableError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{41}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *UnavailableError) GetMessage() string {
@@ -2861,7 +2925,7 @@ type InvalidRequestError struct {
 
 func (x *InvalidRequestError) Reset() {
 	*x = InvalidRequestError{}
-	mi := &file_kvpb_kv_proto_msgTypes[42]
+	mi := &file_kvpb_kv_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2873,7 +2937,7 @@ func (x *InvalidRequestError) String() string {
 func (*InvalidRequestError) ProtoMessage() {}
 
 func (x *InvalidRequestError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[42]
+	mi := &file_kvpb_kv_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2886,7 +2950,7 @@ func (x *InvalidRequestError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvalidRequestError.ProtoReflect.Descriptor instead.
 func (*InvalidRequestError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{42}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *InvalidRequestError) GetMessage() string {
@@ -2907,7 +2971,7 @@ type KeyLockedError struct {
 
 func (x *KeyLockedError) Reset() {
 	*x = KeyLockedError{}
-	mi := &file_kvpb_kv_proto_msgTypes[43]
+	mi := &file_kvpb_kv_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2919,7 +2983,7 @@ func (x *KeyLockedError) String() string {
 func (*KeyLockedError) ProtoMessage() {}
 
 func (x *KeyLockedError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[43]
+	mi := &file_kvpb_kv_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2932,7 +2996,7 @@ func (x *KeyLockedError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyLockedError.ProtoReflect.Descriptor instead.
 func (*KeyLockedError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{43}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *KeyLockedError) GetKey() []byte {
@@ -2962,7 +3026,7 @@ type WriteConflictError struct {
 
 func (x *WriteConflictError) Reset() {
 	*x = WriteConflictError{}
-	mi := &file_kvpb_kv_proto_msgTypes[44]
+	mi := &file_kvpb_kv_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2974,7 +3038,7 @@ func (x *WriteConflictError) String() string {
 func (*WriteConflictError) ProtoMessage() {}
 
 func (x *WriteConflictError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[44]
+	mi := &file_kvpb_kv_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2987,7 +3051,7 @@ func (x *WriteConflictError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteConflictError.ProtoReflect.Descriptor instead.
 func (*WriteConflictError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{44}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *WriteConflictError) GetKey() []byte {
@@ -3023,7 +3087,7 @@ type TxnNotFoundError struct {
 
 func (x *TxnNotFoundError) Reset() {
 	*x = TxnNotFoundError{}
-	mi := &file_kvpb_kv_proto_msgTypes[45]
+	mi := &file_kvpb_kv_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3035,7 +3099,7 @@ func (x *TxnNotFoundError) String() string {
 func (*TxnNotFoundError) ProtoMessage() {}
 
 func (x *TxnNotFoundError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[45]
+	mi := &file_kvpb_kv_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3048,7 +3112,7 @@ func (x *TxnNotFoundError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnNotFoundError.ProtoReflect.Descriptor instead.
 func (*TxnNotFoundError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{45}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *TxnNotFoundError) GetKey() []byte {
@@ -3087,7 +3151,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_kvpb_kv_proto_msgTypes[46]
+	mi := &file_kvpb_kv_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3099,7 +3163,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[46]
+	mi := &file_kvpb_kv_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3112,7 +3176,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{46}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *Error) GetDetail() isError_Detail {
@@ -3273,7 +3337,7 @@ type SplitTrigger struct {
 
 func (x *SplitTrigger) Reset() {
 	*x = SplitTrigger{}
-	mi := &file_kvpb_kv_proto_msgTypes[47]
+	mi := &file_kvpb_kv_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3285,7 +3349,7 @@ func (x *SplitTrigger) String() string {
 func (*SplitTrigger) ProtoMessage() {}
 
 func (x *SplitTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[47]
+	mi := &file_kvpb_kv_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3298,7 +3362,7 @@ func (x *SplitTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitTrigger.ProtoReflect.Descriptor instead.
 func (*SplitTrigger) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{47}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *SplitTrigger) GetLeft() *RangeDescriptor {
@@ -3325,7 +3389,7 @@ type SetDescriptor struct {
 
 func (x *SetDescriptor) Reset() {
 	*x = SetDescriptor{}
-	mi := &file_kvpb_kv_proto_msgTypes[48]
+	mi := &file_kvpb_kv_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3337,7 +3401,7 @@ func (x *SetDescriptor) String() string {
 func (*SetDescriptor) ProtoMessage() {}
 
 func (x *SetDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[48]
+	mi := &file_kvpb_kv_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3350,7 +3414,7 @@ func (x *SetDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDescriptor.ProtoReflect.Descriptor instead.
 func (*SetDescriptor) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{48}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *SetDescriptor) GetDesc() *RangeDescriptor {
@@ -3375,7 +3439,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_kvpb_kv_proto_msgTypes[49]
+	mi := &file_kvpb_kv_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3387,7 +3451,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[49]
+	mi := &file_kvpb_kv_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3400,7 +3464,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{49}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *Command) GetTimestamp() uint64 {
@@ -3481,12 +3545,16 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\tstart_key\x18\x01 \x01(\fR\bstartKey\x12\x17\n" +
 	"\aend_key\x18\x02 \x01(\fR\x06endKey\"/\n" +
 	"\x13DeleteRangeResponse\x12\x18\n" +
-	"\adeleted\x18\x01 \x01(\x04R\adeleted\"r\n" +
+	"\adeleted\x18\x01 \x01(\x04R\adeleted\"\x9f\x01\n" +
 	"\vScanRequest\x12\x1b\n" +
 	"\tstart_key\x18\x01 \x01(\fR\bstartKey\x12\x17\n" +
 	"\aend_key\x18\x02 \x01(\fR\x06endKey\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\x03R\x05limit\x12\x17\n" +
-	"\aread_ts\x18\x04 \x01(\x04R\x06readTs\"P\n" +
+	"\aread_ts\x18\x04 \x01(\x04R\x06readTs\x12+\n" +
+	"\x06filter\x18\x05 \x01(\v2\x13.shard.kv.KeyFilterR\x06filter\"9\n" +
+	"\tKeyFilter\x12\x16\n" +
+	"\x06offset\x18\x01 \x01(\x05R\x06offset\x12\x14\n" +
+	"\x05match\x18\x02 \x01(\fR\x05match\"P\n" +
 	"\bKeyValue\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x1c\n" +
@@ -3663,7 +3731,7 @@ func file_kvpb_kv_proto_rawDescGZIP() []byte {
 }
 
 var file_kvpb_kv_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_kvpb_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 50)
+var file_kvpb_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_kvpb_kv_proto_goTypes = []any{
 	(ReplicaType)(0),               // 0: shard.kv.ReplicaType
 	(LockOp)(0),                    // 1: shard.kv.LockOp
@@ -3682,105 +3750,107 @@ var file_kvpb_kv_proto_goTypes = []any{
 	(*DeleteRangeRequest)(nil),     // 14: shard.kv.DeleteRangeRequest
 	(*DeleteRangeResponse)(nil),    // 15: shard.kv.DeleteRangeResponse
 	(*ScanRequest)(nil),            // 16: shard.kv.ScanRequest
-	(*KeyValue)(nil),               // 17: shard.kv.KeyValue
-	(*ScanResponse)(nil),           // 18: shard.kv.ScanResponse
-	(*Lock)(nil),                   // 19: shard.kv.Lock
-	(*LockSlot)(nil),               // 20: shard.kv.LockSlot
-	(*Mutation)(nil),               // 21: shard.kv.Mutation
-	(*PrewriteRequest)(nil),        // 22: shard.kv.PrewriteRequest
-	(*PrewriteResponse)(nil),       // 23: shard.kv.PrewriteResponse
-	(*CommitRequest)(nil),          // 24: shard.kv.CommitRequest
-	(*CommitResponse)(nil),         // 25: shard.kv.CommitResponse
-	(*RollbackRequest)(nil),        // 26: shard.kv.RollbackRequest
-	(*RollbackResponse)(nil),       // 27: shard.kv.RollbackResponse
-	(*CheckTxnStatusRequest)(nil),  // 28: shard.kv.CheckTxnStatusRequest
-	(*CheckTxnStatusResponse)(nil), // 29: shard.kv.CheckTxnStatusResponse
-	(*HeartbeatRequest)(nil),       // 30: shard.kv.HeartbeatRequest
-	(*HeartbeatResponse)(nil),      // 31: shard.kv.HeartbeatResponse
-	(*OnePCRequest)(nil),           // 32: shard.kv.OnePCRequest
-	(*OnePCResponse)(nil),          // 33: shard.kv.OnePCResponse
-	(*GCRequest)(nil),              // 34: shard.kv.GCRequest
-	(*GCResponse)(nil),             // 35: shard.kv.GCResponse
-	(*Request)(nil),                // 36: shard.kv.Request
-	(*Response)(nil),               // 37: shard.kv.Response
-	(*BatchRequest)(nil),           // 38: shard.kv.BatchRequest
-	(*BatchResponse)(nil),          // 39: shard.kv.BatchResponse
-	(*NotLeaderError)(nil),         // 40: shard.kv.NotLeaderError
-	(*RangeNotFoundError)(nil),     // 41: shard.kv.RangeNotFoundError
-	(*RangeKeyMismatchError)(nil),  // 42: shard.kv.RangeKeyMismatchError
-	(*ConditionFailedError)(nil),   // 43: shard.kv.ConditionFailedError
-	(*UnavailableError)(nil),       // 44: shard.kv.UnavailableError
-	(*InvalidRequestError)(nil),    // 45: shard.kv.InvalidRequestError
-	(*KeyLockedError)(nil),         // 46: shard.kv.KeyLockedError
-	(*WriteConflictError)(nil),     // 47: shard.kv.WriteConflictError
-	(*TxnNotFoundError)(nil),       // 48: shard.kv.TxnNotFoundError
-	(*Error)(nil),                  // 49: shard.kv.Error
-	(*SplitTrigger)(nil),           // 50: shard.kv.SplitTrigger
-	(*SetDescriptor)(nil),          // 51: shard.kv.SetDescriptor
-	(*Command)(nil),                // 52: shard.kv.Command
+	(*KeyFilter)(nil),              // 17: shard.kv.KeyFilter
+	(*KeyValue)(nil),               // 18: shard.kv.KeyValue
+	(*ScanResponse)(nil),           // 19: shard.kv.ScanResponse
+	(*Lock)(nil),                   // 20: shard.kv.Lock
+	(*LockSlot)(nil),               // 21: shard.kv.LockSlot
+	(*Mutation)(nil),               // 22: shard.kv.Mutation
+	(*PrewriteRequest)(nil),        // 23: shard.kv.PrewriteRequest
+	(*PrewriteResponse)(nil),       // 24: shard.kv.PrewriteResponse
+	(*CommitRequest)(nil),          // 25: shard.kv.CommitRequest
+	(*CommitResponse)(nil),         // 26: shard.kv.CommitResponse
+	(*RollbackRequest)(nil),        // 27: shard.kv.RollbackRequest
+	(*RollbackResponse)(nil),       // 28: shard.kv.RollbackResponse
+	(*CheckTxnStatusRequest)(nil),  // 29: shard.kv.CheckTxnStatusRequest
+	(*CheckTxnStatusResponse)(nil), // 30: shard.kv.CheckTxnStatusResponse
+	(*HeartbeatRequest)(nil),       // 31: shard.kv.HeartbeatRequest
+	(*HeartbeatResponse)(nil),      // 32: shard.kv.HeartbeatResponse
+	(*OnePCRequest)(nil),           // 33: shard.kv.OnePCRequest
+	(*OnePCResponse)(nil),          // 34: shard.kv.OnePCResponse
+	(*GCRequest)(nil),              // 35: shard.kv.GCRequest
+	(*GCResponse)(nil),             // 36: shard.kv.GCResponse
+	(*Request)(nil),                // 37: shard.kv.Request
+	(*Response)(nil),               // 38: shard.kv.Response
+	(*BatchRequest)(nil),           // 39: shard.kv.BatchRequest
+	(*BatchResponse)(nil),          // 40: shard.kv.BatchResponse
+	(*NotLeaderError)(nil),         // 41: shard.kv.NotLeaderError
+	(*RangeNotFoundError)(nil),     // 42: shard.kv.RangeNotFoundError
+	(*RangeKeyMismatchError)(nil),  // 43: shard.kv.RangeKeyMismatchError
+	(*ConditionFailedError)(nil),   // 44: shard.kv.ConditionFailedError
+	(*UnavailableError)(nil),       // 45: shard.kv.UnavailableError
+	(*InvalidRequestError)(nil),    // 46: shard.kv.InvalidRequestError
+	(*KeyLockedError)(nil),         // 47: shard.kv.KeyLockedError
+	(*WriteConflictError)(nil),     // 48: shard.kv.WriteConflictError
+	(*TxnNotFoundError)(nil),       // 49: shard.kv.TxnNotFoundError
+	(*Error)(nil),                  // 50: shard.kv.Error
+	(*SplitTrigger)(nil),           // 51: shard.kv.SplitTrigger
+	(*SetDescriptor)(nil),          // 52: shard.kv.SetDescriptor
+	(*Command)(nil),                // 53: shard.kv.Command
 }
 var file_kvpb_kv_proto_depIdxs = []int32{
 	0,  // 0: shard.kv.ReplicaDescriptor.type:type_name -> shard.kv.ReplicaType
 	3,  // 1: shard.kv.RangeDescriptor.replicas:type_name -> shard.kv.ReplicaDescriptor
-	17, // 2: shard.kv.ScanResponse.rows:type_name -> shard.kv.KeyValue
-	1,  // 3: shard.kv.Lock.op:type_name -> shard.kv.LockOp
-	19, // 4: shard.kv.LockSlot.lock:type_name -> shard.kv.Lock
-	1,  // 5: shard.kv.Mutation.op:type_name -> shard.kv.LockOp
-	21, // 6: shard.kv.PrewriteRequest.mutations:type_name -> shard.kv.Mutation
-	2,  // 7: shard.kv.CheckTxnStatusResponse.status:type_name -> shard.kv.TxnStatus
-	19, // 8: shard.kv.CheckTxnStatusResponse.lock:type_name -> shard.kv.Lock
-	21, // 9: shard.kv.OnePCRequest.mutations:type_name -> shard.kv.Mutation
-	6,  // 10: shard.kv.Request.get:type_name -> shard.kv.GetRequest
-	8,  // 11: shard.kv.Request.put:type_name -> shard.kv.PutRequest
-	10, // 12: shard.kv.Request.delete:type_name -> shard.kv.DeleteRequest
-	12, // 13: shard.kv.Request.cput:type_name -> shard.kv.ConditionalPutRequest
-	14, // 14: shard.kv.Request.delete_range:type_name -> shard.kv.DeleteRangeRequest
-	16, // 15: shard.kv.Request.scan:type_name -> shard.kv.ScanRequest
-	22, // 16: shard.kv.Request.prewrite:type_name -> shard.kv.PrewriteRequest
-	24, // 17: shard.kv.Request.commit:type_name -> shard.kv.CommitRequest
-	26, // 18: shard.kv.Request.rollback:type_name -> shard.kv.RollbackRequest
-	28, // 19: shard.kv.Request.check_txn_status:type_name -> shard.kv.CheckTxnStatusRequest
-	30, // 20: shard.kv.Request.heartbeat:type_name -> shard.kv.HeartbeatRequest
-	32, // 21: shard.kv.Request.one_pc:type_name -> shard.kv.OnePCRequest
-	34, // 22: shard.kv.Request.gc:type_name -> shard.kv.GCRequest
-	7,  // 23: shard.kv.Response.get:type_name -> shard.kv.GetResponse
-	9,  // 24: shard.kv.Response.put:type_name -> shard.kv.PutResponse
-	11, // 25: shard.kv.Response.delete:type_name -> shard.kv.DeleteResponse
-	13, // 26: shard.kv.Response.cput:type_name -> shard.kv.ConditionalPutResponse
-	15, // 27: shard.kv.Response.delete_range:type_name -> shard.kv.DeleteRangeResponse
-	18, // 28: shard.kv.Response.scan:type_name -> shard.kv.ScanResponse
-	23, // 29: shard.kv.Response.prewrite:type_name -> shard.kv.PrewriteResponse
-	25, // 30: shard.kv.Response.commit:type_name -> shard.kv.CommitResponse
-	27, // 31: shard.kv.Response.rollback:type_name -> shard.kv.RollbackResponse
-	29, // 32: shard.kv.Response.check_txn_status:type_name -> shard.kv.CheckTxnStatusResponse
-	31, // 33: shard.kv.Response.heartbeat:type_name -> shard.kv.HeartbeatResponse
-	33, // 34: shard.kv.Response.one_pc:type_name -> shard.kv.OnePCResponse
-	35, // 35: shard.kv.Response.gc:type_name -> shard.kv.GCResponse
-	36, // 36: shard.kv.BatchRequest.requests:type_name -> shard.kv.Request
-	37, // 37: shard.kv.BatchResponse.responses:type_name -> shard.kv.Response
-	49, // 38: shard.kv.BatchResponse.error:type_name -> shard.kv.Error
-	4,  // 39: shard.kv.RangeKeyMismatchError.desc:type_name -> shard.kv.RangeDescriptor
-	19, // 40: shard.kv.KeyLockedError.lock:type_name -> shard.kv.Lock
-	40, // 41: shard.kv.Error.not_leader:type_name -> shard.kv.NotLeaderError
-	41, // 42: shard.kv.Error.range_not_found:type_name -> shard.kv.RangeNotFoundError
-	42, // 43: shard.kv.Error.key_mismatch:type_name -> shard.kv.RangeKeyMismatchError
-	43, // 44: shard.kv.Error.condition_failed:type_name -> shard.kv.ConditionFailedError
-	44, // 45: shard.kv.Error.unavailable:type_name -> shard.kv.UnavailableError
-	45, // 46: shard.kv.Error.invalid:type_name -> shard.kv.InvalidRequestError
-	46, // 47: shard.kv.Error.key_locked:type_name -> shard.kv.KeyLockedError
-	47, // 48: shard.kv.Error.write_conflict:type_name -> shard.kv.WriteConflictError
-	48, // 49: shard.kv.Error.txn_not_found:type_name -> shard.kv.TxnNotFoundError
-	4,  // 50: shard.kv.SplitTrigger.left:type_name -> shard.kv.RangeDescriptor
-	4,  // 51: shard.kv.SplitTrigger.right:type_name -> shard.kv.RangeDescriptor
-	4,  // 52: shard.kv.SetDescriptor.desc:type_name -> shard.kv.RangeDescriptor
-	36, // 53: shard.kv.Command.writes:type_name -> shard.kv.Request
-	50, // 54: shard.kv.Command.split:type_name -> shard.kv.SplitTrigger
-	51, // 55: shard.kv.Command.set_descriptor:type_name -> shard.kv.SetDescriptor
-	56, // [56:56] is the sub-list for method output_type
-	56, // [56:56] is the sub-list for method input_type
-	56, // [56:56] is the sub-list for extension type_name
-	56, // [56:56] is the sub-list for extension extendee
-	0,  // [0:56] is the sub-list for field type_name
+	17, // 2: shard.kv.ScanRequest.filter:type_name -> shard.kv.KeyFilter
+	18, // 3: shard.kv.ScanResponse.rows:type_name -> shard.kv.KeyValue
+	1,  // 4: shard.kv.Lock.op:type_name -> shard.kv.LockOp
+	20, // 5: shard.kv.LockSlot.lock:type_name -> shard.kv.Lock
+	1,  // 6: shard.kv.Mutation.op:type_name -> shard.kv.LockOp
+	22, // 7: shard.kv.PrewriteRequest.mutations:type_name -> shard.kv.Mutation
+	2,  // 8: shard.kv.CheckTxnStatusResponse.status:type_name -> shard.kv.TxnStatus
+	20, // 9: shard.kv.CheckTxnStatusResponse.lock:type_name -> shard.kv.Lock
+	22, // 10: shard.kv.OnePCRequest.mutations:type_name -> shard.kv.Mutation
+	6,  // 11: shard.kv.Request.get:type_name -> shard.kv.GetRequest
+	8,  // 12: shard.kv.Request.put:type_name -> shard.kv.PutRequest
+	10, // 13: shard.kv.Request.delete:type_name -> shard.kv.DeleteRequest
+	12, // 14: shard.kv.Request.cput:type_name -> shard.kv.ConditionalPutRequest
+	14, // 15: shard.kv.Request.delete_range:type_name -> shard.kv.DeleteRangeRequest
+	16, // 16: shard.kv.Request.scan:type_name -> shard.kv.ScanRequest
+	23, // 17: shard.kv.Request.prewrite:type_name -> shard.kv.PrewriteRequest
+	25, // 18: shard.kv.Request.commit:type_name -> shard.kv.CommitRequest
+	27, // 19: shard.kv.Request.rollback:type_name -> shard.kv.RollbackRequest
+	29, // 20: shard.kv.Request.check_txn_status:type_name -> shard.kv.CheckTxnStatusRequest
+	31, // 21: shard.kv.Request.heartbeat:type_name -> shard.kv.HeartbeatRequest
+	33, // 22: shard.kv.Request.one_pc:type_name -> shard.kv.OnePCRequest
+	35, // 23: shard.kv.Request.gc:type_name -> shard.kv.GCRequest
+	7,  // 24: shard.kv.Response.get:type_name -> shard.kv.GetResponse
+	9,  // 25: shard.kv.Response.put:type_name -> shard.kv.PutResponse
+	11, // 26: shard.kv.Response.delete:type_name -> shard.kv.DeleteResponse
+	13, // 27: shard.kv.Response.cput:type_name -> shard.kv.ConditionalPutResponse
+	15, // 28: shard.kv.Response.delete_range:type_name -> shard.kv.DeleteRangeResponse
+	19, // 29: shard.kv.Response.scan:type_name -> shard.kv.ScanResponse
+	24, // 30: shard.kv.Response.prewrite:type_name -> shard.kv.PrewriteResponse
+	26, // 31: shard.kv.Response.commit:type_name -> shard.kv.CommitResponse
+	28, // 32: shard.kv.Response.rollback:type_name -> shard.kv.RollbackResponse
+	30, // 33: shard.kv.Response.check_txn_status:type_name -> shard.kv.CheckTxnStatusResponse
+	32, // 34: shard.kv.Response.heartbeat:type_name -> shard.kv.HeartbeatResponse
+	34, // 35: shard.kv.Response.one_pc:type_name -> shard.kv.OnePCResponse
+	36, // 36: shard.kv.Response.gc:type_name -> shard.kv.GCResponse
+	37, // 37: shard.kv.BatchRequest.requests:type_name -> shard.kv.Request
+	38, // 38: shard.kv.BatchResponse.responses:type_name -> shard.kv.Response
+	50, // 39: shard.kv.BatchResponse.error:type_name -> shard.kv.Error
+	4,  // 40: shard.kv.RangeKeyMismatchError.desc:type_name -> shard.kv.RangeDescriptor
+	20, // 41: shard.kv.KeyLockedError.lock:type_name -> shard.kv.Lock
+	41, // 42: shard.kv.Error.not_leader:type_name -> shard.kv.NotLeaderError
+	42, // 43: shard.kv.Error.range_not_found:type_name -> shard.kv.RangeNotFoundError
+	43, // 44: shard.kv.Error.key_mismatch:type_name -> shard.kv.RangeKeyMismatchError
+	44, // 45: shard.kv.Error.condition_failed:type_name -> shard.kv.ConditionFailedError
+	45, // 46: shard.kv.Error.unavailable:type_name -> shard.kv.UnavailableError
+	46, // 47: shard.kv.Error.invalid:type_name -> shard.kv.InvalidRequestError
+	47, // 48: shard.kv.Error.key_locked:type_name -> shard.kv.KeyLockedError
+	48, // 49: shard.kv.Error.write_conflict:type_name -> shard.kv.WriteConflictError
+	49, // 50: shard.kv.Error.txn_not_found:type_name -> shard.kv.TxnNotFoundError
+	4,  // 51: shard.kv.SplitTrigger.left:type_name -> shard.kv.RangeDescriptor
+	4,  // 52: shard.kv.SplitTrigger.right:type_name -> shard.kv.RangeDescriptor
+	4,  // 53: shard.kv.SetDescriptor.desc:type_name -> shard.kv.RangeDescriptor
+	37, // 54: shard.kv.Command.writes:type_name -> shard.kv.Request
+	51, // 55: shard.kv.Command.split:type_name -> shard.kv.SplitTrigger
+	52, // 56: shard.kv.Command.set_descriptor:type_name -> shard.kv.SetDescriptor
+	57, // [57:57] is the sub-list for method output_type
+	57, // [57:57] is the sub-list for method input_type
+	57, // [57:57] is the sub-list for extension type_name
+	57, // [57:57] is the sub-list for extension extendee
+	0,  // [0:57] is the sub-list for field type_name
 }
 
 func init() { file_kvpb_kv_proto_init() }
@@ -3788,7 +3858,7 @@ func file_kvpb_kv_proto_init() {
 	if File_kvpb_kv_proto != nil {
 		return
 	}
-	file_kvpb_kv_proto_msgTypes[33].OneofWrappers = []any{
+	file_kvpb_kv_proto_msgTypes[34].OneofWrappers = []any{
 		(*Request_Get)(nil),
 		(*Request_Put)(nil),
 		(*Request_Delete)(nil),
@@ -3803,7 +3873,7 @@ func file_kvpb_kv_proto_init() {
 		(*Request_OnePc)(nil),
 		(*Request_Gc)(nil),
 	}
-	file_kvpb_kv_proto_msgTypes[34].OneofWrappers = []any{
+	file_kvpb_kv_proto_msgTypes[35].OneofWrappers = []any{
 		(*Response_Get)(nil),
 		(*Response_Put)(nil),
 		(*Response_Delete)(nil),
@@ -3818,7 +3888,7 @@ func file_kvpb_kv_proto_init() {
 		(*Response_OnePc)(nil),
 		(*Response_Gc)(nil),
 	}
-	file_kvpb_kv_proto_msgTypes[46].OneofWrappers = []any{
+	file_kvpb_kv_proto_msgTypes[47].OneofWrappers = []any{
 		(*Error_NotLeader)(nil),
 		(*Error_RangeNotFound)(nil),
 		(*Error_KeyMismatch)(nil),
@@ -3835,7 +3905,7 @@ func file_kvpb_kv_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kvpb_kv_proto_rawDesc), len(file_kvpb_kv_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   50,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

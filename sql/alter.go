@@ -203,7 +203,7 @@ func inIndex(ix *catalog.Index, id uint32) bool {
 // tableRows reads every row of t in the schema change's transaction.
 func tableRows(ctx context.Context, m *catalog.Mutation, t *catalog.Table) ([]scanned, error) {
 	start, end := rowenc.DatabaseSpan(t.DB)
-	kvs, err := m.Txn.Scan(ctx, start, end, 0)
+	kvs, err := m.Txn.ScanFiltered(ctx, start, end, 0, rowenc.TableFilter(t, t.Primary))
 	if err != nil {
 		return nil, err
 	}

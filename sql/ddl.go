@@ -513,7 +513,7 @@ func cloneTable(t *catalog.Table) *catalog.Table {
 // dropIndexEntries removes ix from t and deletes its entries.
 func dropIndexEntries(ctx context.Context, m *catalog.Mutation, t *catalog.Table, ix *catalog.Index) error {
 	start, end := rowenc.DatabaseSpan(t.DB)
-	kvs, err := m.Txn.Scan(ctx, start, end, 0)
+	kvs, err := m.Txn.ScanFiltered(ctx, start, end, 0, rowenc.TableFilter(t, ix.ID))
 	if err != nil {
 		return err
 	}
@@ -744,7 +744,7 @@ func uniqueIndexName(cat *catalog.Catalog, db uint32, t *catalog.Table, cols []s
 // uniqueness.
 func backfillIndex(ctx context.Context, m *catalog.Mutation, t *catalog.Table, ix *catalog.Index) error {
 	start, end := rowenc.DatabaseSpan(t.DB)
-	kvs, err := m.Txn.Scan(ctx, start, end, 0)
+	kvs, err := m.Txn.ScanFiltered(ctx, start, end, 0, rowenc.TableFilter(t, t.Primary))
 	if err != nil {
 		return err
 	}

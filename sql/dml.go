@@ -909,7 +909,7 @@ func (dp *deletePlan) run(e *execCtx) (*result, error) {
 // deleteTableRows deletes every row and index entry of t in txn.
 func deleteTableRows(ctx context.Context, txn *kv.Txn, t *catalog.Table) (int, error) {
 	start, end := rowenc.DatabaseSpan(t.DB)
-	kvs, err := txn.Scan(ctx, start, end, 0)
+	kvs, err := txn.ScanFiltered(ctx, start, end, 0, rowenc.TableFilter(t, 0))
 	if err != nil {
 		return 0, err
 	}

@@ -177,7 +177,7 @@ func (s *scanRel) scan(e *execCtx) ([]scanned, error) {
 		}
 	default:
 		start, end := rowenc.DatabaseSpan(t.DB)
-		kvs, err := e.txn.Scan(e.ctx, start, end, 0)
+		kvs, err := e.txn.ScanFiltered(e.ctx, start, end, 0, rowenc.TableFilter(t, pk.ID))
 		if err != nil {
 			return nil, err
 		}

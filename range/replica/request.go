@@ -305,6 +305,8 @@ func (r *Replica) get(ctx context.Context, g *kvpb.GetRequest) (*kvpb.GetRespons
 const (
 	maxScanRows  = 10000
 	maxScanBytes = 4 << 20
+	// maxScanExamined bounds the keys a filtered scan reads per response.
+	maxScanExamined = 100000
 )
 
 func (r *Replica) scan(ctx context.Context, s *kvpb.ScanRequest, desc *kvpb.RangeDescriptor) (*kvpb.ScanResponse, error) {
@@ -336,10 +338,16 @@ func (r *Replica) scan(ctx context.Context, s *kvpb.ScanRequest, desc *kvpb.Rang
 	// (lock gone, version written) would be missed by both.
 	snap := r.eng.NewSnapshot()
 	defer snap.Close()
+	f := s.Filter
+	examined := 0
 	err := Scan(snap, start, end, ts, func(k []byte, vts engine.Timestamp, v []byte) bool {
-		if len(resp.Rows) == limit || size >= maxScanBytes {
+		if len(resp.Rows) == limit || size >= maxScanBytes || examined >= maxScanExamined {
 			resp.ResumeKey = append(resp.ResumeKey[:0], k...)
 			return false
+		}
+		examined++
+		if f != nil && !f.Matches(k) {
+			return true
 		}
 		size += len(k) + len(v)
 		resp.Rows = append(resp.Rows, &kvpb.KeyValue{Key: append([]byte(nil), k...), Value: append([]byte(nil), v...), Timestamp: uint64(vts)})
@@ -356,6 +364,9 @@ func (r *Replica) scan(ctx context.Context, s *kvpb.ScanRequest, desc *kvpb.Rang
 	}
 	var locked *kvpb.Error
 	err = snap.Scan(start, lockEnd, func(k, raw []byte) error {
+		if f != nil && !f.Matches(k) {
+			return nil // a lock on a key the scan does not return
+		}
 		slot := &kvpb.LockSlot{}
 		if err := proto.Unmarshal(raw, slot); err != nil {
 			return fmt.Errorf("replica: corrupt lock slot of %q: %w", k, err)

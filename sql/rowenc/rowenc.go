@@ -8,6 +8,7 @@ import (
 	"github.com/cespare/xxhash/v2"
 
 	"github.com/shardingsystem/shard/keys"
+	"github.com/shardingsystem/shard/kvpb"
 	"github.com/shardingsystem/shard/sql/catalog"
 	"github.com/shardingsystem/shard/sql/types"
 )
@@ -242,4 +243,14 @@ func IndexLookupPrefix(t *catalog.Table, ix *catalog.Index, hash uint64, vals []
 		b = types.AppendKey(b, c.Type, v, desc)
 	}
 	return b
+}
+
+// TableFilter returns the scan filter that keeps index ix's entries of
+// table t (ix 0: every index of t) among the keys of t's database.
+func TableFilter(t *catalog.Table, ix uint32) *kvpb.KeyFilter {
+	m := binary.BigEndian.AppendUint32(nil, t.ID)
+	if ix != 0 {
+		m = binary.BigEndian.AppendUint32(m, ix)
+	}
+	return &kvpb.KeyFilter{Offset: 1 + 4 + 8, Match: m}
 }
