@@ -173,7 +173,7 @@ func (p *planner) planPrepare(s *pg_query.PrepareStmt) (plan, error) {
 			t, _ := types.FromOid(o)
 			st.params.Types = append(st.params.Types, t)
 		}
-		if err := st.replan(); err != nil {
+		if err := st.replan(e.ctx); err != nil {
 			return err
 		}
 		e.se.prepared[name] = st

@@ -111,7 +111,7 @@ func (se *Session) prepare(ctx context.Context, query string, paramTypes []uint3
 	if se.state == txnAborted && st.ast != nil && st.ast.GetTransactionStmt() == nil {
 		return nil, errAborted()
 	}
-	if err := st.replan(); err != nil {
+	if err := st.replan(ctx); err != nil {
 		if se.state == txnOpen {
 			se.state = txnAborted
 		}
@@ -121,12 +121,22 @@ func (se *Session) prepare(ctx context.Context, query string, paramTypes []uint3
 }
 
 // replan plans the statement against the session's current catalog.
-func (st *Statement) replan() error {
+// When the plan names an object the catalog lacks, the catalog may only be
+// stale (created through another node less than a poll ago): replan once
+// after a refresh, so that a table created through one node can be used
+// through any other at once.
+func (st *Statement) replan(ctx context.Context) error {
 	cat := st.se.catalog()
 	if st.ast == nil {
 		st.plan = emptyPlan{}
 	} else {
+		declared := append([]types.T(nil), st.params.Types...)
 		p, err := st.se.planStatement(cat, st.ast, st.params)
+		if err != nil && undefinedObject(err) && st.se.srv.cfg.Catalog.Refresh(ctx) == nil && st.se.catalog().Version != cat.Version {
+			cat = st.se.catalog()
+			st.params.Types = declared
+			p, err = st.se.planStatement(cat, st.ast, st.params)
+		}
 		if err != nil {
 			return err
 		}
@@ -184,7 +194,7 @@ func formatOf(formats []int16, i int) int16 {
 func (st *Statement) Bind(ctx context.Context, params [][]byte, paramFormats []int16, resultFormats []int16) (_ wire.Portal, err error) {
 	defer recoverInternal(&err)
 	if st.catVersion != st.se.catalog().Version && st.ast != nil {
-		if err := st.replan(); err != nil {
+		if err := st.replan(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -388,3 +398,13 @@ type emptyPlan struct{}
 func (emptyPlan) columns() []resultCol          { return nil }
 func (emptyPlan) mode() txnMode                 { return modeSession }
 func (emptyPlan) run(*execCtx) (*result, error) { return &result{}, nil }
+
+// undefinedObject reports whether err says a named object does not exist.
+func undefinedObject(err error) bool {
+	switch pgerror.Flatten(err).Code {
+	case pgerror.CodeUndefinedTable, pgerror.CodeUndefinedColumn, pgerror.CodeUndefinedObject,
+		pgerror.CodeUndefinedFunction, pgerror.CodeInvalidSchemaName:
+		return true
+	}
+	return false
+}
