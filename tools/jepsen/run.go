@@ -1,0 +1,302 @@
+package jepsen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/shardingsystem/shard/tools/jepsen/history"
+	"github.com/shardingsystem/shard/tools/jepsen/workload"
+)
+
+// Target is a database the clients reach: one DSN per node.
+type Target struct {
+	// DSNs are the nodes' connection strings, for the workload's database.
+	DSNs []string
+	// Names name the nodes in the history (n1, n2, ...); default n<i+1>.
+	Names []string
+}
+
+func (t Target) name(i int) string {
+	if i < len(t.Names) {
+		return t.Names[i]
+	}
+	return fmt.Sprintf("n%d", i+1)
+}
+
+// Faults injects faults while the clients run.
+type Faults interface {
+	// Run injects faults until ctx ends, then heals every fault and waits
+	// until the cluster is whole again before returning.
+	Run(ctx context.Context) error
+}
+
+// Load is the client side of a test.
+type Load struct {
+	Workload    workload.Workload
+	Concurrency int           // client processes; default 2 per node
+	Time        time.Duration // how long clients run
+	Ops         int           // stop after this many invocations; 0: no bound
+	Seed        uint64
+	// OpTimeout bounds one operation; an op that runs out is Info (writes)
+	// or Fail (reads). Default 5 s.
+	OpTimeout time.Duration
+	// Rate bounds the invocations per second of each client; 0: none.
+	Rate float64
+	// Logf, when set, gets progress lines.
+	Logf func(format string, args ...any)
+}
+
+// Generate runs load against target while faults (nil for none) run, then
+// the workload's final reads, and returns the history.
+func Generate(ctx context.Context, target Target, load Load, faults Faults) (history.History, error) {
+	if len(target.DSNs) == 0 {
+		return nil, errors.New("jepsen: no nodes")
+	}
+	if load.Concurrency <= 0 {
+		load.Concurrency = 2 * len(target.DSNs)
+	}
+	if load.OpTimeout <= 0 {
+		load.OpTimeout = 5 * time.Second
+	}
+	logf := load.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	rec := history.NewRecorder(load.Concurrency)
+
+	runCtx, stop := context.WithTimeout(ctx, load.Time)
+	defer stop()
+	var faultErr error
+	faultsDone := make(chan struct{})
+	if faults != nil {
+		go func() {
+			defer close(faultsDone)
+			faultErr = faults.Run(runCtx)
+		}()
+	} else {
+		close(faultsDone)
+	}
+
+	var invoked atomic.Int64
+	var wg sync.WaitGroup
+	for p := range load.Concurrency {
+		c := &client{
+			target: target, node: p % len(target.DSNs), process: p, rec: rec, load: load,
+			rng: rand.New(rand.NewPCG(load.Seed, uint64(p))), invoked: &invoked,
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.run(runCtx)
+			c.close()
+		}()
+	}
+	progress := time.NewTicker(10 * time.Second)
+	defer progress.Stop()
+	clientsDone := make(chan struct{})
+	go func() { wg.Wait(); close(clientsDone) }()
+loop:
+	for {
+		select {
+		case <-clientsDone:
+			break loop
+		case <-progress.C:
+			logf("%s: %d ops invoked", rec.Since().Round(time.Second), invoked.Load())
+		}
+	}
+	stop()
+	<-faultsDone
+	if faultErr != nil && ctx.Err() == nil {
+		return rec.History(), fmt.Errorf("jepsen: faults: %w", faultErr)
+	}
+	if ctx.Err() != nil {
+		return rec.History(), ctx.Err()
+	}
+	if err := final(ctx, target, load, rec); err != nil {
+		return rec.History(), err
+	}
+	return rec.History(), nil
+}
+
+// final runs the workload's final ops, each until it succeeds on some
+// node, for at most a minute each.
+func final(ctx context.Context, target Target, load Load, rec *history.Recorder) error {
+	for _, op := range load.Workload.Final() {
+		deadline := time.Now().Add(time.Minute)
+		for attempt := 0; ; attempt++ {
+			c := &client{target: target, node: attempt % len(target.DSNs), process: rec.NewProcess(), rec: rec, load: load}
+			done, err := c.once(ctx, op)
+			c.close()
+			if err == nil && done.Type == history.OK {
+				break
+			}
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				return fmt.Errorf("jepsen: final %s never succeeded: %v %s", op.F, err, done.Error)
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+	}
+	return nil
+}
+
+// client is one logical process's driver: one connection to one node.
+type client struct {
+	target  Target
+	node    int
+	process int
+	rec     *history.Recorder
+	load    Load
+	rng     *rand.Rand
+	invoked *atomic.Int64
+	conn    *pgx.Conn
+}
+
+func (c *client) run(ctx context.Context) {
+	var pace *time.Ticker
+	if c.load.Rate > 0 {
+		pace = time.NewTicker(time.Duration(float64(time.Second) / c.load.Rate))
+		defer pace.Stop()
+	}
+	for ctx.Err() == nil {
+		if pace != nil {
+			select {
+			case <-pace.C:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if c.load.Ops > 0 && c.invoked.Load() >= int64(c.load.Ops) {
+			return
+		}
+		if err := c.connect(ctx); err != nil {
+			// Nothing was invoked: wait and try again.
+			select {
+			case <-time.After(time.Duration(100+c.rng.IntN(200)) * time.Millisecond):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		c.invoked.Add(1)
+		c.once(ctx, c.load.Workload.Next(c.rng))
+	}
+}
+
+// once invokes op on the client's connection and records the invocation
+// and completion. The error is for a failure to connect (nothing
+// recorded).
+func (c *client) once(ctx context.Context, op history.Op) (history.Op, error) {
+	if err := c.connect(ctx); err != nil {
+		return op, err
+	}
+	op.Type = history.Invoke
+	op.Process = c.process
+	op.Node = c.target.name(c.node)
+	inv := c.rec.Add(op)
+	// An op in flight when the test ends finishes under its own timeout,
+	// not the test's: cutting it short would make it indeterminate.
+	opCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.load.OpTimeout)
+	done := c.load.Workload.Invoke(opCtx, c.conn, inv)
+	cancel()
+	done.Process, done.Node, done.F = inv.Process, inv.Node, inv.F
+	done = c.rec.Add(done)
+	switch {
+	case done.Type == history.Info:
+		// The process may still have an op in flight at the database:
+		// it never runs again. A new process takes its place.
+		c.close()
+		c.process = c.rec.NewProcess()
+	case c.conn.IsClosed():
+		c.close()
+	}
+	return done, nil
+}
+
+func (c *client) connect(ctx context.Context) error {
+	if c.conn != nil {
+		return nil
+	}
+	cfg, err := pgx.ParseConfig(c.target.DSNs[c.node])
+	if err != nil {
+		return err
+	}
+	cfg.ConnectTimeout = 5 * time.Second
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(cctx, cfg)
+	if err != nil {
+		return err
+	}
+	c.conn = conn
+	return nil
+}
+
+func (c *client) close() {
+	if c.conn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = c.conn.Close(ctx)
+		cancel()
+		c.conn = nil
+	}
+}
+
+// Setup creates the workload's schema through the first node that
+// answers, retrying for up to a minute.
+func Setup(ctx context.Context, target Target, w workload.Workload) error {
+	deadline := time.Now().Add(time.Minute)
+	var last error
+	for i := 0; time.Now().Before(deadline); i++ {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		conn, err := pgx.Connect(cctx, target.DSNs[i%len(target.DSNs)])
+		if err == nil {
+			err = w.Setup(cctx, conn)
+			_ = conn.Close(cctx)
+			cancel()
+			if err == nil {
+				return nil
+			}
+		} else {
+			cancel()
+		}
+		last = err
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	return fmt.Errorf("jepsen: setup of %s: %w", w.Name(), last)
+}
+
+// CreateDatabase creates database name through dsn (a connection to
+// another database of the same server), retrying for up to a minute; an
+// existing database is fine.
+func CreateDatabase(ctx context.Context, dsn, name string) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		conn, err := pgx.Connect(cctx, dsn)
+		if err == nil {
+			_, err = conn.Exec(cctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+			_ = conn.Close(cctx)
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == "42P04" {
+				err = nil
+			}
+		}
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("jepsen: create database %s: %w", name, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
