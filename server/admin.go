@@ -154,41 +154,16 @@ func (a *adminServer) SplitRange(ctx context.Context, req *serverpb.SplitRangeRe
 
 // sendSplit sends AdminSplit to the range's leader, following hints.
 func (s *Server) sendSplit(ctx context.Context, desc *kvpb.RangeDescriptor, key []byte) (*serverpb.AdminSplitResponse, error) {
-	var cands []string
-	for _, r := range desc.Replicas {
-		cands = append(cands, r.Addr)
-	}
-	var lastErr error = kvpb.NewUnavailable("no replica of r%d answered", desc.RangeId)
-	tried := map[string]bool{}
-	for len(cands) > 0 {
-		addr := cands[0]
-		cands = cands[1:]
-		if tried[addr] || addr == "" {
-			continue
-		}
-		tried[addr] = true
-		cl, err := s.pool.Internal(addr)
-		if err != nil {
-			continue
-		}
+	var out *serverpb.AdminSplitResponse
+	err := sendToLeader(ctx, s, desc, func(cl serverpb.InternalClient) (*kvpb.Error, error) {
 		resp, err := cl.AdminSplit(ctx, &serverpb.AdminSplitRequest{RangeId: desc.RangeId, SplitKey: key})
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		if resp.Error == nil {
-			return resp, nil
-		}
-		lastErr = resp.Error
-		if nl := resp.Error.GetNotLeader(); nl != nil && nl.LeaderAddr != "" {
-			cands = append([]string{nl.LeaderAddr}, cands...)
-			continue
-		}
-		if !resp.Error.Retryable() {
-			return nil, resp.Error
-		}
+		out = resp
+		return resp.GetError(), err
+	})
+	if err != nil {
+		return nil, err
 	}
-	return nil, lastErr
+	return out, nil
 }
 
 // KV serves the CLI's debug access to user keys. Every operation is a

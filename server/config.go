@@ -50,6 +50,18 @@ type Config struct {
 	CacheSize    int64
 	MemTableSize uint64
 	Logger       *slog.Logger
+
+	// Fault injection, for the Jepsen harness (tools/jepsen); hidden flags
+	// of `shard start`. See faults.go.
+	//
+	// ClockOffset shifts the node's wall clock: every reading of wall time
+	// that becomes a timestamp (the timestamp oracle) is time.Now() plus
+	// this offset. At most MaxClockOffset either way.
+	ClockOffset time.Duration
+	// RPCSourceAddr, when set, is the local IP address of every outgoing
+	// node-to-node connection (raft transport, kv and admin calls), so that
+	// a proxy between nodes can tell them apart.
+	RPCSourceAddr string
 }
 
 // DefaultConfig returns the defaults.
@@ -102,6 +114,12 @@ func (c Config) Validate() error {
 	}
 	if c.Insecure && !loopbackOnly(c.RPCAddr, c.SQLAddr, c.HTTPAddr) {
 		errs = append(errs, errInsecureNotLoopback)
+	}
+	if c.ClockOffset > MaxClockOffset || c.ClockOffset < -MaxClockOffset {
+		errs = append(errs, fmt.Errorf("clock offset %v is beyond ±%v", c.ClockOffset, MaxClockOffset))
+	}
+	if c.RPCSourceAddr != "" && net.ParseIP(c.RPCSourceAddr) == nil {
+		errs = append(errs, fmt.Errorf("rpc source address %q is not an IP address", c.RPCSourceAddr))
 	}
 	if c.ReplicateInterval <= 0 {
 		errs = append(errs, errors.New("replicate interval must be positive"))

@@ -74,6 +74,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.tso = newTSOServer(s.log, func() *replica.Replica { return s.replica(meta.MetaRangeID) }, s.ctx.Done())
+	s.tso.clock = cfg.wallClock()
 	if err := s.open(ctx); err != nil {
 		s.cancel()
 		return nil, err
@@ -118,7 +119,7 @@ func (s *Server) open(ctx context.Context) (err error) {
 		}
 		return err
 	}
-	s.pool = kv.NewPool()
+	s.pool = kv.NewPool(cfg.dialOptions()...)
 	defer func() {
 		if err != nil {
 			s.closeEngine()
@@ -240,7 +241,8 @@ func (s *Server) Hub() *replication.Hub { return s.hub }
 // Start serves gRPC, opens the replicas, bootstraps a new cluster if this is
 // its first node, and starts the background loops.
 func (s *Server) Start(ctx context.Context) error {
-	hub, err := replication.NewHub(replication.TransportConfig{LocalAddr: raft.ServerAddress(s.cfg.RPCAddr), Logger: s.log})
+	hub, err := replication.NewHub(replication.TransportConfig{LocalAddr: raft.ServerAddress(s.cfg.RPCAddr), Logger: s.log,
+		DialOptions: s.cfg.sourceDialOptions()})
 	if err != nil {
 		return err
 	}

@@ -584,6 +584,112 @@ func (x *AdminSplitResponse) GetError() *kvpb.Error {
 	return nil
 }
 
+// AdminTransferLeaderRequest asks the leader of range_id to hand its
+// leadership to the voter on node_id at addr.
+type AdminTransferLeaderRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RangeId       uint64                 `protobuf:"varint,1,opt,name=range_id,json=rangeId,proto3" json:"range_id,omitempty"`
+	NodeId        uint64                 `protobuf:"varint,2,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Addr          string                 `protobuf:"bytes,3,opt,name=addr,proto3" json:"addr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminTransferLeaderRequest) Reset() {
+	*x = AdminTransferLeaderRequest{}
+	mi := &file_serverpb_server_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminTransferLeaderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminTransferLeaderRequest) ProtoMessage() {}
+
+func (x *AdminTransferLeaderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminTransferLeaderRequest.ProtoReflect.Descriptor instead.
+func (*AdminTransferLeaderRequest) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *AdminTransferLeaderRequest) GetRangeId() uint64 {
+	if x != nil {
+		return x.RangeId
+	}
+	return 0
+}
+
+func (x *AdminTransferLeaderRequest) GetNodeId() uint64 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *AdminTransferLeaderRequest) GetAddr() string {
+	if x != nil {
+		return x.Addr
+	}
+	return ""
+}
+
+type AdminTransferLeaderResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *kvpb.Error            `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminTransferLeaderResponse) Reset() {
+	*x = AdminTransferLeaderResponse{}
+	mi := &file_serverpb_server_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminTransferLeaderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminTransferLeaderResponse) ProtoMessage() {}
+
+func (x *AdminTransferLeaderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminTransferLeaderResponse.ProtoReflect.Descriptor instead.
+func (*AdminTransferLeaderResponse) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *AdminTransferLeaderResponse) GetError() *kvpb.Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 // GetTimestampsRequest asks for count (1 to 65536) timestamps.
 type GetTimestampsRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -594,7 +700,7 @@ type GetTimestampsRequest struct {
 
 func (x *GetTimestampsRequest) Reset() {
 	*x = GetTimestampsRequest{}
-	mi := &file_serverpb_server_proto_msgTypes[10]
+	mi := &file_serverpb_server_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -606,7 +712,7 @@ func (x *GetTimestampsRequest) String() string {
 func (*GetTimestampsRequest) ProtoMessage() {}
 
 func (x *GetTimestampsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[10]
+	mi := &file_serverpb_server_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -619,7 +725,7 @@ func (x *GetTimestampsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTimestampsRequest.ProtoReflect.Descriptor instead.
 func (*GetTimestampsRequest) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{10}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetTimestampsRequest) GetCount() uint64 {
@@ -644,7 +750,7 @@ type GetTimestampsResponse struct {
 
 func (x *GetTimestampsResponse) Reset() {
 	*x = GetTimestampsResponse{}
-	mi := &file_serverpb_server_proto_msgTypes[11]
+	mi := &file_serverpb_server_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -656,7 +762,7 @@ func (x *GetTimestampsResponse) String() string {
 func (*GetTimestampsResponse) ProtoMessage() {}
 
 func (x *GetTimestampsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[11]
+	mi := &file_serverpb_server_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -669,7 +775,7 @@ func (x *GetTimestampsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTimestampsResponse.ProtoReflect.Descriptor instead.
 func (*GetTimestampsResponse) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{11}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GetTimestampsResponse) GetFirst() uint64 {
@@ -701,7 +807,7 @@ type NodesRequest struct {
 
 func (x *NodesRequest) Reset() {
 	*x = NodesRequest{}
-	mi := &file_serverpb_server_proto_msgTypes[12]
+	mi := &file_serverpb_server_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -713,7 +819,7 @@ func (x *NodesRequest) String() string {
 func (*NodesRequest) ProtoMessage() {}
 
 func (x *NodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[12]
+	mi := &file_serverpb_server_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -726,7 +832,7 @@ func (x *NodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodesRequest.ProtoReflect.Descriptor instead.
 func (*NodesRequest) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{12}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{14}
 }
 
 type NodeStatus struct {
@@ -742,7 +848,7 @@ type NodeStatus struct {
 
 func (x *NodeStatus) Reset() {
 	*x = NodeStatus{}
-	mi := &file_serverpb_server_proto_msgTypes[13]
+	mi := &file_serverpb_server_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -754,7 +860,7 @@ func (x *NodeStatus) String() string {
 func (*NodeStatus) ProtoMessage() {}
 
 func (x *NodeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[13]
+	mi := &file_serverpb_server_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -767,7 +873,7 @@ func (x *NodeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeStatus.ProtoReflect.Descriptor instead.
 func (*NodeStatus) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{13}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *NodeStatus) GetDesc() *kvpb.NodeDescriptor {
@@ -814,7 +920,7 @@ type NodesResponse struct {
 
 func (x *NodesResponse) Reset() {
 	*x = NodesResponse{}
-	mi := &file_serverpb_server_proto_msgTypes[14]
+	mi := &file_serverpb_server_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -826,7 +932,7 @@ func (x *NodesResponse) String() string {
 func (*NodesResponse) ProtoMessage() {}
 
 func (x *NodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[14]
+	mi := &file_serverpb_server_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -839,7 +945,7 @@ func (x *NodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodesResponse.ProtoReflect.Descriptor instead.
 func (*NodesResponse) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{14}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *NodesResponse) GetNodes() []*NodeStatus {
@@ -857,7 +963,7 @@ type RangesRequest struct {
 
 func (x *RangesRequest) Reset() {
 	*x = RangesRequest{}
-	mi := &file_serverpb_server_proto_msgTypes[15]
+	mi := &file_serverpb_server_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -869,7 +975,7 @@ func (x *RangesRequest) String() string {
 func (*RangesRequest) ProtoMessage() {}
 
 func (x *RangesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[15]
+	mi := &file_serverpb_server_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -882,7 +988,7 @@ func (x *RangesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangesRequest.ProtoReflect.Descriptor instead.
 func (*RangesRequest) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{15}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{17}
 }
 
 type RangeStatus struct {
@@ -899,7 +1005,7 @@ type RangeStatus struct {
 
 func (x *RangeStatus) Reset() {
 	*x = RangeStatus{}
-	mi := &file_serverpb_server_proto_msgTypes[16]
+	mi := &file_serverpb_server_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -911,7 +1017,7 @@ func (x *RangeStatus) String() string {
 func (*RangeStatus) ProtoMessage() {}
 
 func (x *RangeStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[16]
+	mi := &file_serverpb_server_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -924,7 +1030,7 @@ func (x *RangeStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeStatus.ProtoReflect.Descriptor instead.
 func (*RangeStatus) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{16}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *RangeStatus) GetDesc() *kvpb.RangeDescriptor {
@@ -978,7 +1084,7 @@ type RangesResponse struct {
 
 func (x *RangesResponse) Reset() {
 	*x = RangesResponse{}
-	mi := &file_serverpb_server_proto_msgTypes[17]
+	mi := &file_serverpb_server_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -990,7 +1096,7 @@ func (x *RangesResponse) String() string {
 func (*RangesResponse) ProtoMessage() {}
 
 func (x *RangesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[17]
+	mi := &file_serverpb_server_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1003,7 +1109,7 @@ func (x *RangesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangesResponse.ProtoReflect.Descriptor instead.
 func (*RangesResponse) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{17}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *RangesResponse) GetRanges() []*RangeStatus {
@@ -1022,7 +1128,7 @@ type SplitRangeRequest struct {
 
 func (x *SplitRangeRequest) Reset() {
 	*x = SplitRangeRequest{}
-	mi := &file_serverpb_server_proto_msgTypes[18]
+	mi := &file_serverpb_server_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1034,7 +1140,7 @@ func (x *SplitRangeRequest) String() string {
 func (*SplitRangeRequest) ProtoMessage() {}
 
 func (x *SplitRangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[18]
+	mi := &file_serverpb_server_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1047,7 +1153,7 @@ func (x *SplitRangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitRangeRequest.ProtoReflect.Descriptor instead.
 func (*SplitRangeRequest) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{18}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SplitRangeRequest) GetKey() []byte {
@@ -1067,7 +1173,7 @@ type SplitRangeResponse struct {
 
 func (x *SplitRangeResponse) Reset() {
 	*x = SplitRangeResponse{}
-	mi := &file_serverpb_server_proto_msgTypes[19]
+	mi := &file_serverpb_server_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1079,7 +1185,7 @@ func (x *SplitRangeResponse) String() string {
 func (*SplitRangeResponse) ProtoMessage() {}
 
 func (x *SplitRangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[19]
+	mi := &file_serverpb_server_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1092,7 +1198,7 @@ func (x *SplitRangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitRangeResponse.ProtoReflect.Descriptor instead.
 func (*SplitRangeResponse) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{19}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SplitRangeResponse) GetLeft() *kvpb.RangeDescriptor {
@@ -1107,6 +1213,106 @@ func (x *SplitRangeResponse) GetRight() *kvpb.RangeDescriptor {
 		return x.Right
 	}
 	return nil
+}
+
+// TransferLeaderRequest names a range and the node whose replica (a voter)
+// is to lead it.
+type TransferLeaderRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RangeId       uint64                 `protobuf:"varint,1,opt,name=range_id,json=rangeId,proto3" json:"range_id,omitempty"`
+	NodeId        uint64                 `protobuf:"varint,2,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferLeaderRequest) Reset() {
+	*x = TransferLeaderRequest{}
+	mi := &file_serverpb_server_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferLeaderRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferLeaderRequest) ProtoMessage() {}
+
+func (x *TransferLeaderRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferLeaderRequest.ProtoReflect.Descriptor instead.
+func (*TransferLeaderRequest) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *TransferLeaderRequest) GetRangeId() uint64 {
+	if x != nil {
+		return x.RangeId
+	}
+	return 0
+}
+
+func (x *TransferLeaderRequest) GetNodeId() uint64 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+// TransferLeaderResponse reports the leader after the transfer, as its
+// replicas see it (node_id when the transfer took effect).
+type TransferLeaderResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	LeaderNodeId  uint64                 `protobuf:"varint,1,opt,name=leader_node_id,json=leaderNodeId,proto3" json:"leader_node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TransferLeaderResponse) Reset() {
+	*x = TransferLeaderResponse{}
+	mi := &file_serverpb_server_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TransferLeaderResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TransferLeaderResponse) ProtoMessage() {}
+
+func (x *TransferLeaderResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TransferLeaderResponse.ProtoReflect.Descriptor instead.
+func (*TransferLeaderResponse) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *TransferLeaderResponse) GetLeaderNodeId() uint64 {
+	if x != nil {
+		return x.LeaderNodeId
+	}
+	return 0
 }
 
 type KVRequest struct {
@@ -1124,7 +1330,7 @@ type KVRequest struct {
 
 func (x *KVRequest) Reset() {
 	*x = KVRequest{}
-	mi := &file_serverpb_server_proto_msgTypes[20]
+	mi := &file_serverpb_server_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1136,7 +1342,7 @@ func (x *KVRequest) String() string {
 func (*KVRequest) ProtoMessage() {}
 
 func (x *KVRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[20]
+	mi := &file_serverpb_server_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1149,7 +1355,7 @@ func (x *KVRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KVRequest.ProtoReflect.Descriptor instead.
 func (*KVRequest) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{20}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *KVRequest) GetOp() isKVRequest_Op {
@@ -1232,7 +1438,7 @@ type KVResponse struct {
 
 func (x *KVResponse) Reset() {
 	*x = KVResponse{}
-	mi := &file_serverpb_server_proto_msgTypes[21]
+	mi := &file_serverpb_server_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1450,7 @@ func (x *KVResponse) String() string {
 func (*KVResponse) ProtoMessage() {}
 
 func (x *KVResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[21]
+	mi := &file_serverpb_server_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1463,7 @@ func (x *KVResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KVResponse.ProtoReflect.Descriptor instead.
 func (*KVResponse) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{21}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *KVResponse) GetResponse() *kvpb.Response {
@@ -1279,7 +1485,7 @@ type KVTxnRequest struct {
 
 func (x *KVTxnRequest) Reset() {
 	*x = KVTxnRequest{}
-	mi := &file_serverpb_server_proto_msgTypes[22]
+	mi := &file_serverpb_server_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1291,7 +1497,7 @@ func (x *KVTxnRequest) String() string {
 func (*KVTxnRequest) ProtoMessage() {}
 
 func (x *KVTxnRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[22]
+	mi := &file_serverpb_server_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1304,7 +1510,7 @@ func (x *KVTxnRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KVTxnRequest.ProtoReflect.Descriptor instead.
 func (*KVTxnRequest) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{22}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *KVTxnRequest) GetOps() []*KVRequest {
@@ -1328,7 +1534,7 @@ type KVTxnResponse struct {
 
 func (x *KVTxnResponse) Reset() {
 	*x = KVTxnResponse{}
-	mi := &file_serverpb_server_proto_msgTypes[23]
+	mi := &file_serverpb_server_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1340,7 +1546,7 @@ func (x *KVTxnResponse) String() string {
 func (*KVTxnResponse) ProtoMessage() {}
 
 func (x *KVTxnResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_serverpb_server_proto_msgTypes[23]
+	mi := &file_serverpb_server_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1353,7 +1559,7 @@ func (x *KVTxnResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KVTxnResponse.ProtoReflect.Descriptor instead.
 func (*KVTxnResponse) Descriptor() ([]byte, []int) {
-	return file_serverpb_server_proto_rawDescGZIP(), []int{23}
+	return file_serverpb_server_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *KVTxnResponse) GetResults() []*kvpb.Response {
@@ -1428,7 +1634,13 @@ const file_serverpb_server_proto_rawDesc = "" +
 	"\x12AdminSplitResponse\x12-\n" +
 	"\x04left\x18\x01 \x01(\v2\x19.shard.kv.RangeDescriptorR\x04left\x12/\n" +
 	"\x05right\x18\x02 \x01(\v2\x19.shard.kv.RangeDescriptorR\x05right\x12%\n" +
-	"\x05error\x18\x03 \x01(\v2\x0f.shard.kv.ErrorR\x05error\",\n" +
+	"\x05error\x18\x03 \x01(\v2\x0f.shard.kv.ErrorR\x05error\"d\n" +
+	"\x1aAdminTransferLeaderRequest\x12\x19\n" +
+	"\brange_id\x18\x01 \x01(\x04R\arangeId\x12\x17\n" +
+	"\anode_id\x18\x02 \x01(\x04R\x06nodeId\x12\x12\n" +
+	"\x04addr\x18\x03 \x01(\tR\x04addr\"D\n" +
+	"\x1bAdminTransferLeaderResponse\x12%\n" +
+	"\x05error\x18\x01 \x01(\v2\x0f.shard.kv.ErrorR\x05error\",\n" +
 	"\x14GetTimestampsRequest\x12\x14\n" +
 	"\x05count\x18\x01 \x01(\x04R\x05count\"j\n" +
 	"\x15GetTimestampsResponse\x12\x14\n" +
@@ -1459,7 +1671,12 @@ const file_serverpb_server_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\fR\x03key\"t\n" +
 	"\x12SplitRangeResponse\x12-\n" +
 	"\x04left\x18\x01 \x01(\v2\x19.shard.kv.RangeDescriptorR\x04left\x12/\n" +
-	"\x05right\x18\x02 \x01(\v2\x19.shard.kv.RangeDescriptorR\x05right\"\xc5\x01\n" +
+	"\x05right\x18\x02 \x01(\v2\x19.shard.kv.RangeDescriptorR\x05right\"K\n" +
+	"\x15TransferLeaderRequest\x12\x19\n" +
+	"\brange_id\x18\x01 \x01(\x04R\arangeId\x12\x17\n" +
+	"\anode_id\x18\x02 \x01(\x04R\x06nodeId\">\n" +
+	"\x16TransferLeaderResponse\x12$\n" +
+	"\x0eleader_node_id\x18\x01 \x01(\x04R\fleaderNodeId\"\xc5\x01\n" +
 	"\tKVRequest\x12(\n" +
 	"\x03get\x18\x01 \x01(\v2\x14.shard.kv.GetRequestH\x00R\x03get\x12(\n" +
 	"\x03put\x18\x02 \x01(\v2\x14.shard.kv.PutRequestH\x00R\x03put\x12+\n" +
@@ -1475,7 +1692,7 @@ const file_serverpb_server_proto_rawDesc = "" +
 	"\aresults\x18\x01 \x03(\v2\x12.shard.kv.ResponseR\aresults\x12\x19\n" +
 	"\bstart_ts\x18\x02 \x01(\x04R\astartTs\x12\x1b\n" +
 	"\tcommit_ts\x18\x03 \x01(\x04R\bcommitTs\x12\x15\n" +
-	"\x06one_pc\x18\x04 \x01(\bR\x05onePc2\xaa\x04\n" +
+	"\x06one_pc\x18\x04 \x01(\bR\x05onePc2\x96\x05\n" +
 	"\bInternal\x128\n" +
 	"\x05Batch\x12\x16.shard.kv.BatchRequest\x1a\x17.shard.kv.BatchResponse\x12=\n" +
 	"\x04Join\x12\x19.shard.server.JoinRequest\x1a\x1a.shard.server.JoinResponse\x12I\n" +
@@ -1484,12 +1701,14 @@ const file_serverpb_server_proto_rawDesc = "" +
 	"\fReplicaState\x12!.shard.server.ReplicaStateRequest\x1a\".shard.server.ReplicaStateResponse\x12O\n" +
 	"\n" +
 	"AdminSplit\x12\x1f.shard.server.AdminSplitRequest\x1a .shard.server.AdminSplitResponse\x12X\n" +
-	"\rGetTimestamps\x12\".shard.server.GetTimestampsRequest\x1a#.shard.server.GetTimestampsResponse2\xda\x02\n" +
+	"\rGetTimestamps\x12\".shard.server.GetTimestampsRequest\x1a#.shard.server.GetTimestampsResponse\x12j\n" +
+	"\x13AdminTransferLeader\x12(.shard.server.AdminTransferLeaderRequest\x1a).shard.server.AdminTransferLeaderResponse2\xb7\x03\n" +
 	"\x05Admin\x12@\n" +
 	"\x05Nodes\x12\x1a.shard.server.NodesRequest\x1a\x1b.shard.server.NodesResponse\x12C\n" +
 	"\x06Ranges\x12\x1b.shard.server.RangesRequest\x1a\x1c.shard.server.RangesResponse\x12O\n" +
 	"\n" +
-	"SplitRange\x12\x1f.shard.server.SplitRangeRequest\x1a .shard.server.SplitRangeResponse\x127\n" +
+	"SplitRange\x12\x1f.shard.server.SplitRangeRequest\x1a .shard.server.SplitRangeResponse\x12[\n" +
+	"\x0eTransferLeader\x12#.shard.server.TransferLeaderRequest\x1a$.shard.server.TransferLeaderResponse\x127\n" +
 	"\x02KV\x12\x17.shard.server.KVRequest\x1a\x18.shard.server.KVResponse\x12@\n" +
 	"\x05KVTxn\x12\x1a.shard.server.KVTxnRequest\x1a\x1b.shard.server.KVTxnResponseB*Z(github.com/shardingsystem/shard/serverpbb\x06proto3"
 
@@ -1505,93 +1724,102 @@ func file_serverpb_server_proto_rawDescGZIP() []byte {
 	return file_serverpb_server_proto_rawDescData
 }
 
-var file_serverpb_server_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_serverpb_server_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_serverpb_server_proto_goTypes = []any{
-	(*JoinRequest)(nil),           // 0: shard.server.JoinRequest
-	(*JoinResponse)(nil),          // 1: shard.server.JoinResponse
-	(*IdentifyRequest)(nil),       // 2: shard.server.IdentifyRequest
-	(*IdentifyResponse)(nil),      // 3: shard.server.IdentifyResponse
-	(*CreateReplicaRequest)(nil),  // 4: shard.server.CreateReplicaRequest
-	(*CreateReplicaResponse)(nil), // 5: shard.server.CreateReplicaResponse
-	(*ReplicaStateRequest)(nil),   // 6: shard.server.ReplicaStateRequest
-	(*ReplicaStateResponse)(nil),  // 7: shard.server.ReplicaStateResponse
-	(*AdminSplitRequest)(nil),     // 8: shard.server.AdminSplitRequest
-	(*AdminSplitResponse)(nil),    // 9: shard.server.AdminSplitResponse
-	(*GetTimestampsRequest)(nil),  // 10: shard.server.GetTimestampsRequest
-	(*GetTimestampsResponse)(nil), // 11: shard.server.GetTimestampsResponse
-	(*NodesRequest)(nil),          // 12: shard.server.NodesRequest
-	(*NodeStatus)(nil),            // 13: shard.server.NodeStatus
-	(*NodesResponse)(nil),         // 14: shard.server.NodesResponse
-	(*RangesRequest)(nil),         // 15: shard.server.RangesRequest
-	(*RangeStatus)(nil),           // 16: shard.server.RangeStatus
-	(*RangesResponse)(nil),        // 17: shard.server.RangesResponse
-	(*SplitRangeRequest)(nil),     // 18: shard.server.SplitRangeRequest
-	(*SplitRangeResponse)(nil),    // 19: shard.server.SplitRangeResponse
-	(*KVRequest)(nil),             // 20: shard.server.KVRequest
-	(*KVResponse)(nil),            // 21: shard.server.KVResponse
-	(*KVTxnRequest)(nil),          // 22: shard.server.KVTxnRequest
-	(*KVTxnResponse)(nil),         // 23: shard.server.KVTxnResponse
-	(*kvpb.RangeDescriptor)(nil),  // 24: shard.kv.RangeDescriptor
-	(*kvpb.Error)(nil),            // 25: shard.kv.Error
-	(*kvpb.NodeDescriptor)(nil),   // 26: shard.kv.NodeDescriptor
-	(*kvpb.GetRequest)(nil),       // 27: shard.kv.GetRequest
-	(*kvpb.PutRequest)(nil),       // 28: shard.kv.PutRequest
-	(*kvpb.ScanRequest)(nil),      // 29: shard.kv.ScanRequest
-	(*kvpb.DeleteRequest)(nil),    // 30: shard.kv.DeleteRequest
-	(*kvpb.Response)(nil),         // 31: shard.kv.Response
-	(*kvpb.BatchRequest)(nil),     // 32: shard.kv.BatchRequest
-	(*kvpb.BatchResponse)(nil),    // 33: shard.kv.BatchResponse
+	(*JoinRequest)(nil),                 // 0: shard.server.JoinRequest
+	(*JoinResponse)(nil),                // 1: shard.server.JoinResponse
+	(*IdentifyRequest)(nil),             // 2: shard.server.IdentifyRequest
+	(*IdentifyResponse)(nil),            // 3: shard.server.IdentifyResponse
+	(*CreateReplicaRequest)(nil),        // 4: shard.server.CreateReplicaRequest
+	(*CreateReplicaResponse)(nil),       // 5: shard.server.CreateReplicaResponse
+	(*ReplicaStateRequest)(nil),         // 6: shard.server.ReplicaStateRequest
+	(*ReplicaStateResponse)(nil),        // 7: shard.server.ReplicaStateResponse
+	(*AdminSplitRequest)(nil),           // 8: shard.server.AdminSplitRequest
+	(*AdminSplitResponse)(nil),          // 9: shard.server.AdminSplitResponse
+	(*AdminTransferLeaderRequest)(nil),  // 10: shard.server.AdminTransferLeaderRequest
+	(*AdminTransferLeaderResponse)(nil), // 11: shard.server.AdminTransferLeaderResponse
+	(*GetTimestampsRequest)(nil),        // 12: shard.server.GetTimestampsRequest
+	(*GetTimestampsResponse)(nil),       // 13: shard.server.GetTimestampsResponse
+	(*NodesRequest)(nil),                // 14: shard.server.NodesRequest
+	(*NodeStatus)(nil),                  // 15: shard.server.NodeStatus
+	(*NodesResponse)(nil),               // 16: shard.server.NodesResponse
+	(*RangesRequest)(nil),               // 17: shard.server.RangesRequest
+	(*RangeStatus)(nil),                 // 18: shard.server.RangeStatus
+	(*RangesResponse)(nil),              // 19: shard.server.RangesResponse
+	(*SplitRangeRequest)(nil),           // 20: shard.server.SplitRangeRequest
+	(*SplitRangeResponse)(nil),          // 21: shard.server.SplitRangeResponse
+	(*TransferLeaderRequest)(nil),       // 22: shard.server.TransferLeaderRequest
+	(*TransferLeaderResponse)(nil),      // 23: shard.server.TransferLeaderResponse
+	(*KVRequest)(nil),                   // 24: shard.server.KVRequest
+	(*KVResponse)(nil),                  // 25: shard.server.KVResponse
+	(*KVTxnRequest)(nil),                // 26: shard.server.KVTxnRequest
+	(*KVTxnResponse)(nil),               // 27: shard.server.KVTxnResponse
+	(*kvpb.RangeDescriptor)(nil),        // 28: shard.kv.RangeDescriptor
+	(*kvpb.Error)(nil),                  // 29: shard.kv.Error
+	(*kvpb.NodeDescriptor)(nil),         // 30: shard.kv.NodeDescriptor
+	(*kvpb.GetRequest)(nil),             // 31: shard.kv.GetRequest
+	(*kvpb.PutRequest)(nil),             // 32: shard.kv.PutRequest
+	(*kvpb.ScanRequest)(nil),            // 33: shard.kv.ScanRequest
+	(*kvpb.DeleteRequest)(nil),          // 34: shard.kv.DeleteRequest
+	(*kvpb.Response)(nil),               // 35: shard.kv.Response
+	(*kvpb.BatchRequest)(nil),           // 36: shard.kv.BatchRequest
+	(*kvpb.BatchResponse)(nil),          // 37: shard.kv.BatchResponse
 }
 var file_serverpb_server_proto_depIdxs = []int32{
-	24, // 0: shard.server.CreateReplicaRequest.desc:type_name -> shard.kv.RangeDescriptor
-	24, // 1: shard.server.ReplicaStateResponse.desc:type_name -> shard.kv.RangeDescriptor
-	25, // 2: shard.server.ReplicaStateResponse.error:type_name -> shard.kv.Error
-	24, // 3: shard.server.AdminSplitResponse.left:type_name -> shard.kv.RangeDescriptor
-	24, // 4: shard.server.AdminSplitResponse.right:type_name -> shard.kv.RangeDescriptor
-	25, // 5: shard.server.AdminSplitResponse.error:type_name -> shard.kv.Error
-	25, // 6: shard.server.GetTimestampsResponse.error:type_name -> shard.kv.Error
-	26, // 7: shard.server.NodeStatus.desc:type_name -> shard.kv.NodeDescriptor
-	13, // 8: shard.server.NodesResponse.nodes:type_name -> shard.server.NodeStatus
-	24, // 9: shard.server.RangeStatus.desc:type_name -> shard.kv.RangeDescriptor
-	16, // 10: shard.server.RangesResponse.ranges:type_name -> shard.server.RangeStatus
-	24, // 11: shard.server.SplitRangeResponse.left:type_name -> shard.kv.RangeDescriptor
-	24, // 12: shard.server.SplitRangeResponse.right:type_name -> shard.kv.RangeDescriptor
-	27, // 13: shard.server.KVRequest.get:type_name -> shard.kv.GetRequest
-	28, // 14: shard.server.KVRequest.put:type_name -> shard.kv.PutRequest
-	29, // 15: shard.server.KVRequest.scan:type_name -> shard.kv.ScanRequest
-	30, // 16: shard.server.KVRequest.delete:type_name -> shard.kv.DeleteRequest
-	31, // 17: shard.server.KVResponse.response:type_name -> shard.kv.Response
-	20, // 18: shard.server.KVTxnRequest.ops:type_name -> shard.server.KVRequest
-	31, // 19: shard.server.KVTxnResponse.results:type_name -> shard.kv.Response
-	32, // 20: shard.server.Internal.Batch:input_type -> shard.kv.BatchRequest
-	0,  // 21: shard.server.Internal.Join:input_type -> shard.server.JoinRequest
-	2,  // 22: shard.server.Internal.Identify:input_type -> shard.server.IdentifyRequest
-	4,  // 23: shard.server.Internal.CreateReplica:input_type -> shard.server.CreateReplicaRequest
-	6,  // 24: shard.server.Internal.ReplicaState:input_type -> shard.server.ReplicaStateRequest
-	8,  // 25: shard.server.Internal.AdminSplit:input_type -> shard.server.AdminSplitRequest
-	10, // 26: shard.server.Internal.GetTimestamps:input_type -> shard.server.GetTimestampsRequest
-	12, // 27: shard.server.Admin.Nodes:input_type -> shard.server.NodesRequest
-	15, // 28: shard.server.Admin.Ranges:input_type -> shard.server.RangesRequest
-	18, // 29: shard.server.Admin.SplitRange:input_type -> shard.server.SplitRangeRequest
-	20, // 30: shard.server.Admin.KV:input_type -> shard.server.KVRequest
-	22, // 31: shard.server.Admin.KVTxn:input_type -> shard.server.KVTxnRequest
-	33, // 32: shard.server.Internal.Batch:output_type -> shard.kv.BatchResponse
-	1,  // 33: shard.server.Internal.Join:output_type -> shard.server.JoinResponse
-	3,  // 34: shard.server.Internal.Identify:output_type -> shard.server.IdentifyResponse
-	5,  // 35: shard.server.Internal.CreateReplica:output_type -> shard.server.CreateReplicaResponse
-	7,  // 36: shard.server.Internal.ReplicaState:output_type -> shard.server.ReplicaStateResponse
-	9,  // 37: shard.server.Internal.AdminSplit:output_type -> shard.server.AdminSplitResponse
-	11, // 38: shard.server.Internal.GetTimestamps:output_type -> shard.server.GetTimestampsResponse
-	14, // 39: shard.server.Admin.Nodes:output_type -> shard.server.NodesResponse
-	17, // 40: shard.server.Admin.Ranges:output_type -> shard.server.RangesResponse
-	19, // 41: shard.server.Admin.SplitRange:output_type -> shard.server.SplitRangeResponse
-	21, // 42: shard.server.Admin.KV:output_type -> shard.server.KVResponse
-	23, // 43: shard.server.Admin.KVTxn:output_type -> shard.server.KVTxnResponse
-	32, // [32:44] is the sub-list for method output_type
-	20, // [20:32] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	28, // 0: shard.server.CreateReplicaRequest.desc:type_name -> shard.kv.RangeDescriptor
+	28, // 1: shard.server.ReplicaStateResponse.desc:type_name -> shard.kv.RangeDescriptor
+	29, // 2: shard.server.ReplicaStateResponse.error:type_name -> shard.kv.Error
+	28, // 3: shard.server.AdminSplitResponse.left:type_name -> shard.kv.RangeDescriptor
+	28, // 4: shard.server.AdminSplitResponse.right:type_name -> shard.kv.RangeDescriptor
+	29, // 5: shard.server.AdminSplitResponse.error:type_name -> shard.kv.Error
+	29, // 6: shard.server.AdminTransferLeaderResponse.error:type_name -> shard.kv.Error
+	29, // 7: shard.server.GetTimestampsResponse.error:type_name -> shard.kv.Error
+	30, // 8: shard.server.NodeStatus.desc:type_name -> shard.kv.NodeDescriptor
+	15, // 9: shard.server.NodesResponse.nodes:type_name -> shard.server.NodeStatus
+	28, // 10: shard.server.RangeStatus.desc:type_name -> shard.kv.RangeDescriptor
+	18, // 11: shard.server.RangesResponse.ranges:type_name -> shard.server.RangeStatus
+	28, // 12: shard.server.SplitRangeResponse.left:type_name -> shard.kv.RangeDescriptor
+	28, // 13: shard.server.SplitRangeResponse.right:type_name -> shard.kv.RangeDescriptor
+	31, // 14: shard.server.KVRequest.get:type_name -> shard.kv.GetRequest
+	32, // 15: shard.server.KVRequest.put:type_name -> shard.kv.PutRequest
+	33, // 16: shard.server.KVRequest.scan:type_name -> shard.kv.ScanRequest
+	34, // 17: shard.server.KVRequest.delete:type_name -> shard.kv.DeleteRequest
+	35, // 18: shard.server.KVResponse.response:type_name -> shard.kv.Response
+	24, // 19: shard.server.KVTxnRequest.ops:type_name -> shard.server.KVRequest
+	35, // 20: shard.server.KVTxnResponse.results:type_name -> shard.kv.Response
+	36, // 21: shard.server.Internal.Batch:input_type -> shard.kv.BatchRequest
+	0,  // 22: shard.server.Internal.Join:input_type -> shard.server.JoinRequest
+	2,  // 23: shard.server.Internal.Identify:input_type -> shard.server.IdentifyRequest
+	4,  // 24: shard.server.Internal.CreateReplica:input_type -> shard.server.CreateReplicaRequest
+	6,  // 25: shard.server.Internal.ReplicaState:input_type -> shard.server.ReplicaStateRequest
+	8,  // 26: shard.server.Internal.AdminSplit:input_type -> shard.server.AdminSplitRequest
+	12, // 27: shard.server.Internal.GetTimestamps:input_type -> shard.server.GetTimestampsRequest
+	10, // 28: shard.server.Internal.AdminTransferLeader:input_type -> shard.server.AdminTransferLeaderRequest
+	14, // 29: shard.server.Admin.Nodes:input_type -> shard.server.NodesRequest
+	17, // 30: shard.server.Admin.Ranges:input_type -> shard.server.RangesRequest
+	20, // 31: shard.server.Admin.SplitRange:input_type -> shard.server.SplitRangeRequest
+	22, // 32: shard.server.Admin.TransferLeader:input_type -> shard.server.TransferLeaderRequest
+	24, // 33: shard.server.Admin.KV:input_type -> shard.server.KVRequest
+	26, // 34: shard.server.Admin.KVTxn:input_type -> shard.server.KVTxnRequest
+	37, // 35: shard.server.Internal.Batch:output_type -> shard.kv.BatchResponse
+	1,  // 36: shard.server.Internal.Join:output_type -> shard.server.JoinResponse
+	3,  // 37: shard.server.Internal.Identify:output_type -> shard.server.IdentifyResponse
+	5,  // 38: shard.server.Internal.CreateReplica:output_type -> shard.server.CreateReplicaResponse
+	7,  // 39: shard.server.Internal.ReplicaState:output_type -> shard.server.ReplicaStateResponse
+	9,  // 40: shard.server.Internal.AdminSplit:output_type -> shard.server.AdminSplitResponse
+	13, // 41: shard.server.Internal.GetTimestamps:output_type -> shard.server.GetTimestampsResponse
+	11, // 42: shard.server.Internal.AdminTransferLeader:output_type -> shard.server.AdminTransferLeaderResponse
+	16, // 43: shard.server.Admin.Nodes:output_type -> shard.server.NodesResponse
+	19, // 44: shard.server.Admin.Ranges:output_type -> shard.server.RangesResponse
+	21, // 45: shard.server.Admin.SplitRange:output_type -> shard.server.SplitRangeResponse
+	23, // 46: shard.server.Admin.TransferLeader:output_type -> shard.server.TransferLeaderResponse
+	25, // 47: shard.server.Admin.KV:output_type -> shard.server.KVResponse
+	27, // 48: shard.server.Admin.KVTxn:output_type -> shard.server.KVTxnResponse
+	35, // [35:49] is the sub-list for method output_type
+	21, // [21:35] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_serverpb_server_proto_init() }
@@ -1599,7 +1827,7 @@ func file_serverpb_server_proto_init() {
 	if File_serverpb_server_proto != nil {
 		return
 	}
-	file_serverpb_server_proto_msgTypes[20].OneofWrappers = []any{
+	file_serverpb_server_proto_msgTypes[24].OneofWrappers = []any{
 		(*KVRequest_Get)(nil),
 		(*KVRequest_Put)(nil),
 		(*KVRequest_Scan)(nil),
@@ -1611,7 +1839,7 @@ func file_serverpb_server_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_serverpb_server_proto_rawDesc), len(file_serverpb_server_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   24,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

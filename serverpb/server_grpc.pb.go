@@ -22,13 +22,14 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Internal_Batch_FullMethodName         = "/shard.server.Internal/Batch"
-	Internal_Join_FullMethodName          = "/shard.server.Internal/Join"
-	Internal_Identify_FullMethodName      = "/shard.server.Internal/Identify"
-	Internal_CreateReplica_FullMethodName = "/shard.server.Internal/CreateReplica"
-	Internal_ReplicaState_FullMethodName  = "/shard.server.Internal/ReplicaState"
-	Internal_AdminSplit_FullMethodName    = "/shard.server.Internal/AdminSplit"
-	Internal_GetTimestamps_FullMethodName = "/shard.server.Internal/GetTimestamps"
+	Internal_Batch_FullMethodName               = "/shard.server.Internal/Batch"
+	Internal_Join_FullMethodName                = "/shard.server.Internal/Join"
+	Internal_Identify_FullMethodName            = "/shard.server.Internal/Identify"
+	Internal_CreateReplica_FullMethodName       = "/shard.server.Internal/CreateReplica"
+	Internal_ReplicaState_FullMethodName        = "/shard.server.Internal/ReplicaState"
+	Internal_AdminSplit_FullMethodName          = "/shard.server.Internal/AdminSplit"
+	Internal_GetTimestamps_FullMethodName       = "/shard.server.Internal/GetTimestamps"
+	Internal_AdminTransferLeader_FullMethodName = "/shard.server.Internal/AdminTransferLeader"
 )
 
 // InternalClient is the client API for Internal service.
@@ -52,6 +53,9 @@ type InternalClient interface {
 	// GetTimestamps hands out timestamps from the timestamp oracle; sent to
 	// the meta range's leader, others answer NotLeader.
 	GetTimestamps(ctx context.Context, in *GetTimestampsRequest, opts ...grpc.CallOption) (*GetTimestampsResponse, error)
+	// AdminTransferLeader hands a range's leadership to another voter; sent
+	// to the range's leader, others answer NotLeader.
+	AdminTransferLeader(ctx context.Context, in *AdminTransferLeaderRequest, opts ...grpc.CallOption) (*AdminTransferLeaderResponse, error)
 }
 
 type internalClient struct {
@@ -132,6 +136,16 @@ func (c *internalClient) GetTimestamps(ctx context.Context, in *GetTimestampsReq
 	return out, nil
 }
 
+func (c *internalClient) AdminTransferLeader(ctx context.Context, in *AdminTransferLeaderRequest, opts ...grpc.CallOption) (*AdminTransferLeaderResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AdminTransferLeaderResponse)
+	err := c.cc.Invoke(ctx, Internal_AdminTransferLeader_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // InternalServer is the server API for Internal service.
 // All implementations must embed UnimplementedInternalServer
 // for forward compatibility.
@@ -153,6 +167,9 @@ type InternalServer interface {
 	// GetTimestamps hands out timestamps from the timestamp oracle; sent to
 	// the meta range's leader, others answer NotLeader.
 	GetTimestamps(context.Context, *GetTimestampsRequest) (*GetTimestampsResponse, error)
+	// AdminTransferLeader hands a range's leadership to another voter; sent
+	// to the range's leader, others answer NotLeader.
+	AdminTransferLeader(context.Context, *AdminTransferLeaderRequest) (*AdminTransferLeaderResponse, error)
 	mustEmbedUnimplementedInternalServer()
 }
 
@@ -183,6 +200,9 @@ func (UnimplementedInternalServer) AdminSplit(context.Context, *AdminSplitReques
 }
 func (UnimplementedInternalServer) GetTimestamps(context.Context, *GetTimestampsRequest) (*GetTimestampsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetTimestamps not implemented")
+}
+func (UnimplementedInternalServer) AdminTransferLeader(context.Context, *AdminTransferLeaderRequest) (*AdminTransferLeaderResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AdminTransferLeader not implemented")
 }
 func (UnimplementedInternalServer) mustEmbedUnimplementedInternalServer() {}
 func (UnimplementedInternalServer) testEmbeddedByValue()                  {}
@@ -331,6 +351,24 @@ func _Internal_GetTimestamps_Handler(srv interface{}, ctx context.Context, dec f
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Internal_AdminTransferLeader_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdminTransferLeaderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InternalServer).AdminTransferLeader(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Internal_AdminTransferLeader_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InternalServer).AdminTransferLeader(ctx, req.(*AdminTransferLeaderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Internal_ServiceDesc is the grpc.ServiceDesc for Internal service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -366,17 +404,22 @@ var Internal_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetTimestamps",
 			Handler:    _Internal_GetTimestamps_Handler,
 		},
+		{
+			MethodName: "AdminTransferLeader",
+			Handler:    _Internal_AdminTransferLeader_Handler,
+		},
 	},
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "serverpb/server.proto",
 }
 
 const (
-	Admin_Nodes_FullMethodName      = "/shard.server.Admin/Nodes"
-	Admin_Ranges_FullMethodName     = "/shard.server.Admin/Ranges"
-	Admin_SplitRange_FullMethodName = "/shard.server.Admin/SplitRange"
-	Admin_KV_FullMethodName         = "/shard.server.Admin/KV"
-	Admin_KVTxn_FullMethodName      = "/shard.server.Admin/KVTxn"
+	Admin_Nodes_FullMethodName          = "/shard.server.Admin/Nodes"
+	Admin_Ranges_FullMethodName         = "/shard.server.Admin/Ranges"
+	Admin_SplitRange_FullMethodName     = "/shard.server.Admin/SplitRange"
+	Admin_TransferLeader_FullMethodName = "/shard.server.Admin/TransferLeader"
+	Admin_KV_FullMethodName             = "/shard.server.Admin/KV"
+	Admin_KVTxn_FullMethodName          = "/shard.server.Admin/KVTxn"
 )
 
 // AdminClient is the client API for Admin service.
@@ -388,6 +431,8 @@ type AdminClient interface {
 	Nodes(ctx context.Context, in *NodesRequest, opts ...grpc.CallOption) (*NodesResponse, error)
 	Ranges(ctx context.Context, in *RangesRequest, opts ...grpc.CallOption) (*RangesResponse, error)
 	SplitRange(ctx context.Context, in *SplitRangeRequest, opts ...grpc.CallOption) (*SplitRangeResponse, error)
+	// TransferLeader moves a range's leadership to the replica on a node.
+	TransferLeader(ctx context.Context, in *TransferLeaderRequest, opts ...grpc.CallOption) (*TransferLeaderResponse, error)
 	KV(ctx context.Context, in *KVRequest, opts ...grpc.CallOption) (*KVResponse, error)
 	// KVTxn runs its operations in one transaction, atomically.
 	KVTxn(ctx context.Context, in *KVTxnRequest, opts ...grpc.CallOption) (*KVTxnResponse, error)
@@ -431,6 +476,16 @@ func (c *adminClient) SplitRange(ctx context.Context, in *SplitRangeRequest, opt
 	return out, nil
 }
 
+func (c *adminClient) TransferLeader(ctx context.Context, in *TransferLeaderRequest, opts ...grpc.CallOption) (*TransferLeaderResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(TransferLeaderResponse)
+	err := c.cc.Invoke(ctx, Admin_TransferLeader_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *adminClient) KV(ctx context.Context, in *KVRequest, opts ...grpc.CallOption) (*KVResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(KVResponse)
@@ -460,6 +515,8 @@ type AdminServer interface {
 	Nodes(context.Context, *NodesRequest) (*NodesResponse, error)
 	Ranges(context.Context, *RangesRequest) (*RangesResponse, error)
 	SplitRange(context.Context, *SplitRangeRequest) (*SplitRangeResponse, error)
+	// TransferLeader moves a range's leadership to the replica on a node.
+	TransferLeader(context.Context, *TransferLeaderRequest) (*TransferLeaderResponse, error)
 	KV(context.Context, *KVRequest) (*KVResponse, error)
 	// KVTxn runs its operations in one transaction, atomically.
 	KVTxn(context.Context, *KVTxnRequest) (*KVTxnResponse, error)
@@ -481,6 +538,9 @@ func (UnimplementedAdminServer) Ranges(context.Context, *RangesRequest) (*Ranges
 }
 func (UnimplementedAdminServer) SplitRange(context.Context, *SplitRangeRequest) (*SplitRangeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method SplitRange not implemented")
+}
+func (UnimplementedAdminServer) TransferLeader(context.Context, *TransferLeaderRequest) (*TransferLeaderResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method TransferLeader not implemented")
 }
 func (UnimplementedAdminServer) KV(context.Context, *KVRequest) (*KVResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method KV not implemented")
@@ -563,6 +623,24 @@ func _Admin_SplitRange_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_TransferLeader_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(TransferLeaderRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).TransferLeader(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_TransferLeader_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).TransferLeader(ctx, req.(*TransferLeaderRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Admin_KV_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(KVRequest)
 	if err := dec(in); err != nil {
@@ -617,6 +695,10 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SplitRange",
 			Handler:    _Admin_SplitRange_Handler,
+		},
+		{
+			MethodName: "TransferLeader",
+			Handler:    _Admin_TransferLeader_Handler,
 		},
 		{
 			MethodName: "KV",

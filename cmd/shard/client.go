@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -144,6 +145,9 @@ func runRanges(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "split" {
 		return runSplit(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "transfer-leader" {
+		return runTransferLeader(args[1:], stdout, stderr)
+	}
 	var cf clientFlags
 	fs := newFlagSet("ranges", stderr)
 	cf.register(fs)
@@ -151,7 +155,7 @@ func runRanges(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usagef("unknown ranges subcommand %q (want: split KEY)", fs.Arg(0))
+		return usagef("unknown ranges subcommand %q (want: split KEY, transfer-leader RANGE NODE)", fs.Arg(0))
 	}
 	return cf.admin(func(ctx context.Context, cl serverpb.AdminClient) error {
 		resp, err := cl.Ranges(ctx, &serverpb.RangesRequest{})
@@ -204,6 +208,40 @@ func runSplit(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "split r%d at %s: r%d [%s, %s) and r%d [%s, %s)\n", resp.Left.RangeId, keys.Pretty(key),
 			resp.Left.RangeId, keys.Pretty(resp.Left.StartKey), keys.Pretty(resp.Left.EndKey),
 			resp.Right.RangeId, keys.Pretty(resp.Right.StartKey), keys.Pretty(resp.Right.EndKey))
+		return nil
+	})
+}
+
+func runTransferLeader(args []string, stdout, stderr io.Writer) error {
+	var cf clientFlags
+	fs := newFlagSet("ranges transfer-leader", stderr)
+	cf.register(fs)
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
+	}
+	if fs.NArg() != 2 {
+		return usagef("ranges transfer-leader takes a RANGE id and a NODE id")
+	}
+	var ids [2]uint64
+	for i, a := range fs.Args() {
+		v, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimPrefix(a, "r"), "n"), 10, 64)
+		if err != nil || v == 0 {
+			return usagef("bad %s %q: want a positive integer", []string{"RANGE", "NODE"}[i], a)
+		}
+		ids[i] = v
+	}
+	return cf.admin(func(ctx context.Context, cl serverpb.AdminClient) error {
+		resp, err := cl.TransferLeader(ctx, &serverpb.TransferLeaderRequest{RangeId: ids[0], NodeId: ids[1]})
+		if err != nil {
+			return err
+		}
+		if cf.json {
+			return printJSON(stdout, map[string]uint64{"range": ids[0], "leader": resp.LeaderNodeId})
+		}
+		if resp.LeaderNodeId != ids[1] {
+			return fmt.Errorf("r%d: leadership handed to n%d, but its replicas now report n%d as leader", ids[0], ids[1], resp.LeaderNodeId)
+		}
+		fmt.Fprintf(stdout, "r%d is now led by n%d\n", ids[0], resp.LeaderNodeId)
 		return nil
 	})
 }

@@ -28,7 +28,7 @@ func commands() []command {
 	return []command{
 		{"start", "start a node (bootstraps a new cluster unless --join is given)", runStart},
 		{"nodes", "list the cluster's nodes", runNodes},
-		{"ranges", "list ranges; `ranges split KEY` splits the range holding KEY", runRanges},
+		{"ranges", "list ranges; `ranges split KEY` splits the range holding KEY; `ranges transfer-leader RANGE NODE` moves a leader", runRanges},
 		{"kv", "debug key-value access: kv put KEY VALUE | get KEY [--as-of TS] | delete KEY | scan [START [END]] | txn 'get A; put B V; delete C'", runKV},
 		{"version", "print the version", runVersion},
 	}

@@ -54,6 +54,26 @@ func parseFlags(fs *flag.FlagSet, args []string) (bool, error) {
 	return false, nil
 }
 
+// hideFlags keeps flags out of fs's -h listing; they still parse.
+func hideFlags(fs *flag.FlagSet, names ...string) {
+	hidden := map[string]bool{}
+	for _, n := range names {
+		hidden[n] = true
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage of %s:\n", fs.Name())
+		shown := flag.NewFlagSet(fs.Name(), flag.ContinueOnError)
+		shown.SetOutput(fs.Output())
+		fs.VisitAll(func(f *flag.Flag) {
+			if !hidden[f.Name] {
+				shown.Var(f.Value, f.Name, f.Usage)
+				shown.Lookup(f.Name).DefValue = f.DefValue
+			}
+		})
+		shown.PrintDefaults()
+	}
+}
+
 func runStart(args []string, stdout, stderr io.Writer) error {
 	cfg := server.DefaultConfig()
 	fs := newFlagSet("start", stderr)
@@ -66,6 +86,10 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.CertsDir, "certs-dir", cfg.CertsDir, "directory of the SQL TLS certificate (node.crt, node.key); default: generated in the data directory")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "let SQL clients connect without a password (only when every listen address is loopback)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	// Fault injection for the Jepsen harness (tools/jepsen), not for users.
+	fs.DurationVar(&cfg.ClockOffset, "clock-offset", 0, "shift the node's wall clock by this much (fault testing)")
+	fs.StringVar(&cfg.RPCSourceAddr, "rpc-source-addr", "", "local IP of outgoing node-to-node connections (fault testing)")
+	hideFlags(fs, "clock-offset", "rpc-source-addr")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}

@@ -92,7 +92,7 @@ func commandWords(args []string) int {
 		return 0
 	case args[0] == "kv" && len(args) > 1:
 		return 2
-	case args[0] == "ranges" && len(args) > 1 && args[1] == "split":
+	case args[0] == "ranges" && len(args) > 1 && (args[1] == "split" || args[1] == "transfer-leader"):
 		return 2
 	}
 	return 1

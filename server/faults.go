@@ -1,0 +1,59 @@
+package server
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// Fault injection for the Jepsen harness (tools/jepsen). Two knobs, each a
+// hidden flag of `shard start` and a field of Config:
+//
+//   - ClockOffset: the node's wall clock runs ahead of (or behind) the
+//     machine's. The only wall-clock reading that becomes a timestamp is the
+//     timestamp oracle's (tsoServer.clock) on the meta range's leader; MVCC
+//     versions, GC thresholds and AS OF reads all derive from the oracle's
+//     timestamps. Whatever the offset, the oracle never hands out a
+//     timestamp at or below one handed out before: a new leader starts above
+//     the persisted window (meta/tso.go), and a leader whose clock falls
+//     back keeps counting from its last timestamp.
+//   - RPCSourceAddr: outgoing node-to-node connections are made from this
+//     local IP, so that the harness's TCP proxies (used where network
+//     namespaces are unavailable) know which node is calling.
+
+// MaxClockOffset bounds Config.ClockOffset.
+const MaxClockOffset = time.Hour
+
+// wallClock is the node's wall clock: time.Now shifted by ClockOffset.
+func (c Config) wallClock() func() time.Time {
+	if c.ClockOffset == 0 {
+		return time.Now
+	}
+	off := c.ClockOffset
+	return func() time.Time { return time.Now().Add(off) }
+}
+
+// sourceDialOptions makes outgoing gRPC connections from RPCSourceAddr
+// (none when it is empty).
+func (c Config) sourceDialOptions() []grpc.DialOption {
+	if c.RPCSourceAddr == "" {
+		return nil
+	}
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(c.RPCSourceAddr)}, KeepAlive: 15 * time.Second}
+	return []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+		return d.DialContext(ctx, "tcp", addr)
+	})}
+}
+
+// dialOptions are the kv pool's dial options: insecure credentials, plus
+// the source address when one is set.
+func (c Config) dialOptions() []grpc.DialOption {
+	src := c.sourceDialOptions()
+	if len(src) == 0 {
+		return nil
+	}
+	return append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, src...)
+}

@@ -1,0 +1,182 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/shardingsystem/shard/kvpb"
+	"github.com/shardingsystem/shard/replication"
+	"github.com/shardingsystem/shard/serverpb"
+)
+
+// Leader transfers: the admin TransferLeader call (any node) finds the
+// range's descriptor in meta, checks that the target holds a voter, and
+// sends AdminTransferLeader to the range's leader, following NotLeader
+// hints; the leader hands over with raft's leadership transfer (TimeoutNow
+// to the target, which starts an election at once). The admin call then
+// waits, briefly, until the replicas report the target as leader.
+
+// transferWait bounds how long TransferLeader waits for the replicas to
+// report the new leader after the transfer returned.
+const transferWait = 5 * time.Second
+
+// TransferLeader serves serverpb.Admin's TransferLeader.
+func (a *adminServer) TransferLeader(ctx context.Context, req *serverpb.TransferLeaderRequest) (*serverpb.TransferLeaderResponse, error) {
+	s := a.s
+	if req.RangeId == 0 || req.NodeId == 0 {
+		return nil, status.Error(codes.InvalidArgument, "transfer leader needs a range id and a node id")
+	}
+	var target *kvpb.ReplicaDescriptor
+	var desc *kvpb.RangeDescriptor
+	for attempt := 0; ; attempt++ {
+		descs, err := s.meta.Descriptors(ctx)
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		desc = nil
+		for _, d := range descs {
+			if d.GetRangeId() == req.RangeId {
+				desc = d
+			}
+		}
+		if desc == nil {
+			return nil, status.Errorf(codes.NotFound, "no range r%d", req.RangeId)
+		}
+		target = nil
+		for _, r := range desc.Replicas {
+			if r.NodeId == req.NodeId && r.Type == kvpb.ReplicaType_VOTER {
+				target = r
+			}
+		}
+		if target == nil {
+			return nil, status.Errorf(codes.FailedPrecondition, "n%d holds no voting replica of r%d (replicas %v)", req.NodeId, req.RangeId, replicaIDs(desc))
+		}
+		err = sendToLeader(ctx, s, desc, func(cl serverpb.InternalClient) (*kvpb.Error, error) {
+			resp, err := cl.AdminTransferLeader(ctx, &serverpb.AdminTransferLeaderRequest{RangeId: req.RangeId, NodeId: target.NodeId, Addr: target.Addr})
+			return resp.GetError(), err
+		})
+		if err == nil {
+			break
+		}
+		var kerr *kvpb.Error
+		if !errors.As(err, &kerr) || !kerr.Retryable() || attempt >= 10 || ctx.Err() != nil {
+			return nil, toStatus(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The transfer returned once the old leader stepped down; wait for the
+	// replicas to agree on the new one.
+	deadline := time.Now().Add(transferWait)
+	for {
+		st := s.rangeStatus(ctx, desc)
+		if st.LeaderNodeId == req.NodeId || time.Now().After(deadline) || ctx.Err() != nil {
+			return &serverpb.TransferLeaderResponse{LeaderNodeId: st.LeaderNodeId}, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func replicaIDs(d *kvpb.RangeDescriptor) []uint64 {
+	var out []uint64
+	for _, r := range d.Replicas {
+		out = append(out, r.NodeId)
+	}
+	return out
+}
+
+// AdminTransferLeader serves serverpb.Internal's AdminTransferLeader.
+func (i *internalServer) AdminTransferLeader(_ context.Context, req *serverpb.AdminTransferLeaderRequest) (*serverpb.AdminTransferLeaderResponse, error) {
+	err := i.s.transferLeader(req.RangeId, req.NodeId, req.Addr)
+	if err != nil {
+		var kerr *kvpb.Error
+		if errors.As(err, &kerr) {
+			return &serverpb.AdminTransferLeaderResponse{Error: kerr}, nil
+		}
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	return &serverpb.AdminTransferLeaderResponse{}, nil
+}
+
+// transferLeader hands the leadership of range id, which this node must
+// lead, to the voter on node target at addr. Errors are *kvpb.Error:
+// RangeNotFound, NotLeader (with the leader this node knows), Invalid (the
+// target holds no voter) or Unavailable (the transfer failed or timed out;
+// the caller may retry).
+func (s *Server) transferLeader(id, target uint64, addr string) error {
+	rep := s.replica(id)
+	if rep == nil {
+		return kvpb.NewRangeNotFound(id)
+	}
+	g := rep.Group()
+	if !g.IsLeader() {
+		lid, laddr := g.Leader()
+		return kvpb.NewNotLeader(lid, string(laddr))
+	}
+	if target == s.NodeID() {
+		return nil
+	}
+	if !rep.Desc().IsVoter(target) {
+		return kvpb.NewInvalid("n%d holds no voting replica of r%d", target, id)
+	}
+	err := g.TransferLeadership(target, raft.ServerAddress(addr))
+	switch {
+	case err == nil:
+		s.log.Info("leadership transferred", "range", id, "to", target)
+		return nil
+	case errors.Is(err, replication.ErrNotLeader):
+		lid, laddr := g.Leader()
+		return kvpb.NewNotLeader(lid, string(laddr))
+	}
+	return kvpb.NewUnavailable("transfer the leadership of r%d to n%d: %v", id, target, err)
+}
+
+// sendToLeader calls the range's leader through call, starting with the
+// descriptor's replicas and following NotLeader hints. call returns the
+// response's structured error (nil: success) or a transport error. The
+// error is nil on success, else the last error, a *kvpb.Error when a
+// replica answered.
+func sendToLeader(ctx context.Context, s *Server, desc *kvpb.RangeDescriptor, call func(cl serverpb.InternalClient) (*kvpb.Error, error)) error {
+	var cands []string
+	for _, r := range desc.Replicas {
+		cands = append(cands, r.Addr)
+	}
+	var lastErr error = kvpb.NewUnavailable("no replica of r%d answered", desc.RangeId)
+	tried := map[string]bool{}
+	for len(cands) > 0 && ctx.Err() == nil {
+		addr := cands[0]
+		cands = cands[1:]
+		if tried[addr] || addr == "" {
+			continue
+		}
+		tried[addr] = true
+		cl, err := s.pool.Internal(addr)
+		if err != nil {
+			continue
+		}
+		kerr, err := call(cl)
+		if err != nil {
+			lastErr = kvpb.NewUnavailable("%s: %v", addr, err)
+			continue
+		}
+		if kerr == nil {
+			return nil
+		}
+		lastErr = kerr
+		if nl := kerr.GetNotLeader(); nl != nil && nl.LeaderAddr != "" {
+			cands = append([]string{nl.LeaderAddr}, cands...)
+			continue
+		}
+		if !kerr.Retryable() {
+			return kerr
+		}
+	}
+	if ctx.Err() != nil {
+		return kvpb.NewUnavailable("r%d: %v", desc.RangeId, ctx.Err())
+	}
+	return lastErr
+}
