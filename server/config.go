@@ -62,6 +62,10 @@ type Config struct {
 	// node-to-node connection (raft transport, kv and admin calls), so that
 	// a proxy between nodes can tell them apart.
 	RPCSourceAddr string
+	// RPCListenAddr, when set, is where the rpc server listens instead of
+	// RPCAddr, which stays the address other nodes are told to reach this
+	// node at (through a proxy that forwards to RPCListenAddr).
+	RPCListenAddr string
 }
 
 // DefaultConfig returns the defaults.
@@ -120,6 +124,11 @@ func (c Config) Validate() error {
 	}
 	if c.RPCSourceAddr != "" && net.ParseIP(c.RPCSourceAddr) == nil {
 		errs = append(errs, fmt.Errorf("rpc source address %q is not an IP address", c.RPCSourceAddr))
+	}
+	if c.RPCListenAddr != "" {
+		if _, _, err := net.SplitHostPort(c.RPCListenAddr); err != nil {
+			errs = append(errs, fmt.Errorf("rpc listen address %q: %v", c.RPCListenAddr, err))
+		}
 	}
 	if c.ReplicateInterval <= 0 {
 		errs = append(errs, errors.New("replicate interval must be positive"))

@@ -20,9 +20,11 @@ import (
 //     timestamp at or below one handed out before: a new leader starts above
 //     the persisted window (meta/tso.go), and a leader whose clock falls
 //     back keeps counting from its last timestamp.
-//   - RPCSourceAddr: outgoing node-to-node connections are made from this
-//     local IP, so that the harness's TCP proxies (used where network
-//     namespaces are unavailable) know which node is calling.
+//   - RPCSourceAddr and RPCListenAddr: where network namespaces are
+//     unavailable, the harness puts a TCP proxy at each node's advertised
+//     rpc address (RPCAddr) that forwards to where the node really listens
+//     (RPCListenAddr); outgoing node-to-node connections are made from
+//     RPCSourceAddr, so that the proxy knows which node is calling.
 
 // MaxClockOffset bounds Config.ClockOffset.
 const MaxClockOffset = time.Hour
@@ -34,6 +36,14 @@ func (c Config) wallClock() func() time.Time {
 	}
 	off := c.ClockOffset
 	return func() time.Time { return time.Now().Add(off) }
+}
+
+// rpcListenAddr is where the rpc server listens.
+func (c Config) rpcListenAddr() string {
+	if c.RPCListenAddr != "" {
+		return c.RPCListenAddr
+	}
+	return c.RPCAddr
 }
 
 // sourceDialOptions makes outgoing gRPC connections from RPCSourceAddr

@@ -88,8 +88,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 // the cluster's node records.
 func (s *Server) open(ctx context.Context) (err error) {
 	cfg := s.cfg
-	if s.lis, err = net.Listen("tcp", cfg.RPCAddr); err != nil {
-		return fmt.Errorf("server: listen on rpc address %s: %w", cfg.RPCAddr, err)
+	if s.lis, err = net.Listen("tcp", cfg.rpcListenAddr()); err != nil {
+		return fmt.Errorf("server: listen on rpc address %s: %w", cfg.rpcListenAddr(), err)
 	}
 	defer func() {
 		if err != nil {

@@ -89,7 +89,8 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 	// Fault injection for the Jepsen harness (tools/jepsen), not for users.
 	fs.DurationVar(&cfg.ClockOffset, "clock-offset", 0, "shift the node's wall clock by this much (fault testing)")
 	fs.StringVar(&cfg.RPCSourceAddr, "rpc-source-addr", "", "local IP of outgoing node-to-node connections (fault testing)")
-	hideFlags(fs, "clock-offset", "rpc-source-addr")
+	fs.StringVar(&cfg.RPCListenAddr, "rpc-listen-addr", "", "listen here for rpc instead of --rpc-addr, which a proxy forwards to it (fault testing)")
+	hideFlags(fs, "clock-offset", "rpc-source-addr", "rpc-listen-addr")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}

@@ -40,7 +40,7 @@ func TestE2ETransferLeader(t *testing.T) {
 // and are checked, but -h does not list them.
 func TestCLIStartHiddenFlags(t *testing.T) {
 	_, _, stderr := runCLI("start", "-h")
-	for _, f := range []string{"clock-offset", "rpc-source-addr"} {
+	for _, f := range []string{"clock-offset", "rpc-source-addr", "rpc-listen-addr"} {
 		if strings.Contains(stderr, f) {
 			t.Errorf("start -h lists the hidden flag %s:\n%s", f, stderr)
 		}
