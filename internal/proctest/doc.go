@@ -34,7 +34,7 @@
 //   - cli.go: running a CLI command and collecting stdout, stderr and the
 //     exit code.
 //   - wait.go: polling a condition until it holds; tests never sleep.
-//   - spawn.go: the goroutine, locked to its thread, that forks every
+//   - spawn.go: internal/spawn's goroutine, locked to its thread, forks every
 //     process; [StartProcess] starts a test's helper process (a reference
 //     PostgreSQL server, say) the same way.
 //

@@ -234,7 +234,6 @@ func (n *Node) startOnce() error {
 	}
 	cmd.Stdout = newReadyWatcher(outf)
 	cmd.Stderr = errf
-	cmd.SysProcAttr = sysProcAttr()
 	p := &process{cmd: cmd, out: cmd.Stdout.(*readyWatcher), done: make(chan struct{})}
 	if err := startCmd(cmd); err != nil {
 		_ = errf.Close()
