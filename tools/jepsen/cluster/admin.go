@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/shardingsystem/shard/keys"
+	"github.com/shardingsystem/shard/kvpb"
 	"github.com/shardingsystem/shard/serverpb"
 )
 
@@ -160,6 +161,24 @@ func (c *Cluster) Split(ctx context.Context, key []byte) (left, right uint64, er
 		return nil
 	})
 	return left, right, err
+}
+
+// Keys returns up to limit user keys in [start, end), read at a fresh
+// timestamp through the admin API.
+func (c *Cluster) Keys(ctx context.Context, start, end []byte, limit int) ([][]byte, error) {
+	var out [][]byte
+	err := c.onAny(ctx, func(ctx context.Context, cl serverpb.AdminClient) error {
+		resp, err := cl.KV(ctx, &serverpb.KVRequest{Op: &serverpb.KVRequest_Scan{Scan: &kvpb.ScanRequest{StartKey: start, EndKey: end, Limit: int64(limit)}}})
+		if err != nil {
+			return err
+		}
+		out = out[:0]
+		for _, kv := range resp.GetResponse().GetScan().GetRows() {
+			out = append(out, kv.Key)
+		}
+		return nil
+	})
+	return out, err
 }
 
 // Whole returns nil when the cluster is whole: every node runs, is not

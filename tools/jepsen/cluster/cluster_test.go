@@ -42,11 +42,7 @@ func startCluster(t *testing.T, mode Mode) *Cluster {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			for _, n := range c.Nodes() {
-				if b, err := os.ReadFile(n.StderrPath()); err == nil {
-					t.Logf("---- %s stderr ----\n%s", n.Name, tail(string(b), 60))
-				}
-			}
+			t.Log(c.LogTail(60))
 		}
 		if err := c.Close(); err != nil {
 			t.Errorf("close: %v", err)
@@ -57,14 +53,6 @@ func startCluster(t *testing.T, mode Mode) *Cluster {
 	})
 	t.Logf("%d nodes on %s up and whole in %v", len(c.Nodes()), c.Mode(), time.Since(start).Round(time.Millisecond))
 	return c
-}
-
-func tail(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // leftovers describes what of c's slot still exists ("" if nothing).

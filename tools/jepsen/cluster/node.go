@@ -380,6 +380,21 @@ func (w *readyWriter) seen() bool {
 	}
 }
 
+// LogTail returns the last lines lines of every node's stderr log, each
+// under a header, for a failure's message.
+func (c *Cluster) LogTail(lines int) string {
+	var b strings.Builder
+	for _, n := range c.nodes {
+		data, err := os.ReadFile(n.StderrPath())
+		if err != nil {
+			continue
+		}
+		ls := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+		fmt.Fprintf(&b, "---- %s stderr (%s) ----\n%s\n", n.Name, n.StderrPath(), strings.Join(ls[max(0, len(ls)-lines):], "\n"))
+	}
+	return b.String()
+}
+
 // readFrom returns the file's contents from offset on ("" on error).
 func readFrom(path string, off int64) string {
 	b, err := os.ReadFile(path)
