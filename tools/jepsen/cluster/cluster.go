@@ -210,17 +210,7 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 // the leftovers of dead runs on every slot it can lock.
 func (c *Cluster) takeSlot(mode Mode) error {
 	if mode == Namespaces {
-		for s := range namespaceSlots() {
-			l, err := tryLockSlot(s)
-			if err != nil || l == nil {
-				continue
-			}
-			c.cfg.Logf("cluster: removing the leftovers of a dead run in slot %d", s)
-			if err := cleanNamespaceSlot(s); err != nil {
-				c.cfg.Logf("cluster: %v", err)
-			}
-			l.unlock()
-		}
+		removeLeftovers(c.cfg.Logf)
 	}
 	for s := 1; s <= maxSlot; s++ {
 		prefix := fmt.Sprintf("10.199.%d.", s)
@@ -240,6 +230,22 @@ func (c *Cluster) takeSlot(mode Mode) error {
 		}
 	}
 	return errors.New("cluster: every slot is taken")
+}
+
+// removeLeftovers removes the network objects of every slot that no live
+// run holds: a dead run's.
+func removeLeftovers(logf func(string, ...any)) {
+	for s := range namespaceSlots() {
+		l, err := tryLockSlot(s)
+		if err != nil || l == nil {
+			continue
+		}
+		logf("cluster: removing the leftovers of a dead run in slot %d", s)
+		if err := cleanNamespaceSlot(s); err != nil {
+			logf("cluster: %v", err)
+		}
+		l.unlock()
+	}
 }
 
 func (c *Cluster) setupNet() error {

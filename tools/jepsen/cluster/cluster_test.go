@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -116,5 +117,104 @@ func TestNamespacesSQL(t *testing.T) {
 	if conn, err := pgx.Connect(ctx, bad); err == nil {
 		_ = conn.Close(ctx)
 		t.Error("a wrong password was accepted")
+	}
+}
+
+// TestLoopbackPartition: without namespaces, the nodes sit on their own
+// loopback addresses behind the harness's proxies; a drop between two
+// nodes stalls their traffic both ways and a heal restores it, while the
+// harness and SQL clients still reach every node.
+func TestLoopbackPartition(t *testing.T) {
+	c := startCluster(t, Loopback)
+	ctx := context.Background()
+	for i, n := range c.Nodes() {
+		if want := fmt.Sprintf("127.199.%d.%d", c.slot.n, i+1); n.IP != want || !strings.HasPrefix(n.RPCAddr, want+":") {
+			t.Errorf("%s at %s (rpc %s), want %s", n.Name, n.IP, n.RPCAddr, want)
+		}
+	}
+	n1, n2, n3 := c.Node(1), c.Node(2), c.Node(3)
+	reach := func(from, to *Node, timeout time.Duration) error {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		return c.Reachable(ctx, from, to)
+	}
+	if err := reach(n1, n3, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// One way: n3 drops n1's packets, which over TCP stalls both
+	// directions between them.
+	if err := c.Drop(n3, n1); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Drops(); len(got) != 1 || got[0] != [2]*Node{n3, n1} {
+		t.Errorf("Drops() = %v", got)
+	}
+	for _, p := range [][2]*Node{{n1, n3}, {n3, n1}} {
+		if err := reach(p[0], p[1], time.Second); err == nil {
+			t.Errorf("%s reaches %s through the partition", p[0].Name, p[1].Name)
+		}
+	}
+	if err := reach(n1, n2, 5*time.Second); err != nil {
+		t.Errorf("n1 -> n2: %v", err)
+	}
+	// The harness still reaches the partitioned node.
+	if conn, err := net.DialTimeout("tcp", n3.SQLAddr, 5*time.Second); err != nil {
+		t.Errorf("dial n3's SQL address: %v", err)
+	} else {
+		_ = conn.Close()
+	}
+	if err := c.Heal(); err != nil {
+		t.Fatal(err)
+	}
+	if err := reach(n1, n3, 5*time.Second); err != nil {
+		t.Errorf("after the heal: %v", err)
+	}
+	if err := reach(n3, n1, 5*time.Second); err != nil {
+		t.Errorf("after the heal: %v", err)
+	}
+	if err := c.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLeftoversRemoved: network objects named for a slot that no live run
+// holds (a killed run's) are removed; those of a slot a live run holds are
+// not.
+func TestLeftoversRemoved(t *testing.T) {
+	if why := namespacesAvailable(); why != "" {
+		t.Skipf("network namespaces unavailable: %s", why)
+	}
+	const dead, live = 241, 242
+	held, err := tryLockSlot(live)
+	if err != nil || held == nil {
+		t.Fatalf("lock slot %d: %v", live, err)
+	}
+	t.Cleanup(func() {
+		_ = cleanNamespaceSlot(live)
+		_ = cleanNamespaceSlot(dead)
+		held.unlock()
+	})
+	for _, s := range []int{dead, live} {
+		n := &nsNet{slot: s, nodes: 2}
+		if err := n.setup(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if slots := namespaceSlots(); !slots[dead] || !slots[live] {
+		t.Fatalf("slots with objects: %v", slots)
+	}
+	removeLeftovers(t.Logf)
+	slots := namespaceSlots()
+	if slots[dead] {
+		t.Errorf("the leftovers of slot %d remain", dead)
+	}
+	if !slots[live] {
+		t.Errorf("the objects of slot %d, held by a live run, were removed", live)
+	}
+	if err := cleanNamespaceSlot(live); err != nil {
+		t.Fatal(err)
+	}
+	if namespaceSlots()[live] {
+		t.Errorf("slot %d not cleaned", live)
 	}
 }
