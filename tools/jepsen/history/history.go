@@ -34,6 +34,12 @@ const (
 	FTxn = "txn"
 )
 
+// NoMatch is the Error of a cas completed as Fail because its condition
+// held for no row (UPDATE ... WHERE val = old changed nothing): the
+// statement ran and saw another value or no row, so checkers may use it
+// as an observation, unlike other failures, which say nothing.
+const NoMatch = "no match"
+
 // Mop is one micro-operation of a list-append transaction.
 type Mop struct {
 	// F is MopAppend or MopRead.
