@@ -1,7 +1,6 @@
 package compat
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -9,6 +8,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/shardingsystem/shard/internal/pgtest"
 	"github.com/shardingsystem/shard/internal/proctest"
 )
 
@@ -45,17 +45,12 @@ func TestCompat(t *testing.T) {
 	if err != nil {
 		t.Fatalf("configuration: %v", err)
 	}
-	bin, err := findPostgres(cfg)
-	if err != nil {
-		if errors.Is(err, errNoPostgres) && !cfg.ci {
-			t.Skipf("%v; install the Debian packages postgresql and postgresql-client (.ci/run does)", err)
-		}
-		t.Fatal(err)
-	}
+	// Skips without PostgreSQL 15, or fails under CI=true.
+	bin := pgtest.Require(t, cfg.pgBinDir, "psql", "pgbench")
 	s := &suite{cfg: cfg, bin: bin}
-	s.ref = startPostgres(t, sideReference, bin, cfg.password).server
+	s.ref = startPostgres(t, sideReference, bin, cfg.password)
 	if cfg.target == targetPostgres {
-		s.tgt = startPostgres(t, sideTarget, bin, cfg.password).server
+		s.tgt = startPostgres(t, sideTarget, bin, cfg.password)
 	} else {
 		s.tgt = startShard(t, cfg)
 	}

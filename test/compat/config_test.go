@@ -28,7 +28,8 @@ type config struct {
 	// pgBinDir holds the reference server's postgres, initdb, psql and
 	// pgbench; empty means `pg_config --bindir`, then the Debian path.
 	pgBinDir string
-	// ci reports CI=true: a missing PostgreSQL fails instead of skipping.
+	// ci reports CI=true: a missing client program fails instead of
+	// skipping (internal/pgtest reads CI itself for PostgreSQL).
 	ci bool
 
 	// pgbench sizes: -s for -i, -c for every run, -T for the TPC-B-like

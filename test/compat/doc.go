@@ -80,14 +80,14 @@
 //
 // # Moving parts
 //
-//   - postgres_test.go: the reference server. initdb into a temporary
-//     directory (as the postgres user when the test runs as root, since
-//     PostgreSQL refuses root) with superuser root, SCRAM passwords, UTF8
-//     and the C locale; a self-signed certificate; postgres on a free
-//     loopback port with TimeZone=UTC, DateStyle='ISO, MDY',
-//     lc_messages=C and durability off. It is started through
-//     proctest.StartProcess, so it dies with the test binary, and stopped
-//     (fast shutdown) and removed by t.Cleanup.
+//   - internal/pgtest: the reference server (server_test.go's
+//     startPostgres). initdb into a temporary directory (as the postgres
+//     user when the test runs as root, since PostgreSQL refuses root) with
+//     superuser root, SCRAM passwords, UTF8 and the C locale; a
+//     self-signed certificate; postgres on a free loopback port with
+//     TimeZone=UTC, DateStyle='ISO, MDY', lc_messages=C and durability
+//     off. It is started through internal/spawn, so it dies with the test
+//     binary, and stopped (fast shutdown) and removed by t.Cleanup.
 //   - shard_test.go: the cluster, through proctest (node1 bootstraps with
 //     SHARD_ROOT_PASSWORD in its environment, two nodes join), then a wait
 //     until every node accepts root's login. Subtests spread over the

@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"os"
-	"strings"
+	"testing"
+
+	"github.com/shardingsystem/shard/internal/pgtest"
 )
 
 // Names of the two sides in logs, diffs and file names.
@@ -28,6 +29,16 @@ type server struct {
 	side     string   // sideReference or sideTarget
 	addrs    []string // host:port, at least one
 	password string
+}
+
+// startPostgres starts a reference PostgreSQL 15 (internal/pgtest) from
+// bin as side: superuser root with password, TLS, 60 connections. Its
+// t.Cleanup stops it.
+func startPostgres(t testing.TB, side, bin, password string) server {
+	t.Helper()
+	pg := pgtest.Start(t, pgtest.Options{Name: side, BinDir: bin, User: rootUser, Password: password,
+		TLS: true, MaxConnections: 60})
+	return server{side: side, addrs: []string{pg.Addr()}, password: password}
 }
 
 // at returns s reduced to its i-th address (modulo their number), so that
@@ -67,15 +78,7 @@ func (s server) url(db string) string {
 // locale.
 func (s server) env(db string) []string {
 	host, port := s.hostPort()
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "PG") || strings.HasPrefix(k, "LC_") || k == "LANG" || k == "LANGUAGE" {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env,
+	return append(pgtest.Environ(),
 		"PGHOST="+host,
 		"PGPORT="+port,
 		"PGUSER="+rootUser,
