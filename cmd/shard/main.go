@@ -30,6 +30,7 @@ func commands() []command {
 		{"nodes", "list the cluster's nodes", runNodes},
 		{"ranges", "list ranges; `ranges split KEY` splits the range holding KEY; `ranges transfer-leader RANGE NODE` moves a leader", runRanges},
 		{"kv", "debug key-value access: kv put KEY VALUE | get KEY [--as-of TS] | delete KEY | scan [START [END]] | txn 'get A; put B V; delete C'", runKV},
+		{"jepsen", "run Jepsen-style fault tests: jepsen --workload W --nemesis N --time D --count K", runJepsen},
 		{"version", "print the version", runVersion},
 	}
 }

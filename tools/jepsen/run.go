@@ -52,10 +52,17 @@ type Load struct {
 	Rate float64
 	// Logf, when set, gets progress lines.
 	Logf func(format string, args ...any)
+	// Recovery is how long clients go on after the faults are healed
+	// (only with faults); 0: none.
+	Recovery time.Duration
+	// Recorder, when set, records the history (its clock is the test's,
+	// shared with the nemesis); default a new one.
+	Recorder *history.Recorder
 }
 
 // Generate runs load against target while faults (nil for none) run, then
-// the workload's final reads, and returns the history.
+// (with faults) a recovery phase without them, then the workload's final
+// reads, and returns the history.
 func Generate(ctx context.Context, target Target, load Load, faults Faults) (history.History, error) {
 	if len(target.DSNs) == 0 {
 		return nil, errors.New("jepsen: no nodes")
@@ -70,8 +77,25 @@ func Generate(ctx context.Context, target Target, load Load, faults Faults) (his
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	rec := history.NewRecorder(load.Concurrency)
+	rec := load.Recorder
+	if rec == nil {
+		rec = history.NewRecorder(load.Concurrency)
+	}
+	var invoked atomic.Int64
+	clients := make([]*client, load.Concurrency)
+	for p := range clients {
+		clients[p] = &client{
+			target: target, node: p % len(target.DSNs), process: p, rec: rec, load: load,
+			rng: rand.New(rand.NewPCG(load.Seed, uint64(p))), invoked: &invoked,
+		}
+	}
+	defer func() {
+		for _, c := range clients {
+			c.close()
+		}
+	}()
 
+	// The main phase: clients and faults together.
 	runCtx, stop := context.WithTimeout(ctx, load.Time)
 	defer stop()
 	var faultErr error
@@ -84,46 +108,52 @@ func Generate(ctx context.Context, target Target, load Load, faults Faults) (his
 	} else {
 		close(faultsDone)
 	}
-
-	var invoked atomic.Int64
-	var wg sync.WaitGroup
-	for p := range load.Concurrency {
-		c := &client{
-			target: target, node: p % len(target.DSNs), process: p, rec: rec, load: load,
-			rng: rand.New(rand.NewPCG(load.Seed, uint64(p))), invoked: &invoked,
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.run(runCtx)
-			c.close()
-		}()
-	}
-	progress := time.NewTicker(10 * time.Second)
-	defer progress.Stop()
-	clientsDone := make(chan struct{})
-	go func() { wg.Wait(); close(clientsDone) }()
-loop:
-	for {
-		select {
-		case <-clientsDone:
-			break loop
-		case <-progress.C:
-			logf("%s: %d ops invoked", rec.Since().Round(time.Second), invoked.Load())
-		}
-	}
+	runClients(runCtx, clients, rec, &invoked, logf)
 	stop()
 	<-faultsDone
-	if faultErr != nil && ctx.Err() == nil {
-		return rec.History(), fmt.Errorf("jepsen: faults: %w", faultErr)
-	}
 	if ctx.Err() != nil {
 		return rec.History(), ctx.Err()
+	}
+	if faultErr != nil {
+		return rec.History(), fmt.Errorf("jepsen: faults: %w", faultErr)
+	}
+	// The recovery phase: the faults are healed and the cluster is whole;
+	// the clients go on, to show that the database serves again.
+	if faults != nil && load.Recovery > 0 {
+		logf("%s: healed; recovery phase of %v", rec.Since().Round(time.Second), load.Recovery)
+		recCtx, cancel := context.WithTimeout(ctx, load.Recovery)
+		runClients(recCtx, clients, rec, &invoked, logf)
+		cancel()
 	}
 	if err := final(ctx, target, load, rec); err != nil {
 		return rec.History(), err
 	}
 	return rec.History(), nil
+}
+
+// runClients runs every client until ctx ends, with a progress line every
+// 10 s.
+func runClients(ctx context.Context, clients []*client, rec *history.Recorder, invoked *atomic.Int64, logf func(string, ...any)) {
+	var wg sync.WaitGroup
+	for _, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.run(ctx)
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	progress := time.NewTicker(10 * time.Second)
+	defer progress.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-progress.C:
+			logf("%s: %d ops invoked", rec.Since().Round(time.Second), invoked.Load())
+		}
+	}
 }
 
 // final runs the workload's final ops, each until it succeeds on some

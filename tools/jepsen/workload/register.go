@@ -72,7 +72,7 @@ func (*Register) Invoke(ctx context.Context, conn *pgx.Conn, op history.Op) hist
 	default: // cas
 		tag, err := conn.Exec(ctx, `UPDATE registers SET val = $3 WHERE id = $1 AND val = $2`, op.Key, *op.Old, *op.Value)
 		if err == nil && tag.RowsAffected() == 0 {
-			op.Type, op.Error = history.Fail, errNoMatch
+			op.Type, op.Error = history.Fail, history.NoMatch
 			return op
 		}
 		return complete(op, err, true, true)

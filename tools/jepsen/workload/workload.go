@@ -50,10 +50,6 @@ func New(name string) (Workload, error) {
 // Names lists the workloads New knows.
 func Names() []string { return []string{"register", "bank", "set", "list-append"} }
 
-// errNoMatch is the error of a compare-and-set whose condition held for no
-// row: a definite failure.
-const errNoMatch = "no match"
-
 // Classify returns the outcome of an operation that ended with err:
 // Fail when it certainly had no effect, Info when it may have. write says
 // whether the op writes; committing says whether the failure came while a
@@ -110,11 +106,11 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// inTxn runs fn in an explicit transaction at REPEATABLE READ and
-// commits. It returns the error and whether it came at COMMIT or later
+// inTxn runs fn in an explicit transaction at the server's default
+// isolation level and commits. It returns the error and whether it came at COMMIT or later
 // (committing): an error before COMMIT left nothing behind.
 func inTxn(ctx context.Context, conn *pgx.Conn, fn func(tx pgx.Tx) error) (err error, committing bool) {
-	tx, err := conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return err, false
 	}

@@ -1,0 +1,193 @@
+package jepsen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/shardingsystem/shard/tools/jepsen/checker"
+	"github.com/shardingsystem/shard/tools/jepsen/cluster"
+	"github.com/shardingsystem/shard/tools/jepsen/history"
+	"github.com/shardingsystem/shard/tools/jepsen/nemesis"
+	"github.com/shardingsystem/shard/tools/jepsen/report"
+	"github.com/shardingsystem/shard/tools/jepsen/workload"
+)
+
+// Options describe one test.
+type Options struct {
+	// Binary is the shard binary to run. Required.
+	Binary string
+	// Dir is the run directory: the nodes' data and logs, and the report.
+	// Required.
+	Dir string
+	// Workload is register, bank, set or list-append.
+	Workload string
+	// Nemesis is a fault spec for nemesis.Lookup ("kill", "partition,pause",
+	// "all", "none", ...).
+	Nemesis string
+	// Nodes is 3 or 5 (default 3).
+	Nodes int
+	// Time is how long the clients run (default 60 s).
+	Time time.Duration
+	// Interval is each fault's length and the gap between faults (default
+	// 10 s).
+	Interval time.Duration
+	// Recovery is how long the clients go on after the faults are healed
+	// (default 10 s; with a nemesis only).
+	Recovery time.Duration
+	// Concurrency is the number of client processes (default 2 per node).
+	Concurrency int
+	// Ops bounds the operations invoked; 0: no bound.
+	Ops int
+	// Seed seeds the workload and the nemesis.
+	Seed uint64
+	// Mode picks the cluster's network (default: namespaces when possible).
+	Mode cluster.Mode
+	// Logf gets progress lines.
+	Logf func(format string, args ...any)
+}
+
+// Result is the outcome of Run.
+type Result struct {
+	Report report.Report
+	Check  checker.Result
+	// Dir is where the report was written.
+	Dir string
+}
+
+// Valid reports whether the checker passed (not invalid, not unknown).
+func (r *Result) Valid() bool { return r.Check.Valid && !r.Check.Unknown }
+
+// Run runs one test and writes its report into opts.Dir. The error is for
+// a test that could not run (the cluster did not start, the final reads
+// never succeeded); anomalies are in the result.
+func Run(ctx context.Context, opts Options) (*Result, error) {
+	if opts.Nodes == 0 {
+		opts.Nodes = 3
+	}
+	if opts.Time <= 0 {
+		opts.Time = time.Minute
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = 10 * time.Second
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 2 * opts.Nodes
+	}
+	if opts.Recovery <= 0 {
+		opts.Recovery = 10 * time.Second
+	}
+	logf := opts.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	w, err := workload.New(opts.Workload)
+	if err != nil {
+		return nil, err
+	}
+	chk, err := checkerFor(w)
+	if err != nil {
+		return nil, err
+	}
+	started := time.Now()
+	c, err := cluster.Start(ctx, cluster.Config{
+		Binary: opts.Binary, Nodes: opts.Nodes, Dir: filepath.Join(opts.Dir, "cluster"), Mode: opts.Mode, Logf: logf,
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	logf("cluster of %d nodes up (%s network)", opts.Nodes, c.Mode())
+
+	const db = "jepsen"
+	if err := CreateDatabase(ctx, c.Node(1).DSN("postgres"), db); err != nil {
+		return nil, err
+	}
+	target := Target{DSNs: c.DSNs(db)}
+	for _, n := range c.Nodes() {
+		target.Names = append(target.Names, n.Name)
+	}
+	if err := Setup(ctx, target, w); err != nil {
+		return nil, err
+	}
+
+	rec := history.NewRecorder(opts.Concurrency)
+	var faults Faults
+	var nem *nemesis.Nemesis
+	if opts.Nemesis != "" && opts.Nemesis != "none" {
+		nem, err = nemesis.New(c, nemesis.Options{
+			Faults: opts.Nemesis, Interval: opts.Interval, Seed: opts.Seed, Clock: rec.Since, Logf: logf,
+		})
+		if err != nil {
+			return nil, err
+		}
+		faults = nem
+	}
+	h, genErr := Generate(ctx, target, Load{
+		Workload: w, Concurrency: opts.Concurrency, Time: opts.Time, Ops: opts.Ops, Seed: opts.Seed,
+		Logf: logf, Recorder: rec, Recovery: opts.Recovery,
+	}, faults)
+
+	res := &Result{Dir: opts.Dir}
+	var faultList []report.Fault
+	if nem != nil {
+		faultList = nem.Faults()
+	}
+	res.Check = chk.Check(h)
+	if genErr != nil {
+		// The history is incomplete (no final read): it cannot verify.
+		res.Check.Valid, res.Check.Unknown = false, true
+		res.Check.Reason = strings.TrimSpace(res.Check.Reason + " " + genErr.Error())
+	}
+	nemName := opts.Nemesis
+	if nemName == "" {
+		nemName = "none"
+	}
+	res.Report = report.Report{
+		Workload: opts.Workload, Nemesis: nemName, Seed: opts.Seed, Nodes: opts.Nodes,
+		Started: started, Duration: time.Since(started),
+		Verdict: verdict(res.Check), Summary: report.Summarize(h, faultList), Faults: faultList,
+		Checker: res.Check, History: h,
+	}
+	if err := report.Write(opts.Dir, res.Report); err != nil {
+		return res, err
+	}
+	if genErr != nil && errors.Is(genErr, context.Canceled) {
+		return res, genErr
+	}
+	return res, nil
+}
+
+// checkerFor returns the checker of a workload.
+func checkerFor(w workload.Workload) (checker.Checker, error) {
+	switch w := w.(type) {
+	case *workload.Register:
+		return checker.Register{}, nil
+	case *workload.Bank:
+		return checker.Bank{Accounts: w.Accounts, Total: w.Total}, nil
+	case *workload.Set:
+		return checker.Set{}, nil
+	case *workload.ListAppend:
+		// Timestamps come from one oracle: a transaction that starts after
+		// another committed sees it (snapshot isolation in real time).
+		return checker.ListAppend{RealTime: true}, nil
+	}
+	return nil, fmt.Errorf("jepsen: no checker for workload %s", w.Name())
+}
+
+func verdict(r checker.Result) report.Verdict {
+	v := report.Verdict{Valid: r.Valid && !r.Unknown, Unknown: r.Unknown}
+	if r.Unknown {
+		v.Anomalies = append(v.Anomalies, "unknown: "+r.Reason)
+	}
+	for _, a := range r.Anomalies {
+		v.Anomalies = append(v.Anomalies, a.String())
+	}
+	for _, a := range r.Allowed {
+		v.Allowed = append(v.Allowed, a.String())
+	}
+	return v
+}

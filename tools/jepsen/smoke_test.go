@@ -1,0 +1,45 @@
+package jepsen
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/shardingsystem/shard/internal/proctest"
+)
+
+// TestSmoke runs the smoke tier (and the regressions) against real
+// clusters: every scenario must be valid and show progress during and
+// after the faults. SHARD_JEPSEN_SKIP=1 skips it; a failed scenario's run
+// directory is kept and its path printed.
+func TestSmoke(t *testing.T) {
+	if os.Getenv("SHARD_JEPSEN_SKIP") == "1" {
+		t.Skip("SHARD_JEPSEN_SKIP=1")
+	}
+	bin := proctest.Binary(t)
+	for _, s := range append(append([]Scenario(nil), Smoke...), Regressions...) {
+		t.Run(s.Name, func(t *testing.T) {
+			dir, err := os.MkdirTemp("", "shard-jepsen-"+s.Name+"-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := s.Options()
+			opts.Binary, opts.Dir, opts.Logf = bin, dir, t.Logf
+			res, err := Run(context.Background(), opts)
+			if err != nil {
+				t.Fatalf("%s: %v (run directory kept: %s)", s.Name, err, dir)
+			}
+			sum := res.Report.Summary
+			t.Logf("%s: %d ops, %+v; during faults %+v, after %+v; %s", s.Name, sum.Ops, sum.All, sum.DuringFaults, sum.AfterFaults, res.Check)
+			switch {
+			case !res.Valid():
+				t.Fatalf("%s: %s\nreport: %s/index.html", s.Name, res.Check, dir)
+			case len(res.Report.Faults) == 0:
+				t.Fatalf("%s: the nemesis injected no fault (report %s/index.html)", s.Name, dir)
+			case sum.DuringFaults.Reads+sum.DuringFaults.Writes == 0 || sum.AfterFaults.Reads+sum.AfterFaults.Writes == 0:
+				t.Fatalf("%s: no progress during or after faults: %+v %+v (report %s/index.html)", s.Name, sum.DuringFaults, sum.AfterFaults, dir)
+			}
+			os.RemoveAll(dir)
+		})
+	}
+}
