@@ -139,6 +139,13 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"start", "--rpc-addr", "127.0.0.1:0"}, "must name a host and a fixed port"},
 		{[]string{"start", "--rpc-addr", host, "--join", "nowhere"}, `join address "nowhere"`},
 		{[]string{"start", "--rpc-addr", host, "stray"}, "unexpected arguments: stray"},
+		{[]string{"jepsen", "--workload", "nope"}, `unknown workload "nope"`},
+		{[]string{"jepsen", "--nemesis", "kill;bogus"}, `unknown fault or set "bogus"`},
+		{[]string{"jepsen", "--nodes", "4"}, "--nodes 4: want 3 or 5"},
+		{[]string{"jepsen", "--count", "0"}, "--count 0"},
+		{[]string{"jepsen", "--ops", "-1"}, "--ops -1"},
+		{[]string{"jepsen", "--net", "wifi"}, `--net "wifi"`},
+		{[]string{"jepsen", "extra"}, "unexpected arguments"},
 	} {
 		code, _, stderr := runCLI(tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {

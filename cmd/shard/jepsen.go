@@ -30,6 +30,7 @@ func runJepsen(args []string, stdout, stderr io.Writer) error {
 	count := fs.Int("count", 1, "runs of each workload × nemesis")
 	nodes := fs.Int("nodes", 3, "nodes per cluster (3 or 5)")
 	concurrency := fs.Int("concurrency", 0, "client processes (default 2 per node)")
+	ops := fs.Int("ops", 0, "stop each test's clients after this many operations (0: only --time bounds them)")
 	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "seed of the first run (each further run adds 1)")
 	dir := fs.String("dir", "", "directory for the reports (default ./jepsen-reports/TIMESTAMP)")
 	mode := fs.String("net", "auto", "network: auto, netns or loopback")
@@ -71,6 +72,9 @@ func runJepsen(args []string, stdout, stderr io.Writer) error {
 	if *nodes != 3 && *nodes != 5 {
 		return usagef("--nodes %d: want 3 or 5", *nodes)
 	}
+	if *ops < 0 {
+		return usagef("--ops %d: want 0 or more", *ops)
+	}
 	if *count < 1 {
 		return usagef("--count %d: want at least 1", *count)
 	}
@@ -98,7 +102,7 @@ func runJepsen(args []string, stdout, stderr io.Writer) error {
 				runDir := filepath.Join(*dir, fmt.Sprintf("%s-%s-%d", w, strings.NewReplacer(",", "+", " ", "").Replace(n), i+1))
 				res, err := jepsen.Run(ctx, jepsen.Options{
 					Binary: bin, Dir: runDir, Workload: w, Nemesis: n, Nodes: *nodes, Time: *dur,
-					Interval: *interval, Concurrency: *concurrency, Seed: s, Mode: netMode, Logf: logf,
+					Interval: *interval, Concurrency: *concurrency, Ops: *ops, Seed: s, Mode: netMode, Logf: logf,
 				})
 				s++
 				if ctx.Err() != nil {
