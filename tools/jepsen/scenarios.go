@@ -12,6 +12,8 @@ type Scenario struct {
 	Interval time.Duration
 	// Why says what the scenario guards (for regressions: the bug).
 	Why string
+	// Forbid lists SQLSTATEs no operation may fail with.
+	Forbid []string
 }
 
 // Options returns the scenario's test options; the caller sets Binary,
@@ -34,4 +36,9 @@ var Smoke = []Scenario{
 }
 
 // Regressions are scenarios that once found a bug, kept with their seeds.
-var Regressions = []Scenario{}
+var Regressions = []Scenario{
+	{Name: "schema-visible-everywhere", Workload: "set", Nemesis: "none", Seed: 5, Time: 10 * time.Second,
+		Why: "the tables made by setup through n1 were unknown (42P01) on n2 and n3 for up to a catalog poll; " +
+			"statements naming an unknown object now refresh the catalog",
+		Forbid: []string{"42P01"}},
+}

@@ -3,6 +3,7 @@ package jepsen
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/shardingsystem/shard/internal/proctest"
@@ -31,13 +32,28 @@ func TestSmoke(t *testing.T) {
 			}
 			sum := res.Report.Summary
 			t.Logf("%s: %d ops, %+v; during faults %+v, after %+v; %s", s.Name, sum.Ops, sum.All, sum.DuringFaults, sum.AfterFaults, res.Check)
+			for class, n := range sum.Errs {
+				for _, code := range s.Forbid {
+					if strings.HasPrefix(class, code) {
+						t.Errorf("%s: %d operations failed with %s (forbidden: %s)", s.Name, n, class, s.Why)
+					}
+				}
+			}
+			faulted := s.Nemesis != "none"
 			switch {
 			case !res.Valid():
 				t.Fatalf("%s: %s\nreport: %s/index.html", s.Name, res.Check, dir)
+			case !faulted && sum.All.OK == 0:
+				t.Fatalf("%s: nothing succeeded (report %s/index.html)", s.Name, dir)
+			case !faulted:
 			case len(res.Report.Faults) == 0:
 				t.Fatalf("%s: the nemesis injected no fault (report %s/index.html)", s.Name, dir)
 			case sum.DuringFaults.Reads+sum.DuringFaults.Writes == 0 || sum.AfterFaults.Reads+sum.AfterFaults.Writes == 0:
 				t.Fatalf("%s: no progress during or after faults: %+v %+v (report %s/index.html)", s.Name, sum.DuringFaults, sum.AfterFaults, dir)
+			}
+			if t.Failed() {
+				t.Logf("run directory kept: %s", dir)
+				return
 			}
 			os.RemoveAll(dir)
 		})
