@@ -28,6 +28,8 @@ func (e *Error) Error() string {
 		return fmt.Sprintf("write conflict on key %q at %d: %s", d.WriteConflict.Key, d.WriteConflict.ConflictTs, d.WriteConflict.Reason)
 	case *Error_TxnNotFound:
 		return fmt.Sprintf("transaction %d has no lock or commit on key %q: it was rolled back", d.TxnNotFound.StartTs, d.TxnNotFound.Key)
+	case *Error_Program:
+		return "scan program: " + d.Program.Message
 	}
 	return "unknown kv error"
 }
@@ -65,6 +67,12 @@ func NewUnavailable(format string, args ...any) *Error {
 
 func NewInvalid(format string, args ...any) *Error {
 	return &Error{Detail: &Error_Invalid{Invalid: &InvalidRequestError{Message: fmt.Sprintf(format, args...)}}}
+}
+
+// NewProgramError reports a scan program's failure; detail is the
+// program's encoding of it.
+func NewProgramError(message string, detail []byte) *Error {
+	return &Error{Detail: &Error_Program{Program: &ProgramError{Message: message, Detail: detail}}}
 }
 
 // ContainsKey reports whether k is inside the descriptor's span.

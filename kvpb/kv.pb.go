@@ -891,7 +891,18 @@ type ScanRequest struct {
 	// filter, if set, keeps only the keys that match it; limit counts the
 	// kept keys. The range still reads the span, but only what matches
 	// crosses the network (a SQL table's rows among its database's keys).
-	Filter        *KeyFilter `protobuf:"bytes,5,opt,name=filter,proto3" json:"filter,omitempty"`
+	Filter *KeyFilter `protobuf:"bytes,5,opt,name=filter,proto3" json:"filter,omitempty"`
+	// program, if set, is a scan program (opaque to the kv layers: the
+	// range's Processor compiles it, see range/replica/program.go) run on
+	// every row the scan would return: the visible, committed version of each
+	// key that passes filter. The program keeps or drops the row and rewrites
+	// its value (a pushed-down WHERE and projection), or folds it into a
+	// partial result (a pushed-down aggregate). limit then counts the rows the
+	// program keeps. Locks are checked exactly as without a program.
+	Program []byte `protobuf:"bytes,6,opt,name=program,proto3" json:"program,omitempty"`
+	// program_args are the program's arguments for this scan (bound
+	// parameters), kept apart so that program stays cacheable.
+	ProgramArgs   []byte `protobuf:"bytes,7,opt,name=program_args,json=programArgs,proto3" json:"program_args,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -957,6 +968,20 @@ func (x *ScanRequest) GetReadTs() uint64 {
 func (x *ScanRequest) GetFilter() *KeyFilter {
 	if x != nil {
 		return x.Filter
+	}
+	return nil
+}
+
+func (x *ScanRequest) GetProgram() []byte {
+	if x != nil {
+		return x.Program
+	}
+	return nil
+}
+
+func (x *ScanRequest) GetProgramArgs() []byte {
+	if x != nil {
+		return x.ProgramArgs
 	}
 	return nil
 }
@@ -1078,7 +1103,12 @@ type ScanResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Rows  []*KeyValue            `protobuf:"bytes,1,rep,name=rows,proto3" json:"rows,omitempty"`
 	// resume_key is set when the limit stopped the scan early.
-	ResumeKey     []byte `protobuf:"bytes,2,opt,name=resume_key,json=resumeKey,proto3" json:"resume_key,omitempty"`
+	ResumeKey []byte `protobuf:"bytes,2,opt,name=resume_key,json=resumeKey,proto3" json:"resume_key,omitempty"`
+	// partial is what the program accumulated over the rows of this response
+	// (a partial aggregate), for the client to merge; empty without one.
+	Partial []byte `protobuf:"bytes,3,opt,name=partial,proto3" json:"partial,omitempty"`
+	// examined counts the rows the program ran on (0 without a program).
+	Examined      int64 `protobuf:"varint,4,opt,name=examined,proto3" json:"examined,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1125,6 +1155,20 @@ func (x *ScanResponse) GetResumeKey() []byte {
 		return x.ResumeKey
 	}
 	return nil
+}
+
+func (x *ScanResponse) GetPartial() []byte {
+	if x != nil {
+		return x.Partial
+	}
+	return nil
+}
+
+func (x *ScanResponse) GetExamined() int64 {
+	if x != nil {
+		return x.Examined
+	}
+	return 0
 }
 
 // Lock is an uncommitted write of a transaction, kept in the key's lock
@@ -3129,6 +3173,61 @@ func (x *TxnNotFoundError) GetStartTs() uint64 {
 	return 0
 }
 
+// ProgramError: a scan program failed to compile or failed on a row (a
+// division by zero in a pushed-down WHERE). detail is the program's own
+// encoding of the error, for the layer that wrote the program to decode.
+type ProgramError struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Message       string                 `protobuf:"bytes,1,opt,name=message,proto3" json:"message,omitempty"`
+	Detail        []byte                 `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProgramError) Reset() {
+	*x = ProgramError{}
+	mi := &file_kvpb_kv_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProgramError) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProgramError) ProtoMessage() {}
+
+func (x *ProgramError) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProgramError.ProtoReflect.Descriptor instead.
+func (*ProgramError) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *ProgramError) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ProgramError) GetDetail() []byte {
+	if x != nil {
+		return x.Detail
+	}
+	return nil
+}
+
 // Error is a structured error returned inside a BatchResponse, so that a
 // client can tell a retryable routing error from a result.
 type Error struct {
@@ -3144,6 +3243,7 @@ type Error struct {
 	//	*Error_KeyLocked
 	//	*Error_WriteConflict
 	//	*Error_TxnNotFound
+	//	*Error_Program
 	Detail        isError_Detail `protobuf_oneof:"detail"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -3151,7 +3251,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_kvpb_kv_proto_msgTypes[47]
+	mi := &file_kvpb_kv_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3163,7 +3263,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[47]
+	mi := &file_kvpb_kv_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3176,7 +3276,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{47}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *Error) GetDetail() isError_Detail {
@@ -3267,6 +3367,15 @@ func (x *Error) GetTxnNotFound() *TxnNotFoundError {
 	return nil
 }
 
+func (x *Error) GetProgram() *ProgramError {
+	if x != nil {
+		if x, ok := x.Detail.(*Error_Program); ok {
+			return x.Program
+		}
+	}
+	return nil
+}
+
 type isError_Detail interface {
 	isError_Detail()
 }
@@ -3307,6 +3416,10 @@ type Error_TxnNotFound struct {
 	TxnNotFound *TxnNotFoundError `protobuf:"bytes,9,opt,name=txn_not_found,json=txnNotFound,proto3,oneof"`
 }
 
+type Error_Program struct {
+	Program *ProgramError `protobuf:"bytes,10,opt,name=program,proto3,oneof"`
+}
+
 func (*Error_NotLeader) isError_Detail() {}
 
 func (*Error_RangeNotFound) isError_Detail() {}
@@ -3325,6 +3438,8 @@ func (*Error_WriteConflict) isError_Detail() {}
 
 func (*Error_TxnNotFound) isError_Detail() {}
 
+func (*Error_Program) isError_Detail() {}
+
 // SplitTrigger, applied on a range, shrinks it to left and creates the right
 // hand side with the same replicas.
 type SplitTrigger struct {
@@ -3337,7 +3452,7 @@ type SplitTrigger struct {
 
 func (x *SplitTrigger) Reset() {
 	*x = SplitTrigger{}
-	mi := &file_kvpb_kv_proto_msgTypes[48]
+	mi := &file_kvpb_kv_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3349,7 +3464,7 @@ func (x *SplitTrigger) String() string {
 func (*SplitTrigger) ProtoMessage() {}
 
 func (x *SplitTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[48]
+	mi := &file_kvpb_kv_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3362,7 +3477,7 @@ func (x *SplitTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitTrigger.ProtoReflect.Descriptor instead.
 func (*SplitTrigger) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{48}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *SplitTrigger) GetLeft() *RangeDescriptor {
@@ -3389,7 +3504,7 @@ type SetDescriptor struct {
 
 func (x *SetDescriptor) Reset() {
 	*x = SetDescriptor{}
-	mi := &file_kvpb_kv_proto_msgTypes[49]
+	mi := &file_kvpb_kv_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3401,7 +3516,7 @@ func (x *SetDescriptor) String() string {
 func (*SetDescriptor) ProtoMessage() {}
 
 func (x *SetDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[49]
+	mi := &file_kvpb_kv_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3414,7 +3529,7 @@ func (x *SetDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDescriptor.ProtoReflect.Descriptor instead.
 func (*SetDescriptor) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{49}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *SetDescriptor) GetDesc() *RangeDescriptor {
@@ -3439,7 +3554,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_kvpb_kv_proto_msgTypes[50]
+	mi := &file_kvpb_kv_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3451,7 +3566,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[50]
+	mi := &file_kvpb_kv_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3464,7 +3579,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{50}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *Command) GetTimestamp() uint64 {
@@ -3545,24 +3660,28 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\tstart_key\x18\x01 \x01(\fR\bstartKey\x12\x17\n" +
 	"\aend_key\x18\x02 \x01(\fR\x06endKey\"/\n" +
 	"\x13DeleteRangeResponse\x12\x18\n" +
-	"\adeleted\x18\x01 \x01(\x04R\adeleted\"\x9f\x01\n" +
+	"\adeleted\x18\x01 \x01(\x04R\adeleted\"\xdc\x01\n" +
 	"\vScanRequest\x12\x1b\n" +
 	"\tstart_key\x18\x01 \x01(\fR\bstartKey\x12\x17\n" +
 	"\aend_key\x18\x02 \x01(\fR\x06endKey\x12\x14\n" +
 	"\x05limit\x18\x03 \x01(\x03R\x05limit\x12\x17\n" +
 	"\aread_ts\x18\x04 \x01(\x04R\x06readTs\x12+\n" +
-	"\x06filter\x18\x05 \x01(\v2\x13.shard.kv.KeyFilterR\x06filter\"9\n" +
+	"\x06filter\x18\x05 \x01(\v2\x13.shard.kv.KeyFilterR\x06filter\x12\x18\n" +
+	"\aprogram\x18\x06 \x01(\fR\aprogram\x12!\n" +
+	"\fprogram_args\x18\a \x01(\fR\vprogramArgs\"9\n" +
 	"\tKeyFilter\x12\x16\n" +
 	"\x06offset\x18\x01 \x01(\x05R\x06offset\x12\x14\n" +
 	"\x05match\x18\x02 \x01(\fR\x05match\"P\n" +
 	"\bKeyValue\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x1c\n" +
-	"\ttimestamp\x18\x03 \x01(\x04R\ttimestamp\"U\n" +
+	"\ttimestamp\x18\x03 \x01(\x04R\ttimestamp\"\x8b\x01\n" +
 	"\fScanResponse\x12&\n" +
 	"\x04rows\x18\x01 \x03(\v2\x12.shard.kv.KeyValueR\x04rows\x12\x1d\n" +
 	"\n" +
-	"resume_key\x18\x02 \x01(\fR\tresumeKey\"\x8a\x01\n" +
+	"resume_key\x18\x02 \x01(\fR\tresumeKey\x12\x18\n" +
+	"\apartial\x18\x03 \x01(\fR\apartial\x12\x1a\n" +
+	"\bexamined\x18\x04 \x01(\x03R\bexamined\"\x8a\x01\n" +
 	"\x04Lock\x12\x18\n" +
 	"\aprimary\x18\x01 \x01(\fR\aprimary\x12\x19\n" +
 	"\bstart_ts\x18\x02 \x01(\x04R\astartTs\x12\x15\n" +
@@ -3682,7 +3801,10 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\x06reason\x18\x03 \x01(\tR\x06reason\"?\n" +
 	"\x10TxnNotFoundError\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x19\n" +
-	"\bstart_ts\x18\x02 \x01(\x04R\astartTs\"\xe6\x04\n" +
+	"\bstart_ts\x18\x02 \x01(\x04R\astartTs\"@\n" +
+	"\fProgramError\x12\x18\n" +
+	"\amessage\x18\x01 \x01(\tR\amessage\x12\x16\n" +
+	"\x06detail\x18\x02 \x01(\fR\x06detail\"\x9a\x05\n" +
 	"\x05Error\x129\n" +
 	"\n" +
 	"not_leader\x18\x01 \x01(\v2\x18.shard.kv.NotLeaderErrorH\x00R\tnotLeader\x12F\n" +
@@ -3694,7 +3816,9 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\n" +
 	"key_locked\x18\a \x01(\v2\x18.shard.kv.KeyLockedErrorH\x00R\tkeyLocked\x12E\n" +
 	"\x0ewrite_conflict\x18\b \x01(\v2\x1c.shard.kv.WriteConflictErrorH\x00R\rwriteConflict\x12@\n" +
-	"\rtxn_not_found\x18\t \x01(\v2\x1a.shard.kv.TxnNotFoundErrorH\x00R\vtxnNotFoundB\b\n" +
+	"\rtxn_not_found\x18\t \x01(\v2\x1a.shard.kv.TxnNotFoundErrorH\x00R\vtxnNotFound\x122\n" +
+	"\aprogram\x18\n" +
+	" \x01(\v2\x16.shard.kv.ProgramErrorH\x00R\aprogramB\b\n" +
 	"\x06detail\"n\n" +
 	"\fSplitTrigger\x12-\n" +
 	"\x04left\x18\x01 \x01(\v2\x19.shard.kv.RangeDescriptorR\x04left\x12/\n" +
@@ -3731,7 +3855,7 @@ func file_kvpb_kv_proto_rawDescGZIP() []byte {
 }
 
 var file_kvpb_kv_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_kvpb_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_kvpb_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
 var file_kvpb_kv_proto_goTypes = []any{
 	(ReplicaType)(0),               // 0: shard.kv.ReplicaType
 	(LockOp)(0),                    // 1: shard.kv.LockOp
@@ -3783,10 +3907,11 @@ var file_kvpb_kv_proto_goTypes = []any{
 	(*KeyLockedError)(nil),         // 47: shard.kv.KeyLockedError
 	(*WriteConflictError)(nil),     // 48: shard.kv.WriteConflictError
 	(*TxnNotFoundError)(nil),       // 49: shard.kv.TxnNotFoundError
-	(*Error)(nil),                  // 50: shard.kv.Error
-	(*SplitTrigger)(nil),           // 51: shard.kv.SplitTrigger
-	(*SetDescriptor)(nil),          // 52: shard.kv.SetDescriptor
-	(*Command)(nil),                // 53: shard.kv.Command
+	(*ProgramError)(nil),           // 50: shard.kv.ProgramError
+	(*Error)(nil),                  // 51: shard.kv.Error
+	(*SplitTrigger)(nil),           // 52: shard.kv.SplitTrigger
+	(*SetDescriptor)(nil),          // 53: shard.kv.SetDescriptor
+	(*Command)(nil),                // 54: shard.kv.Command
 }
 var file_kvpb_kv_proto_depIdxs = []int32{
 	0,  // 0: shard.kv.ReplicaDescriptor.type:type_name -> shard.kv.ReplicaType
@@ -3828,7 +3953,7 @@ var file_kvpb_kv_proto_depIdxs = []int32{
 	36, // 36: shard.kv.Response.gc:type_name -> shard.kv.GCResponse
 	37, // 37: shard.kv.BatchRequest.requests:type_name -> shard.kv.Request
 	38, // 38: shard.kv.BatchResponse.responses:type_name -> shard.kv.Response
-	50, // 39: shard.kv.BatchResponse.error:type_name -> shard.kv.Error
+	51, // 39: shard.kv.BatchResponse.error:type_name -> shard.kv.Error
 	4,  // 40: shard.kv.RangeKeyMismatchError.desc:type_name -> shard.kv.RangeDescriptor
 	20, // 41: shard.kv.KeyLockedError.lock:type_name -> shard.kv.Lock
 	41, // 42: shard.kv.Error.not_leader:type_name -> shard.kv.NotLeaderError
@@ -3840,17 +3965,18 @@ var file_kvpb_kv_proto_depIdxs = []int32{
 	47, // 48: shard.kv.Error.key_locked:type_name -> shard.kv.KeyLockedError
 	48, // 49: shard.kv.Error.write_conflict:type_name -> shard.kv.WriteConflictError
 	49, // 50: shard.kv.Error.txn_not_found:type_name -> shard.kv.TxnNotFoundError
-	4,  // 51: shard.kv.SplitTrigger.left:type_name -> shard.kv.RangeDescriptor
-	4,  // 52: shard.kv.SplitTrigger.right:type_name -> shard.kv.RangeDescriptor
-	4,  // 53: shard.kv.SetDescriptor.desc:type_name -> shard.kv.RangeDescriptor
-	37, // 54: shard.kv.Command.writes:type_name -> shard.kv.Request
-	51, // 55: shard.kv.Command.split:type_name -> shard.kv.SplitTrigger
-	52, // 56: shard.kv.Command.set_descriptor:type_name -> shard.kv.SetDescriptor
-	57, // [57:57] is the sub-list for method output_type
-	57, // [57:57] is the sub-list for method input_type
-	57, // [57:57] is the sub-list for extension type_name
-	57, // [57:57] is the sub-list for extension extendee
-	0,  // [0:57] is the sub-list for field type_name
+	50, // 51: shard.kv.Error.program:type_name -> shard.kv.ProgramError
+	4,  // 52: shard.kv.SplitTrigger.left:type_name -> shard.kv.RangeDescriptor
+	4,  // 53: shard.kv.SplitTrigger.right:type_name -> shard.kv.RangeDescriptor
+	4,  // 54: shard.kv.SetDescriptor.desc:type_name -> shard.kv.RangeDescriptor
+	37, // 55: shard.kv.Command.writes:type_name -> shard.kv.Request
+	52, // 56: shard.kv.Command.split:type_name -> shard.kv.SplitTrigger
+	53, // 57: shard.kv.Command.set_descriptor:type_name -> shard.kv.SetDescriptor
+	58, // [58:58] is the sub-list for method output_type
+	58, // [58:58] is the sub-list for method input_type
+	58, // [58:58] is the sub-list for extension type_name
+	58, // [58:58] is the sub-list for extension extendee
+	0,  // [0:58] is the sub-list for field type_name
 }
 
 func init() { file_kvpb_kv_proto_init() }
@@ -3888,7 +4014,7 @@ func file_kvpb_kv_proto_init() {
 		(*Response_OnePc)(nil),
 		(*Response_Gc)(nil),
 	}
-	file_kvpb_kv_proto_msgTypes[47].OneofWrappers = []any{
+	file_kvpb_kv_proto_msgTypes[48].OneofWrappers = []any{
 		(*Error_NotLeader)(nil),
 		(*Error_RangeNotFound)(nil),
 		(*Error_KeyMismatch)(nil),
@@ -3898,6 +4024,7 @@ func file_kvpb_kv_proto_init() {
 		(*Error_KeyLocked)(nil),
 		(*Error_WriteConflict)(nil),
 		(*Error_TxnNotFound)(nil),
+		(*Error_Program)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3905,7 +4032,7 @@ func file_kvpb_kv_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kvpb_kv_proto_rawDesc), len(file_kvpb_kv_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   51,
+			NumMessages:   52,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -37,6 +37,22 @@
 //   - Before raft truncates its log for a snapshot, the applied state is
 //     made durable (Snapshot), so log truncation never loses applied data.
 //
+// # Scan programs
+//
+// A scan may carry a program (program.go): opaque bytes that the node's
+// Processor (installed by the server; the SQL layer's, behind a
+// ProgramCache) compiles, and that the scan runs on every row it would
+// return, keeping, rewriting or folding it (pushed-down filters,
+// projections and partial aggregates). The range layer does not know what
+// a program means. Invariants: a program sees exactly the visible,
+// committed versions a plain scan would return, and the lock check is the
+// plain scan's (locks on keys the KeyFilter passes, whatever the program
+// says of the row), so a programmed scan meets the same conflicts; a
+// program's rows and held-back partial state count against the response
+// bounds (maxScanRows, maxScanBytes, maxScanExamined), and a response reads
+// at least one row, so paging always moves; a program error stops the scan
+// at its row and is reported unless a lock up to that row comes first.
+//
 // # Lifecycle
 //
 // The store (package server) opens a Replica from its stored state, opens

@@ -35,6 +35,10 @@ type Config struct {
 	// TSO hands out transaction timestamps (the cluster's oracle); a
 	// leader takes one-phase commit timestamps from it.
 	TSO func(ctx context.Context) (engine.Timestamp, error)
+	// Processor compiles the scan programs that scans may carry (see
+	// program.go); nil refuses them. Usually a ProgramCache shared by the
+	// node's replicas.
+	Processor Processor
 }
 
 // Replica is one range's state machine on this node: it implements

@@ -313,9 +313,17 @@ func (r *Replica) scan(ctx context.Context, s *kvpb.ScanRequest, desc *kvpb.Rang
 	if err := r.checkReadTS(s.ReadTs); err != nil {
 		return nil, err
 	}
+	var run Run
+	if len(s.Program) > 0 {
+		var err error
+		if run, err = r.startProgram(s.Program, s.ProgramArgs); err != nil {
+			return nil, err
+		}
+	}
 	start, end := clamp(s.StartKey, s.EndKey, desc)
-	// One response holds at most maxScanRows rows and about maxScanBytes:
-	// the client continues at the resume key.
+	// One response holds at most maxScanRows rows and about maxScanBytes
+	// (counting what a program holds back for its partial result): the
+	// client continues at the resume key.
 	limit := int(s.Limit)
 	if limit <= 0 || limit > maxScanRows {
 		limit = maxScanRows
@@ -340,8 +348,17 @@ func (r *Replica) scan(ctx context.Context, s *kvpb.ScanRequest, desc *kvpb.Rang
 	defer snap.Close()
 	f := s.Filter
 	examined := 0
+	// A program that fails on a row stops the scan there; its error is
+	// the answer unless a lock up to that row comes first.
+	var progErr error
+	var lockEnd []byte
 	err := Scan(snap, start, end, ts, func(k []byte, vts engine.Timestamp, v []byte) bool {
-		if len(resp.Rows) == limit || size >= maxScanBytes || examined >= maxScanExamined {
+		heldRows, heldBytes := 0, 0
+		if run != nil {
+			heldRows, heldBytes = run.Held()
+		}
+		// Every response reads at least one row, so a scan always moves.
+		if examined > 0 && (len(resp.Rows)+heldRows >= limit || size+heldBytes >= maxScanBytes || examined >= maxScanExamined) {
 			resp.ResumeKey = append(resp.ResumeKey[:0], k...)
 			return false
 		}
@@ -349,21 +366,55 @@ func (r *Replica) scan(ctx context.Context, s *kvpb.ScanRequest, desc *kvpb.Rang
 		if f != nil && !f.Matches(k) {
 			return true
 		}
+		if run != nil {
+			resp.Examined++
+			out, keep, err := run.Row(k, v)
+			if err != nil {
+				progErr = err
+				lockEnd = append(append([]byte(nil), k...), 0)
+				return false
+			}
+			if !keep {
+				return true
+			}
+			v = out
+		}
 		size += len(k) + len(v)
 		resp.Rows = append(resp.Rows, &kvpb.KeyValue{Key: append([]byte(nil), k...), Value: append([]byte(nil), v...), Timestamp: uint64(vts)})
 		return true
 	})
-	if err != nil || s.ReadTs == 0 {
-		return resp, err
+	if err != nil {
+		return nil, err
 	}
-	// A lock in the part of the span that was read, of a transaction that
-	// started at or before the read, must be resolved first.
-	lockEnd := end
-	if len(resp.ResumeKey) > 0 && bytes.Compare(resp.ResumeKey, end) < 0 {
-		lockEnd = resp.ResumeKey
+	if s.ReadTs > 0 {
+		// A lock in the part of the span that was read, of a transaction
+		// that started at or before the read, must be resolved first.
+		if lockEnd == nil {
+			lockEnd = end
+			if len(resp.ResumeKey) > 0 && bytes.Compare(resp.ResumeKey, end) < 0 {
+				lockEnd = resp.ResumeKey
+			}
+		}
+		if err := r.checkScanLocks(snap, start, lockEnd, ts, f); err != nil {
+			return nil, err
+		}
 	}
+	if progErr != nil {
+		return nil, programError(progErr)
+	}
+	if run != nil {
+		if resp.Partial, err = run.Finish(); err != nil {
+			return nil, programError(err)
+		}
+	}
+	return resp, nil
+}
+
+// checkScanLocks fails with KeyLocked at the first lock in [start, end) on
+// a key that passes f and blocks a read at ts.
+func (r *Replica) checkScanLocks(snap engine.Reader, start, end []byte, ts engine.Timestamp, f *kvpb.KeyFilter) error {
 	var locked *kvpb.Error
-	err = snap.Scan(start, lockEnd, func(k, raw []byte) error {
+	err := snap.Scan(start, end, func(k, raw []byte) error {
 		if f != nil && !f.Matches(k) {
 			return nil // a lock on a key the scan does not return
 		}
@@ -378,7 +429,7 @@ func (r *Replica) scan(ctx context.Context, s *kvpb.ScanRequest, desc *kvpb.Rang
 		return nil
 	})
 	if locked != nil {
-		return nil, locked
+		return locked
 	}
-	return resp, err
+	return err
 }
