@@ -51,6 +51,7 @@ type Client struct {
 	cfg   Config
 	cache *rangeCache
 	txns  txnCounters
+	scans scanCounters
 	// bg owns the goroutines that resolve transactions' secondary locks;
 	// Close cancels bgCtx and waits for them.
 	bg       sync.WaitGroup

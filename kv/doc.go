@@ -40,6 +40,18 @@
 // background, owned by the client until Close). A write-write conflict is
 // ErrWriteConflict (SQLSTATE 40001 to come); RunTxn retries on it.
 //
+// # Programmed scans
+//
+// Txn.ScanProgram sends a scan program (opaque to kv, see range/replica)
+// with a scan and hands back each response's kept rows and partial result
+// in key order, following resume keys and splits and resolving locks as
+// Scan does. Without a limit it reads the ranges of the span in parallel
+// (at most maxParallelScans at once); with one it asks them in turn and
+// stops once it has enough. The transaction's buffered writes are not
+// visible at the ranges, so a span holding some is refused (ErrOwnWrites)
+// and the caller reads whole rows instead. Client.ScanStats counts what
+// scans bring back.
+//
 // The meta range is found without meta: through the seed addresses the
 // caller gives (a node's own address first) and the node addresses learned
 // from node records.

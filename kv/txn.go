@@ -659,6 +659,7 @@ func (c *Client) scanAt(ctx context.Context, start, end []byte, limit int, ts en
 			return nil, err
 		}
 		s := resp.GetScan()
+		c.scans.record(s)
 		out = append(out, s.GetRows()...)
 		if limit > 0 && len(out) >= limit {
 			return out[:limit], nil
