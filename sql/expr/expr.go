@@ -289,3 +289,41 @@ func Volatile(e Expr) bool {
 	})
 	return found
 }
+
+// Immutable reports whether e's value depends on nothing but its row and
+// the statement's parameters, so that it can be evaluated anywhere (at the
+// ranges of a distributed scan) with the same result: every node is a
+// column, constant, parameter, logical or comparison node, operator, cast
+// or immutable function. Stable and volatile functions (now(),
+// current_user, current_setting, random(), ...), anything typed reg* (their
+// values and casts look up the session's catalog), and nodes this package
+// does not know (the planner's subqueries and outer references) make it
+// false.
+func Immutable(e Expr) bool {
+	ok := true
+	Walk(e, func(x Expr) bool {
+		if isRegType(x.Type()) {
+			ok = false
+			return false
+		}
+		switch y := x.(type) {
+		case *ColRef, *Const, *Param, *And, *Or, *Not, *IsNull, *retype:
+		case *castExpr:
+			ok = !isRegType(y.arg.Type())
+		default:
+			f, isF := x.(interface{ foldable() bool })
+			ok = isF && f.foldable()
+		}
+		return ok
+	})
+	return ok
+}
+
+func isRegType(t types.T) bool {
+	switch t.Oid {
+	case types.OidRegproc, types.OidRegclass, types.OidRegtype, types.OidRegnamespace, types.OidRegrole,
+		types.OidRegclassArr, types.OidRegprocArr, types.OidRegtypeArr, types.OidRegnspArr, types.OidRegroleArr:
+		return true
+	}
+	return false
+}

@@ -162,31 +162,20 @@ func DecodeRow(t *catalog.Table, key, value []byte) (Row, error) {
 		}
 		row[i], rest = d, r
 	}
-	if len(value) == 0 || value[0] != valueFormat {
-		return nil, fmt.Errorf("%w: %s: bad value format", ErrCorrupt, t.Name)
-	}
-	v := value[1:]
-	for len(v) > 0 {
-		id, n := binary.Uvarint(v)
-		if n <= 0 {
-			return nil, fmt.Errorf("%w: %s: bad column id", ErrCorrupt, t.Name)
-		}
-		v = v[n:]
-		l, n := binary.Uvarint(v)
-		if n <= 0 || uint64(len(v)-n) < l {
-			return nil, fmt.Errorf("%w: %s: bad column length", ErrCorrupt, t.Name)
-		}
-		data := v[n : n+int(l)]
-		v = v[n+int(l):]
-		i := t.ColumnIndex(uint32(id))
+	err := walkValue(t, value, func(id uint32, data []byte) error {
+		i := t.ColumnIndex(id)
 		if i < 0 {
-			continue // a dropped column
+			return nil // a dropped column
 		}
 		d, _, err := types.DecodeValue(data, t.Columns[i].Type)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s column %s: %v", ErrCorrupt, t.Name, t.Columns[i].Name, err)
+			return fmt.Errorf("%w: %s column %s: %v", ErrCorrupt, t.Name, t.Columns[i].Name, err)
 		}
 		row[i] = d
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return row, nil
 }
@@ -253,4 +242,113 @@ func TableFilter(t *catalog.Table, ix uint32) *kvpb.KeyFilter {
 		m = binary.BigEndian.AppendUint32(m, ix)
 	}
 	return &kvpb.KeyFilter{Offset: 1 + 4 + 8, Match: m}
+}
+
+// Decoder decodes the rows of one table faster than DecodeRow: column
+// positions are looked up once, and columns the caller does not need are
+// skipped. It is immutable and safe for concurrent use.
+type Decoder struct {
+	t      *catalog.Table
+	pkPos  []int // position of each primary key column
+	pkDesc []bool
+	pos    []int // position of each column id; -1 for a dropped one
+}
+
+// NewDecoder returns a decoder of t's rows.
+func NewDecoder(t *catalog.Table) *Decoder {
+	d := &Decoder{t: t}
+	maxID := uint32(0)
+	for _, c := range t.Columns {
+		maxID = max(maxID, c.ID)
+	}
+	d.pos = make([]int, maxID+1)
+	for i := range d.pos {
+		d.pos[i] = -1
+	}
+	for i, c := range t.Columns {
+		d.pos[c.ID] = i
+	}
+	pk := t.PrimaryIndex()
+	for j, id := range pk.Columns {
+		d.pkPos = append(d.pkPos, t.ColumnIndex(id))
+		d.pkDesc = append(d.pkDesc, j < len(pk.Desc) && pk.Desc[j])
+	}
+	return d
+}
+
+// Decode decodes a row from its KV pair into row (len(t.Columns)), which
+// it clears first. need, when not nil, says by position which columns are
+// wanted: the values of the others are skipped (left NULL); the primary key
+// columns are always decoded.
+func (d *Decoder) Decode(key, value []byte, need []bool, row Row) error {
+	t := d.t
+	clear(row)
+	h, rest, ok := DecodeHeader(key)
+	if !ok || h.Table != t.ID {
+		return fmt.Errorf("%w: key is not a row of table %s", ErrCorrupt, t.Name)
+	}
+	for j, i := range d.pkPos {
+		v, r, err := types.DecodeKey(rest, t.Columns[i].Type, d.pkDesc[j])
+		if err != nil {
+			return fmt.Errorf("%w: %s key column %s: %v", ErrCorrupt, t.Name, t.Columns[i].Name, err)
+		}
+		row[i], rest = v, r
+	}
+	return walkValue(t, value, func(id uint32, data []byte) error {
+		if int(id) >= len(d.pos) || d.pos[id] < 0 {
+			return nil // a dropped column
+		}
+		i := d.pos[id]
+		if need != nil && !need[i] {
+			return nil
+		}
+		v, _, err := types.DecodeValue(data, t.Columns[i].Type)
+		if err != nil {
+			return fmt.Errorf("%w: %s column %s: %v", ErrCorrupt, t.Name, t.Columns[i].Name, err)
+		}
+		row[i] = v
+		return nil
+	})
+}
+
+// walkValue calls fn with each column id and encoded value of a row value.
+func walkValue(t *catalog.Table, value []byte, fn func(id uint32, data []byte) error) error {
+	if len(value) == 0 || value[0] != valueFormat {
+		return fmt.Errorf("%w: %s: bad value format", ErrCorrupt, t.Name)
+	}
+	v := value[1:]
+	for len(v) > 0 {
+		id, n := binary.Uvarint(v)
+		if n <= 0 {
+			return fmt.Errorf("%w: %s: bad column id", ErrCorrupt, t.Name)
+		}
+		v = v[n:]
+		l, n := binary.Uvarint(v)
+		if n <= 0 || uint64(len(v)-n) < l {
+			return fmt.Errorf("%w: %s: bad column length", ErrCorrupt, t.Name)
+		}
+		if err := fn(uint32(id), v[n:n+int(l)]); err != nil {
+			return err
+		}
+		v = v[n+int(l):]
+	}
+	return nil
+}
+
+// ProjectValue appends to dst the row value that keeps, of value's
+// columns, those whose position keep marks (a projection: the result
+// decodes to the same row with the other non-key columns NULL). The kept
+// columns are copied, not decoded.
+func (d *Decoder) ProjectValue(dst, value []byte, keep []bool) ([]byte, error) {
+	dst = append(dst, valueFormat)
+	err := walkValue(d.t, value, func(id uint32, data []byte) error {
+		if int(id) >= len(d.pos) || d.pos[id] < 0 || !keep[d.pos[id]] {
+			return nil
+		}
+		dst = binary.AppendUvarint(dst, uint64(id))
+		dst = binary.AppendUvarint(dst, uint64(len(data)))
+		dst = append(dst, data...)
+		return nil
+	})
+	return dst, err
 }
