@@ -189,8 +189,15 @@ func (c *Cache) install(cat *Catalog) {
 	}
 }
 
+// ErrNoStore is returned by Refresh of a cache made without a kv client
+// (a fixed catalog installed with Install, as tests do).
+var ErrNoStore = errors.New("catalog: the cache has no store to refresh from")
+
 // Refresh reloads the catalog if its version moved.
 func (c *Cache) Refresh(ctx context.Context) error {
+	if c.kv == nil {
+		return ErrNoStore
+	}
 	txn, err := c.kv.Begin(ctx)
 	if err != nil {
 		return err
