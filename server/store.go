@@ -16,7 +16,11 @@ import (
 	"github.com/shardingsystem/shard/kvpb"
 	"github.com/shardingsystem/shard/range/replica"
 	"github.com/shardingsystem/shard/replication"
+	"github.com/shardingsystem/shard/sql"
 )
+
+// programCacheSize bounds the compiled scan programs a node keeps.
+const programCacheSize = 512
 
 // store holds the replicas of one node: every range with a descriptor in
 // the node's engine has a replica and a running raft group.
@@ -30,6 +34,9 @@ type store struct {
 	log    *slog.Logger
 	// tso hands out transaction timestamps (the kv client's oracle client).
 	tso func(context.Context) (engine.Timestamp, error)
+	// programs compiles the scan programs of SQL scans (pushed-down
+	// filters and aggregates) for every replica, caching them.
+	programs *replica.ProgramCache
 	// wg owns the goroutines that open right-hand sides of splits.
 	wg sync.WaitGroup
 	// openMu serializes openReplica, so one range is never opened twice.
@@ -44,7 +51,8 @@ type store struct {
 
 func newStore(nodeID uint64, addr string, eng *engine.Engine, hub *replication.Hub, cfg Config, log *slog.Logger) *store {
 	s := &store{nodeID: nodeID, addr: addr, eng: eng, hub: hub, timing: cfg.Timing,
-		snaps: filepath.Join(cfg.DataDir, "snapshots"), log: log}
+		snaps: filepath.Join(cfg.DataDir, "snapshots"), log: log,
+		programs: replica.NewProgramCache(sql.ScanProcessor(), programCacheSize)}
 	s.mu.replicas = map[uint64]*replica.Replica{}
 	return s
 }
@@ -113,7 +121,7 @@ func (s *store) openReplica(id uint64, desc *kvpb.RangeDescriptor) (*replica.Rep
 	rep, err := replica.Open(replica.Config{
 		RangeID: id, NodeID: s.nodeID, Engine: s.eng, Logger: s.log,
 		OnSplit: func(right *kvpb.RangeDescriptor) { s.splitApplied(right) },
-		TSO:     s.tso,
+		TSO:     s.tso, Processor: s.programs,
 	}, desc)
 	if err != nil {
 		return nil, err

@@ -23,6 +23,11 @@ type aggSpec struct {
 	typ      types.T
 	filter   expr.Expr
 	order    []sortKeyExpr
+	// For pushdown: the call's name, argument nodes and modifiers.
+	name     string
+	argNodes []*pg_query.Node
+	star     bool
+	distinct bool
 }
 
 // aggRel groups its input by the group expressions and computes the
@@ -33,6 +38,11 @@ type aggRel struct {
 	groups  []expr.Expr
 	aggs    []*aggSpec
 	columns []scopeCol
+	// groupNodes are the parse nodes of groups, for pushdown.
+	groupNodes []*pg_query.Node
+	// push, when set, is the scan below whose ranges compute partial
+	// aggregates (pushdown.go).
+	push *scanRel
 }
 
 func (r *aggRel) cols() []scopeCol {
@@ -56,29 +66,54 @@ type aggGroup struct {
 	inputs [][]row
 }
 
+// aggGrouper collects the groups of an aggregation, in the order they are
+// first met.
+type aggGrouper struct {
+	r      *aggRel
+	gcols  []scopeCol
+	groups map[string]*aggGroup
+	order  []*aggGroup
+}
+
+func (r *aggRel) newMerger() *aggGrouper {
+	m := &aggGrouper{r: r, gcols: make([]scopeCol, len(r.groups)), groups: map[string]*aggGroup{}}
+	for i, g := range r.groups {
+		m.gcols[i] = scopeCol{typ: g.Type()}
+	}
+	if len(r.groups) == 0 {
+		m.group(nil) // no GROUP BY: one group, even over no rows
+	}
+	return m
+}
+
+// group returns the group of vals, new if it was not met yet.
+func (m *aggGrouper) group(vals row) *aggGroup {
+	k := rowKeyString(vals, m.gcols)
+	g := m.groups[k]
+	if g == nil {
+		r := m.r
+		g = &aggGroup{vals: vals, states: make([]expr.AggFunc, len(r.aggs)), inputs: make([][]row, len(r.aggs))}
+		for i, a := range r.aggs {
+			g.states[i] = a.newState()
+		}
+		m.groups[k] = g
+		m.order = append(m.order, g)
+	}
+	return g
+}
+
 func (r *aggRel) rows(e *execCtx) ([]row, error) {
+	if r.push != nil {
+		out, ok, err := r.pushedRows(e)
+		if err != nil || ok {
+			return out, err
+		}
+	}
 	in, err := r.in.rows(e)
 	if err != nil {
 		return nil, err
 	}
-	gcols := make([]scopeCol, len(r.groups))
-	for i, g := range r.groups {
-		gcols[i] = scopeCol{typ: g.Type()}
-	}
-	groups := map[string]*aggGroup{}
-	var order []*aggGroup
-	newGroup := func(vals row) *aggGroup {
-		g := &aggGroup{vals: vals, states: make([]expr.AggFunc, len(r.aggs)), inputs: make([][]row, len(r.aggs))}
-		for i, a := range r.aggs {
-			g.states[i] = a.newState()
-		}
-		return g
-	}
-	if len(r.groups) == 0 {
-		g := newGroup(nil)
-		groups[""] = g
-		order = append(order, g)
-	}
+	m := r.newMerger()
 	for _, src := range in {
 		vals := make(row, len(r.groups))
 		for i, gx := range r.groups {
@@ -86,13 +121,7 @@ func (r *aggRel) rows(e *execCtx) ([]row, error) {
 				return nil, err
 			}
 		}
-		k := rowKeyString(vals, gcols)
-		g := groups[k]
-		if g == nil {
-			g = newGroup(vals)
-			groups[k] = g
-			order = append(order, g)
-		}
+		g := m.group(vals)
 		for i, a := range r.aggs {
 			if a.filter != nil {
 				ok, err := evalBool(e, a.filter, src)
@@ -125,8 +154,15 @@ func (r *aggRel) rows(e *execCtx) ([]row, error) {
 			}
 		}
 	}
-	out := make([]row, 0, len(order))
-	for _, g := range order {
+	return m.finish(e)
+}
+
+// finish returns the rows of the groups: their values, then the aggregates'
+// results.
+func (m *aggGrouper) finish(e *execCtx) ([]row, error) {
+	r := m.r
+	out := make([]row, 0, len(m.order))
+	for _, g := range m.order {
 		rw := make(row, 0, len(r.groups)+len(r.aggs))
 		rw = append(rw, g.vals...)
 		for i, a := range r.aggs {
@@ -192,6 +228,7 @@ func (p *planner) planGroupBy(s *pg_query.SelectStmt, from rel, in *scope) (rel,
 		}
 		x = resolveUnknown(x)
 		ar.groups = append(ar.groups, x)
+		ar.groupNodes = append(ar.groupNodes, n)
 		ab.groupKeys = append(ab.groupKeys, nodeKey(n))
 		col := -1
 		if cr, ok := x.(*expr.ColRef); ok {

@@ -18,6 +18,23 @@
 // scan of the database's ranges. EXPLAIN prints which one and the ranges
 // and nodes it touches.
 //
+// # Pushdown (scan programs)
+//
+// After planning, every full or shard scan gets a scan program
+// (pushdown.go, scanprog.go) holding what the ranges can do for it: the
+// WHERE conjuncts that evaluate identically there, the columns to return,
+// a per-range LIMIT, and partial aggregates (count, sum and avg over
+// integers and numerics, min, max; avg travels as sum and count) that the
+// gateway merges. Expressions travel as pg_query parse nodes and are built
+// at the range by the same expr.Builder against the scan's columns, with the
+// statement's parameter types; the gateway pushes an expression only if
+// that build succeeds and is expr.Immutable. Each node compiles a program
+// once (range/replica.ProgramCache); parameter values travel with each
+// scan. EXPLAIN prints a "pushed:" line; SET shard.scan_pushdown = off reads
+// whole rows as before (for comparison and debugging), and kv.Client's
+// ScanStats counts what scans bring back. A transaction with buffered
+// writes in a scan's span reads whole rows (the ranges cannot see them).
+//
 // # Transactions
 //
 // Outside a block each statement is its own transaction, restarted on a
@@ -50,9 +67,22 @@
 //     literal without an offset is read as UTC. DateStyle is ISO, MDY only;
 //     extra_float_digits below 1 is accepted and ignored.
 //   - DDL commits on its own even inside a transaction block.
-//   - Operators materialize their results at the gateway; nothing is pushed
-//     down into the ranges yet, so a full scan reads the whole database
-//     span, and joins run at the gateway (hash join on equalities).
+//   - Operators materialize their results at the gateway, and joins run
+//     there (hash join on equalities). Filters, projections, LIMIT and
+//     mergeable aggregates of a scan are pushed to the ranges (see
+//     Pushdown), but a range still reads its whole span (the table's rows
+//     are picked out by key; there is no skip-scan of blocks yet), and
+//     sorting, DISTINCT, joins, HAVING, float sums and averages (their
+//     rounding depends on the order of additions), string_agg, array_agg,
+//     json_agg and aggregates with DISTINCT, FILTER or ORDER BY run at the
+//     gateway over rows that come back whole or projected.
+//   - When only some WHERE conjuncts can be pushed (the others have
+//     subqueries, outer references, stable or volatile functions), the
+//     gateway evaluates the whole WHERE again on the rows that pass, so the
+//     pushed conjuncts are checked first: a non-pushed conjunct's error on
+//     a row a pushed one rejects is not raised (PostgreSQL does not promise
+//     an order of evaluation either). A pushed LIMIT stops the ranges early,
+//     so an error on a row past the limit is not raised, as in PostgreSQL.
 //   - FOREIGN KEY and CHECK constraints, views, CTEs, window functions,
 //     LATERAL, set-returning functions other than generate_series in FROM,
 //     and COPY TO are answered with 0A000.

@@ -79,6 +79,11 @@ func explainRel(e *execCtx, r rel, depth int, add func(int, string, ...any)) {
 		if x.filter != nil {
 			add(depth+1, "Filter: yes")
 		}
+		if x.push != nil && (!x.push.agg || !pushdownOn(e)) {
+			if d := describePush(e, x, nil); d != "" {
+				add(depth+1, "%s", d)
+			}
+		}
 		add(depth+1, "%s", scanRanges(e, x))
 	case *filterRel:
 		add(depth, "Filter")
@@ -97,6 +102,16 @@ func explainRel(e *execCtx, r rel, depth int, add func(int, string, ...any)) {
 		explainRel(e, x.left, depth+1, add)
 		explainRel(e, x.right, depth+1, add)
 	case *aggRel:
+		if s := x.push; s != nil && pushdownOn(e) {
+			add(depth, "Aggregate (%d group key(s), %d aggregate(s)) at the gateway, merging partial aggregates of the ranges", len(x.groups), len(x.aggs))
+			add(depth+1, "%s", s.describe())
+			if s.filter != nil {
+				add(depth+2, "Filter: yes")
+			}
+			add(depth+2, "%s", describePush(e, s, x))
+			add(depth+2, "%s", scanRanges(e, s))
+			break
+		}
 		add(depth, "Aggregate (%d group key(s), %d aggregate(s)) at the gateway", len(x.groups), len(x.aggs))
 		explainRel(e, x.in, depth+1, add)
 	case *sortRel:

@@ -214,13 +214,7 @@ func (p *planner) planJoin(j *pg_query.JoinExpr, outer *scope) (rel, error) {
 			jr.leftKey, jr.rightKey = equiKeys(on, len(lc))
 		}
 	}
-	switch len(conds) {
-	case 0:
-	case 1:
-		jr.on = conds[0]
-	default:
-		jr.on = &expr.And{Args: conds}
-	}
+	jr.on = andOf(conds)
 	if len(using) > 0 {
 		// The right side's USING columns are shown once, by the left's.
 		cols := jr.cols()

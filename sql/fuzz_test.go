@@ -40,6 +40,8 @@ func FuzzPrepare(f *testing.F) {
 		"SELECT a.id FROM t a LEFT JOIN t b ON a.id = b.id", "BEGIN", "SET search_path = public", "SHOW ALL",
 		"CREATE TABLE x (a int primary key)", "EXPLAIN SELECT * FROM t", "COPY t FROM STDIN", "SELECT $1::int + 1",
 		"SELECT CASE WHEN id > 1 THEN 'a' ELSE NULL END FROM t", "VALUES (1), (2)", "SELECT * FROM generate_series(1, 3)",
+		"SELECT name FROM t WHERE v > $1 AND name LIKE 'a%' LIMIT $2", "SELECT name, sum(v), avg(id), min(name) FROM t WHERE v <> 0 GROUP BY name",
+		"SELECT count(*) FROM t WHERE v > (SELECT max(v) FROM t) AND now() > '2000-01-01'",
 	} {
 		f.Add(s)
 	}

@@ -25,6 +25,9 @@ import (
 //
 //	exec            runs statements; prints "ok" or the error
 //	query           runs one query; prints the column names, then the rows
+//	query-args args=(a,b,...)
+//	                runs one query through the extended protocol with the
+//	                given parameters (sent as text, typed by the server)
 //
 // Results print in text format; NULL prints as NULL; errors as
 // "ERROR <SQLSTATE>: <message>".
@@ -39,12 +42,17 @@ const logicPassword = "logic-test-pw"
 
 func startLogicCluster(t *testing.T) string {
 	t.Helper()
-	c := testcluster.Start(t, testcluster.Options{Nodes: 1, Configure: func(i int, cfg *server.Config) {
+	return startSQLCluster(t).Server(1).SQLAddr()
+}
+
+// startSQLCluster starts a one-node cluster serving SQL on a free port.
+func startSQLCluster(t *testing.T) *testcluster.Cluster {
+	t.Helper()
+	return testcluster.Start(t, testcluster.Options{Nodes: 1, Configure: func(i int, cfg *server.Config) {
 		cfg.SQLAddr = "127.0.0.1:0"
 		cfg.RootPassword = logicPassword
 		cfg.Replicas = 1
 	}})
-	return c.Server(1).SQLAddr()
 }
 
 func connect(t *testing.T, addr, db string) *pgx.Conn {
@@ -90,7 +98,17 @@ func TestLogic(t *testing.T) {
 				}
 				return strings.Join(out, "\n") + "\n"
 			case "query":
-				return runQuery(ctx, conn, d.Input)
+				return runQuery(ctx, conn, d.Input, pgx.QueryExecModeSimpleProtocol)
+			case "query-args":
+				args := []any{pgx.QueryExecModeCacheStatement, pgx.QueryResultFormats{pgx.TextFormatCode}}
+				for _, a := range d.CmdArgs {
+					if a.Key == "args" {
+						for _, v := range a.Vals {
+							args = append(args, v)
+						}
+					}
+				}
+				return runQuery(ctx, conn, d.Input, args...)
 			}
 			t.Fatalf("unknown command %s", d.Cmd)
 			return ""
@@ -115,8 +133,8 @@ func splitScript(s string) []string {
 	return out
 }
 
-func runQuery(ctx context.Context, conn *pgx.Conn, sql string) string {
-	rows, err := conn.Query(ctx, sql, pgx.QueryExecModeSimpleProtocol)
+func runQuery(ctx context.Context, conn *pgx.Conn, sql string, args ...any) string {
+	rows, err := conn.Query(ctx, sql, args...)
 	if err != nil {
 		return formatErr(err) + "\n"
 	}

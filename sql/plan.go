@@ -18,6 +18,15 @@ func (se *Session) planStatement(cat *catalog.Catalog, n *pg_query.Node, params 
 		return nil, pgerror.New(pgerror.CodeInvalidCatalogName, "database \"%s\" was dropped", se.db.Name)
 	}
 	p := &planner{se: se, cat: cat, db: db, params: params}
+	pl, err := p.planStatementKind(n)
+	if err == nil {
+		p.pushDownPlan(pl)
+	}
+	return pl, err
+}
+
+// planStatementKind plans n by its kind.
+func (p *planner) planStatementKind(n *pg_query.Node) (plan, error) {
 	switch {
 	case n.GetSelectStmt() != nil:
 		return p.planQuery(n.GetSelectStmt())

@@ -223,7 +223,8 @@ func (ev *env) Aggregate(b *expr.Builder, call *pg_query.FuncCall) (expr.Expr, e
 		}
 	}
 	r := ev.agg.rel
-	r.aggs = append(r.aggs, &aggSpec{newState: newState, args: args, typ: rt, filter: filter, order: order})
+	r.aggs = append(r.aggs, &aggSpec{newState: newState, args: args, typ: rt, filter: filter, order: order,
+		name: name, argNodes: call.Args, star: call.AggStar, distinct: call.AggDistinct})
 	return &expr.ColRef{Idx: len(r.groups) + len(r.aggs) - 1, T: rt, Name: name}, nil
 }
 

@@ -37,8 +37,13 @@ type scanRel struct {
 	// first-column values for accessIndex.
 	shardVals []expr.Expr
 	index     *catalog.Index
-	// lock marks the rows read for locking (FOR UPDATE, UPDATE, DELETE).
+	// lock marks the rows read for locking (FOR UPDATE).
 	lock bool
+	// where holds the parse nodes of the WHERE conjuncts behind filter,
+	// for pushdown (pushdown.go).
+	where []*pg_query.Node
+	// push is what the scan asks the ranges to do; nil: nothing.
+	push *scanPush
 }
 
 func (s *scanRel) cols() []scopeCol { return s.columns }
@@ -66,6 +71,7 @@ func (s *scanRel) scan(e *execCtx) ([]scanned, error) {
 	t := s.table
 	pk := t.PrimaryIndex()
 	var found []scanned
+	pushed := false
 	add := func(k, v []byte) error {
 		r, err := rowenc.DecodeRow(t, k, v)
 		if err != nil {
@@ -115,45 +121,15 @@ func (s *scanRel) scan(e *execCtx) ([]scanned, error) {
 				}
 			}
 		}
-	case accessShard:
-		sc := t.ColumnByID(t.ShardColumn)
-		var hashes []uint64
-		for _, x := range s.shardVals {
-			d, err := expr.ConstEval(e.ev, x)
-			if err != nil {
-				return nil, err
-			}
-			d, ok := keyValue(d, x.Type(), sc.Type)
-			if !ok {
-				continue
-			}
-			hashes = appendUniqueHash(hashes, rowenc.ShardHash(sc.Type, d))
-		}
-		for _, h := range hashes {
-			prefix := rowenc.IndexPrefix(t.DB, h, t.ID, pk.ID)
-			kvs, err := e.txn.Scan(e.ctx, prefix, keys.PrefixEnd(prefix), 0)
-			if err != nil {
-				return nil, err
-			}
-			for _, kv := range kvs {
-				if err := add(kv.Key, kv.Value); err != nil {
-					return nil, err
-				}
-			}
-		}
 	case accessIndex:
 		ix := s.index
 		col := t.ColumnByID(ix.Columns[0])
+		vals, err := keyValues(e, s.shardVals, col.Type)
+		if err != nil {
+			return nil, err
+		}
 		var rowKeys [][]byte
-		for _, x := range s.shardVals {
-			d, err := expr.ConstEval(e.ev, x)
-			if err != nil {
-				return nil, err
-			}
-			d, ok := keyValue(d, x.Type(), col.Type)
-			if !ok {
-				continue
-			}
+		for _, d := range vals {
 			prefix := rowenc.IndexLookupPrefix(t, ix, rowenc.ShardHash(col.Type, d), []types.Datum{d})
 			kvs, err := e.txn.Scan(e.ctx, prefix, keys.PrefixEnd(prefix), 0)
 			if err != nil {
@@ -176,25 +152,35 @@ func (s *scanRel) scan(e *execCtx) ([]scanned, error) {
 			}
 		}
 	default:
-		start, end := rowenc.DatabaseSpan(t.DB)
-		kvs, err := e.txn.ScanFiltered(e.ctx, start, end, 0, rowenc.TableFilter(t, pk.ID))
+		spans, err := s.spans(e)
 		if err != nil {
 			return nil, err
 		}
-		for _, kv := range kvs {
-			h, _, ok := rowenc.DecodeHeader(kv.Key)
-			if !ok || h.Table != t.ID || h.Index != pk.ID {
-				continue
-			}
-			if err := add(kv.Key, kv.Value); err != nil {
-				return nil, err
+		if found, pushed, err = s.scanPushed(e, spans); err != nil {
+			return nil, err
+		}
+		if !pushed {
+			for _, sp := range spans {
+				kvs, err := e.txn.ScanFiltered(e.ctx, sp.start, sp.end, 0, sp.filter)
+				if err != nil {
+					return nil, err
+				}
+				for _, kv := range kvs {
+					if err := add(kv.Key, kv.Value); err != nil {
+						return nil, err
+					}
+				}
 			}
 		}
 	}
-	if s.filter != nil {
+	filter := s.filter
+	if pushed {
+		filter = s.push.residual
+	}
+	if filter != nil {
 		out := found[:0]
 		for _, r := range found {
-			ok, err := evalBool(e, s.filter, r.row)
+			ok, err := evalBool(e, filter, r.row)
 			if err != nil {
 				return nil, err
 			}
@@ -396,6 +382,7 @@ func (p *planner) applyWhere(from rel, in *scope, where *pg_query.Node, lock boo
 	}
 	if s, ok := from.(*scanRel); ok {
 		s.filter = pred
+		s.where = []*pg_query.Node{where}
 		s.lock = lock
 		s.chooseAccess()
 		return s, nil
@@ -412,6 +399,7 @@ func (p *planner) applyWhere(from rel, in *scope, where *pg_query.Node, lock boo
 	for _, s := range pushableScans(from) {
 		sb := p.builder(&env{p: p, sc: &scope{cols: s.cols()}})
 		var mine []expr.Expr
+		var nodes []*pg_query.Node
 		for _, part := range parts {
 			if hasSubLink(part) {
 				continue
@@ -421,11 +409,15 @@ func (p *planner) applyWhere(from rel, in *scope, where *pg_query.Node, lock boo
 				continue
 			}
 			mine = append(mine, x)
+			nodes = append(nodes, part)
 		}
 		if len(mine) == 0 {
 			continue
 		}
 		s.addFilter(mine)
+		if sc, ok := s.(*scanRel); ok {
+			sc.where = append(sc.where, nodes...)
+		}
 	}
 	return &filterRel{in: from, pred: pred}, nil
 }
