@@ -316,7 +316,8 @@ type scanProcessor struct{}
 func ScanProcessor() replica.Processor { return scanProcessor{} }
 
 // Compile implements replica.Processor.
-func (scanProcessor) Compile(code []byte) (replica.Program, error) {
+func (scanProcessor) Compile(code []byte) (_ replica.Program, err error) {
+	defer recoverProgram(&err)
 	sp := &scanSpec{}
 	if err := json.Unmarshal(code, sp); err != nil {
 		return nil, fmt.Errorf("sql: scan program: %w", err)
@@ -343,7 +344,8 @@ func encodeArgs(ts []types.T, params []types.Datum) []byte {
 }
 
 // Start implements replica.Program.
-func (p *scanProgram) Start(args []byte) (replica.Run, error) {
+func (p *scanProgram) Start(args []byte) (_ replica.Run, err error) {
+	defer recoverProgram(&err)
 	params := make([]types.Datum, len(p.paramTypes))
 	rest := args
 	for i, t := range p.paramTypes {
@@ -381,7 +383,8 @@ type partialGroup struct {
 }
 
 // Row implements replica.Run.
-func (r *scanRun) Row(key, value []byte) ([]byte, bool, error) {
+func (r *scanRun) Row(key, value []byte) (_ []byte, _ bool, err error) {
+	defer recoverProgram(&err)
 	p := r.p
 	if r.row != nil {
 		if err := p.dec.Decode(key, value, p.need, r.row); err != nil {
@@ -457,7 +460,8 @@ func (r *scanRun) Held() (int, int) { return len(r.order), r.held }
 // Finish implements replica.Run: the partial aggregates, as the group
 // count, then per group its values and the state of each call (see
 // decodePartials).
-func (r *scanRun) Finish() ([]byte, error) {
+func (r *scanRun) Finish() (_ []byte, err error) {
+	defer recoverProgram(&err)
 	p := r.p
 	if !p.agg {
 		return nil, nil
@@ -518,6 +522,15 @@ func (p *scanProgram) decodePartials(b []byte, fn func(vals row, states [][]type
 		}
 	}
 	return nil
+}
+
+// recoverProgram turns a panic of a scan program at a range into an
+// internal error of the statement, as recoverInternal does at the gateway:
+// a bug in an expression must fail the query, not the node.
+func recoverProgram(err *error) {
+	if r := recover(); r != nil {
+		*err = scanError{pgerror.New(pgerror.CodeInternalError, "internal error in a scan program: %v", r).WithDetail("%s", stackTrace())}
+	}
 }
 
 // scanError is an error of a scan program on its way to the gateway: the
