@@ -265,7 +265,7 @@ func ToFaults(events []Event) []report.Fault {
 			out = append(out, report.Fault{Kind: e.Kind, Start: e.Time, Nodes: e.Nodes, Detail: e.Detail, Error: e.Error})
 			continue
 		}
-		out = append(out, report.Fault{Kind: e.Kind, Start: e.Time, End: e.Time, Nodes: e.Nodes, Detail: e.Detail, Error: e.Error})
+		out = append(out, report.Fault{Kind: e.Kind, Start: e.Time, End: e.Time, Nodes: e.Nodes, Detail: e.Detail, Error: e.Error, Note: e.Phase == Note})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 	return out

@@ -39,12 +39,16 @@ func TestToFaults(t *testing.T) {
 		{Time: 2 * s, Kind: "split", Phase: Instant, Fault: 2, Detail: "r3"},
 		{Time: 3 * s, Kind: "kill-random", Phase: Heal, Fault: 1, Error: "boom"},
 		{Time: 4 * s, Kind: "pause-random", Phase: Begin, Fault: 3},
+		{Time: 5 * s, Kind: "whole", Phase: Note, Detail: "waited"},
 	})
-	want := []string{"kill-random 1s-3s [n2]  heal: boom", "split 2s-2s [] r3 ", "pause-random 4s-0s []  "}
+	want := []string{"kill-random 1s-3s [n2]  heal: boom", "split 2s-2s [] r3 ", "pause-random 4s-0s []  ", "whole 5s-5s [] waited "}
 	if len(got) != len(want) {
 		t.Fatalf("ToFaults: %+v", got)
 	}
 	for i, f := range got {
+		if f.Note != (f.Kind == "whole") {
+			t.Errorf("fault %d (%s): Note = %v", i, f.Kind, f.Note)
+		}
 		if g := fmt.Sprintf("%s %v-%v %v %s %s", f.Kind, f.Start, f.End, f.Nodes, f.Detail, f.Error); g != want[i] {
 			t.Errorf("fault %d: %q, want %q", i, g, want[i])
 		}

@@ -21,7 +21,14 @@ type Fault struct {
 	Nodes  []string      `json:"nodes,omitempty"`
 	Detail string        `json:"detail,omitempty"`
 	Error  string        `json:"error,omitempty"`
+	// Note marks an entry that is not a fault but a remark of the nemesis
+	// (such as how long the cluster took to be whole again).
+	Note bool `json:"note,omitempty"`
 }
+
+// Injected reports whether f is a fault that really took effect: not a
+// note, not one that failed to start.
+func (f Fault) Injected() bool { return !f.Note && f.Error == "" }
 
 // Verdict is what the checker concluded.
 type Verdict struct {
@@ -97,7 +104,7 @@ func Summarize(h history.History, faults []Fault) Summary {
 	}
 	active := func(t time.Duration) bool {
 		for _, f := range faults {
-			if t >= f.Start && (f.End == 0 || t <= f.End) {
+			if f.Injected() && t >= f.Start && (f.End == 0 || t <= f.End) {
 				return true
 			}
 		}

@@ -66,3 +66,24 @@ func TestSummarizeAndWrite(t *testing.T) {
 		t.Fatalf("history round trip: %v %v", err, back)
 	}
 }
+
+// TestNotesAndFailedFaultsAreNotActive: a nemesis note and a fault that
+// failed to start do not make ops count as "during faults".
+func TestNotesAndFailedFaultsAreNotActive(t *testing.T) {
+	s := time.Second
+	h := history.History{
+		{Index: 0, Process: 0, Type: history.Invoke, F: history.FWrite, Time: 2 * s},
+		{Index: 1, Process: 0, Type: history.OK, F: history.FWrite, Time: 3 * s},
+	}
+	faults := []Fault{
+		{Kind: "whole", Start: 2 * s, End: 3 * s, Note: true},
+		{Kind: "pause-random", Start: 1 * s, End: 4 * s, Error: "no node to pause"},
+		{Kind: "kill-random", Start: 5 * s, End: 6 * s},
+	}
+	if got := Summarize(h, faults).DuringFaults; got != (Progress{}) {
+		t.Fatalf("during faults: %+v, want none", got)
+	}
+	if faults[0].Injected() || faults[1].Injected() || !faults[2].Injected() {
+		t.Fatal("Injected: notes and failed faults are not injected faults")
+	}
+}
