@@ -48,8 +48,6 @@ type Load struct {
 	// OpTimeout bounds one operation; an op that runs out is Info (writes)
 	// or Fail (reads). Default 5 s.
 	OpTimeout time.Duration
-	// Rate bounds the invocations per second of each client; 0: none.
-	Rate float64
 	// Logf, when set, gets progress lines.
 	Logf func(format string, args ...any)
 	// Recovery is how long clients go on after the faults are healed
@@ -190,19 +188,7 @@ type client struct {
 }
 
 func (c *client) run(ctx context.Context) {
-	var pace *time.Ticker
-	if c.load.Rate > 0 {
-		pace = time.NewTicker(time.Duration(float64(time.Second) / c.load.Rate))
-		defer pace.Stop()
-	}
 	for ctx.Err() == nil {
-		if pace != nil {
-			select {
-			case <-pace.C:
-			case <-ctx.Done():
-				return
-			}
-		}
 		if c.load.Ops > 0 && c.invoked.Load() >= int64(c.load.Ops) {
 			return
 		}
