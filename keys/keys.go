@@ -52,7 +52,20 @@ var (
 	metaNodePrefix = []byte{0x02, 'n'}
 	metaSysPrefix  = []byte{0x02, 's'}
 	metaCatPrefix  = []byte{0x02, 'c'}
+	metaEvtPrefix  = []byte{0x02, 'e'}
 )
+
+// EventKey is the meta key of a controller event: its time, then the node
+// that recorded it, so keys sort by time and two recorders never collide.
+func EventKey(unixNanos int64, node uint64) []byte {
+	k := binary.BigEndian.AppendUint64(append([]byte{}, metaEvtPrefix...), uint64(unixNanos))
+	return binary.BigEndian.AppendUint64(k, node)
+}
+
+// EventSpan is the span of all controller events.
+func EventSpan() (start, end []byte) {
+	return metaEvtPrefix, prefixEnd(metaEvtPrefix)
+}
 
 // CatalogKey is the meta key of a SQL catalog record (package sql/catalog
 // chooses the suffixes).
@@ -172,6 +185,8 @@ func Pretty(k []byte) string {
 		return "/meta/desc" + prettyTail(k[len(metaDescPrefix):])
 	case bytes.HasPrefix(k, metaNodePrefix) && len(k) == len(metaNodePrefix)+8:
 		return "/meta/node/" + strconv.FormatUint(binary.BigEndian.Uint64(k[len(metaNodePrefix):]), 10)
+	case bytes.HasPrefix(k, metaEvtPrefix) && len(k) == len(metaEvtPrefix)+16:
+		return "/meta/event/" + strconv.FormatUint(binary.BigEndian.Uint64(k[len(metaEvtPrefix):]), 10)
 	case bytes.HasPrefix(k, metaSysPrefix):
 		return "/meta/sys/" + string(k[len(metaSysPrefix):])
 	case bytes.Equal(k, MetaMin):
@@ -233,4 +248,44 @@ func Parse(s string) ([]byte, error) {
 		return nil, fmt.Errorf("keys: bad escape at offset %d in %q", i, s)
 	}
 	return out, nil
+}
+
+// SQL data layout, as far as range management needs it (sql/rowenc owns
+// the rest): 't' db:4 hash:8 table:4 index:4 columns... A database owns the
+// span of 't' db; one shard value's rows, in every table, share the block
+// 't' db hash.
+const (
+	sqlPrefix     = 't'
+	tenantLen     = 1 + 4
+	shardBlockLen = tenantLen + 8
+)
+
+// Tenant returns the prefix of the database whose span holds k ('t' db),
+// or nil when k is not a SQL key. Ranges of different tenants never merge.
+func Tenant(k []byte) []byte {
+	if len(k) < tenantLen || k[0] != sqlPrefix {
+		return nil
+	}
+	return k[:tenantLen:tenantLen]
+}
+
+// ShardBoundary returns the start of the shard block holding k ('t' db
+// hash), the key at which a range may be split without one shard value
+// straddling two ranges. A key that is not inside a SQL shard block (other
+// user keys, or a bare database prefix) is its own boundary.
+func ShardBoundary(k []byte) []byte {
+	if len(k) < shardBlockLen || k[0] != sqlPrefix {
+		return k
+	}
+	return k[:shardBlockLen:shardBlockLen]
+}
+
+// SameTenant reports whether a range [start, end) lies inside one
+// database's span (end may be that span's end).
+func SameTenant(start, end []byte) bool {
+	t := Tenant(start)
+	if t == nil {
+		return false
+	}
+	return bytes.Compare(end, prefixEnd(t)) <= 0
 }

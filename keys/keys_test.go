@@ -107,3 +107,34 @@ func TestPretty(t *testing.T) {
 		}
 	}
 }
+
+func TestShardBoundary(t *testing.T) {
+	block := []byte{'t', 0, 0, 0, 7, 1, 2, 3, 4, 5, 6, 7, 8}
+	row := append(append([]byte{}, block...), 0, 0, 0, 9, 0, 0, 0, 1, 'x')
+	if got := ShardBoundary(row); !bytes.Equal(got, block) {
+		t.Fatalf("ShardBoundary(row) = %x, want %x", got, block)
+	}
+	if got := ShardBoundary(block); !bytes.Equal(got, block) {
+		t.Fatalf("ShardBoundary(block) = %x", got)
+	}
+	raw := []byte("user-key")
+	if got := ShardBoundary(raw); !bytes.Equal(got, raw) {
+		t.Fatalf("ShardBoundary(raw) = %q", got)
+	}
+	if got := Tenant(row); !bytes.Equal(got, block[:5]) {
+		t.Fatalf("Tenant(row) = %x", got)
+	}
+	if Tenant(raw) != nil {
+		t.Fatal("a raw key has no tenant")
+	}
+	db8 := []byte{'t', 0, 0, 0, 8}
+	if !SameTenant(block, db8) {
+		t.Fatal("a range ending at the next database's start is inside one database")
+	}
+	if SameTenant(block, append(db8, 1)) {
+		t.Fatal("a range reaching into the next database is not inside one")
+	}
+	if SameTenant(raw, KeyMax) {
+		t.Fatal("raw keys have no tenant")
+	}
+}

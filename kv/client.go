@@ -358,6 +358,14 @@ func (c *Client) LookupRange(ctx context.Context, key []byte) (*kvpb.RangeDescri
 // EvictRange drops a cached descriptor (after an admin change).
 func (c *Client) EvictRange(d *kvpb.RangeDescriptor) { c.cache.evict(d) }
 
+// CallMetaLeader calls call with the addresses that may lead the meta range
+// (cached leader, seeds, known nodes), following NotLeader hints as
+// tryLeader does, for services that only the meta leader serves (the
+// controller). call returns a *kvpb.Error for a structured refusal.
+func (c *Client) CallMetaLeader(ctx context.Context, call func(addr string) error) error {
+	return c.tryLeader(ctx, metaDesc, call)
+}
+
 func backoff(ctx context.Context, attempt int) error {
 	d := time.Duration(1<<min(attempt, 7)) * 5 * time.Millisecond // 10ms .. 640ms
 	d = d/2 + rand.N(d/2+1)

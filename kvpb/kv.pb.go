@@ -70,6 +70,64 @@ func (ReplicaType) EnumDescriptor() ([]byte, []int) {
 	return file_kvpb_kv_proto_rawDescGZIP(), []int{0}
 }
 
+// NodeState is what an operator asked of a node.
+type NodeState int32
+
+const (
+	// ACTIVE nodes hold replicas and lead ranges.
+	NodeState_ACTIVE NodeState = 0
+	// DRAINING nodes keep their replicas but lead nothing.
+	NodeState_DRAINING NodeState = 1
+	// DECOMMISSIONING nodes have their replicas moved away, then become
+	// REMOVED.
+	NodeState_DECOMMISSIONING NodeState = 2
+	// REMOVED nodes hold nothing and are ignored by the controller.
+	NodeState_REMOVED NodeState = 3
+)
+
+// Enum value maps for NodeState.
+var (
+	NodeState_name = map[int32]string{
+		0: "ACTIVE",
+		1: "DRAINING",
+		2: "DECOMMISSIONING",
+		3: "REMOVED",
+	}
+	NodeState_value = map[string]int32{
+		"ACTIVE":          0,
+		"DRAINING":        1,
+		"DECOMMISSIONING": 2,
+		"REMOVED":         3,
+	}
+)
+
+func (x NodeState) Enum() *NodeState {
+	p := new(NodeState)
+	*p = x
+	return p
+}
+
+func (x NodeState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (NodeState) Descriptor() protoreflect.EnumDescriptor {
+	return file_kvpb_kv_proto_enumTypes[1].Descriptor()
+}
+
+func (NodeState) Type() protoreflect.EnumType {
+	return &file_kvpb_kv_proto_enumTypes[1]
+}
+
+func (x NodeState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use NodeState.Descriptor instead.
+func (NodeState) EnumDescriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{1}
+}
+
 type LockOp int32
 
 const (
@@ -104,11 +162,11 @@ func (x LockOp) String() string {
 }
 
 func (LockOp) Descriptor() protoreflect.EnumDescriptor {
-	return file_kvpb_kv_proto_enumTypes[1].Descriptor()
+	return file_kvpb_kv_proto_enumTypes[2].Descriptor()
 }
 
 func (LockOp) Type() protoreflect.EnumType {
-	return &file_kvpb_kv_proto_enumTypes[1]
+	return &file_kvpb_kv_proto_enumTypes[2]
 }
 
 func (x LockOp) Number() protoreflect.EnumNumber {
@@ -117,7 +175,7 @@ func (x LockOp) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use LockOp.Descriptor instead.
 func (LockOp) EnumDescriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{1}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{2}
 }
 
 type TxnStatus int32
@@ -153,11 +211,11 @@ func (x TxnStatus) String() string {
 }
 
 func (TxnStatus) Descriptor() protoreflect.EnumDescriptor {
-	return file_kvpb_kv_proto_enumTypes[2].Descriptor()
+	return file_kvpb_kv_proto_enumTypes[3].Descriptor()
 }
 
 func (TxnStatus) Type() protoreflect.EnumType {
-	return &file_kvpb_kv_proto_enumTypes[2]
+	return &file_kvpb_kv_proto_enumTypes[3]
 }
 
 func (x TxnStatus) Number() protoreflect.EnumNumber {
@@ -166,7 +224,7 @@ func (x TxnStatus) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use TxnStatus.Descriptor instead.
 func (TxnStatus) EnumDescriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{2}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{3}
 }
 
 type ReplicaDescriptor struct {
@@ -234,12 +292,19 @@ func (x *ReplicaDescriptor) GetAddr() string {
 // The generation grows with every change (split, membership), so that of two
 // descriptors of one range the newer one wins.
 type RangeDescriptor struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RangeId       uint64                 `protobuf:"varint,1,opt,name=range_id,json=rangeId,proto3" json:"range_id,omitempty"`
-	StartKey      []byte                 `protobuf:"bytes,2,opt,name=start_key,json=startKey,proto3" json:"start_key,omitempty"`
-	EndKey        []byte                 `protobuf:"bytes,3,opt,name=end_key,json=endKey,proto3" json:"end_key,omitempty"`
-	Replicas      []*ReplicaDescriptor   `protobuf:"bytes,4,rep,name=replicas,proto3" json:"replicas,omitempty"`
-	Generation    uint64                 `protobuf:"varint,5,opt,name=generation,proto3" json:"generation,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	RangeId    uint64                 `protobuf:"varint,1,opt,name=range_id,json=rangeId,proto3" json:"range_id,omitempty"`
+	StartKey   []byte                 `protobuf:"bytes,2,opt,name=start_key,json=startKey,proto3" json:"start_key,omitempty"`
+	EndKey     []byte                 `protobuf:"bytes,3,opt,name=end_key,json=endKey,proto3" json:"end_key,omitempty"`
+	Replicas   []*ReplicaDescriptor   `protobuf:"bytes,4,rep,name=replicas,proto3" json:"replicas,omitempty"`
+	Generation uint64                 `protobuf:"varint,5,opt,name=generation,proto3" json:"generation,omitempty"`
+	// sticky marks a start key chosen by a person (a manual split) or a
+	// template's pre-split: the controller never merges the range into its
+	// left neighbour.
+	Sticky bool `protobuf:"varint,6,opt,name=sticky,proto3" json:"sticky,omitempty"`
+	// merging_into, when set, freezes the range for good: it is being merged
+	// into that range (its left neighbour) and serves nothing any more.
+	MergingInto   uint64 `protobuf:"varint,7,opt,name=merging_into,json=mergingInto,proto3" json:"merging_into,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -309,6 +374,20 @@ func (x *RangeDescriptor) GetGeneration() uint64 {
 	return 0
 }
 
+func (x *RangeDescriptor) GetSticky() bool {
+	if x != nil {
+		return x.Sticky
+	}
+	return false
+}
+
+func (x *RangeDescriptor) GetMergingInto() uint64 {
+	if x != nil {
+		return x.MergingInto
+	}
+	return 0
+}
+
 // NodeDescriptor is a node's record in the meta range.
 type NodeDescriptor struct {
 	state              protoimpl.MessageState `protogen:"open.v1"`
@@ -317,6 +396,7 @@ type NodeDescriptor struct {
 	SqlAddr            string                 `protobuf:"bytes,3,opt,name=sql_addr,json=sqlAddr,proto3" json:"sql_addr,omitempty"`
 	HttpAddr           string                 `protobuf:"bytes,4,opt,name=http_addr,json=httpAddr,proto3" json:"http_addr,omitempty"`
 	StartedAtUnixNanos int64                  `protobuf:"varint,5,opt,name=started_at_unix_nanos,json=startedAtUnixNanos,proto3" json:"started_at_unix_nanos,omitempty"`
+	State              NodeState              `protobuf:"varint,6,opt,name=state,proto3,enum=shard.kv.NodeState" json:"state,omitempty"`
 	unknownFields      protoimpl.UnknownFields
 	sizeCache          protoimpl.SizeCache
 }
@@ -386,6 +466,100 @@ func (x *NodeDescriptor) GetStartedAtUnixNanos() int64 {
 	return 0
 }
 
+func (x *NodeDescriptor) GetState() NodeState {
+	if x != nil {
+		return x.State
+	}
+	return NodeState_ACTIVE
+}
+
+// Event is one decision of the controller, or a non-decision worth knowing,
+// kept in the meta range (bounded; the oldest are dropped).
+type Event struct {
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	UnixNanos int64                  `protobuf:"varint,1,opt,name=unix_nanos,json=unixNanos,proto3" json:"unix_nanos,omitempty"`
+	RangeId   uint64                 `protobuf:"varint,2,opt,name=range_id,json=rangeId,proto3" json:"range_id,omitempty"`
+	NodeId    uint64                 `protobuf:"varint,3,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Kind      string                 `protobuf:"bytes,4,opt,name=kind,proto3" json:"kind,omitempty"`
+	Message   string                 `protobuf:"bytes,5,opt,name=message,proto3" json:"message,omitempty"`
+	// reporter is the node whose controller recorded the event.
+	Reporter      uint64 `protobuf:"varint,6,opt,name=reporter,proto3" json:"reporter,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Event) Reset() {
+	*x = Event{}
+	mi := &file_kvpb_kv_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Event) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Event) ProtoMessage() {}
+
+func (x *Event) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Event.ProtoReflect.Descriptor instead.
+func (*Event) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Event) GetUnixNanos() int64 {
+	if x != nil {
+		return x.UnixNanos
+	}
+	return 0
+}
+
+func (x *Event) GetRangeId() uint64 {
+	if x != nil {
+		return x.RangeId
+	}
+	return 0
+}
+
+func (x *Event) GetNodeId() uint64 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *Event) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Event) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *Event) GetReporter() uint64 {
+	if x != nil {
+		return x.Reporter
+	}
+	return 0
+}
+
 // GetRequest reads key. read_ts 0 reads the newest committed version and
 // ignores locks (the meta range, debug access); read_ts > 0 is a snapshot
 // read at that timestamp: a lock of another transaction that started at or
@@ -401,7 +575,7 @@ type GetRequest struct {
 
 func (x *GetRequest) Reset() {
 	*x = GetRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[3]
+	mi := &file_kvpb_kv_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -413,7 +587,7 @@ func (x *GetRequest) String() string {
 func (*GetRequest) ProtoMessage() {}
 
 func (x *GetRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[3]
+	mi := &file_kvpb_kv_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -426,7 +600,7 @@ func (x *GetRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequest.ProtoReflect.Descriptor instead.
 func (*GetRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{3}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *GetRequest) GetKey() []byte {
@@ -454,7 +628,7 @@ type GetResponse struct {
 
 func (x *GetResponse) Reset() {
 	*x = GetResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[4]
+	mi := &file_kvpb_kv_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -466,7 +640,7 @@ func (x *GetResponse) String() string {
 func (*GetResponse) ProtoMessage() {}
 
 func (x *GetResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[4]
+	mi := &file_kvpb_kv_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -479,7 +653,7 @@ func (x *GetResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetResponse.ProtoReflect.Descriptor instead.
 func (*GetResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{4}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *GetResponse) GetFound() bool {
@@ -513,7 +687,7 @@ type PutRequest struct {
 
 func (x *PutRequest) Reset() {
 	*x = PutRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[5]
+	mi := &file_kvpb_kv_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -525,7 +699,7 @@ func (x *PutRequest) String() string {
 func (*PutRequest) ProtoMessage() {}
 
 func (x *PutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[5]
+	mi := &file_kvpb_kv_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -538,7 +712,7 @@ func (x *PutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutRequest.ProtoReflect.Descriptor instead.
 func (*PutRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{5}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *PutRequest) GetKey() []byte {
@@ -563,7 +737,7 @@ type PutResponse struct {
 
 func (x *PutResponse) Reset() {
 	*x = PutResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[6]
+	mi := &file_kvpb_kv_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -575,7 +749,7 @@ func (x *PutResponse) String() string {
 func (*PutResponse) ProtoMessage() {}
 
 func (x *PutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[6]
+	mi := &file_kvpb_kv_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -588,7 +762,7 @@ func (x *PutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PutResponse.ProtoReflect.Descriptor instead.
 func (*PutResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{6}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{7}
 }
 
 type DeleteRequest struct {
@@ -600,7 +774,7 @@ type DeleteRequest struct {
 
 func (x *DeleteRequest) Reset() {
 	*x = DeleteRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[7]
+	mi := &file_kvpb_kv_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -612,7 +786,7 @@ func (x *DeleteRequest) String() string {
 func (*DeleteRequest) ProtoMessage() {}
 
 func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[7]
+	mi := &file_kvpb_kv_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -625,7 +799,7 @@ func (x *DeleteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{7}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *DeleteRequest) GetKey() []byte {
@@ -644,7 +818,7 @@ type DeleteResponse struct {
 
 func (x *DeleteResponse) Reset() {
 	*x = DeleteResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[8]
+	mi := &file_kvpb_kv_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -656,7 +830,7 @@ func (x *DeleteResponse) String() string {
 func (*DeleteResponse) ProtoMessage() {}
 
 func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[8]
+	mi := &file_kvpb_kv_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -669,7 +843,7 @@ func (x *DeleteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteResponse.ProtoReflect.Descriptor instead.
 func (*DeleteResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{8}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *DeleteResponse) GetFound() bool {
@@ -694,7 +868,7 @@ type ConditionalPutRequest struct {
 
 func (x *ConditionalPutRequest) Reset() {
 	*x = ConditionalPutRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[9]
+	mi := &file_kvpb_kv_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -706,7 +880,7 @@ func (x *ConditionalPutRequest) String() string {
 func (*ConditionalPutRequest) ProtoMessage() {}
 
 func (x *ConditionalPutRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[9]
+	mi := &file_kvpb_kv_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -719,7 +893,7 @@ func (x *ConditionalPutRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConditionalPutRequest.ProtoReflect.Descriptor instead.
 func (*ConditionalPutRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{9}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *ConditionalPutRequest) GetKey() []byte {
@@ -758,7 +932,7 @@ type ConditionalPutResponse struct {
 
 func (x *ConditionalPutResponse) Reset() {
 	*x = ConditionalPutResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[10]
+	mi := &file_kvpb_kv_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -770,7 +944,7 @@ func (x *ConditionalPutResponse) String() string {
 func (*ConditionalPutResponse) ProtoMessage() {}
 
 func (x *ConditionalPutResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[10]
+	mi := &file_kvpb_kv_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -783,7 +957,7 @@ func (x *ConditionalPutResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConditionalPutResponse.ProtoReflect.Descriptor instead.
 func (*ConditionalPutResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{10}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{11}
 }
 
 type DeleteRangeRequest struct {
@@ -796,7 +970,7 @@ type DeleteRangeRequest struct {
 
 func (x *DeleteRangeRequest) Reset() {
 	*x = DeleteRangeRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[11]
+	mi := &file_kvpb_kv_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -808,7 +982,7 @@ func (x *DeleteRangeRequest) String() string {
 func (*DeleteRangeRequest) ProtoMessage() {}
 
 func (x *DeleteRangeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[11]
+	mi := &file_kvpb_kv_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -821,7 +995,7 @@ func (x *DeleteRangeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRangeRequest.ProtoReflect.Descriptor instead.
 func (*DeleteRangeRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{11}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *DeleteRangeRequest) GetStartKey() []byte {
@@ -847,7 +1021,7 @@ type DeleteRangeResponse struct {
 
 func (x *DeleteRangeResponse) Reset() {
 	*x = DeleteRangeResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[12]
+	mi := &file_kvpb_kv_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -859,7 +1033,7 @@ func (x *DeleteRangeResponse) String() string {
 func (*DeleteRangeResponse) ProtoMessage() {}
 
 func (x *DeleteRangeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[12]
+	mi := &file_kvpb_kv_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -872,7 +1046,7 @@ func (x *DeleteRangeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DeleteRangeResponse.ProtoReflect.Descriptor instead.
 func (*DeleteRangeResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{12}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DeleteRangeResponse) GetDeleted() uint64 {
@@ -909,7 +1083,7 @@ type ScanRequest struct {
 
 func (x *ScanRequest) Reset() {
 	*x = ScanRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[13]
+	mi := &file_kvpb_kv_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -921,7 +1095,7 @@ func (x *ScanRequest) String() string {
 func (*ScanRequest) ProtoMessage() {}
 
 func (x *ScanRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[13]
+	mi := &file_kvpb_kv_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -934,7 +1108,7 @@ func (x *ScanRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanRequest.ProtoReflect.Descriptor instead.
 func (*ScanRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{13}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ScanRequest) GetStartKey() []byte {
@@ -997,7 +1171,7 @@ type KeyFilter struct {
 
 func (x *KeyFilter) Reset() {
 	*x = KeyFilter{}
-	mi := &file_kvpb_kv_proto_msgTypes[14]
+	mi := &file_kvpb_kv_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1009,7 +1183,7 @@ func (x *KeyFilter) String() string {
 func (*KeyFilter) ProtoMessage() {}
 
 func (x *KeyFilter) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[14]
+	mi := &file_kvpb_kv_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1022,7 +1196,7 @@ func (x *KeyFilter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyFilter.ProtoReflect.Descriptor instead.
 func (*KeyFilter) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{14}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *KeyFilter) GetOffset() int32 {
@@ -1050,7 +1224,7 @@ type KeyValue struct {
 
 func (x *KeyValue) Reset() {
 	*x = KeyValue{}
-	mi := &file_kvpb_kv_proto_msgTypes[15]
+	mi := &file_kvpb_kv_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1062,7 +1236,7 @@ func (x *KeyValue) String() string {
 func (*KeyValue) ProtoMessage() {}
 
 func (x *KeyValue) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[15]
+	mi := &file_kvpb_kv_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1075,7 +1249,7 @@ func (x *KeyValue) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyValue.ProtoReflect.Descriptor instead.
 func (*KeyValue) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{15}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *KeyValue) GetKey() []byte {
@@ -1115,7 +1289,7 @@ type ScanResponse struct {
 
 func (x *ScanResponse) Reset() {
 	*x = ScanResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[16]
+	mi := &file_kvpb_kv_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1127,7 +1301,7 @@ func (x *ScanResponse) String() string {
 func (*ScanResponse) ProtoMessage() {}
 
 func (x *ScanResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[16]
+	mi := &file_kvpb_kv_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1140,7 +1314,7 @@ func (x *ScanResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanResponse.ProtoReflect.Descriptor instead.
 func (*ScanResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{16}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ScanResponse) GetRows() []*KeyValue {
@@ -1189,7 +1363,7 @@ type Lock struct {
 
 func (x *Lock) Reset() {
 	*x = Lock{}
-	mi := &file_kvpb_kv_proto_msgTypes[17]
+	mi := &file_kvpb_kv_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1201,7 +1375,7 @@ func (x *Lock) String() string {
 func (*Lock) ProtoMessage() {}
 
 func (x *Lock) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[17]
+	mi := &file_kvpb_kv_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1214,7 +1388,7 @@ func (x *Lock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lock.ProtoReflect.Descriptor instead.
 func (*Lock) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{17}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Lock) GetPrimary() []byte {
@@ -1266,7 +1440,7 @@ type LockSlot struct {
 
 func (x *LockSlot) Reset() {
 	*x = LockSlot{}
-	mi := &file_kvpb_kv_proto_msgTypes[18]
+	mi := &file_kvpb_kv_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1278,7 +1452,7 @@ func (x *LockSlot) String() string {
 func (*LockSlot) ProtoMessage() {}
 
 func (x *LockSlot) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[18]
+	mi := &file_kvpb_kv_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1291,7 +1465,7 @@ func (x *LockSlot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockSlot.ProtoReflect.Descriptor instead.
 func (*LockSlot) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{18}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *LockSlot) GetLock() *Lock {
@@ -1319,7 +1493,7 @@ type Mutation struct {
 
 func (x *Mutation) Reset() {
 	*x = Mutation{}
-	mi := &file_kvpb_kv_proto_msgTypes[19]
+	mi := &file_kvpb_kv_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1331,7 +1505,7 @@ func (x *Mutation) String() string {
 func (*Mutation) ProtoMessage() {}
 
 func (x *Mutation) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[19]
+	mi := &file_kvpb_kv_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1344,7 +1518,7 @@ func (x *Mutation) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Mutation.ProtoReflect.Descriptor instead.
 func (*Mutation) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{19}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *Mutation) GetOp() LockOp {
@@ -1381,7 +1555,7 @@ type PrewriteRequest struct {
 
 func (x *PrewriteRequest) Reset() {
 	*x = PrewriteRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[20]
+	mi := &file_kvpb_kv_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1393,7 +1567,7 @@ func (x *PrewriteRequest) String() string {
 func (*PrewriteRequest) ProtoMessage() {}
 
 func (x *PrewriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[20]
+	mi := &file_kvpb_kv_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1406,7 +1580,7 @@ func (x *PrewriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrewriteRequest.ProtoReflect.Descriptor instead.
 func (*PrewriteRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{20}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PrewriteRequest) GetPrimary() []byte {
@@ -1445,7 +1619,7 @@ type PrewriteResponse struct {
 
 func (x *PrewriteResponse) Reset() {
 	*x = PrewriteResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[21]
+	mi := &file_kvpb_kv_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1457,7 +1631,7 @@ func (x *PrewriteResponse) String() string {
 func (*PrewriteResponse) ProtoMessage() {}
 
 func (x *PrewriteResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[21]
+	mi := &file_kvpb_kv_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1470,7 +1644,7 @@ func (x *PrewriteResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PrewriteResponse.ProtoReflect.Descriptor instead.
 func (*PrewriteResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{21}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{22}
 }
 
 // CommitRequest commits the transaction's locks on keys at commit_ts.
@@ -1485,7 +1659,7 @@ type CommitRequest struct {
 
 func (x *CommitRequest) Reset() {
 	*x = CommitRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[22]
+	mi := &file_kvpb_kv_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1497,7 +1671,7 @@ func (x *CommitRequest) String() string {
 func (*CommitRequest) ProtoMessage() {}
 
 func (x *CommitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[22]
+	mi := &file_kvpb_kv_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1510,7 +1684,7 @@ func (x *CommitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitRequest.ProtoReflect.Descriptor instead.
 func (*CommitRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{22}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CommitRequest) GetStartTs() uint64 {
@@ -1542,7 +1716,7 @@ type CommitResponse struct {
 
 func (x *CommitResponse) Reset() {
 	*x = CommitResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[23]
+	mi := &file_kvpb_kv_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1554,7 +1728,7 @@ func (x *CommitResponse) String() string {
 func (*CommitResponse) ProtoMessage() {}
 
 func (x *CommitResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[23]
+	mi := &file_kvpb_kv_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1567,7 +1741,7 @@ func (x *CommitResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommitResponse.ProtoReflect.Descriptor instead.
 func (*CommitResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{23}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{24}
 }
 
 // RollbackRequest removes the transaction's locks on keys and keeps later
@@ -1582,7 +1756,7 @@ type RollbackRequest struct {
 
 func (x *RollbackRequest) Reset() {
 	*x = RollbackRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[24]
+	mi := &file_kvpb_kv_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1594,7 +1768,7 @@ func (x *RollbackRequest) String() string {
 func (*RollbackRequest) ProtoMessage() {}
 
 func (x *RollbackRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[24]
+	mi := &file_kvpb_kv_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1607,7 +1781,7 @@ func (x *RollbackRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackRequest.ProtoReflect.Descriptor instead.
 func (*RollbackRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{24}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RollbackRequest) GetStartTs() uint64 {
@@ -1632,7 +1806,7 @@ type RollbackResponse struct {
 
 func (x *RollbackResponse) Reset() {
 	*x = RollbackResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[25]
+	mi := &file_kvpb_kv_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1644,7 +1818,7 @@ func (x *RollbackResponse) String() string {
 func (*RollbackResponse) ProtoMessage() {}
 
 func (x *RollbackResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[25]
+	mi := &file_kvpb_kv_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1657,7 +1831,7 @@ func (x *RollbackResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RollbackResponse.ProtoReflect.Descriptor instead.
 func (*RollbackResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{25}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{26}
 }
 
 // CheckTxnStatusRequest asks the primary key's range whether a transaction
@@ -1674,7 +1848,7 @@ type CheckTxnStatusRequest struct {
 
 func (x *CheckTxnStatusRequest) Reset() {
 	*x = CheckTxnStatusRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[26]
+	mi := &file_kvpb_kv_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1686,7 +1860,7 @@ func (x *CheckTxnStatusRequest) String() string {
 func (*CheckTxnStatusRequest) ProtoMessage() {}
 
 func (x *CheckTxnStatusRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[26]
+	mi := &file_kvpb_kv_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1699,7 +1873,7 @@ func (x *CheckTxnStatusRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckTxnStatusRequest.ProtoReflect.Descriptor instead.
 func (*CheckTxnStatusRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{26}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *CheckTxnStatusRequest) GetPrimary() []byte {
@@ -1734,7 +1908,7 @@ type CheckTxnStatusResponse struct {
 
 func (x *CheckTxnStatusResponse) Reset() {
 	*x = CheckTxnStatusResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[27]
+	mi := &file_kvpb_kv_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1746,7 +1920,7 @@ func (x *CheckTxnStatusResponse) String() string {
 func (*CheckTxnStatusResponse) ProtoMessage() {}
 
 func (x *CheckTxnStatusResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[27]
+	mi := &file_kvpb_kv_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1759,7 +1933,7 @@ func (x *CheckTxnStatusResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CheckTxnStatusResponse.ProtoReflect.Descriptor instead.
 func (*CheckTxnStatusResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{27}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *CheckTxnStatusResponse) GetStatus() TxnStatus {
@@ -1795,7 +1969,7 @@ type HeartbeatRequest struct {
 
 func (x *HeartbeatRequest) Reset() {
 	*x = HeartbeatRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[28]
+	mi := &file_kvpb_kv_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1807,7 +1981,7 @@ func (x *HeartbeatRequest) String() string {
 func (*HeartbeatRequest) ProtoMessage() {}
 
 func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[28]
+	mi := &file_kvpb_kv_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1820,7 +1994,7 @@ func (x *HeartbeatRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatRequest.ProtoReflect.Descriptor instead.
 func (*HeartbeatRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{28}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *HeartbeatRequest) GetPrimary() []byte {
@@ -1853,7 +2027,7 @@ type HeartbeatResponse struct {
 
 func (x *HeartbeatResponse) Reset() {
 	*x = HeartbeatResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[29]
+	mi := &file_kvpb_kv_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1865,7 +2039,7 @@ func (x *HeartbeatResponse) String() string {
 func (*HeartbeatResponse) ProtoMessage() {}
 
 func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[29]
+	mi := &file_kvpb_kv_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1878,7 +2052,7 @@ func (x *HeartbeatResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HeartbeatResponse.ProtoReflect.Descriptor instead.
 func (*HeartbeatResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{29}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *HeartbeatResponse) GetTtlMs() int64 {
@@ -1902,7 +2076,7 @@ type OnePCRequest struct {
 
 func (x *OnePCRequest) Reset() {
 	*x = OnePCRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[30]
+	mi := &file_kvpb_kv_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1914,7 +2088,7 @@ func (x *OnePCRequest) String() string {
 func (*OnePCRequest) ProtoMessage() {}
 
 func (x *OnePCRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[30]
+	mi := &file_kvpb_kv_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1927,7 +2101,7 @@ func (x *OnePCRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OnePCRequest.ProtoReflect.Descriptor instead.
 func (*OnePCRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{30}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *OnePCRequest) GetStartTs() uint64 {
@@ -1960,7 +2134,7 @@ type OnePCResponse struct {
 
 func (x *OnePCResponse) Reset() {
 	*x = OnePCResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[31]
+	mi := &file_kvpb_kv_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1972,7 +2146,7 @@ func (x *OnePCResponse) String() string {
 func (*OnePCResponse) ProtoMessage() {}
 
 func (x *OnePCResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[31]
+	mi := &file_kvpb_kv_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1985,7 +2159,7 @@ func (x *OnePCResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OnePCResponse.ProtoReflect.Descriptor instead.
 func (*OnePCResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{31}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *OnePCResponse) GetCommitTs() uint64 {
@@ -2008,7 +2182,7 @@ type GCRequest struct {
 
 func (x *GCRequest) Reset() {
 	*x = GCRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[32]
+	mi := &file_kvpb_kv_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2020,7 +2194,7 @@ func (x *GCRequest) String() string {
 func (*GCRequest) ProtoMessage() {}
 
 func (x *GCRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[32]
+	mi := &file_kvpb_kv_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2033,7 +2207,7 @@ func (x *GCRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GCRequest.ProtoReflect.Descriptor instead.
 func (*GCRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{32}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *GCRequest) GetThreshold() uint64 {
@@ -2052,7 +2226,7 @@ type GCResponse struct {
 
 func (x *GCResponse) Reset() {
 	*x = GCResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[33]
+	mi := &file_kvpb_kv_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2064,7 +2238,7 @@ func (x *GCResponse) String() string {
 func (*GCResponse) ProtoMessage() {}
 
 func (x *GCResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[33]
+	mi := &file_kvpb_kv_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2077,7 +2251,7 @@ func (x *GCResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GCResponse.ProtoReflect.Descriptor instead.
 func (*GCResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{33}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *GCResponse) GetKeys() uint64 {
@@ -2111,7 +2285,7 @@ type Request struct {
 
 func (x *Request) Reset() {
 	*x = Request{}
-	mi := &file_kvpb_kv_proto_msgTypes[34]
+	mi := &file_kvpb_kv_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2123,7 +2297,7 @@ func (x *Request) String() string {
 func (*Request) ProtoMessage() {}
 
 func (x *Request) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[34]
+	mi := &file_kvpb_kv_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2136,7 +2310,7 @@ func (x *Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Request.ProtoReflect.Descriptor instead.
 func (*Request) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{34}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *Request) GetValue() isRequest_Value {
@@ -2369,7 +2543,7 @@ type Response struct {
 
 func (x *Response) Reset() {
 	*x = Response{}
-	mi := &file_kvpb_kv_proto_msgTypes[35]
+	mi := &file_kvpb_kv_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2381,7 +2555,7 @@ func (x *Response) String() string {
 func (*Response) ProtoMessage() {}
 
 func (x *Response) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[35]
+	mi := &file_kvpb_kv_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2394,7 +2568,7 @@ func (x *Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Response.ProtoReflect.Descriptor instead.
 func (*Response) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{35}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *Response) GetValue() isResponse_Value {
@@ -2614,7 +2788,7 @@ type BatchRequest struct {
 
 func (x *BatchRequest) Reset() {
 	*x = BatchRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[36]
+	mi := &file_kvpb_kv_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2626,7 +2800,7 @@ func (x *BatchRequest) String() string {
 func (*BatchRequest) ProtoMessage() {}
 
 func (x *BatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[36]
+	mi := &file_kvpb_kv_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2639,7 +2813,7 @@ func (x *BatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchRequest.ProtoReflect.Descriptor instead.
 func (*BatchRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{36}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *BatchRequest) GetRangeId() uint64 {
@@ -2666,7 +2840,7 @@ type BatchResponse struct {
 
 func (x *BatchResponse) Reset() {
 	*x = BatchResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[37]
+	mi := &file_kvpb_kv_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2678,7 +2852,7 @@ func (x *BatchResponse) String() string {
 func (*BatchResponse) ProtoMessage() {}
 
 func (x *BatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[37]
+	mi := &file_kvpb_kv_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2691,7 +2865,7 @@ func (x *BatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchResponse.ProtoReflect.Descriptor instead.
 func (*BatchResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{37}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *BatchResponse) GetResponses() []*Response {
@@ -2718,7 +2892,7 @@ type NotLeaderError struct {
 
 func (x *NotLeaderError) Reset() {
 	*x = NotLeaderError{}
-	mi := &file_kvpb_kv_proto_msgTypes[38]
+	mi := &file_kvpb_kv_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2730,7 +2904,7 @@ func (x *NotLeaderError) String() string {
 func (*NotLeaderError) ProtoMessage() {}
 
 func (x *NotLeaderError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[38]
+	mi := &file_kvpb_kv_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2743,7 +2917,7 @@ func (x *NotLeaderError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotLeaderError.ProtoReflect.Descriptor instead.
 func (*NotLeaderError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{38}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *NotLeaderError) GetLeaderNodeId() uint64 {
@@ -2769,7 +2943,7 @@ type RangeNotFoundError struct {
 
 func (x *RangeNotFoundError) Reset() {
 	*x = RangeNotFoundError{}
-	mi := &file_kvpb_kv_proto_msgTypes[39]
+	mi := &file_kvpb_kv_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2781,7 +2955,7 @@ func (x *RangeNotFoundError) String() string {
 func (*RangeNotFoundError) ProtoMessage() {}
 
 func (x *RangeNotFoundError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[39]
+	mi := &file_kvpb_kv_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2794,7 +2968,7 @@ func (x *RangeNotFoundError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeNotFoundError.ProtoReflect.Descriptor instead.
 func (*RangeNotFoundError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{39}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *RangeNotFoundError) GetRangeId() uint64 {
@@ -2814,7 +2988,7 @@ type RangeKeyMismatchError struct {
 
 func (x *RangeKeyMismatchError) Reset() {
 	*x = RangeKeyMismatchError{}
-	mi := &file_kvpb_kv_proto_msgTypes[40]
+	mi := &file_kvpb_kv_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2826,7 +3000,7 @@ func (x *RangeKeyMismatchError) String() string {
 func (*RangeKeyMismatchError) ProtoMessage() {}
 
 func (x *RangeKeyMismatchError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[40]
+	mi := &file_kvpb_kv_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2839,7 +3013,7 @@ func (x *RangeKeyMismatchError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeKeyMismatchError.ProtoReflect.Descriptor instead.
 func (*RangeKeyMismatchError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{40}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RangeKeyMismatchError) GetKey() []byte {
@@ -2867,7 +3041,7 @@ type ConditionFailedError struct {
 
 func (x *ConditionFailedError) Reset() {
 	*x = ConditionFailedError{}
-	mi := &file_kvpb_kv_proto_msgTypes[41]
+	mi := &file_kvpb_kv_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2879,7 +3053,7 @@ func (x *ConditionFailedError) String() string {
 func (*ConditionFailedError) ProtoMessage() {}
 
 func (x *ConditionFailedError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[41]
+	mi := &file_kvpb_kv_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2892,7 +3066,7 @@ func (x *ConditionFailedError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConditionFailedError.ProtoReflect.Descriptor instead.
 func (*ConditionFailedError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{41}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *ConditionFailedError) GetKey() []byte {
@@ -2925,7 +3099,7 @@ type UnavailableError struct {
 
 func (x *UnavailableError) Reset() {
 	*x = UnavailableError{}
-	mi := &file_kvpb_kv_proto_msgTypes[42]
+	mi := &file_kvpb_kv_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2937,7 +3111,7 @@ func (x *UnavailableError) String() string {
 func (*UnavailableError) ProtoMessage() {}
 
 func (x *UnavailableError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[42]
+	mi := &file_kvpb_kv_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2950,7 +3124,7 @@ func (x *UnavailableError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnavailableError.ProtoReflect.Descriptor instead.
 func (*UnavailableError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{42}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *UnavailableError) GetMessage() string {
@@ -2969,7 +3143,7 @@ type InvalidRequestError struct {
 
 func (x *InvalidRequestError) Reset() {
 	*x = InvalidRequestError{}
-	mi := &file_kvpb_kv_proto_msgTypes[43]
+	mi := &file_kvpb_kv_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2981,7 +3155,7 @@ func (x *InvalidRequestError) String() string {
 func (*InvalidRequestError) ProtoMessage() {}
 
 func (x *InvalidRequestError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[43]
+	mi := &file_kvpb_kv_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2994,7 +3168,7 @@ func (x *InvalidRequestError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvalidRequestError.ProtoReflect.Descriptor instead.
 func (*InvalidRequestError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{43}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *InvalidRequestError) GetMessage() string {
@@ -3015,7 +3189,7 @@ type KeyLockedError struct {
 
 func (x *KeyLockedError) Reset() {
 	*x = KeyLockedError{}
-	mi := &file_kvpb_kv_proto_msgTypes[44]
+	mi := &file_kvpb_kv_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3027,7 +3201,7 @@ func (x *KeyLockedError) String() string {
 func (*KeyLockedError) ProtoMessage() {}
 
 func (x *KeyLockedError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[44]
+	mi := &file_kvpb_kv_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3040,7 +3214,7 @@ func (x *KeyLockedError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyLockedError.ProtoReflect.Descriptor instead.
 func (*KeyLockedError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{44}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *KeyLockedError) GetKey() []byte {
@@ -3070,7 +3244,7 @@ type WriteConflictError struct {
 
 func (x *WriteConflictError) Reset() {
 	*x = WriteConflictError{}
-	mi := &file_kvpb_kv_proto_msgTypes[45]
+	mi := &file_kvpb_kv_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3082,7 +3256,7 @@ func (x *WriteConflictError) String() string {
 func (*WriteConflictError) ProtoMessage() {}
 
 func (x *WriteConflictError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[45]
+	mi := &file_kvpb_kv_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3095,7 +3269,7 @@ func (x *WriteConflictError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteConflictError.ProtoReflect.Descriptor instead.
 func (*WriteConflictError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{45}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *WriteConflictError) GetKey() []byte {
@@ -3131,7 +3305,7 @@ type TxnNotFoundError struct {
 
 func (x *TxnNotFoundError) Reset() {
 	*x = TxnNotFoundError{}
-	mi := &file_kvpb_kv_proto_msgTypes[46]
+	mi := &file_kvpb_kv_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3143,7 +3317,7 @@ func (x *TxnNotFoundError) String() string {
 func (*TxnNotFoundError) ProtoMessage() {}
 
 func (x *TxnNotFoundError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[46]
+	mi := &file_kvpb_kv_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3156,7 +3330,7 @@ func (x *TxnNotFoundError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnNotFoundError.ProtoReflect.Descriptor instead.
 func (*TxnNotFoundError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{46}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *TxnNotFoundError) GetKey() []byte {
@@ -3186,7 +3360,7 @@ type ProgramError struct {
 
 func (x *ProgramError) Reset() {
 	*x = ProgramError{}
-	mi := &file_kvpb_kv_proto_msgTypes[47]
+	mi := &file_kvpb_kv_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3198,7 +3372,7 @@ func (x *ProgramError) String() string {
 func (*ProgramError) ProtoMessage() {}
 
 func (x *ProgramError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[47]
+	mi := &file_kvpb_kv_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3211,7 +3385,7 @@ func (x *ProgramError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgramError.ProtoReflect.Descriptor instead.
 func (*ProgramError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{47}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *ProgramError) GetMessage() string {
@@ -3251,7 +3425,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_kvpb_kv_proto_msgTypes[48]
+	mi := &file_kvpb_kv_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3263,7 +3437,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[48]
+	mi := &file_kvpb_kv_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3276,7 +3450,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{48}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *Error) GetDetail() isError_Detail {
@@ -3452,7 +3626,7 @@ type SplitTrigger struct {
 
 func (x *SplitTrigger) Reset() {
 	*x = SplitTrigger{}
-	mi := &file_kvpb_kv_proto_msgTypes[49]
+	mi := &file_kvpb_kv_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3464,7 +3638,7 @@ func (x *SplitTrigger) String() string {
 func (*SplitTrigger) ProtoMessage() {}
 
 func (x *SplitTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[49]
+	mi := &file_kvpb_kv_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3477,7 +3651,7 @@ func (x *SplitTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitTrigger.ProtoReflect.Descriptor instead.
 func (*SplitTrigger) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{49}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *SplitTrigger) GetLeft() *RangeDescriptor {
@@ -3494,6 +3668,133 @@ func (x *SplitTrigger) GetRight() *RangeDescriptor {
 	return nil
 }
 
+// SubsumeTrigger, applied on the right-hand range of a merge, freezes it
+// for good: desc is its descriptor with merging_into set (generation + 1).
+type SubsumeTrigger struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Desc          *RangeDescriptor       `protobuf:"bytes,1,opt,name=desc,proto3" json:"desc,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SubsumeTrigger) Reset() {
+	*x = SubsumeTrigger{}
+	mi := &file_kvpb_kv_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SubsumeTrigger) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SubsumeTrigger) ProtoMessage() {}
+
+func (x *SubsumeTrigger) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SubsumeTrigger.ProtoReflect.Descriptor instead.
+func (*SubsumeTrigger) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *SubsumeTrigger) GetDesc() *RangeDescriptor {
+	if x != nil {
+		return x.Desc
+	}
+	return nil
+}
+
+// MergeTrigger, applied on the left-hand range of a merge, extends it over
+// the frozen right-hand range: left is the merged descriptor. Each replica
+// applies it only once its node's replica of the right-hand range has
+// applied right_applied (the subsume entry), so the right's data is all
+// there; the right's last write timestamp and GC threshold carry over.
+type MergeTrigger struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Left             *RangeDescriptor       `protobuf:"bytes,1,opt,name=left,proto3" json:"left,omitempty"`
+	Right            *RangeDescriptor       `protobuf:"bytes,2,opt,name=right,proto3" json:"right,omitempty"`
+	RightApplied     uint64                 `protobuf:"varint,3,opt,name=right_applied,json=rightApplied,proto3" json:"right_applied,omitempty"`
+	RightLastTs      uint64                 `protobuf:"varint,4,opt,name=right_last_ts,json=rightLastTs,proto3" json:"right_last_ts,omitempty"`
+	RightGcThreshold uint64                 `protobuf:"varint,5,opt,name=right_gc_threshold,json=rightGcThreshold,proto3" json:"right_gc_threshold,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *MergeTrigger) Reset() {
+	*x = MergeTrigger{}
+	mi := &file_kvpb_kv_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergeTrigger) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergeTrigger) ProtoMessage() {}
+
+func (x *MergeTrigger) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergeTrigger.ProtoReflect.Descriptor instead.
+func (*MergeTrigger) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *MergeTrigger) GetLeft() *RangeDescriptor {
+	if x != nil {
+		return x.Left
+	}
+	return nil
+}
+
+func (x *MergeTrigger) GetRight() *RangeDescriptor {
+	if x != nil {
+		return x.Right
+	}
+	return nil
+}
+
+func (x *MergeTrigger) GetRightApplied() uint64 {
+	if x != nil {
+		return x.RightApplied
+	}
+	return 0
+}
+
+func (x *MergeTrigger) GetRightLastTs() uint64 {
+	if x != nil {
+		return x.RightLastTs
+	}
+	return 0
+}
+
+func (x *MergeTrigger) GetRightGcThreshold() uint64 {
+	if x != nil {
+		return x.RightGcThreshold
+	}
+	return 0
+}
+
 // SetDescriptor replaces the replica's descriptor (membership changes).
 type SetDescriptor struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -3504,7 +3805,7 @@ type SetDescriptor struct {
 
 func (x *SetDescriptor) Reset() {
 	*x = SetDescriptor{}
-	mi := &file_kvpb_kv_proto_msgTypes[50]
+	mi := &file_kvpb_kv_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3516,7 +3817,7 @@ func (x *SetDescriptor) String() string {
 func (*SetDescriptor) ProtoMessage() {}
 
 func (x *SetDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[50]
+	mi := &file_kvpb_kv_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3529,7 +3830,7 @@ func (x *SetDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDescriptor.ProtoReflect.Descriptor instead.
 func (*SetDescriptor) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{50}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *SetDescriptor) GetDesc() *RangeDescriptor {
@@ -3544,17 +3845,19 @@ type Command struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// timestamp proposed by the leader; apply uses max(timestamp, last+1) so
 	// versions of a key only grow across leader changes.
-	Timestamp     uint64         `protobuf:"varint,1,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
-	Writes        []*Request     `protobuf:"bytes,2,rep,name=writes,proto3" json:"writes,omitempty"`
-	Split         *SplitTrigger  `protobuf:"bytes,3,opt,name=split,proto3" json:"split,omitempty"`
-	SetDescriptor *SetDescriptor `protobuf:"bytes,4,opt,name=set_descriptor,json=setDescriptor,proto3" json:"set_descriptor,omitempty"`
+	Timestamp     uint64          `protobuf:"varint,1,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	Writes        []*Request      `protobuf:"bytes,2,rep,name=writes,proto3" json:"writes,omitempty"`
+	Split         *SplitTrigger   `protobuf:"bytes,3,opt,name=split,proto3" json:"split,omitempty"`
+	SetDescriptor *SetDescriptor  `protobuf:"bytes,4,opt,name=set_descriptor,json=setDescriptor,proto3" json:"set_descriptor,omitempty"`
+	Subsume       *SubsumeTrigger `protobuf:"bytes,5,opt,name=subsume,proto3" json:"subsume,omitempty"`
+	Merge         *MergeTrigger   `protobuf:"bytes,6,opt,name=merge,proto3" json:"merge,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_kvpb_kv_proto_msgTypes[51]
+	mi := &file_kvpb_kv_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3566,7 +3869,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[51]
+	mi := &file_kvpb_kv_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3579,7 +3882,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{51}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *Command) GetTimestamp() uint64 {
@@ -3610,6 +3913,20 @@ func (x *Command) GetSetDescriptor() *SetDescriptor {
 	return nil
 }
 
+func (x *Command) GetSubsume() *SubsumeTrigger {
+	if x != nil {
+		return x.Subsume
+	}
+	return nil
+}
+
+func (x *Command) GetMerge() *MergeTrigger {
+	if x != nil {
+		return x.Merge
+	}
+	return nil
+}
+
 var File_kvpb_kv_proto protoreflect.FileDescriptor
 
 const file_kvpb_kv_proto_rawDesc = "" +
@@ -3618,7 +3935,7 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\x11ReplicaDescriptor\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x04R\x06nodeId\x12)\n" +
 	"\x04type\x18\x02 \x01(\x0e2\x15.shard.kv.ReplicaTypeR\x04type\x12\x12\n" +
-	"\x04addr\x18\x03 \x01(\tR\x04addr\"\xbb\x01\n" +
+	"\x04addr\x18\x03 \x01(\tR\x04addr\"\xf6\x01\n" +
 	"\x0fRangeDescriptor\x12\x19\n" +
 	"\brange_id\x18\x01 \x01(\x04R\arangeId\x12\x1b\n" +
 	"\tstart_key\x18\x02 \x01(\fR\bstartKey\x12\x17\n" +
@@ -3626,13 +3943,24 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\breplicas\x18\x04 \x03(\v2\x1b.shard.kv.ReplicaDescriptorR\breplicas\x12\x1e\n" +
 	"\n" +
 	"generation\x18\x05 \x01(\x04R\n" +
-	"generation\"\xaf\x01\n" +
+	"generation\x12\x16\n" +
+	"\x06sticky\x18\x06 \x01(\bR\x06sticky\x12!\n" +
+	"\fmerging_into\x18\a \x01(\x04R\vmergingInto\"\xda\x01\n" +
 	"\x0eNodeDescriptor\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\x04R\x06nodeId\x12\x19\n" +
 	"\brpc_addr\x18\x02 \x01(\tR\arpcAddr\x12\x19\n" +
 	"\bsql_addr\x18\x03 \x01(\tR\asqlAddr\x12\x1b\n" +
 	"\thttp_addr\x18\x04 \x01(\tR\bhttpAddr\x121\n" +
-	"\x15started_at_unix_nanos\x18\x05 \x01(\x03R\x12startedAtUnixNanos\"7\n" +
+	"\x15started_at_unix_nanos\x18\x05 \x01(\x03R\x12startedAtUnixNanos\x12)\n" +
+	"\x05state\x18\x06 \x01(\x0e2\x13.shard.kv.NodeStateR\x05state\"\xa4\x01\n" +
+	"\x05Event\x12\x1d\n" +
+	"\n" +
+	"unix_nanos\x18\x01 \x01(\x03R\tunixNanos\x12\x19\n" +
+	"\brange_id\x18\x02 \x01(\x04R\arangeId\x12\x17\n" +
+	"\anode_id\x18\x03 \x01(\x04R\x06nodeId\x12\x12\n" +
+	"\x04kind\x18\x04 \x01(\tR\x04kind\x12\x18\n" +
+	"\amessage\x18\x05 \x01(\tR\amessage\x12\x1a\n" +
+	"\breporter\x18\x06 \x01(\x04R\breporter\"7\n" +
 	"\n" +
 	"GetRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x17\n" +
@@ -3822,17 +4150,33 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\x06detail\"n\n" +
 	"\fSplitTrigger\x12-\n" +
 	"\x04left\x18\x01 \x01(\v2\x19.shard.kv.RangeDescriptorR\x04left\x12/\n" +
-	"\x05right\x18\x02 \x01(\v2\x19.shard.kv.RangeDescriptorR\x05right\">\n" +
+	"\x05right\x18\x02 \x01(\v2\x19.shard.kv.RangeDescriptorR\x05right\"?\n" +
+	"\x0eSubsumeTrigger\x12-\n" +
+	"\x04desc\x18\x01 \x01(\v2\x19.shard.kv.RangeDescriptorR\x04desc\"\xe5\x01\n" +
+	"\fMergeTrigger\x12-\n" +
+	"\x04left\x18\x01 \x01(\v2\x19.shard.kv.RangeDescriptorR\x04left\x12/\n" +
+	"\x05right\x18\x02 \x01(\v2\x19.shard.kv.RangeDescriptorR\x05right\x12#\n" +
+	"\rright_applied\x18\x03 \x01(\x04R\frightApplied\x12\"\n" +
+	"\rright_last_ts\x18\x04 \x01(\x04R\vrightLastTs\x12,\n" +
+	"\x12right_gc_threshold\x18\x05 \x01(\x04R\x10rightGcThreshold\">\n" +
 	"\rSetDescriptor\x12-\n" +
-	"\x04desc\x18\x01 \x01(\v2\x19.shard.kv.RangeDescriptorR\x04desc\"\xc0\x01\n" +
+	"\x04desc\x18\x01 \x01(\v2\x19.shard.kv.RangeDescriptorR\x04desc\"\xa2\x02\n" +
 	"\aCommand\x12\x1c\n" +
 	"\ttimestamp\x18\x01 \x01(\x04R\ttimestamp\x12)\n" +
 	"\x06writes\x18\x02 \x03(\v2\x11.shard.kv.RequestR\x06writes\x12,\n" +
 	"\x05split\x18\x03 \x01(\v2\x16.shard.kv.SplitTriggerR\x05split\x12>\n" +
-	"\x0eset_descriptor\x18\x04 \x01(\v2\x17.shard.kv.SetDescriptorR\rsetDescriptor*'\n" +
+	"\x0eset_descriptor\x18\x04 \x01(\v2\x17.shard.kv.SetDescriptorR\rsetDescriptor\x122\n" +
+	"\asubsume\x18\x05 \x01(\v2\x18.shard.kv.SubsumeTriggerR\asubsume\x12,\n" +
+	"\x05merge\x18\x06 \x01(\v2\x16.shard.kv.MergeTriggerR\x05merge*'\n" +
 	"\vReplicaType\x12\t\n" +
 	"\x05VOTER\x10\x00\x12\r\n" +
-	"\tNON_VOTER\x10\x01*6\n" +
+	"\tNON_VOTER\x10\x01*G\n" +
+	"\tNodeState\x12\n" +
+	"\n" +
+	"\x06ACTIVE\x10\x00\x12\f\n" +
+	"\bDRAINING\x10\x01\x12\x13\n" +
+	"\x0fDECOMMISSIONING\x10\x02\x12\v\n" +
+	"\aREMOVED\x10\x03*6\n" +
 	"\x06LockOp\x12\f\n" +
 	"\bLOCK_PUT\x10\x00\x12\x0f\n" +
 	"\vLOCK_DELETE\x10\x01\x12\r\n" +
@@ -3854,129 +4198,139 @@ func file_kvpb_kv_proto_rawDescGZIP() []byte {
 	return file_kvpb_kv_proto_rawDescData
 }
 
-var file_kvpb_kv_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_kvpb_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 52)
+var file_kvpb_kv_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_kvpb_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_kvpb_kv_proto_goTypes = []any{
 	(ReplicaType)(0),               // 0: shard.kv.ReplicaType
-	(LockOp)(0),                    // 1: shard.kv.LockOp
-	(TxnStatus)(0),                 // 2: shard.kv.TxnStatus
-	(*ReplicaDescriptor)(nil),      // 3: shard.kv.ReplicaDescriptor
-	(*RangeDescriptor)(nil),        // 4: shard.kv.RangeDescriptor
-	(*NodeDescriptor)(nil),         // 5: shard.kv.NodeDescriptor
-	(*GetRequest)(nil),             // 6: shard.kv.GetRequest
-	(*GetResponse)(nil),            // 7: shard.kv.GetResponse
-	(*PutRequest)(nil),             // 8: shard.kv.PutRequest
-	(*PutResponse)(nil),            // 9: shard.kv.PutResponse
-	(*DeleteRequest)(nil),          // 10: shard.kv.DeleteRequest
-	(*DeleteResponse)(nil),         // 11: shard.kv.DeleteResponse
-	(*ConditionalPutRequest)(nil),  // 12: shard.kv.ConditionalPutRequest
-	(*ConditionalPutResponse)(nil), // 13: shard.kv.ConditionalPutResponse
-	(*DeleteRangeRequest)(nil),     // 14: shard.kv.DeleteRangeRequest
-	(*DeleteRangeResponse)(nil),    // 15: shard.kv.DeleteRangeResponse
-	(*ScanRequest)(nil),            // 16: shard.kv.ScanRequest
-	(*KeyFilter)(nil),              // 17: shard.kv.KeyFilter
-	(*KeyValue)(nil),               // 18: shard.kv.KeyValue
-	(*ScanResponse)(nil),           // 19: shard.kv.ScanResponse
-	(*Lock)(nil),                   // 20: shard.kv.Lock
-	(*LockSlot)(nil),               // 21: shard.kv.LockSlot
-	(*Mutation)(nil),               // 22: shard.kv.Mutation
-	(*PrewriteRequest)(nil),        // 23: shard.kv.PrewriteRequest
-	(*PrewriteResponse)(nil),       // 24: shard.kv.PrewriteResponse
-	(*CommitRequest)(nil),          // 25: shard.kv.CommitRequest
-	(*CommitResponse)(nil),         // 26: shard.kv.CommitResponse
-	(*RollbackRequest)(nil),        // 27: shard.kv.RollbackRequest
-	(*RollbackResponse)(nil),       // 28: shard.kv.RollbackResponse
-	(*CheckTxnStatusRequest)(nil),  // 29: shard.kv.CheckTxnStatusRequest
-	(*CheckTxnStatusResponse)(nil), // 30: shard.kv.CheckTxnStatusResponse
-	(*HeartbeatRequest)(nil),       // 31: shard.kv.HeartbeatRequest
-	(*HeartbeatResponse)(nil),      // 32: shard.kv.HeartbeatResponse
-	(*OnePCRequest)(nil),           // 33: shard.kv.OnePCRequest
-	(*OnePCResponse)(nil),          // 34: shard.kv.OnePCResponse
-	(*GCRequest)(nil),              // 35: shard.kv.GCRequest
-	(*GCResponse)(nil),             // 36: shard.kv.GCResponse
-	(*Request)(nil),                // 37: shard.kv.Request
-	(*Response)(nil),               // 38: shard.kv.Response
-	(*BatchRequest)(nil),           // 39: shard.kv.BatchRequest
-	(*BatchResponse)(nil),          // 40: shard.kv.BatchResponse
-	(*NotLeaderError)(nil),         // 41: shard.kv.NotLeaderError
-	(*RangeNotFoundError)(nil),     // 42: shard.kv.RangeNotFoundError
-	(*RangeKeyMismatchError)(nil),  // 43: shard.kv.RangeKeyMismatchError
-	(*ConditionFailedError)(nil),   // 44: shard.kv.ConditionFailedError
-	(*UnavailableError)(nil),       // 45: shard.kv.UnavailableError
-	(*InvalidRequestError)(nil),    // 46: shard.kv.InvalidRequestError
-	(*KeyLockedError)(nil),         // 47: shard.kv.KeyLockedError
-	(*WriteConflictError)(nil),     // 48: shard.kv.WriteConflictError
-	(*TxnNotFoundError)(nil),       // 49: shard.kv.TxnNotFoundError
-	(*ProgramError)(nil),           // 50: shard.kv.ProgramError
-	(*Error)(nil),                  // 51: shard.kv.Error
-	(*SplitTrigger)(nil),           // 52: shard.kv.SplitTrigger
-	(*SetDescriptor)(nil),          // 53: shard.kv.SetDescriptor
-	(*Command)(nil),                // 54: shard.kv.Command
+	(NodeState)(0),                 // 1: shard.kv.NodeState
+	(LockOp)(0),                    // 2: shard.kv.LockOp
+	(TxnStatus)(0),                 // 3: shard.kv.TxnStatus
+	(*ReplicaDescriptor)(nil),      // 4: shard.kv.ReplicaDescriptor
+	(*RangeDescriptor)(nil),        // 5: shard.kv.RangeDescriptor
+	(*NodeDescriptor)(nil),         // 6: shard.kv.NodeDescriptor
+	(*Event)(nil),                  // 7: shard.kv.Event
+	(*GetRequest)(nil),             // 8: shard.kv.GetRequest
+	(*GetResponse)(nil),            // 9: shard.kv.GetResponse
+	(*PutRequest)(nil),             // 10: shard.kv.PutRequest
+	(*PutResponse)(nil),            // 11: shard.kv.PutResponse
+	(*DeleteRequest)(nil),          // 12: shard.kv.DeleteRequest
+	(*DeleteResponse)(nil),         // 13: shard.kv.DeleteResponse
+	(*ConditionalPutRequest)(nil),  // 14: shard.kv.ConditionalPutRequest
+	(*ConditionalPutResponse)(nil), // 15: shard.kv.ConditionalPutResponse
+	(*DeleteRangeRequest)(nil),     // 16: shard.kv.DeleteRangeRequest
+	(*DeleteRangeResponse)(nil),    // 17: shard.kv.DeleteRangeResponse
+	(*ScanRequest)(nil),            // 18: shard.kv.ScanRequest
+	(*KeyFilter)(nil),              // 19: shard.kv.KeyFilter
+	(*KeyValue)(nil),               // 20: shard.kv.KeyValue
+	(*ScanResponse)(nil),           // 21: shard.kv.ScanResponse
+	(*Lock)(nil),                   // 22: shard.kv.Lock
+	(*LockSlot)(nil),               // 23: shard.kv.LockSlot
+	(*Mutation)(nil),               // 24: shard.kv.Mutation
+	(*PrewriteRequest)(nil),        // 25: shard.kv.PrewriteRequest
+	(*PrewriteResponse)(nil),       // 26: shard.kv.PrewriteResponse
+	(*CommitRequest)(nil),          // 27: shard.kv.CommitRequest
+	(*CommitResponse)(nil),         // 28: shard.kv.CommitResponse
+	(*RollbackRequest)(nil),        // 29: shard.kv.RollbackRequest
+	(*RollbackResponse)(nil),       // 30: shard.kv.RollbackResponse
+	(*CheckTxnStatusRequest)(nil),  // 31: shard.kv.CheckTxnStatusRequest
+	(*CheckTxnStatusResponse)(nil), // 32: shard.kv.CheckTxnStatusResponse
+	(*HeartbeatRequest)(nil),       // 33: shard.kv.HeartbeatRequest
+	(*HeartbeatResponse)(nil),      // 34: shard.kv.HeartbeatResponse
+	(*OnePCRequest)(nil),           // 35: shard.kv.OnePCRequest
+	(*OnePCResponse)(nil),          // 36: shard.kv.OnePCResponse
+	(*GCRequest)(nil),              // 37: shard.kv.GCRequest
+	(*GCResponse)(nil),             // 38: shard.kv.GCResponse
+	(*Request)(nil),                // 39: shard.kv.Request
+	(*Response)(nil),               // 40: shard.kv.Response
+	(*BatchRequest)(nil),           // 41: shard.kv.BatchRequest
+	(*BatchResponse)(nil),          // 42: shard.kv.BatchResponse
+	(*NotLeaderError)(nil),         // 43: shard.kv.NotLeaderError
+	(*RangeNotFoundError)(nil),     // 44: shard.kv.RangeNotFoundError
+	(*RangeKeyMismatchError)(nil),  // 45: shard.kv.RangeKeyMismatchError
+	(*ConditionFailedError)(nil),   // 46: shard.kv.ConditionFailedError
+	(*UnavailableError)(nil),       // 47: shard.kv.UnavailableError
+	(*InvalidRequestError)(nil),    // 48: shard.kv.InvalidRequestError
+	(*KeyLockedError)(nil),         // 49: shard.kv.KeyLockedError
+	(*WriteConflictError)(nil),     // 50: shard.kv.WriteConflictError
+	(*TxnNotFoundError)(nil),       // 51: shard.kv.TxnNotFoundError
+	(*ProgramError)(nil),           // 52: shard.kv.ProgramError
+	(*Error)(nil),                  // 53: shard.kv.Error
+	(*SplitTrigger)(nil),           // 54: shard.kv.SplitTrigger
+	(*SubsumeTrigger)(nil),         // 55: shard.kv.SubsumeTrigger
+	(*MergeTrigger)(nil),           // 56: shard.kv.MergeTrigger
+	(*SetDescriptor)(nil),          // 57: shard.kv.SetDescriptor
+	(*Command)(nil),                // 58: shard.kv.Command
 }
 var file_kvpb_kv_proto_depIdxs = []int32{
 	0,  // 0: shard.kv.ReplicaDescriptor.type:type_name -> shard.kv.ReplicaType
-	3,  // 1: shard.kv.RangeDescriptor.replicas:type_name -> shard.kv.ReplicaDescriptor
-	17, // 2: shard.kv.ScanRequest.filter:type_name -> shard.kv.KeyFilter
-	18, // 3: shard.kv.ScanResponse.rows:type_name -> shard.kv.KeyValue
-	1,  // 4: shard.kv.Lock.op:type_name -> shard.kv.LockOp
-	20, // 5: shard.kv.LockSlot.lock:type_name -> shard.kv.Lock
-	1,  // 6: shard.kv.Mutation.op:type_name -> shard.kv.LockOp
-	22, // 7: shard.kv.PrewriteRequest.mutations:type_name -> shard.kv.Mutation
-	2,  // 8: shard.kv.CheckTxnStatusResponse.status:type_name -> shard.kv.TxnStatus
-	20, // 9: shard.kv.CheckTxnStatusResponse.lock:type_name -> shard.kv.Lock
-	22, // 10: shard.kv.OnePCRequest.mutations:type_name -> shard.kv.Mutation
-	6,  // 11: shard.kv.Request.get:type_name -> shard.kv.GetRequest
-	8,  // 12: shard.kv.Request.put:type_name -> shard.kv.PutRequest
-	10, // 13: shard.kv.Request.delete:type_name -> shard.kv.DeleteRequest
-	12, // 14: shard.kv.Request.cput:type_name -> shard.kv.ConditionalPutRequest
-	14, // 15: shard.kv.Request.delete_range:type_name -> shard.kv.DeleteRangeRequest
-	16, // 16: shard.kv.Request.scan:type_name -> shard.kv.ScanRequest
-	23, // 17: shard.kv.Request.prewrite:type_name -> shard.kv.PrewriteRequest
-	25, // 18: shard.kv.Request.commit:type_name -> shard.kv.CommitRequest
-	27, // 19: shard.kv.Request.rollback:type_name -> shard.kv.RollbackRequest
-	29, // 20: shard.kv.Request.check_txn_status:type_name -> shard.kv.CheckTxnStatusRequest
-	31, // 21: shard.kv.Request.heartbeat:type_name -> shard.kv.HeartbeatRequest
-	33, // 22: shard.kv.Request.one_pc:type_name -> shard.kv.OnePCRequest
-	35, // 23: shard.kv.Request.gc:type_name -> shard.kv.GCRequest
-	7,  // 24: shard.kv.Response.get:type_name -> shard.kv.GetResponse
-	9,  // 25: shard.kv.Response.put:type_name -> shard.kv.PutResponse
-	11, // 26: shard.kv.Response.delete:type_name -> shard.kv.DeleteResponse
-	13, // 27: shard.kv.Response.cput:type_name -> shard.kv.ConditionalPutResponse
-	15, // 28: shard.kv.Response.delete_range:type_name -> shard.kv.DeleteRangeResponse
-	19, // 29: shard.kv.Response.scan:type_name -> shard.kv.ScanResponse
-	24, // 30: shard.kv.Response.prewrite:type_name -> shard.kv.PrewriteResponse
-	26, // 31: shard.kv.Response.commit:type_name -> shard.kv.CommitResponse
-	28, // 32: shard.kv.Response.rollback:type_name -> shard.kv.RollbackResponse
-	30, // 33: shard.kv.Response.check_txn_status:type_name -> shard.kv.CheckTxnStatusResponse
-	32, // 34: shard.kv.Response.heartbeat:type_name -> shard.kv.HeartbeatResponse
-	34, // 35: shard.kv.Response.one_pc:type_name -> shard.kv.OnePCResponse
-	36, // 36: shard.kv.Response.gc:type_name -> shard.kv.GCResponse
-	37, // 37: shard.kv.BatchRequest.requests:type_name -> shard.kv.Request
-	38, // 38: shard.kv.BatchResponse.responses:type_name -> shard.kv.Response
-	51, // 39: shard.kv.BatchResponse.error:type_name -> shard.kv.Error
-	4,  // 40: shard.kv.RangeKeyMismatchError.desc:type_name -> shard.kv.RangeDescriptor
-	20, // 41: shard.kv.KeyLockedError.lock:type_name -> shard.kv.Lock
-	41, // 42: shard.kv.Error.not_leader:type_name -> shard.kv.NotLeaderError
-	42, // 43: shard.kv.Error.range_not_found:type_name -> shard.kv.RangeNotFoundError
-	43, // 44: shard.kv.Error.key_mismatch:type_name -> shard.kv.RangeKeyMismatchError
-	44, // 45: shard.kv.Error.condition_failed:type_name -> shard.kv.ConditionFailedError
-	45, // 46: shard.kv.Error.unavailable:type_name -> shard.kv.UnavailableError
-	46, // 47: shard.kv.Error.invalid:type_name -> shard.kv.InvalidRequestError
-	47, // 48: shard.kv.Error.key_locked:type_name -> shard.kv.KeyLockedError
-	48, // 49: shard.kv.Error.write_conflict:type_name -> shard.kv.WriteConflictError
-	49, // 50: shard.kv.Error.txn_not_found:type_name -> shard.kv.TxnNotFoundError
-	50, // 51: shard.kv.Error.program:type_name -> shard.kv.ProgramError
-	4,  // 52: shard.kv.SplitTrigger.left:type_name -> shard.kv.RangeDescriptor
-	4,  // 53: shard.kv.SplitTrigger.right:type_name -> shard.kv.RangeDescriptor
-	4,  // 54: shard.kv.SetDescriptor.desc:type_name -> shard.kv.RangeDescriptor
-	37, // 55: shard.kv.Command.writes:type_name -> shard.kv.Request
-	52, // 56: shard.kv.Command.split:type_name -> shard.kv.SplitTrigger
-	53, // 57: shard.kv.Command.set_descriptor:type_name -> shard.kv.SetDescriptor
-	58, // [58:58] is the sub-list for method output_type
-	58, // [58:58] is the sub-list for method input_type
-	58, // [58:58] is the sub-list for extension type_name
-	58, // [58:58] is the sub-list for extension extendee
-	0,  // [0:58] is the sub-list for field type_name
+	4,  // 1: shard.kv.RangeDescriptor.replicas:type_name -> shard.kv.ReplicaDescriptor
+	1,  // 2: shard.kv.NodeDescriptor.state:type_name -> shard.kv.NodeState
+	19, // 3: shard.kv.ScanRequest.filter:type_name -> shard.kv.KeyFilter
+	20, // 4: shard.kv.ScanResponse.rows:type_name -> shard.kv.KeyValue
+	2,  // 5: shard.kv.Lock.op:type_name -> shard.kv.LockOp
+	22, // 6: shard.kv.LockSlot.lock:type_name -> shard.kv.Lock
+	2,  // 7: shard.kv.Mutation.op:type_name -> shard.kv.LockOp
+	24, // 8: shard.kv.PrewriteRequest.mutations:type_name -> shard.kv.Mutation
+	3,  // 9: shard.kv.CheckTxnStatusResponse.status:type_name -> shard.kv.TxnStatus
+	22, // 10: shard.kv.CheckTxnStatusResponse.lock:type_name -> shard.kv.Lock
+	24, // 11: shard.kv.OnePCRequest.mutations:type_name -> shard.kv.Mutation
+	8,  // 12: shard.kv.Request.get:type_name -> shard.kv.GetRequest
+	10, // 13: shard.kv.Request.put:type_name -> shard.kv.PutRequest
+	12, // 14: shard.kv.Request.delete:type_name -> shard.kv.DeleteRequest
+	14, // 15: shard.kv.Request.cput:type_name -> shard.kv.ConditionalPutRequest
+	16, // 16: shard.kv.Request.delete_range:type_name -> shard.kv.DeleteRangeRequest
+	18, // 17: shard.kv.Request.scan:type_name -> shard.kv.ScanRequest
+	25, // 18: shard.kv.Request.prewrite:type_name -> shard.kv.PrewriteRequest
+	27, // 19: shard.kv.Request.commit:type_name -> shard.kv.CommitRequest
+	29, // 20: shard.kv.Request.rollback:type_name -> shard.kv.RollbackRequest
+	31, // 21: shard.kv.Request.check_txn_status:type_name -> shard.kv.CheckTxnStatusRequest
+	33, // 22: shard.kv.Request.heartbeat:type_name -> shard.kv.HeartbeatRequest
+	35, // 23: shard.kv.Request.one_pc:type_name -> shard.kv.OnePCRequest
+	37, // 24: shard.kv.Request.gc:type_name -> shard.kv.GCRequest
+	9,  // 25: shard.kv.Response.get:type_name -> shard.kv.GetResponse
+	11, // 26: shard.kv.Response.put:type_name -> shard.kv.PutResponse
+	13, // 27: shard.kv.Response.delete:type_name -> shard.kv.DeleteResponse
+	15, // 28: shard.kv.Response.cput:type_name -> shard.kv.ConditionalPutResponse
+	17, // 29: shard.kv.Response.delete_range:type_name -> shard.kv.DeleteRangeResponse
+	21, // 30: shard.kv.Response.scan:type_name -> shard.kv.ScanResponse
+	26, // 31: shard.kv.Response.prewrite:type_name -> shard.kv.PrewriteResponse
+	28, // 32: shard.kv.Response.commit:type_name -> shard.kv.CommitResponse
+	30, // 33: shard.kv.Response.rollback:type_name -> shard.kv.RollbackResponse
+	32, // 34: shard.kv.Response.check_txn_status:type_name -> shard.kv.CheckTxnStatusResponse
+	34, // 35: shard.kv.Response.heartbeat:type_name -> shard.kv.HeartbeatResponse
+	36, // 36: shard.kv.Response.one_pc:type_name -> shard.kv.OnePCResponse
+	38, // 37: shard.kv.Response.gc:type_name -> shard.kv.GCResponse
+	39, // 38: shard.kv.BatchRequest.requests:type_name -> shard.kv.Request
+	40, // 39: shard.kv.BatchResponse.responses:type_name -> shard.kv.Response
+	53, // 40: shard.kv.BatchResponse.error:type_name -> shard.kv.Error
+	5,  // 41: shard.kv.RangeKeyMismatchError.desc:type_name -> shard.kv.RangeDescriptor
+	22, // 42: shard.kv.KeyLockedError.lock:type_name -> shard.kv.Lock
+	43, // 43: shard.kv.Error.not_leader:type_name -> shard.kv.NotLeaderError
+	44, // 44: shard.kv.Error.range_not_found:type_name -> shard.kv.RangeNotFoundError
+	45, // 45: shard.kv.Error.key_mismatch:type_name -> shard.kv.RangeKeyMismatchError
+	46, // 46: shard.kv.Error.condition_failed:type_name -> shard.kv.ConditionFailedError
+	47, // 47: shard.kv.Error.unavailable:type_name -> shard.kv.UnavailableError
+	48, // 48: shard.kv.Error.invalid:type_name -> shard.kv.InvalidRequestError
+	49, // 49: shard.kv.Error.key_locked:type_name -> shard.kv.KeyLockedError
+	50, // 50: shard.kv.Error.write_conflict:type_name -> shard.kv.WriteConflictError
+	51, // 51: shard.kv.Error.txn_not_found:type_name -> shard.kv.TxnNotFoundError
+	52, // 52: shard.kv.Error.program:type_name -> shard.kv.ProgramError
+	5,  // 53: shard.kv.SplitTrigger.left:type_name -> shard.kv.RangeDescriptor
+	5,  // 54: shard.kv.SplitTrigger.right:type_name -> shard.kv.RangeDescriptor
+	5,  // 55: shard.kv.SubsumeTrigger.desc:type_name -> shard.kv.RangeDescriptor
+	5,  // 56: shard.kv.MergeTrigger.left:type_name -> shard.kv.RangeDescriptor
+	5,  // 57: shard.kv.MergeTrigger.right:type_name -> shard.kv.RangeDescriptor
+	5,  // 58: shard.kv.SetDescriptor.desc:type_name -> shard.kv.RangeDescriptor
+	39, // 59: shard.kv.Command.writes:type_name -> shard.kv.Request
+	54, // 60: shard.kv.Command.split:type_name -> shard.kv.SplitTrigger
+	57, // 61: shard.kv.Command.set_descriptor:type_name -> shard.kv.SetDescriptor
+	55, // 62: shard.kv.Command.subsume:type_name -> shard.kv.SubsumeTrigger
+	56, // 63: shard.kv.Command.merge:type_name -> shard.kv.MergeTrigger
+	64, // [64:64] is the sub-list for method output_type
+	64, // [64:64] is the sub-list for method input_type
+	64, // [64:64] is the sub-list for extension type_name
+	64, // [64:64] is the sub-list for extension extendee
+	0,  // [0:64] is the sub-list for field type_name
 }
 
 func init() { file_kvpb_kv_proto_init() }
@@ -3984,7 +4338,7 @@ func file_kvpb_kv_proto_init() {
 	if File_kvpb_kv_proto != nil {
 		return
 	}
-	file_kvpb_kv_proto_msgTypes[34].OneofWrappers = []any{
+	file_kvpb_kv_proto_msgTypes[35].OneofWrappers = []any{
 		(*Request_Get)(nil),
 		(*Request_Put)(nil),
 		(*Request_Delete)(nil),
@@ -3999,7 +4353,7 @@ func file_kvpb_kv_proto_init() {
 		(*Request_OnePc)(nil),
 		(*Request_Gc)(nil),
 	}
-	file_kvpb_kv_proto_msgTypes[35].OneofWrappers = []any{
+	file_kvpb_kv_proto_msgTypes[36].OneofWrappers = []any{
 		(*Response_Get)(nil),
 		(*Response_Put)(nil),
 		(*Response_Delete)(nil),
@@ -4014,7 +4368,7 @@ func file_kvpb_kv_proto_init() {
 		(*Response_OnePc)(nil),
 		(*Response_Gc)(nil),
 	}
-	file_kvpb_kv_proto_msgTypes[48].OneofWrappers = []any{
+	file_kvpb_kv_proto_msgTypes[49].OneofWrappers = []any{
 		(*Error_NotLeader)(nil),
 		(*Error_RangeNotFound)(nil),
 		(*Error_KeyMismatch)(nil),
@@ -4031,8 +4385,8 @@ func file_kvpb_kv_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kvpb_kv_proto_rawDesc), len(file_kvpb_kv_proto_rawDesc)),
-			NumEnums:      3,
-			NumMessages:   52,
+			NumEnums:      4,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

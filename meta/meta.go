@@ -198,6 +198,21 @@ func (m *Meta) WriteDescriptors(ctx context.Context, descs ...*kvpb.RangeDescrip
 	return err
 }
 
+// MergeDescriptors records a merge in one batch: the left-hand range's
+// entry moves from its old end key to the merged descriptor's end key
+// (where it replaces the right-hand range's entry).
+func (m *Meta) MergeDescriptors(ctx context.Context, oldLeftEnd []byte, merged *kvpb.RangeDescriptor) error {
+	v, err := proto.Marshal(merged)
+	if err != nil {
+		return err
+	}
+	_, err = m.db.Send(ctx, keys.MetaMin, []*kvpb.Request{
+		{Value: &kvpb.Request_Delete{Delete: &kvpb.DeleteRequest{Key: keys.RangeDescriptorKey(oldLeftEnd)}}},
+		{Value: &kvpb.Request_Put{Put: &kvpb.PutRequest{Key: keys.RangeDescriptorKey(merged.EndKey), Value: v}}},
+	})
+	return err
+}
+
 // SyncDescriptor makes the meta entry at d's end key equal d, unless it
 // holds a newer generation of the same range. The caller must be the
 // range's leader: each leader is the authority for its own entry. It
@@ -221,7 +236,34 @@ func (m *Meta) SyncDescriptor(ctx context.Context, d *kvpb.RangeDescriptor) (boo
 	if IsConditionFailed(err) {
 		return false, nil // a racing writer; the next round looks again
 	}
-	return err == nil, err
+	if err != nil {
+		return false, err
+	}
+	return true, m.dropStale(ctx, d)
+}
+
+// dropStale deletes the entries that an older generation of d's range left
+// inside d's span: after a merge whose meta batch was lost, the left-hand
+// range's old entry still sits at its old end key. Range ids are never
+// reused, so an entry of the same range with a lower generation is stale.
+func (m *Meta) dropStale(ctx context.Context, d *kvpb.RangeDescriptor) error {
+	start := append(keys.RangeDescriptorKey(d.StartKey), 0)
+	rows, err := m.db.Scan(ctx, start, keys.RangeDescriptorKey(d.EndKey), 0)
+	if err != nil {
+		return err
+	}
+	var reqs []*kvpb.Request
+	for _, r := range rows {
+		old, err := DecodeDescriptor(r.Key, r.Value)
+		if err == nil && old.RangeId == d.RangeId && old.Generation < d.Generation {
+			reqs = append(reqs, &kvpb.Request{Value: &kvpb.Request_Delete{Delete: &kvpb.DeleteRequest{Key: r.Key}}})
+		}
+	}
+	if len(reqs) == 0 {
+		return nil
+	}
+	_, err = m.db.Send(ctx, keys.MetaMin, reqs)
+	return err
 }
 
 // ShouldReplace decides whether the meta entry old gives way to the leader's
@@ -229,6 +271,11 @@ func (m *Meta) SyncDescriptor(ctx context.Context, d *kvpb.RangeDescriptor) (boo
 // old is a newer generation of the same range.
 func ShouldReplace(old, d *kvpb.RangeDescriptor) bool {
 	if proto.Equal(old, d) {
+		return false
+	}
+	if d.MergingInto != 0 && old.RangeId == d.MergingInto {
+		// The merge is recorded: the frozen range's leader, still alive
+		// for a moment, must not bring it back.
 		return false
 	}
 	return old.RangeId != d.RangeId || old.Generation <= d.Generation

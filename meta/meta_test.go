@@ -114,8 +114,8 @@ func (db *fakeDB) Send(_ context.Context, key []byte, reqs []*kvpb.Request) (*kv
 	}
 	// Check the whole batch before applying any of it.
 	for _, r := range reqs {
-		if r.GetPut() == nil {
-			return nil, kvpb.NewInvalid("fake db: only puts in a batch, got %T", r.GetValue())
+		if r.GetPut() == nil && r.GetDelete() == nil {
+			return nil, kvpb.NewInvalid("fake db: only puts and deletes in a batch, got %T", r.GetValue())
 		}
 	}
 	db.mu.Lock()
@@ -123,6 +123,12 @@ func (db *fakeDB) Send(_ context.Context, key []byte, reqs []*kvpb.Request) (*kv
 	db.mu.sendSizes = append(db.mu.sendSizes, len(reqs))
 	resp := &kvpb.BatchResponse{}
 	for _, r := range reqs {
+		if d := r.GetDelete(); d != nil {
+			_, found := db.mu.kv[string(d.Key)]
+			delete(db.mu.kv, string(d.Key))
+			resp.Responses = append(resp.Responses, &kvpb.Response{Value: &kvpb.Response_Delete{Delete: &kvpb.DeleteResponse{Found: found}}})
+			continue
+		}
 		db.mu.kv[string(r.GetPut().Key)] = bytes.Clone(r.GetPut().Value)
 		resp.Responses = append(resp.Responses, &kvpb.Response{Value: &kvpb.Response_Put{Put: &kvpb.PutResponse{}}})
 	}

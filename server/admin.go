@@ -126,6 +126,7 @@ func (a *adminServer) Ranges(ctx context.Context, _ *serverpb.RangesRequest) (*s
 	for _, d := range descs {
 		out.Ranges = append(out.Ranges, s.rangeStatus(ctx, d))
 	}
+	s.attachLoads(ctx, out.Ranges)
 	return out, nil
 }
 
@@ -139,7 +140,7 @@ func (a *adminServer) SplitRange(ctx context.Context, req *serverpb.SplitRangeRe
 		if err != nil {
 			return nil, toStatus(err)
 		}
-		resp, err := s.sendSplit(ctx, desc, req.Key)
+		resp, err := s.sendSplit(ctx, desc, req.Key, true)
 		if err == nil {
 			return &serverpb.SplitRangeResponse{Left: resp.Left, Right: resp.Right}, nil
 		}
@@ -153,10 +154,10 @@ func (a *adminServer) SplitRange(ctx context.Context, req *serverpb.SplitRangeRe
 }
 
 // sendSplit sends AdminSplit to the range's leader, following hints.
-func (s *Server) sendSplit(ctx context.Context, desc *kvpb.RangeDescriptor, key []byte) (*serverpb.AdminSplitResponse, error) {
+func (s *Server) sendSplit(ctx context.Context, desc *kvpb.RangeDescriptor, key []byte, sticky bool) (*serverpb.AdminSplitResponse, error) {
 	var out *serverpb.AdminSplitResponse
 	err := sendToLeader(ctx, s, desc, func(cl serverpb.InternalClient) (*kvpb.Error, error) {
-		resp, err := cl.AdminSplit(ctx, &serverpb.AdminSplitRequest{RangeId: desc.RangeId, SplitKey: key})
+		resp, err := cl.AdminSplit(ctx, &serverpb.AdminSplitRequest{RangeId: desc.RangeId, SplitKey: key, Sticky: sticky})
 		out = resp
 		return resp.GetError(), err
 	})

@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/shardingsystem/shard/meta/controller"
 	"github.com/shardingsystem/shard/replication"
 )
 
@@ -46,6 +47,12 @@ type Config struct {
 	// RootPassword, when set, is the SQL superuser root's password at
 	// bootstrap (SHARD_ROOT_PASSWORD); else one is generated.
 	RootPassword string
+	// Controller configures the zero-touch controller (splits, merges,
+	// rebalancing, repair); Replicas overrides its Replicas.
+	Controller controller.Config
+	// ControllerOff keeps the controller from acting (it still gathers
+	// reports and explains): for tests that place ranges by hand.
+	ControllerOff bool
 	// CacheSize and MemTableSize size the Pebble engine (0: engine defaults).
 	CacheSize    int64
 	MemTableSize uint64
@@ -80,7 +87,16 @@ func DefaultConfig() Config {
 		ReplicateInterval: time.Second,
 		MVCCRetention:     24 * time.Hour,
 		GCInterval:        10 * time.Minute,
+		Controller:        controller.DefaultConfig(),
 	}
+}
+
+// controllerConfig is the controller's configuration, with the node's
+// replica target.
+func (c Config) controllerConfig() controller.Config {
+	cc := c.Controller
+	cc.Replicas = c.Replicas
+	return cc
 }
 
 // Validate reports every problem with the config.
@@ -129,6 +145,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.RPCListenAddr); err != nil {
 			errs = append(errs, fmt.Errorf("rpc listen address %q: %v", c.RPCListenAddr, err))
 		}
+	}
+	if err := c.controllerConfig().Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.ReplicateInterval <= 0 {
 		errs = append(errs, errors.New("replicate interval must be positive"))

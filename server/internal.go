@@ -116,7 +116,7 @@ func (i *internalServer) ReplicaState(ctx context.Context, req *serverpb.Replica
 // AdminSplit splits a range this node leads and records both halves in the
 // meta range.
 func (i *internalServer) AdminSplit(ctx context.Context, req *serverpb.AdminSplitRequest) (*serverpb.AdminSplitResponse, error) {
-	left, right, err := i.s.splitRange(ctx, req.RangeId, req.SplitKey)
+	left, right, err := i.s.splitRange(ctx, req.RangeId, req.SplitKey, req.Sticky)
 	if err != nil {
 		var kerr *kvpb.Error
 		if errors.As(err, &kerr) {

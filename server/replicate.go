@@ -16,10 +16,11 @@ import (
 
 // replicateOnce runs on every node each ReplicateInterval. For each range
 // this node leads it:
-//   - promotes a caught-up non-voter, or adds one replica on a live node
-//     that lacks one while the range has fewer voters than the target
-//     (min(Replicas, live nodes)); at most one membership change per round
-//     per node, so up-replication never swamps the node;
+//   - when the controller is off (ControllerOff; with it on, the controller
+//     decides every membership change), promotes a caught-up non-voter, or
+//     adds one replica on a live node that lacks one while the range has
+//     fewer voters than the target (min(Replicas, live nodes)); at most one
+//     membership change per round per node;
 //   - makes the descriptor's replica list match the raft configuration;
 //   - makes the meta range's entry match the descriptor.
 func (s *Server) replicateOnce(ctx context.Context) {
@@ -35,7 +36,7 @@ func (s *Server) replicateOnce(ctx context.Context) {
 		if !g.IsLeader() {
 			continue
 		}
-		if !changed {
+		if !changed && s.cfg.ControllerOff {
 			did, err := s.upreplicate(ctx, rep, live)
 			if err != nil {
 				s.log.Warn("up-replicate", "range", rep.RangeID(), "err", err)
@@ -122,19 +123,26 @@ func (s *Server) upreplicate(ctx context.Context, rep *replica.Replica, live []*
 	if pick == nil {
 		return false, nil
 	}
+	return true, s.addReplica(ctx, rep, pick.NodeId, pick.RpcAddr)
+}
+
+// addReplica adds a voter on node at addr to the range rep leads: an empty
+// replica there, a non-voter that catches up by log or snapshot, then a
+// voter (promote).
+func (s *Server) addReplica(ctx context.Context, rep *replica.Replica, node uint64, addr string) error {
 	desc := rep.Desc()
-	cl, err := s.pool.Internal(pick.RpcAddr)
+	cl, err := s.pool.Internal(addr)
 	if err != nil {
-		return false, err
+		return err
 	}
 	if _, err := cl.CreateReplica(ctx, &serverpb.CreateReplicaRequest{Desc: desc}); err != nil {
-		return false, fmt.Errorf("create replica of r%d on n%d: %w", desc.RangeId, pick.NodeId, err)
+		return fmt.Errorf("create replica of r%d on n%d: %w", desc.RangeId, node, err)
 	}
-	if err := g.AddNonvoter(ctx, pick.NodeId, raft.ServerAddress(pick.RpcAddr)); err != nil {
-		return false, fmt.Errorf("add non-voter n%d to r%d: %w", pick.NodeId, desc.RangeId, err)
+	if err := rep.Group().AddNonvoter(ctx, node, raft.ServerAddress(addr)); err != nil {
+		return fmt.Errorf("add non-voter n%d to r%d: %w", node, desc.RangeId, err)
 	}
-	s.log.Info("adding replica", "range", desc.RangeId, "node", pick.NodeId)
-	return true, s.promote(ctx, rep, pick.NodeId, raft.ServerAddress(pick.RpcAddr))
+	s.log.Info("adding replica", "range", desc.RangeId, "node", node)
+	return s.promote(ctx, rep, node, raft.ServerAddress(addr))
 }
 
 // promote waits until the non-voter has applied what was committed when the

@@ -46,6 +46,10 @@ type Server struct {
 	store *store
 	tso   *tsoServer
 	id    ident
+	// ctl hosts the zero-touch controller (active on the meta leader);
+	// sizes caches the span scans behind load reports.
+	ctl   *controllerHost
+	sizes *sizeCache
 	// The SQL layer: catalog cache, SQL server and PostgreSQL listener.
 	catalog           *catalog.Cache
 	sql               *sql.Server
@@ -75,6 +79,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.tso = newTSOServer(s.log, func() *replica.Replica { return s.replica(meta.MetaRangeID) }, s.ctx.Done())
 	s.tso.clock = cfg.wallClock()
+	s.sizes = newSizeCache(cfg.Controller.RangeMaxBytes)
+	s.ctl = newControllerHost(s, cfg.controllerConfig())
 	if err := s.open(ctx); err != nil {
 		s.cancel()
 		return nil, err
@@ -293,6 +299,9 @@ func (s *Server) Start(ctx context.Context) error {
 	s.runLoop("replicate", s.cfg.ReplicateInterval, s.replicateOnce)
 	s.runLoop("node-refresh", 2*time.Second, s.refreshNodes)
 	s.runLoop("gc", s.cfg.GCInterval, s.gcOnce)
+	s.runLoop("report-load", s.cfg.Controller.ReportInterval, s.reportLoad)
+	s.runLoop("replica-gc", replicaGCInterval, s.replicaGCOnce)
+	s.runLoop("controller", s.cfg.Controller.ReportInterval, s.ctl.round)
 	s.log.Info("node started", "node", s.id.NodeID, "cluster", s.id.ClusterID, "rpc", s.cfg.RPCAddr)
 	return nil
 }
@@ -379,6 +388,7 @@ func (s *Server) stop(handoff bool) {
 		}
 		s.cancel()
 		s.loops.Wait()
+		s.ctl.exec.Wait()
 		// The kv client's background lock resolution needs the replicas.
 		s.kv.Close()
 		if s.store != nil {

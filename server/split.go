@@ -13,7 +13,9 @@ import (
 // writes both new descriptors atomically. If the node dies between the two,
 // the leaders' meta sync (syncMeta) writes the descriptors later; until then
 // clients are told the key is outside the old range and retry.
-func (s *Server) splitRange(ctx context.Context, id uint64, key []byte) (left, right *kvpb.RangeDescriptor, err error) {
+//
+// sticky marks the boundary as manual: the controller never merges it away.
+func (s *Server) splitRange(ctx context.Context, id uint64, key []byte, sticky bool) (left, right *kvpb.RangeDescriptor, err error) {
 	rep := s.replica(id)
 	if rep == nil {
 		return nil, nil, kvpb.NewRangeNotFound(id)
@@ -32,7 +34,7 @@ func (s *Server) splitRange(ctx context.Context, id uint64, key []byte) (left, r
 	if err != nil {
 		return nil, nil, kvpb.NewUnavailable("allocate range id: %v", err)
 	}
-	left, right, err = rep.Split(ctx, key, rightID)
+	left, right, err = rep.Split(ctx, key, rightID, sticky)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -41,6 +42,9 @@ type store struct {
 	wg sync.WaitGroup
 	// openMu serializes openReplica, so one range is never opened twice.
 	openMu sync.Mutex
+	// ctx ends when the store closes (waits of merges end with it).
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu struct {
 		sync.RWMutex
@@ -54,6 +58,7 @@ func newStore(nodeID uint64, addr string, eng *engine.Engine, hub *replication.H
 		snaps: filepath.Join(cfg.DataDir, "snapshots"), log: log,
 		programs: replica.NewProgramCache(sql.ScanProcessor(), programCacheSize)}
 	s.mu.replicas = map[uint64]*replica.Replica{}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s
 }
 
@@ -61,15 +66,33 @@ func newStore(nodeID uint64, addr string, eng *engine.Engine, hub *replication.H
 func (s *store) start() error {
 	start, end := keys.ReplicasSpan()
 	var ids []uint64
+	seen := map[uint64]bool{}
+	var orphans []uint64
 	err := s.eng.Scan(start, end, func(k, _ []byte) error {
 		id, ok := keys.RangeIDFromReplicaKey(k)
-		if ok && len(k) == len(keys.ReplicaPrefix(id))+1 && k[len(k)-1] == keys.ReplicaDescSuffix {
+		if !ok {
+			return nil
+		}
+		if !seen[id] {
+			seen[id] = true
+			orphans = append(orphans, id)
+		}
+		if len(k) == len(keys.ReplicaPrefix(id))+1 && k[len(k)-1] == keys.ReplicaDescSuffix {
 			ids = append(ids, id)
+			orphans = orphans[:len(orphans)-1]
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("server: list replicas: %w", err)
+	}
+	// State without a descriptor is what a removal (a merge, replica GC)
+	// left when the node stopped before it finished.
+	for _, id := range orphans {
+		if err := replica.DestroyState(s.eng, id, nil); err != nil {
+			return fmt.Errorf("server: remove the leftovers of r%d: %w", id, err)
+		}
+		s.log.Info("removed the leftover state of a removed replica", "range", id)
 	}
 	for _, id := range ids {
 		if _, err := s.openReplica(id, nil); err != nil {
@@ -122,6 +145,7 @@ func (s *store) openReplica(id uint64, desc *kvpb.RangeDescriptor) (*replica.Rep
 		RangeID: id, NodeID: s.nodeID, Engine: s.eng, Logger: s.log,
 		OnSplit: func(right *kvpb.RangeDescriptor) { s.splitApplied(right) },
 		TSO:     s.tso, Processor: s.programs,
+		WaitMerge: s.waitMerge, OnMerge: s.mergeApplied,
 	}, desc)
 	if err != nil {
 		return nil, err
@@ -205,8 +229,48 @@ func (s *store) splitApplied(right *kvpb.RangeDescriptor) {
 	}()
 }
 
+// waitMerge blocks until this node's replica of range id has applied index
+// (a merge's right-hand side; see replica.Config.WaitMerge), or the store
+// closes.
+func (s *store) waitMerge(id, index uint64) error {
+	for warned := time.Now(); ; {
+		if rep := s.get(id); rep != nil {
+			return rep.WaitApplied(s.ctx, index)
+		}
+		if time.Since(warned) > 10*time.Second {
+			s.log.Warn("merge waits for a replica this node does not have", "range", id, "index", index)
+			warned = time.Now()
+		}
+		select {
+		case <-s.ctx.Done():
+			return s.ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// mergeApplied runs once a merge that absorbed range id is durable on this
+// node: the frozen replica of id is closed and its local state removed (its
+// data belongs to the merged range now).
+func (s *store) mergeApplied(id uint64) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		rep := s.get(id)
+		if rep == nil {
+			return
+		}
+		if err := s.destroyReplica(rep); err != nil {
+			s.log.Warn("remove merged replica", "range", id, "err", err)
+			return
+		}
+		s.log.Info("merged replica removed", "range", id)
+	}()
+}
+
 // close stops every raft group; the engine stays open.
 func (s *store) close() {
+	s.cancel()
 	s.mu.Lock()
 	s.mu.closed = true
 	s.mu.Unlock()

@@ -473,9 +473,12 @@ func (x *ReplicaStateResponse) GetError() *kvpb.Error {
 }
 
 type AdminSplitRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	RangeId       uint64                 `protobuf:"varint,1,opt,name=range_id,json=rangeId,proto3" json:"range_id,omitempty"`
-	SplitKey      []byte                 `protobuf:"bytes,2,opt,name=split_key,json=splitKey,proto3" json:"split_key,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	RangeId  uint64                 `protobuf:"varint,1,opt,name=range_id,json=rangeId,proto3" json:"range_id,omitempty"`
+	SplitKey []byte                 `protobuf:"bytes,2,opt,name=split_key,json=splitKey,proto3" json:"split_key,omitempty"`
+	// sticky marks the new boundary as chosen by a person or a template: the
+	// controller never merges it away.
+	Sticky        bool `protobuf:"varint,3,opt,name=sticky,proto3" json:"sticky,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -522,6 +525,13 @@ func (x *AdminSplitRequest) GetSplitKey() []byte {
 		return x.SplitKey
 	}
 	return nil
+}
+
+func (x *AdminSplitRequest) GetSticky() bool {
+	if x != nil {
+		return x.Sticky
+	}
+	return false
 }
 
 type AdminSplitResponse struct {
@@ -999,8 +1009,11 @@ type RangeStatus struct {
 	ApproximateBytes uint64                 `protobuf:"varint,4,opt,name=approximate_bytes,json=approximateBytes,proto3" json:"approximate_bytes,omitempty"`
 	Keys             uint64                 `protobuf:"varint,5,opt,name=keys,proto3" json:"keys,omitempty"`
 	Error            string                 `protobuf:"bytes,6,opt,name=error,proto3" json:"error,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// load is the controller's latest report of the range (absent when the
+	// controller has none yet).
+	Load          *RangeLoad `protobuf:"bytes,7,opt,name=load,proto3" json:"load,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RangeStatus) Reset() {
@@ -1073,6 +1086,13 @@ func (x *RangeStatus) GetError() string {
 		return x.Error
 	}
 	return ""
+}
+
+func (x *RangeStatus) GetLoad() *RangeLoad {
+	if x != nil {
+		return x.Load
+	}
+	return nil
 }
 
 type RangesResponse struct {
@@ -1590,6 +1610,1364 @@ func (x *KVTxnResponse) GetOnePc() bool {
 	return false
 }
 
+// RangeLoad is a range leader's report of its range: decayed rates, size,
+// and where the controller could split it.
+type RangeLoad struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	RangeId          uint64                 `protobuf:"varint,1,opt,name=range_id,json=rangeId,proto3" json:"range_id,omitempty"`
+	Generation       uint64                 `protobuf:"varint,2,opt,name=generation,proto3" json:"generation,omitempty"`
+	ReadsPerSec      float64                `protobuf:"fixed64,3,opt,name=reads_per_sec,json=readsPerSec,proto3" json:"reads_per_sec,omitempty"`
+	WritesPerSec     float64                `protobuf:"fixed64,4,opt,name=writes_per_sec,json=writesPerSec,proto3" json:"writes_per_sec,omitempty"`
+	WriteBytesPerSec float64                `protobuf:"fixed64,5,opt,name=write_bytes_per_sec,json=writeBytesPerSec,proto3" json:"write_bytes_per_sec,omitempty"`
+	// cpu_per_sec is serving time per second: the share of one core.
+	CpuPerSec float64 `protobuf:"fixed64,6,opt,name=cpu_per_sec,json=cpuPerSec,proto3" json:"cpu_per_sec,omitempty"`
+	Bytes     uint64  `protobuf:"varint,7,opt,name=bytes,proto3" json:"bytes,omitempty"`
+	Keys      uint64  `protobuf:"varint,8,opt,name=keys,proto3" json:"keys,omitempty"`
+	// size_split_key is the shard boundary nearest the middle by size, sent
+	// only when the range is over the size limit.
+	SizeSplitKey []byte `protobuf:"bytes,9,opt,name=size_split_key,json=sizeSplitKey,proto3" json:"size_split_key,omitempty"`
+	// load_split_key is the shard boundary that best balances the sampled
+	// load; load_split_balance the heavier side's share of it.
+	LoadSplitKey     []byte  `protobuf:"bytes,10,opt,name=load_split_key,json=loadSplitKey,proto3" json:"load_split_key,omitempty"`
+	LoadSplitBalance float64 `protobuf:"fixed64,11,opt,name=load_split_balance,json=loadSplitBalance,proto3" json:"load_split_balance,omitempty"`
+	// hot_block is the shard block with the most sampled load, hot_share its
+	// share.
+	HotBlock []byte  `protobuf:"bytes,12,opt,name=hot_block,json=hotBlock,proto3" json:"hot_block,omitempty"`
+	HotShare float64 `protobuf:"fixed64,13,opt,name=hot_share,json=hotShare,proto3" json:"hot_share,omitempty"`
+	Samples  uint32  `protobuf:"varint,14,opt,name=samples,proto3" json:"samples,omitempty"`
+	// split_at_unix_nanos is when the range last split on the leader (0:
+	// not since the leader started).
+	SplitAtUnixNanos int64  `protobuf:"varint,15,opt,name=split_at_unix_nanos,json=splitAtUnixNanos,proto3" json:"split_at_unix_nanos,omitempty"`
+	LeaderNodeId     uint64 `protobuf:"varint,16,opt,name=leader_node_id,json=leaderNodeId,proto3" json:"leader_node_id,omitempty"`
+	// reported_at_unix_nanos is when the controller received the report.
+	ReportedAtUnixNanos int64 `protobuf:"varint,17,opt,name=reported_at_unix_nanos,json=reportedAtUnixNanos,proto3" json:"reported_at_unix_nanos,omitempty"`
+	unknownFields       protoimpl.UnknownFields
+	sizeCache           protoimpl.SizeCache
+}
+
+func (x *RangeLoad) Reset() {
+	*x = RangeLoad{}
+	mi := &file_serverpb_server_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RangeLoad) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RangeLoad) ProtoMessage() {}
+
+func (x *RangeLoad) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RangeLoad.ProtoReflect.Descriptor instead.
+func (*RangeLoad) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *RangeLoad) GetRangeId() uint64 {
+	if x != nil {
+		return x.RangeId
+	}
+	return 0
+}
+
+func (x *RangeLoad) GetGeneration() uint64 {
+	if x != nil {
+		return x.Generation
+	}
+	return 0
+}
+
+func (x *RangeLoad) GetReadsPerSec() float64 {
+	if x != nil {
+		return x.ReadsPerSec
+	}
+	return 0
+}
+
+func (x *RangeLoad) GetWritesPerSec() float64 {
+	if x != nil {
+		return x.WritesPerSec
+	}
+	return 0
+}
+
+func (x *RangeLoad) GetWriteBytesPerSec() float64 {
+	if x != nil {
+		return x.WriteBytesPerSec
+	}
+	return 0
+}
+
+func (x *RangeLoad) GetCpuPerSec() float64 {
+	if x != nil {
+		return x.CpuPerSec
+	}
+	return 0
+}
+
+func (x *RangeLoad) GetBytes() uint64 {
+	if x != nil {
+		return x.Bytes
+	}
+	return 0
+}
+
+func (x *RangeLoad) GetKeys() uint64 {
+	if x != nil {
+		return x.Keys
+	}
+	return 0
+}
+
+func (x *RangeLoad) GetSizeSplitKey() []byte {
+	if x != nil {
+		return x.SizeSplitKey
+	}
+	return nil
+}
+
+func (x *RangeLoad) GetLoadSplitKey() []byte {
+	if x != nil {
+		return x.LoadSplitKey
+	}
+	return nil
+}
+
+func (x *RangeLoad) GetLoadSplitBalance() float64 {
+	if x != nil {
+		return x.LoadSplitBalance
+	}
+	return 0
+}
+
+func (x *RangeLoad) GetHotBlock() []byte {
+	if x != nil {
+		return x.HotBlock
+	}
+	return nil
+}
+
+func (x *RangeLoad) GetHotShare() float64 {
+	if x != nil {
+		return x.HotShare
+	}
+	return 0
+}
+
+func (x *RangeLoad) GetSamples() uint32 {
+	if x != nil {
+		return x.Samples
+	}
+	return 0
+}
+
+func (x *RangeLoad) GetSplitAtUnixNanos() int64 {
+	if x != nil {
+		return x.SplitAtUnixNanos
+	}
+	return 0
+}
+
+func (x *RangeLoad) GetLeaderNodeId() uint64 {
+	if x != nil {
+		return x.LeaderNodeId
+	}
+	return 0
+}
+
+func (x *RangeLoad) GetReportedAtUnixNanos() int64 {
+	if x != nil {
+		return x.ReportedAtUnixNanos
+	}
+	return 0
+}
+
+type ReportLoadRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        uint64                 `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Ranges        []*RangeLoad           `protobuf:"bytes,2,rep,name=ranges,proto3" json:"ranges,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportLoadRequest) Reset() {
+	*x = ReportLoadRequest{}
+	mi := &file_serverpb_server_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportLoadRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportLoadRequest) ProtoMessage() {}
+
+func (x *ReportLoadRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportLoadRequest.ProtoReflect.Descriptor instead.
+func (*ReportLoadRequest) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *ReportLoadRequest) GetNodeId() uint64 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *ReportLoadRequest) GetRanges() []*RangeLoad {
+	if x != nil {
+		return x.Ranges
+	}
+	return nil
+}
+
+type ReportLoadResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *kvpb.Error            `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ReportLoadResponse) Reset() {
+	*x = ReportLoadResponse{}
+	mi := &file_serverpb_server_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ReportLoadResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ReportLoadResponse) ProtoMessage() {}
+
+func (x *ReportLoadResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ReportLoadResponse.ProtoReflect.Descriptor instead.
+func (*ReportLoadResponse) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *ReportLoadResponse) GetError() *kvpb.Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+type ControllerInfoRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// explain_range_id, when set, asks for the controller's reasoning about
+	// that range.
+	ExplainRangeId uint64 `protobuf:"varint,1,opt,name=explain_range_id,json=explainRangeId,proto3" json:"explain_range_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
+}
+
+func (x *ControllerInfoRequest) Reset() {
+	*x = ControllerInfoRequest{}
+	mi := &file_serverpb_server_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControllerInfoRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControllerInfoRequest) ProtoMessage() {}
+
+func (x *ControllerInfoRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControllerInfoRequest.ProtoReflect.Descriptor instead.
+func (*ControllerInfoRequest) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ControllerInfoRequest) GetExplainRangeId() uint64 {
+	if x != nil {
+		return x.ExplainRangeId
+	}
+	return 0
+}
+
+type NodeLiveness struct {
+	state             protoimpl.MessageState `protogen:"open.v1"`
+	NodeId            uint64                 `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	LastSeenUnixNanos int64                  `protobuf:"varint,2,opt,name=last_seen_unix_nanos,json=lastSeenUnixNanos,proto3" json:"last_seen_unix_nanos,omitempty"`
+	Live              bool                   `protobuf:"varint,3,opt,name=live,proto3" json:"live,omitempty"`
+	unknownFields     protoimpl.UnknownFields
+	sizeCache         protoimpl.SizeCache
+}
+
+func (x *NodeLiveness) Reset() {
+	*x = NodeLiveness{}
+	mi := &file_serverpb_server_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeLiveness) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeLiveness) ProtoMessage() {}
+
+func (x *NodeLiveness) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeLiveness.ProtoReflect.Descriptor instead.
+func (*NodeLiveness) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *NodeLiveness) GetNodeId() uint64 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *NodeLiveness) GetLastSeenUnixNanos() int64 {
+	if x != nil {
+		return x.LastSeenUnixNanos
+	}
+	return 0
+}
+
+func (x *NodeLiveness) GetLive() bool {
+	if x != nil {
+		return x.Live
+	}
+	return false
+}
+
+type ControllerInfoResponse struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Loads   []*RangeLoad           `protobuf:"bytes,1,rep,name=loads,proto3" json:"loads,omitempty"`
+	Nodes   []*NodeLiveness        `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	Explain []string               `protobuf:"bytes,3,rep,name=explain,proto3" json:"explain,omitempty"`
+	// controller_node_id is the node that answered (the meta leader).
+	ControllerNodeId uint64      `protobuf:"varint,4,opt,name=controller_node_id,json=controllerNodeId,proto3" json:"controller_node_id,omitempty"`
+	Error            *kvpb.Error `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ControllerInfoResponse) Reset() {
+	*x = ControllerInfoResponse{}
+	mi := &file_serverpb_server_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControllerInfoResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControllerInfoResponse) ProtoMessage() {}
+
+func (x *ControllerInfoResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControllerInfoResponse.ProtoReflect.Descriptor instead.
+func (*ControllerInfoResponse) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ControllerInfoResponse) GetLoads() []*RangeLoad {
+	if x != nil {
+		return x.Loads
+	}
+	return nil
+}
+
+func (x *ControllerInfoResponse) GetNodes() []*NodeLiveness {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *ControllerInfoResponse) GetExplain() []string {
+	if x != nil {
+		return x.Explain
+	}
+	return nil
+}
+
+func (x *ControllerInfoResponse) GetControllerNodeId() uint64 {
+	if x != nil {
+		return x.ControllerNodeId
+	}
+	return 0
+}
+
+func (x *ControllerInfoResponse) GetError() *kvpb.Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+type HotRangesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// limit is how many ranges to list (0: 10).
+	Limit         uint32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HotRangesRequest) Reset() {
+	*x = HotRangesRequest{}
+	mi := &file_serverpb_server_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HotRangesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HotRangesRequest) ProtoMessage() {}
+
+func (x *HotRangesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HotRangesRequest.ProtoReflect.Descriptor instead.
+func (*HotRangesRequest) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *HotRangesRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type EventsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// range_id filters to one range (0: all).
+	RangeId uint64 `protobuf:"varint,1,opt,name=range_id,json=rangeId,proto3" json:"range_id,omitempty"`
+	// limit is how many of the newest events to list (0: 100).
+	Limit         uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EventsRequest) Reset() {
+	*x = EventsRequest{}
+	mi := &file_serverpb_server_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventsRequest) ProtoMessage() {}
+
+func (x *EventsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventsRequest.ProtoReflect.Descriptor instead.
+func (*EventsRequest) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *EventsRequest) GetRangeId() uint64 {
+	if x != nil {
+		return x.RangeId
+	}
+	return 0
+}
+
+func (x *EventsRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+type EventsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Events        []*kvpb.Event          `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *EventsResponse) Reset() {
+	*x = EventsResponse{}
+	mi := &file_serverpb_server_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *EventsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*EventsResponse) ProtoMessage() {}
+
+func (x *EventsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use EventsResponse.ProtoReflect.Descriptor instead.
+func (*EventsResponse) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *EventsResponse) GetEvents() []*kvpb.Event {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+type ExplainRangeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RangeId       uint64                 `protobuf:"varint,1,opt,name=range_id,json=rangeId,proto3" json:"range_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExplainRangeRequest) Reset() {
+	*x = ExplainRangeRequest{}
+	mi := &file_serverpb_server_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainRangeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainRangeRequest) ProtoMessage() {}
+
+func (x *ExplainRangeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainRangeRequest.ProtoReflect.Descriptor instead.
+func (*ExplainRangeRequest) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *ExplainRangeRequest) GetRangeId() uint64 {
+	if x != nil {
+		return x.RangeId
+	}
+	return 0
+}
+
+type ExplainRangeResponse struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Range            *RangeStatus           `protobuf:"bytes,1,opt,name=range,proto3" json:"range,omitempty"`
+	Lines            []string               `protobuf:"bytes,2,rep,name=lines,proto3" json:"lines,omitempty"`
+	ControllerNodeId uint64                 `protobuf:"varint,3,opt,name=controller_node_id,json=controllerNodeId,proto3" json:"controller_node_id,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ExplainRangeResponse) Reset() {
+	*x = ExplainRangeResponse{}
+	mi := &file_serverpb_server_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExplainRangeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExplainRangeResponse) ProtoMessage() {}
+
+func (x *ExplainRangeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExplainRangeResponse.ProtoReflect.Descriptor instead.
+func (*ExplainRangeResponse) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *ExplainRangeResponse) GetRange() *RangeStatus {
+	if x != nil {
+		return x.Range
+	}
+	return nil
+}
+
+func (x *ExplainRangeResponse) GetLines() []string {
+	if x != nil {
+		return x.Lines
+	}
+	return nil
+}
+
+func (x *ExplainRangeResponse) GetControllerNodeId() uint64 {
+	if x != nil {
+		return x.ControllerNodeId
+	}
+	return 0
+}
+
+// AdminChangeReplicasRequest asks the leader of range_id to add a voter on
+// add_node_id (at add_addr: created empty, caught up as a non-voter, then
+// promoted) and/or to remove the replica on remove_node_id, in that order.
+// The leader never removes itself: it answers Invalid, and the caller
+// transfers the leadership first.
+type AdminChangeReplicasRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RangeId       uint64                 `protobuf:"varint,1,opt,name=range_id,json=rangeId,proto3" json:"range_id,omitempty"`
+	AddNodeId     uint64                 `protobuf:"varint,2,opt,name=add_node_id,json=addNodeId,proto3" json:"add_node_id,omitempty"`
+	AddAddr       string                 `protobuf:"bytes,3,opt,name=add_addr,json=addAddr,proto3" json:"add_addr,omitempty"`
+	RemoveNodeId  uint64                 `protobuf:"varint,4,opt,name=remove_node_id,json=removeNodeId,proto3" json:"remove_node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminChangeReplicasRequest) Reset() {
+	*x = AdminChangeReplicasRequest{}
+	mi := &file_serverpb_server_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminChangeReplicasRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminChangeReplicasRequest) ProtoMessage() {}
+
+func (x *AdminChangeReplicasRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminChangeReplicasRequest.ProtoReflect.Descriptor instead.
+func (*AdminChangeReplicasRequest) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *AdminChangeReplicasRequest) GetRangeId() uint64 {
+	if x != nil {
+		return x.RangeId
+	}
+	return 0
+}
+
+func (x *AdminChangeReplicasRequest) GetAddNodeId() uint64 {
+	if x != nil {
+		return x.AddNodeId
+	}
+	return 0
+}
+
+func (x *AdminChangeReplicasRequest) GetAddAddr() string {
+	if x != nil {
+		return x.AddAddr
+	}
+	return ""
+}
+
+func (x *AdminChangeReplicasRequest) GetRemoveNodeId() uint64 {
+	if x != nil {
+		return x.RemoveNodeId
+	}
+	return 0
+}
+
+type AdminChangeReplicasResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Desc          *kvpb.RangeDescriptor  `protobuf:"bytes,1,opt,name=desc,proto3" json:"desc,omitempty"`
+	Error         *kvpb.Error            `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminChangeReplicasResponse) Reset() {
+	*x = AdminChangeReplicasResponse{}
+	mi := &file_serverpb_server_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminChangeReplicasResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminChangeReplicasResponse) ProtoMessage() {}
+
+func (x *AdminChangeReplicasResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminChangeReplicasResponse.ProtoReflect.Descriptor instead.
+func (*AdminChangeReplicasResponse) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *AdminChangeReplicasResponse) GetDesc() *kvpb.RangeDescriptor {
+	if x != nil {
+		return x.Desc
+	}
+	return nil
+}
+
+func (x *AdminChangeReplicasResponse) GetError() *kvpb.Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+// RelocateRequest names a range and the nodes to move its replica between:
+// from 0 only adds, to 0 only removes.
+type RelocateReplicaRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RangeId       uint64                 `protobuf:"varint,1,opt,name=range_id,json=rangeId,proto3" json:"range_id,omitempty"`
+	FromNodeId    uint64                 `protobuf:"varint,2,opt,name=from_node_id,json=fromNodeId,proto3" json:"from_node_id,omitempty"`
+	ToNodeId      uint64                 `protobuf:"varint,3,opt,name=to_node_id,json=toNodeId,proto3" json:"to_node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RelocateReplicaRequest) Reset() {
+	*x = RelocateReplicaRequest{}
+	mi := &file_serverpb_server_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RelocateReplicaRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RelocateReplicaRequest) ProtoMessage() {}
+
+func (x *RelocateReplicaRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RelocateReplicaRequest.ProtoReflect.Descriptor instead.
+func (*RelocateReplicaRequest) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *RelocateReplicaRequest) GetRangeId() uint64 {
+	if x != nil {
+		return x.RangeId
+	}
+	return 0
+}
+
+func (x *RelocateReplicaRequest) GetFromNodeId() uint64 {
+	if x != nil {
+		return x.FromNodeId
+	}
+	return 0
+}
+
+func (x *RelocateReplicaRequest) GetToNodeId() uint64 {
+	if x != nil {
+		return x.ToNodeId
+	}
+	return 0
+}
+
+type RelocateReplicaResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Desc          *kvpb.RangeDescriptor  `protobuf:"bytes,1,opt,name=desc,proto3" json:"desc,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RelocateReplicaResponse) Reset() {
+	*x = RelocateReplicaResponse{}
+	mi := &file_serverpb_server_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RelocateReplicaResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RelocateReplicaResponse) ProtoMessage() {}
+
+func (x *RelocateReplicaResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RelocateReplicaResponse.ProtoReflect.Descriptor instead.
+func (*RelocateReplicaResponse) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *RelocateReplicaResponse) GetDesc() *kvpb.RangeDescriptor {
+	if x != nil {
+		return x.Desc
+	}
+	return nil
+}
+
+type SetNodeStateRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        uint64                 `protobuf:"varint,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	State         kvpb.NodeState         `protobuf:"varint,2,opt,name=state,proto3,enum=shard.kv.NodeState" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetNodeStateRequest) Reset() {
+	*x = SetNodeStateRequest{}
+	mi := &file_serverpb_server_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetNodeStateRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetNodeStateRequest) ProtoMessage() {}
+
+func (x *SetNodeStateRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetNodeStateRequest.ProtoReflect.Descriptor instead.
+func (*SetNodeStateRequest) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *SetNodeStateRequest) GetNodeId() uint64 {
+	if x != nil {
+		return x.NodeId
+	}
+	return 0
+}
+
+func (x *SetNodeStateRequest) GetState() kvpb.NodeState {
+	if x != nil {
+		return x.State
+	}
+	return kvpb.NodeState(0)
+}
+
+type SetNodeStateResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          *kvpb.NodeDescriptor   `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SetNodeStateResponse) Reset() {
+	*x = SetNodeStateResponse{}
+	mi := &file_serverpb_server_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SetNodeStateResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SetNodeStateResponse) ProtoMessage() {}
+
+func (x *SetNodeStateResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SetNodeStateResponse.ProtoReflect.Descriptor instead.
+func (*SetNodeStateResponse) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *SetNodeStateResponse) GetNode() *kvpb.NodeDescriptor {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+type AdminSubsumeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RangeId       uint64                 `protobuf:"varint,1,opt,name=range_id,json=rangeId,proto3" json:"range_id,omitempty"`
+	IntoRangeId   uint64                 `protobuf:"varint,2,opt,name=into_range_id,json=intoRangeId,proto3" json:"into_range_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminSubsumeRequest) Reset() {
+	*x = AdminSubsumeRequest{}
+	mi := &file_serverpb_server_proto_msgTypes[45]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminSubsumeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminSubsumeRequest) ProtoMessage() {}
+
+func (x *AdminSubsumeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[45]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminSubsumeRequest.ProtoReflect.Descriptor instead.
+func (*AdminSubsumeRequest) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{45}
+}
+
+func (x *AdminSubsumeRequest) GetRangeId() uint64 {
+	if x != nil {
+		return x.RangeId
+	}
+	return 0
+}
+
+func (x *AdminSubsumeRequest) GetIntoRangeId() uint64 {
+	if x != nil {
+		return x.IntoRangeId
+	}
+	return 0
+}
+
+// AdminSubsumeResponse is the frozen range's final state.
+type AdminSubsumeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Desc          *kvpb.RangeDescriptor  `protobuf:"bytes,1,opt,name=desc,proto3" json:"desc,omitempty"`
+	Applied       uint64                 `protobuf:"varint,2,opt,name=applied,proto3" json:"applied,omitempty"`
+	LastTs        uint64                 `protobuf:"varint,3,opt,name=last_ts,json=lastTs,proto3" json:"last_ts,omitempty"`
+	GcThreshold   uint64                 `protobuf:"varint,4,opt,name=gc_threshold,json=gcThreshold,proto3" json:"gc_threshold,omitempty"`
+	Error         *kvpb.Error            `protobuf:"bytes,5,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminSubsumeResponse) Reset() {
+	*x = AdminSubsumeResponse{}
+	mi := &file_serverpb_server_proto_msgTypes[46]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminSubsumeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminSubsumeResponse) ProtoMessage() {}
+
+func (x *AdminSubsumeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[46]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminSubsumeResponse.ProtoReflect.Descriptor instead.
+func (*AdminSubsumeResponse) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{46}
+}
+
+func (x *AdminSubsumeResponse) GetDesc() *kvpb.RangeDescriptor {
+	if x != nil {
+		return x.Desc
+	}
+	return nil
+}
+
+func (x *AdminSubsumeResponse) GetApplied() uint64 {
+	if x != nil {
+		return x.Applied
+	}
+	return 0
+}
+
+func (x *AdminSubsumeResponse) GetLastTs() uint64 {
+	if x != nil {
+		return x.LastTs
+	}
+	return 0
+}
+
+func (x *AdminSubsumeResponse) GetGcThreshold() uint64 {
+	if x != nil {
+		return x.GcThreshold
+	}
+	return 0
+}
+
+func (x *AdminSubsumeResponse) GetError() *kvpb.Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+type AdminMergeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RangeId       uint64                 `protobuf:"varint,1,opt,name=range_id,json=rangeId,proto3" json:"range_id,omitempty"`
+	Right         *AdminSubsumeResponse  `protobuf:"bytes,2,opt,name=right,proto3" json:"right,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminMergeRequest) Reset() {
+	*x = AdminMergeRequest{}
+	mi := &file_serverpb_server_proto_msgTypes[47]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminMergeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminMergeRequest) ProtoMessage() {}
+
+func (x *AdminMergeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[47]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminMergeRequest.ProtoReflect.Descriptor instead.
+func (*AdminMergeRequest) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{47}
+}
+
+func (x *AdminMergeRequest) GetRangeId() uint64 {
+	if x != nil {
+		return x.RangeId
+	}
+	return 0
+}
+
+func (x *AdminMergeRequest) GetRight() *AdminSubsumeResponse {
+	if x != nil {
+		return x.Right
+	}
+	return nil
+}
+
+type AdminMergeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Desc          *kvpb.RangeDescriptor  `protobuf:"bytes,1,opt,name=desc,proto3" json:"desc,omitempty"`
+	Error         *kvpb.Error            `protobuf:"bytes,2,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminMergeResponse) Reset() {
+	*x = AdminMergeResponse{}
+	mi := &file_serverpb_server_proto_msgTypes[48]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminMergeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminMergeResponse) ProtoMessage() {}
+
+func (x *AdminMergeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[48]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminMergeResponse.ProtoReflect.Descriptor instead.
+func (*AdminMergeResponse) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{48}
+}
+
+func (x *AdminMergeResponse) GetDesc() *kvpb.RangeDescriptor {
+	if x != nil {
+		return x.Desc
+	}
+	return nil
+}
+
+func (x *AdminMergeResponse) GetError() *kvpb.Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
+type MergeRangesRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RangeId       uint64                 `protobuf:"varint,1,opt,name=range_id,json=rangeId,proto3" json:"range_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MergeRangesRequest) Reset() {
+	*x = MergeRangesRequest{}
+	mi := &file_serverpb_server_proto_msgTypes[49]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergeRangesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergeRangesRequest) ProtoMessage() {}
+
+func (x *MergeRangesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[49]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergeRangesRequest.ProtoReflect.Descriptor instead.
+func (*MergeRangesRequest) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{49}
+}
+
+func (x *MergeRangesRequest) GetRangeId() uint64 {
+	if x != nil {
+		return x.RangeId
+	}
+	return 0
+}
+
+type MergeRangesResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Desc          *kvpb.RangeDescriptor  `protobuf:"bytes,1,opt,name=desc,proto3" json:"desc,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MergeRangesResponse) Reset() {
+	*x = MergeRangesResponse{}
+	mi := &file_serverpb_server_proto_msgTypes[50]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MergeRangesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MergeRangesResponse) ProtoMessage() {}
+
+func (x *MergeRangesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[50]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MergeRangesResponse.ProtoReflect.Descriptor instead.
+func (*MergeRangesResponse) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{50}
+}
+
+func (x *MergeRangesResponse) GetDesc() *kvpb.RangeDescriptor {
+	if x != nil {
+		return x.Desc
+	}
+	return nil
+}
+
 var File_serverpb_server_proto protoreflect.FileDescriptor
 
 const file_serverpb_server_proto_rawDesc = "" +
@@ -1627,10 +3005,11 @@ const file_serverpb_server_proto_rawDesc = "" +
 	"\x11approximate_bytes\x18\b \x01(\x04R\x10approximateBytes\x12\x12\n" +
 	"\x04keys\x18\t \x01(\x04R\x04keys\x12%\n" +
 	"\x05error\x18\n" +
-	" \x01(\v2\x0f.shard.kv.ErrorR\x05error\"K\n" +
+	" \x01(\v2\x0f.shard.kv.ErrorR\x05error\"c\n" +
 	"\x11AdminSplitRequest\x12\x19\n" +
 	"\brange_id\x18\x01 \x01(\x04R\arangeId\x12\x1b\n" +
-	"\tsplit_key\x18\x02 \x01(\fR\bsplitKey\"\x9b\x01\n" +
+	"\tsplit_key\x18\x02 \x01(\fR\bsplitKey\x12\x16\n" +
+	"\x06sticky\x18\x03 \x01(\bR\x06sticky\"\x9b\x01\n" +
 	"\x12AdminSplitResponse\x12-\n" +
 	"\x04left\x18\x01 \x01(\v2\x19.shard.kv.RangeDescriptorR\x04left\x12/\n" +
 	"\x05right\x18\x02 \x01(\v2\x19.shard.kv.RangeDescriptorR\x05right\x12%\n" +
@@ -1657,14 +3036,15 @@ const file_serverpb_server_proto_rawDesc = "" +
 	"\x05error\x18\x05 \x01(\tR\x05error\"?\n" +
 	"\rNodesResponse\x12.\n" +
 	"\x05nodes\x18\x01 \x03(\v2\x18.shard.server.NodeStatusR\x05nodes\"\x0f\n" +
-	"\rRangesRequest\"\xde\x01\n" +
+	"\rRangesRequest\"\x8b\x02\n" +
 	"\vRangeStatus\x12-\n" +
 	"\x04desc\x18\x01 \x01(\v2\x19.shard.kv.RangeDescriptorR\x04desc\x12$\n" +
 	"\x0eleader_node_id\x18\x02 \x01(\x04R\fleaderNodeId\x12#\n" +
 	"\rapplied_index\x18\x03 \x01(\x04R\fappliedIndex\x12+\n" +
 	"\x11approximate_bytes\x18\x04 \x01(\x04R\x10approximateBytes\x12\x12\n" +
 	"\x04keys\x18\x05 \x01(\x04R\x04keys\x12\x14\n" +
-	"\x05error\x18\x06 \x01(\tR\x05error\"C\n" +
+	"\x05error\x18\x06 \x01(\tR\x05error\x12+\n" +
+	"\x04load\x18\a \x01(\v2\x17.shard.server.RangeLoadR\x04load\"C\n" +
 	"\x0eRangesResponse\x121\n" +
 	"\x06ranges\x18\x01 \x03(\v2\x19.shard.server.RangeStatusR\x06ranges\"%\n" +
 	"\x11SplitRangeRequest\x12\x10\n" +
@@ -1692,7 +3072,98 @@ const file_serverpb_server_proto_rawDesc = "" +
 	"\aresults\x18\x01 \x03(\v2\x12.shard.kv.ResponseR\aresults\x12\x19\n" +
 	"\bstart_ts\x18\x02 \x01(\x04R\astartTs\x12\x1b\n" +
 	"\tcommit_ts\x18\x03 \x01(\x04R\bcommitTs\x12\x15\n" +
-	"\x06one_pc\x18\x04 \x01(\bR\x05onePc2\x96\x05\n" +
+	"\x06one_pc\x18\x04 \x01(\bR\x05onePc\"\xe1\x04\n" +
+	"\tRangeLoad\x12\x19\n" +
+	"\brange_id\x18\x01 \x01(\x04R\arangeId\x12\x1e\n" +
+	"\n" +
+	"generation\x18\x02 \x01(\x04R\n" +
+	"generation\x12\"\n" +
+	"\rreads_per_sec\x18\x03 \x01(\x01R\vreadsPerSec\x12$\n" +
+	"\x0ewrites_per_sec\x18\x04 \x01(\x01R\fwritesPerSec\x12-\n" +
+	"\x13write_bytes_per_sec\x18\x05 \x01(\x01R\x10writeBytesPerSec\x12\x1e\n" +
+	"\vcpu_per_sec\x18\x06 \x01(\x01R\tcpuPerSec\x12\x14\n" +
+	"\x05bytes\x18\a \x01(\x04R\x05bytes\x12\x12\n" +
+	"\x04keys\x18\b \x01(\x04R\x04keys\x12$\n" +
+	"\x0esize_split_key\x18\t \x01(\fR\fsizeSplitKey\x12$\n" +
+	"\x0eload_split_key\x18\n" +
+	" \x01(\fR\floadSplitKey\x12,\n" +
+	"\x12load_split_balance\x18\v \x01(\x01R\x10loadSplitBalance\x12\x1b\n" +
+	"\thot_block\x18\f \x01(\fR\bhotBlock\x12\x1b\n" +
+	"\thot_share\x18\r \x01(\x01R\bhotShare\x12\x18\n" +
+	"\asamples\x18\x0e \x01(\rR\asamples\x12-\n" +
+	"\x13split_at_unix_nanos\x18\x0f \x01(\x03R\x10splitAtUnixNanos\x12$\n" +
+	"\x0eleader_node_id\x18\x10 \x01(\x04R\fleaderNodeId\x123\n" +
+	"\x16reported_at_unix_nanos\x18\x11 \x01(\x03R\x13reportedAtUnixNanos\"]\n" +
+	"\x11ReportLoadRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x04R\x06nodeId\x12/\n" +
+	"\x06ranges\x18\x02 \x03(\v2\x17.shard.server.RangeLoadR\x06ranges\";\n" +
+	"\x12ReportLoadResponse\x12%\n" +
+	"\x05error\x18\x01 \x01(\v2\x0f.shard.kv.ErrorR\x05error\"A\n" +
+	"\x15ControllerInfoRequest\x12(\n" +
+	"\x10explain_range_id\x18\x01 \x01(\x04R\x0eexplainRangeId\"l\n" +
+	"\fNodeLiveness\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x04R\x06nodeId\x12/\n" +
+	"\x14last_seen_unix_nanos\x18\x02 \x01(\x03R\x11lastSeenUnixNanos\x12\x12\n" +
+	"\x04live\x18\x03 \x01(\bR\x04live\"\xe8\x01\n" +
+	"\x16ControllerInfoResponse\x12-\n" +
+	"\x05loads\x18\x01 \x03(\v2\x17.shard.server.RangeLoadR\x05loads\x120\n" +
+	"\x05nodes\x18\x02 \x03(\v2\x1a.shard.server.NodeLivenessR\x05nodes\x12\x18\n" +
+	"\aexplain\x18\x03 \x03(\tR\aexplain\x12,\n" +
+	"\x12controller_node_id\x18\x04 \x01(\x04R\x10controllerNodeId\x12%\n" +
+	"\x05error\x18\x05 \x01(\v2\x0f.shard.kv.ErrorR\x05error\"(\n" +
+	"\x10HotRangesRequest\x12\x14\n" +
+	"\x05limit\x18\x01 \x01(\rR\x05limit\"@\n" +
+	"\rEventsRequest\x12\x19\n" +
+	"\brange_id\x18\x01 \x01(\x04R\arangeId\x12\x14\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\"9\n" +
+	"\x0eEventsResponse\x12'\n" +
+	"\x06events\x18\x01 \x03(\v2\x0f.shard.kv.EventR\x06events\"0\n" +
+	"\x13ExplainRangeRequest\x12\x19\n" +
+	"\brange_id\x18\x01 \x01(\x04R\arangeId\"\x8b\x01\n" +
+	"\x14ExplainRangeResponse\x12/\n" +
+	"\x05range\x18\x01 \x01(\v2\x19.shard.server.RangeStatusR\x05range\x12\x14\n" +
+	"\x05lines\x18\x02 \x03(\tR\x05lines\x12,\n" +
+	"\x12controller_node_id\x18\x03 \x01(\x04R\x10controllerNodeId\"\x98\x01\n" +
+	"\x1aAdminChangeReplicasRequest\x12\x19\n" +
+	"\brange_id\x18\x01 \x01(\x04R\arangeId\x12\x1e\n" +
+	"\vadd_node_id\x18\x02 \x01(\x04R\taddNodeId\x12\x19\n" +
+	"\badd_addr\x18\x03 \x01(\tR\aaddAddr\x12$\n" +
+	"\x0eremove_node_id\x18\x04 \x01(\x04R\fremoveNodeId\"s\n" +
+	"\x1bAdminChangeReplicasResponse\x12-\n" +
+	"\x04desc\x18\x01 \x01(\v2\x19.shard.kv.RangeDescriptorR\x04desc\x12%\n" +
+	"\x05error\x18\x02 \x01(\v2\x0f.shard.kv.ErrorR\x05error\"s\n" +
+	"\x16RelocateReplicaRequest\x12\x19\n" +
+	"\brange_id\x18\x01 \x01(\x04R\arangeId\x12 \n" +
+	"\ffrom_node_id\x18\x02 \x01(\x04R\n" +
+	"fromNodeId\x12\x1c\n" +
+	"\n" +
+	"to_node_id\x18\x03 \x01(\x04R\btoNodeId\"H\n" +
+	"\x17RelocateReplicaResponse\x12-\n" +
+	"\x04desc\x18\x01 \x01(\v2\x19.shard.kv.RangeDescriptorR\x04desc\"Y\n" +
+	"\x13SetNodeStateRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\x04R\x06nodeId\x12)\n" +
+	"\x05state\x18\x02 \x01(\x0e2\x13.shard.kv.NodeStateR\x05state\"D\n" +
+	"\x14SetNodeStateResponse\x12,\n" +
+	"\x04node\x18\x01 \x01(\v2\x18.shard.kv.NodeDescriptorR\x04node\"T\n" +
+	"\x13AdminSubsumeRequest\x12\x19\n" +
+	"\brange_id\x18\x01 \x01(\x04R\arangeId\x12\"\n" +
+	"\rinto_range_id\x18\x02 \x01(\x04R\vintoRangeId\"\xc2\x01\n" +
+	"\x14AdminSubsumeResponse\x12-\n" +
+	"\x04desc\x18\x01 \x01(\v2\x19.shard.kv.RangeDescriptorR\x04desc\x12\x18\n" +
+	"\aapplied\x18\x02 \x01(\x04R\aapplied\x12\x17\n" +
+	"\alast_ts\x18\x03 \x01(\x04R\x06lastTs\x12!\n" +
+	"\fgc_threshold\x18\x04 \x01(\x04R\vgcThreshold\x12%\n" +
+	"\x05error\x18\x05 \x01(\v2\x0f.shard.kv.ErrorR\x05error\"h\n" +
+	"\x11AdminMergeRequest\x12\x19\n" +
+	"\brange_id\x18\x01 \x01(\x04R\arangeId\x128\n" +
+	"\x05right\x18\x02 \x01(\v2\".shard.server.AdminSubsumeResponseR\x05right\"j\n" +
+	"\x12AdminMergeResponse\x12-\n" +
+	"\x04desc\x18\x01 \x01(\v2\x19.shard.kv.RangeDescriptorR\x04desc\x12%\n" +
+	"\x05error\x18\x02 \x01(\v2\x0f.shard.kv.ErrorR\x05error\"/\n" +
+	"\x12MergeRangesRequest\x12\x19\n" +
+	"\brange_id\x18\x01 \x01(\x04R\arangeId\"D\n" +
+	"\x13MergeRangesResponse\x12-\n" +
+	"\x04desc\x18\x01 \x01(\v2\x19.shard.kv.RangeDescriptorR\x04desc2\xd8\b\n" +
 	"\bInternal\x128\n" +
 	"\x05Batch\x12\x16.shard.kv.BatchRequest\x1a\x17.shard.kv.BatchResponse\x12=\n" +
 	"\x04Join\x12\x19.shard.server.JoinRequest\x1a\x1a.shard.server.JoinResponse\x12I\n" +
@@ -1702,7 +3173,14 @@ const file_serverpb_server_proto_rawDesc = "" +
 	"\n" +
 	"AdminSplit\x12\x1f.shard.server.AdminSplitRequest\x1a .shard.server.AdminSplitResponse\x12X\n" +
 	"\rGetTimestamps\x12\".shard.server.GetTimestampsRequest\x1a#.shard.server.GetTimestampsResponse\x12j\n" +
-	"\x13AdminTransferLeader\x12(.shard.server.AdminTransferLeaderRequest\x1a).shard.server.AdminTransferLeaderResponse2\xb7\x03\n" +
+	"\x13AdminTransferLeader\x12(.shard.server.AdminTransferLeaderRequest\x1a).shard.server.AdminTransferLeaderResponse\x12O\n" +
+	"\n" +
+	"ReportLoad\x12\x1f.shard.server.ReportLoadRequest\x1a .shard.server.ReportLoadResponse\x12[\n" +
+	"\x0eControllerInfo\x12#.shard.server.ControllerInfoRequest\x1a$.shard.server.ControllerInfoResponse\x12j\n" +
+	"\x13AdminChangeReplicas\x12(.shard.server.AdminChangeReplicasRequest\x1a).shard.server.AdminChangeReplicasResponse\x12U\n" +
+	"\fAdminSubsume\x12!.shard.server.AdminSubsumeRequest\x1a\".shard.server.AdminSubsumeResponse\x12O\n" +
+	"\n" +
+	"AdminMerge\x12\x1f.shard.server.AdminMergeRequest\x1a .shard.server.AdminMergeResponse2\xa9\a\n" +
 	"\x05Admin\x12@\n" +
 	"\x05Nodes\x12\x1a.shard.server.NodesRequest\x1a\x1b.shard.server.NodesResponse\x12C\n" +
 	"\x06Ranges\x12\x1b.shard.server.RangesRequest\x1a\x1c.shard.server.RangesResponse\x12O\n" +
@@ -1710,7 +3188,13 @@ const file_serverpb_server_proto_rawDesc = "" +
 	"SplitRange\x12\x1f.shard.server.SplitRangeRequest\x1a .shard.server.SplitRangeResponse\x12[\n" +
 	"\x0eTransferLeader\x12#.shard.server.TransferLeaderRequest\x1a$.shard.server.TransferLeaderResponse\x127\n" +
 	"\x02KV\x12\x17.shard.server.KVRequest\x1a\x18.shard.server.KVResponse\x12@\n" +
-	"\x05KVTxn\x12\x1a.shard.server.KVTxnRequest\x1a\x1b.shard.server.KVTxnResponseB*Z(github.com/shardingsystem/shard/serverpbb\x06proto3"
+	"\x05KVTxn\x12\x1a.shard.server.KVTxnRequest\x1a\x1b.shard.server.KVTxnResponse\x12I\n" +
+	"\tHotRanges\x12\x1e.shard.server.HotRangesRequest\x1a\x1c.shard.server.RangesResponse\x12C\n" +
+	"\x06Events\x12\x1b.shard.server.EventsRequest\x1a\x1c.shard.server.EventsResponse\x12U\n" +
+	"\fExplainRange\x12!.shard.server.ExplainRangeRequest\x1a\".shard.server.ExplainRangeResponse\x12^\n" +
+	"\x0fRelocateReplica\x12$.shard.server.RelocateReplicaRequest\x1a%.shard.server.RelocateReplicaResponse\x12U\n" +
+	"\fSetNodeState\x12!.shard.server.SetNodeStateRequest\x1a\".shard.server.SetNodeStateResponse\x12R\n" +
+	"\vMergeRanges\x12 .shard.server.MergeRangesRequest\x1a!.shard.server.MergeRangesResponseB*Z(github.com/shardingsystem/shard/serverpbb\x06proto3"
 
 var (
 	file_serverpb_server_proto_rawDescOnce sync.Once
@@ -1724,7 +3208,7 @@ func file_serverpb_server_proto_rawDescGZIP() []byte {
 	return file_serverpb_server_proto_rawDescData
 }
 
-var file_serverpb_server_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_serverpb_server_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
 var file_serverpb_server_proto_goTypes = []any{
 	(*JoinRequest)(nil),                 // 0: shard.server.JoinRequest
 	(*JoinResponse)(nil),                // 1: shard.server.JoinResponse
@@ -1754,72 +3238,138 @@ var file_serverpb_server_proto_goTypes = []any{
 	(*KVResponse)(nil),                  // 25: shard.server.KVResponse
 	(*KVTxnRequest)(nil),                // 26: shard.server.KVTxnRequest
 	(*KVTxnResponse)(nil),               // 27: shard.server.KVTxnResponse
-	(*kvpb.RangeDescriptor)(nil),        // 28: shard.kv.RangeDescriptor
-	(*kvpb.Error)(nil),                  // 29: shard.kv.Error
-	(*kvpb.NodeDescriptor)(nil),         // 30: shard.kv.NodeDescriptor
-	(*kvpb.GetRequest)(nil),             // 31: shard.kv.GetRequest
-	(*kvpb.PutRequest)(nil),             // 32: shard.kv.PutRequest
-	(*kvpb.ScanRequest)(nil),            // 33: shard.kv.ScanRequest
-	(*kvpb.DeleteRequest)(nil),          // 34: shard.kv.DeleteRequest
-	(*kvpb.Response)(nil),               // 35: shard.kv.Response
-	(*kvpb.BatchRequest)(nil),           // 36: shard.kv.BatchRequest
-	(*kvpb.BatchResponse)(nil),          // 37: shard.kv.BatchResponse
+	(*RangeLoad)(nil),                   // 28: shard.server.RangeLoad
+	(*ReportLoadRequest)(nil),           // 29: shard.server.ReportLoadRequest
+	(*ReportLoadResponse)(nil),          // 30: shard.server.ReportLoadResponse
+	(*ControllerInfoRequest)(nil),       // 31: shard.server.ControllerInfoRequest
+	(*NodeLiveness)(nil),                // 32: shard.server.NodeLiveness
+	(*ControllerInfoResponse)(nil),      // 33: shard.server.ControllerInfoResponse
+	(*HotRangesRequest)(nil),            // 34: shard.server.HotRangesRequest
+	(*EventsRequest)(nil),               // 35: shard.server.EventsRequest
+	(*EventsResponse)(nil),              // 36: shard.server.EventsResponse
+	(*ExplainRangeRequest)(nil),         // 37: shard.server.ExplainRangeRequest
+	(*ExplainRangeResponse)(nil),        // 38: shard.server.ExplainRangeResponse
+	(*AdminChangeReplicasRequest)(nil),  // 39: shard.server.AdminChangeReplicasRequest
+	(*AdminChangeReplicasResponse)(nil), // 40: shard.server.AdminChangeReplicasResponse
+	(*RelocateReplicaRequest)(nil),      // 41: shard.server.RelocateReplicaRequest
+	(*RelocateReplicaResponse)(nil),     // 42: shard.server.RelocateReplicaResponse
+	(*SetNodeStateRequest)(nil),         // 43: shard.server.SetNodeStateRequest
+	(*SetNodeStateResponse)(nil),        // 44: shard.server.SetNodeStateResponse
+	(*AdminSubsumeRequest)(nil),         // 45: shard.server.AdminSubsumeRequest
+	(*AdminSubsumeResponse)(nil),        // 46: shard.server.AdminSubsumeResponse
+	(*AdminMergeRequest)(nil),           // 47: shard.server.AdminMergeRequest
+	(*AdminMergeResponse)(nil),          // 48: shard.server.AdminMergeResponse
+	(*MergeRangesRequest)(nil),          // 49: shard.server.MergeRangesRequest
+	(*MergeRangesResponse)(nil),         // 50: shard.server.MergeRangesResponse
+	(*kvpb.RangeDescriptor)(nil),        // 51: shard.kv.RangeDescriptor
+	(*kvpb.Error)(nil),                  // 52: shard.kv.Error
+	(*kvpb.NodeDescriptor)(nil),         // 53: shard.kv.NodeDescriptor
+	(*kvpb.GetRequest)(nil),             // 54: shard.kv.GetRequest
+	(*kvpb.PutRequest)(nil),             // 55: shard.kv.PutRequest
+	(*kvpb.ScanRequest)(nil),            // 56: shard.kv.ScanRequest
+	(*kvpb.DeleteRequest)(nil),          // 57: shard.kv.DeleteRequest
+	(*kvpb.Response)(nil),               // 58: shard.kv.Response
+	(*kvpb.Event)(nil),                  // 59: shard.kv.Event
+	(kvpb.NodeState)(0),                 // 60: shard.kv.NodeState
+	(*kvpb.BatchRequest)(nil),           // 61: shard.kv.BatchRequest
+	(*kvpb.BatchResponse)(nil),          // 62: shard.kv.BatchResponse
 }
 var file_serverpb_server_proto_depIdxs = []int32{
-	28, // 0: shard.server.CreateReplicaRequest.desc:type_name -> shard.kv.RangeDescriptor
-	28, // 1: shard.server.ReplicaStateResponse.desc:type_name -> shard.kv.RangeDescriptor
-	29, // 2: shard.server.ReplicaStateResponse.error:type_name -> shard.kv.Error
-	28, // 3: shard.server.AdminSplitResponse.left:type_name -> shard.kv.RangeDescriptor
-	28, // 4: shard.server.AdminSplitResponse.right:type_name -> shard.kv.RangeDescriptor
-	29, // 5: shard.server.AdminSplitResponse.error:type_name -> shard.kv.Error
-	29, // 6: shard.server.AdminTransferLeaderResponse.error:type_name -> shard.kv.Error
-	29, // 7: shard.server.GetTimestampsResponse.error:type_name -> shard.kv.Error
-	30, // 8: shard.server.NodeStatus.desc:type_name -> shard.kv.NodeDescriptor
+	51, // 0: shard.server.CreateReplicaRequest.desc:type_name -> shard.kv.RangeDescriptor
+	51, // 1: shard.server.ReplicaStateResponse.desc:type_name -> shard.kv.RangeDescriptor
+	52, // 2: shard.server.ReplicaStateResponse.error:type_name -> shard.kv.Error
+	51, // 3: shard.server.AdminSplitResponse.left:type_name -> shard.kv.RangeDescriptor
+	51, // 4: shard.server.AdminSplitResponse.right:type_name -> shard.kv.RangeDescriptor
+	52, // 5: shard.server.AdminSplitResponse.error:type_name -> shard.kv.Error
+	52, // 6: shard.server.AdminTransferLeaderResponse.error:type_name -> shard.kv.Error
+	52, // 7: shard.server.GetTimestampsResponse.error:type_name -> shard.kv.Error
+	53, // 8: shard.server.NodeStatus.desc:type_name -> shard.kv.NodeDescriptor
 	15, // 9: shard.server.NodesResponse.nodes:type_name -> shard.server.NodeStatus
-	28, // 10: shard.server.RangeStatus.desc:type_name -> shard.kv.RangeDescriptor
-	18, // 11: shard.server.RangesResponse.ranges:type_name -> shard.server.RangeStatus
-	28, // 12: shard.server.SplitRangeResponse.left:type_name -> shard.kv.RangeDescriptor
-	28, // 13: shard.server.SplitRangeResponse.right:type_name -> shard.kv.RangeDescriptor
-	31, // 14: shard.server.KVRequest.get:type_name -> shard.kv.GetRequest
-	32, // 15: shard.server.KVRequest.put:type_name -> shard.kv.PutRequest
-	33, // 16: shard.server.KVRequest.scan:type_name -> shard.kv.ScanRequest
-	34, // 17: shard.server.KVRequest.delete:type_name -> shard.kv.DeleteRequest
-	35, // 18: shard.server.KVResponse.response:type_name -> shard.kv.Response
-	24, // 19: shard.server.KVTxnRequest.ops:type_name -> shard.server.KVRequest
-	35, // 20: shard.server.KVTxnResponse.results:type_name -> shard.kv.Response
-	36, // 21: shard.server.Internal.Batch:input_type -> shard.kv.BatchRequest
-	0,  // 22: shard.server.Internal.Join:input_type -> shard.server.JoinRequest
-	2,  // 23: shard.server.Internal.Identify:input_type -> shard.server.IdentifyRequest
-	4,  // 24: shard.server.Internal.CreateReplica:input_type -> shard.server.CreateReplicaRequest
-	6,  // 25: shard.server.Internal.ReplicaState:input_type -> shard.server.ReplicaStateRequest
-	8,  // 26: shard.server.Internal.AdminSplit:input_type -> shard.server.AdminSplitRequest
-	12, // 27: shard.server.Internal.GetTimestamps:input_type -> shard.server.GetTimestampsRequest
-	10, // 28: shard.server.Internal.AdminTransferLeader:input_type -> shard.server.AdminTransferLeaderRequest
-	14, // 29: shard.server.Admin.Nodes:input_type -> shard.server.NodesRequest
-	17, // 30: shard.server.Admin.Ranges:input_type -> shard.server.RangesRequest
-	20, // 31: shard.server.Admin.SplitRange:input_type -> shard.server.SplitRangeRequest
-	22, // 32: shard.server.Admin.TransferLeader:input_type -> shard.server.TransferLeaderRequest
-	24, // 33: shard.server.Admin.KV:input_type -> shard.server.KVRequest
-	26, // 34: shard.server.Admin.KVTxn:input_type -> shard.server.KVTxnRequest
-	37, // 35: shard.server.Internal.Batch:output_type -> shard.kv.BatchResponse
-	1,  // 36: shard.server.Internal.Join:output_type -> shard.server.JoinResponse
-	3,  // 37: shard.server.Internal.Identify:output_type -> shard.server.IdentifyResponse
-	5,  // 38: shard.server.Internal.CreateReplica:output_type -> shard.server.CreateReplicaResponse
-	7,  // 39: shard.server.Internal.ReplicaState:output_type -> shard.server.ReplicaStateResponse
-	9,  // 40: shard.server.Internal.AdminSplit:output_type -> shard.server.AdminSplitResponse
-	13, // 41: shard.server.Internal.GetTimestamps:output_type -> shard.server.GetTimestampsResponse
-	11, // 42: shard.server.Internal.AdminTransferLeader:output_type -> shard.server.AdminTransferLeaderResponse
-	16, // 43: shard.server.Admin.Nodes:output_type -> shard.server.NodesResponse
-	19, // 44: shard.server.Admin.Ranges:output_type -> shard.server.RangesResponse
-	21, // 45: shard.server.Admin.SplitRange:output_type -> shard.server.SplitRangeResponse
-	23, // 46: shard.server.Admin.TransferLeader:output_type -> shard.server.TransferLeaderResponse
-	25, // 47: shard.server.Admin.KV:output_type -> shard.server.KVResponse
-	27, // 48: shard.server.Admin.KVTxn:output_type -> shard.server.KVTxnResponse
-	35, // [35:49] is the sub-list for method output_type
-	21, // [21:35] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	51, // 10: shard.server.RangeStatus.desc:type_name -> shard.kv.RangeDescriptor
+	28, // 11: shard.server.RangeStatus.load:type_name -> shard.server.RangeLoad
+	18, // 12: shard.server.RangesResponse.ranges:type_name -> shard.server.RangeStatus
+	51, // 13: shard.server.SplitRangeResponse.left:type_name -> shard.kv.RangeDescriptor
+	51, // 14: shard.server.SplitRangeResponse.right:type_name -> shard.kv.RangeDescriptor
+	54, // 15: shard.server.KVRequest.get:type_name -> shard.kv.GetRequest
+	55, // 16: shard.server.KVRequest.put:type_name -> shard.kv.PutRequest
+	56, // 17: shard.server.KVRequest.scan:type_name -> shard.kv.ScanRequest
+	57, // 18: shard.server.KVRequest.delete:type_name -> shard.kv.DeleteRequest
+	58, // 19: shard.server.KVResponse.response:type_name -> shard.kv.Response
+	24, // 20: shard.server.KVTxnRequest.ops:type_name -> shard.server.KVRequest
+	58, // 21: shard.server.KVTxnResponse.results:type_name -> shard.kv.Response
+	28, // 22: shard.server.ReportLoadRequest.ranges:type_name -> shard.server.RangeLoad
+	52, // 23: shard.server.ReportLoadResponse.error:type_name -> shard.kv.Error
+	28, // 24: shard.server.ControllerInfoResponse.loads:type_name -> shard.server.RangeLoad
+	32, // 25: shard.server.ControllerInfoResponse.nodes:type_name -> shard.server.NodeLiveness
+	52, // 26: shard.server.ControllerInfoResponse.error:type_name -> shard.kv.Error
+	59, // 27: shard.server.EventsResponse.events:type_name -> shard.kv.Event
+	18, // 28: shard.server.ExplainRangeResponse.range:type_name -> shard.server.RangeStatus
+	51, // 29: shard.server.AdminChangeReplicasResponse.desc:type_name -> shard.kv.RangeDescriptor
+	52, // 30: shard.server.AdminChangeReplicasResponse.error:type_name -> shard.kv.Error
+	51, // 31: shard.server.RelocateReplicaResponse.desc:type_name -> shard.kv.RangeDescriptor
+	60, // 32: shard.server.SetNodeStateRequest.state:type_name -> shard.kv.NodeState
+	53, // 33: shard.server.SetNodeStateResponse.node:type_name -> shard.kv.NodeDescriptor
+	51, // 34: shard.server.AdminSubsumeResponse.desc:type_name -> shard.kv.RangeDescriptor
+	52, // 35: shard.server.AdminSubsumeResponse.error:type_name -> shard.kv.Error
+	46, // 36: shard.server.AdminMergeRequest.right:type_name -> shard.server.AdminSubsumeResponse
+	51, // 37: shard.server.AdminMergeResponse.desc:type_name -> shard.kv.RangeDescriptor
+	52, // 38: shard.server.AdminMergeResponse.error:type_name -> shard.kv.Error
+	51, // 39: shard.server.MergeRangesResponse.desc:type_name -> shard.kv.RangeDescriptor
+	61, // 40: shard.server.Internal.Batch:input_type -> shard.kv.BatchRequest
+	0,  // 41: shard.server.Internal.Join:input_type -> shard.server.JoinRequest
+	2,  // 42: shard.server.Internal.Identify:input_type -> shard.server.IdentifyRequest
+	4,  // 43: shard.server.Internal.CreateReplica:input_type -> shard.server.CreateReplicaRequest
+	6,  // 44: shard.server.Internal.ReplicaState:input_type -> shard.server.ReplicaStateRequest
+	8,  // 45: shard.server.Internal.AdminSplit:input_type -> shard.server.AdminSplitRequest
+	12, // 46: shard.server.Internal.GetTimestamps:input_type -> shard.server.GetTimestampsRequest
+	10, // 47: shard.server.Internal.AdminTransferLeader:input_type -> shard.server.AdminTransferLeaderRequest
+	29, // 48: shard.server.Internal.ReportLoad:input_type -> shard.server.ReportLoadRequest
+	31, // 49: shard.server.Internal.ControllerInfo:input_type -> shard.server.ControllerInfoRequest
+	39, // 50: shard.server.Internal.AdminChangeReplicas:input_type -> shard.server.AdminChangeReplicasRequest
+	45, // 51: shard.server.Internal.AdminSubsume:input_type -> shard.server.AdminSubsumeRequest
+	47, // 52: shard.server.Internal.AdminMerge:input_type -> shard.server.AdminMergeRequest
+	14, // 53: shard.server.Admin.Nodes:input_type -> shard.server.NodesRequest
+	17, // 54: shard.server.Admin.Ranges:input_type -> shard.server.RangesRequest
+	20, // 55: shard.server.Admin.SplitRange:input_type -> shard.server.SplitRangeRequest
+	22, // 56: shard.server.Admin.TransferLeader:input_type -> shard.server.TransferLeaderRequest
+	24, // 57: shard.server.Admin.KV:input_type -> shard.server.KVRequest
+	26, // 58: shard.server.Admin.KVTxn:input_type -> shard.server.KVTxnRequest
+	34, // 59: shard.server.Admin.HotRanges:input_type -> shard.server.HotRangesRequest
+	35, // 60: shard.server.Admin.Events:input_type -> shard.server.EventsRequest
+	37, // 61: shard.server.Admin.ExplainRange:input_type -> shard.server.ExplainRangeRequest
+	41, // 62: shard.server.Admin.RelocateReplica:input_type -> shard.server.RelocateReplicaRequest
+	43, // 63: shard.server.Admin.SetNodeState:input_type -> shard.server.SetNodeStateRequest
+	49, // 64: shard.server.Admin.MergeRanges:input_type -> shard.server.MergeRangesRequest
+	62, // 65: shard.server.Internal.Batch:output_type -> shard.kv.BatchResponse
+	1,  // 66: shard.server.Internal.Join:output_type -> shard.server.JoinResponse
+	3,  // 67: shard.server.Internal.Identify:output_type -> shard.server.IdentifyResponse
+	5,  // 68: shard.server.Internal.CreateReplica:output_type -> shard.server.CreateReplicaResponse
+	7,  // 69: shard.server.Internal.ReplicaState:output_type -> shard.server.ReplicaStateResponse
+	9,  // 70: shard.server.Internal.AdminSplit:output_type -> shard.server.AdminSplitResponse
+	13, // 71: shard.server.Internal.GetTimestamps:output_type -> shard.server.GetTimestampsResponse
+	11, // 72: shard.server.Internal.AdminTransferLeader:output_type -> shard.server.AdminTransferLeaderResponse
+	30, // 73: shard.server.Internal.ReportLoad:output_type -> shard.server.ReportLoadResponse
+	33, // 74: shard.server.Internal.ControllerInfo:output_type -> shard.server.ControllerInfoResponse
+	40, // 75: shard.server.Internal.AdminChangeReplicas:output_type -> shard.server.AdminChangeReplicasResponse
+	46, // 76: shard.server.Internal.AdminSubsume:output_type -> shard.server.AdminSubsumeResponse
+	48, // 77: shard.server.Internal.AdminMerge:output_type -> shard.server.AdminMergeResponse
+	16, // 78: shard.server.Admin.Nodes:output_type -> shard.server.NodesResponse
+	19, // 79: shard.server.Admin.Ranges:output_type -> shard.server.RangesResponse
+	21, // 80: shard.server.Admin.SplitRange:output_type -> shard.server.SplitRangeResponse
+	23, // 81: shard.server.Admin.TransferLeader:output_type -> shard.server.TransferLeaderResponse
+	25, // 82: shard.server.Admin.KV:output_type -> shard.server.KVResponse
+	27, // 83: shard.server.Admin.KVTxn:output_type -> shard.server.KVTxnResponse
+	19, // 84: shard.server.Admin.HotRanges:output_type -> shard.server.RangesResponse
+	36, // 85: shard.server.Admin.Events:output_type -> shard.server.EventsResponse
+	38, // 86: shard.server.Admin.ExplainRange:output_type -> shard.server.ExplainRangeResponse
+	42, // 87: shard.server.Admin.RelocateReplica:output_type -> shard.server.RelocateReplicaResponse
+	44, // 88: shard.server.Admin.SetNodeState:output_type -> shard.server.SetNodeStateResponse
+	50, // 89: shard.server.Admin.MergeRanges:output_type -> shard.server.MergeRangesResponse
+	65, // [65:90] is the sub-list for method output_type
+	40, // [40:65] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_serverpb_server_proto_init() }
@@ -1839,7 +3389,7 @@ func file_serverpb_server_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_serverpb_server_proto_rawDesc), len(file_serverpb_server_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   51,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -30,6 +30,11 @@ const (
 	Internal_AdminSplit_FullMethodName          = "/shard.server.Internal/AdminSplit"
 	Internal_GetTimestamps_FullMethodName       = "/shard.server.Internal/GetTimestamps"
 	Internal_AdminTransferLeader_FullMethodName = "/shard.server.Internal/AdminTransferLeader"
+	Internal_ReportLoad_FullMethodName          = "/shard.server.Internal/ReportLoad"
+	Internal_ControllerInfo_FullMethodName      = "/shard.server.Internal/ControllerInfo"
+	Internal_AdminChangeReplicas_FullMethodName = "/shard.server.Internal/AdminChangeReplicas"
+	Internal_AdminSubsume_FullMethodName        = "/shard.server.Internal/AdminSubsume"
+	Internal_AdminMerge_FullMethodName          = "/shard.server.Internal/AdminMerge"
 )
 
 // InternalClient is the client API for Internal service.
@@ -56,6 +61,23 @@ type InternalClient interface {
 	// AdminTransferLeader hands a range's leadership to another voter; sent
 	// to the range's leader, others answer NotLeader.
 	AdminTransferLeader(ctx context.Context, in *AdminTransferLeaderRequest, opts ...grpc.CallOption) (*AdminTransferLeaderResponse, error)
+	// ReportLoad carries a node's heartbeat and the load of the ranges it
+	// leads to the controller; sent to the meta range's leader, others
+	// answer NotLeader.
+	ReportLoad(ctx context.Context, in *ReportLoadRequest, opts ...grpc.CallOption) (*ReportLoadResponse, error)
+	// ControllerInfo returns what the controller knows (loads, node
+	// liveness) and, when asked, why it would or would not act on a range;
+	// sent to the meta range's leader.
+	ControllerInfo(ctx context.Context, in *ControllerInfoRequest, opts ...grpc.CallOption) (*ControllerInfoResponse, error)
+	// AdminChangeReplicas adds a voter to a range or removes one; sent to
+	// the range's leader, others answer NotLeader.
+	AdminChangeReplicas(ctx context.Context, in *AdminChangeReplicasRequest, opts ...grpc.CallOption) (*AdminChangeReplicasResponse, error)
+	// AdminSubsume freezes a range for good, to be merged into its left
+	// neighbour; sent to the range's leader.
+	AdminSubsume(ctx context.Context, in *AdminSubsumeRequest, opts ...grpc.CallOption) (*AdminSubsumeResponse, error)
+	// AdminMerge extends a range over its frozen right neighbour; sent to
+	// the range's leader.
+	AdminMerge(ctx context.Context, in *AdminMergeRequest, opts ...grpc.CallOption) (*AdminMergeResponse, error)
 }
 
 type internalClient struct {
@@ -146,6 +168,56 @@ func (c *internalClient) AdminTransferLeader(ctx context.Context, in *AdminTrans
 	return out, nil
 }
 
+func (c *internalClient) ReportLoad(ctx context.Context, in *ReportLoadRequest, opts ...grpc.CallOption) (*ReportLoadResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ReportLoadResponse)
+	err := c.cc.Invoke(ctx, Internal_ReportLoad_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *internalClient) ControllerInfo(ctx context.Context, in *ControllerInfoRequest, opts ...grpc.CallOption) (*ControllerInfoResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ControllerInfoResponse)
+	err := c.cc.Invoke(ctx, Internal_ControllerInfo_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *internalClient) AdminChangeReplicas(ctx context.Context, in *AdminChangeReplicasRequest, opts ...grpc.CallOption) (*AdminChangeReplicasResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AdminChangeReplicasResponse)
+	err := c.cc.Invoke(ctx, Internal_AdminChangeReplicas_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *internalClient) AdminSubsume(ctx context.Context, in *AdminSubsumeRequest, opts ...grpc.CallOption) (*AdminSubsumeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AdminSubsumeResponse)
+	err := c.cc.Invoke(ctx, Internal_AdminSubsume_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *internalClient) AdminMerge(ctx context.Context, in *AdminMergeRequest, opts ...grpc.CallOption) (*AdminMergeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AdminMergeResponse)
+	err := c.cc.Invoke(ctx, Internal_AdminMerge_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // InternalServer is the server API for Internal service.
 // All implementations must embed UnimplementedInternalServer
 // for forward compatibility.
@@ -170,6 +242,23 @@ type InternalServer interface {
 	// AdminTransferLeader hands a range's leadership to another voter; sent
 	// to the range's leader, others answer NotLeader.
 	AdminTransferLeader(context.Context, *AdminTransferLeaderRequest) (*AdminTransferLeaderResponse, error)
+	// ReportLoad carries a node's heartbeat and the load of the ranges it
+	// leads to the controller; sent to the meta range's leader, others
+	// answer NotLeader.
+	ReportLoad(context.Context, *ReportLoadRequest) (*ReportLoadResponse, error)
+	// ControllerInfo returns what the controller knows (loads, node
+	// liveness) and, when asked, why it would or would not act on a range;
+	// sent to the meta range's leader.
+	ControllerInfo(context.Context, *ControllerInfoRequest) (*ControllerInfoResponse, error)
+	// AdminChangeReplicas adds a voter to a range or removes one; sent to
+	// the range's leader, others answer NotLeader.
+	AdminChangeReplicas(context.Context, *AdminChangeReplicasRequest) (*AdminChangeReplicasResponse, error)
+	// AdminSubsume freezes a range for good, to be merged into its left
+	// neighbour; sent to the range's leader.
+	AdminSubsume(context.Context, *AdminSubsumeRequest) (*AdminSubsumeResponse, error)
+	// AdminMerge extends a range over its frozen right neighbour; sent to
+	// the range's leader.
+	AdminMerge(context.Context, *AdminMergeRequest) (*AdminMergeResponse, error)
 	mustEmbedUnimplementedInternalServer()
 }
 
@@ -203,6 +292,21 @@ func (UnimplementedInternalServer) GetTimestamps(context.Context, *GetTimestamps
 }
 func (UnimplementedInternalServer) AdminTransferLeader(context.Context, *AdminTransferLeaderRequest) (*AdminTransferLeaderResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AdminTransferLeader not implemented")
+}
+func (UnimplementedInternalServer) ReportLoad(context.Context, *ReportLoadRequest) (*ReportLoadResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ReportLoad not implemented")
+}
+func (UnimplementedInternalServer) ControllerInfo(context.Context, *ControllerInfoRequest) (*ControllerInfoResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ControllerInfo not implemented")
+}
+func (UnimplementedInternalServer) AdminChangeReplicas(context.Context, *AdminChangeReplicasRequest) (*AdminChangeReplicasResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AdminChangeReplicas not implemented")
+}
+func (UnimplementedInternalServer) AdminSubsume(context.Context, *AdminSubsumeRequest) (*AdminSubsumeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AdminSubsume not implemented")
+}
+func (UnimplementedInternalServer) AdminMerge(context.Context, *AdminMergeRequest) (*AdminMergeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AdminMerge not implemented")
 }
 func (UnimplementedInternalServer) mustEmbedUnimplementedInternalServer() {}
 func (UnimplementedInternalServer) testEmbeddedByValue()                  {}
@@ -369,6 +473,96 @@ func _Internal_AdminTransferLeader_Handler(srv interface{}, ctx context.Context,
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Internal_ReportLoad_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ReportLoadRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InternalServer).ReportLoad(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Internal_ReportLoad_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InternalServer).ReportLoad(ctx, req.(*ReportLoadRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Internal_ControllerInfo_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ControllerInfoRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InternalServer).ControllerInfo(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Internal_ControllerInfo_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InternalServer).ControllerInfo(ctx, req.(*ControllerInfoRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Internal_AdminChangeReplicas_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdminChangeReplicasRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InternalServer).AdminChangeReplicas(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Internal_AdminChangeReplicas_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InternalServer).AdminChangeReplicas(ctx, req.(*AdminChangeReplicasRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Internal_AdminSubsume_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdminSubsumeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InternalServer).AdminSubsume(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Internal_AdminSubsume_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InternalServer).AdminSubsume(ctx, req.(*AdminSubsumeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Internal_AdminMerge_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdminMergeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InternalServer).AdminMerge(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Internal_AdminMerge_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InternalServer).AdminMerge(ctx, req.(*AdminMergeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Internal_ServiceDesc is the grpc.ServiceDesc for Internal service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -408,18 +602,44 @@ var Internal_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "AdminTransferLeader",
 			Handler:    _Internal_AdminTransferLeader_Handler,
 		},
+		{
+			MethodName: "ReportLoad",
+			Handler:    _Internal_ReportLoad_Handler,
+		},
+		{
+			MethodName: "ControllerInfo",
+			Handler:    _Internal_ControllerInfo_Handler,
+		},
+		{
+			MethodName: "AdminChangeReplicas",
+			Handler:    _Internal_AdminChangeReplicas_Handler,
+		},
+		{
+			MethodName: "AdminSubsume",
+			Handler:    _Internal_AdminSubsume_Handler,
+		},
+		{
+			MethodName: "AdminMerge",
+			Handler:    _Internal_AdminMerge_Handler,
+		},
 	},
 	Streams:  []grpc.StreamDesc{},
 	Metadata: "serverpb/server.proto",
 }
 
 const (
-	Admin_Nodes_FullMethodName          = "/shard.server.Admin/Nodes"
-	Admin_Ranges_FullMethodName         = "/shard.server.Admin/Ranges"
-	Admin_SplitRange_FullMethodName     = "/shard.server.Admin/SplitRange"
-	Admin_TransferLeader_FullMethodName = "/shard.server.Admin/TransferLeader"
-	Admin_KV_FullMethodName             = "/shard.server.Admin/KV"
-	Admin_KVTxn_FullMethodName          = "/shard.server.Admin/KVTxn"
+	Admin_Nodes_FullMethodName           = "/shard.server.Admin/Nodes"
+	Admin_Ranges_FullMethodName          = "/shard.server.Admin/Ranges"
+	Admin_SplitRange_FullMethodName      = "/shard.server.Admin/SplitRange"
+	Admin_TransferLeader_FullMethodName  = "/shard.server.Admin/TransferLeader"
+	Admin_KV_FullMethodName              = "/shard.server.Admin/KV"
+	Admin_KVTxn_FullMethodName           = "/shard.server.Admin/KVTxn"
+	Admin_HotRanges_FullMethodName       = "/shard.server.Admin/HotRanges"
+	Admin_Events_FullMethodName          = "/shard.server.Admin/Events"
+	Admin_ExplainRange_FullMethodName    = "/shard.server.Admin/ExplainRange"
+	Admin_RelocateReplica_FullMethodName = "/shard.server.Admin/RelocateReplica"
+	Admin_SetNodeState_FullMethodName    = "/shard.server.Admin/SetNodeState"
+	Admin_MergeRanges_FullMethodName     = "/shard.server.Admin/MergeRanges"
 )
 
 // AdminClient is the client API for Admin service.
@@ -436,6 +656,23 @@ type AdminClient interface {
 	KV(ctx context.Context, in *KVRequest, opts ...grpc.CallOption) (*KVResponse, error)
 	// KVTxn runs its operations in one transaction, atomically.
 	KVTxn(ctx context.Context, in *KVTxnRequest, opts ...grpc.CallOption) (*KVTxnResponse, error)
+	// HotRanges lists the ranges with the most load, busiest first.
+	HotRanges(ctx context.Context, in *HotRangesRequest, opts ...grpc.CallOption) (*RangesResponse, error)
+	// Events lists the controller's events, newest last.
+	Events(ctx context.Context, in *EventsRequest, opts ...grpc.CallOption) (*EventsResponse, error)
+	// ExplainRange says why the controller would or would not split, merge
+	// or move a range now.
+	ExplainRange(ctx context.Context, in *ExplainRangeRequest, opts ...grpc.CallOption) (*ExplainRangeResponse, error)
+	// RelocateReplica moves a range's replica from one node to another
+	// (add first, then remove; the leadership moves off the old node first).
+	RelocateReplica(ctx context.Context, in *RelocateReplicaRequest, opts ...grpc.CallOption) (*RelocateReplicaResponse, error)
+	// SetNodeState drains a node (moves its leaderships away),
+	// decommissions it (moves all its replicas away, then marks it removed)
+	// or makes it active again.
+	SetNodeState(ctx context.Context, in *SetNodeStateRequest, opts ...grpc.CallOption) (*SetNodeStateResponse, error)
+	// MergeRanges merges a range with its right-hand neighbour (same
+	// database; their replicas must be on the same nodes).
+	MergeRanges(ctx context.Context, in *MergeRangesRequest, opts ...grpc.CallOption) (*MergeRangesResponse, error)
 }
 
 type adminClient struct {
@@ -506,6 +743,66 @@ func (c *adminClient) KVTxn(ctx context.Context, in *KVTxnRequest, opts ...grpc.
 	return out, nil
 }
 
+func (c *adminClient) HotRanges(ctx context.Context, in *HotRangesRequest, opts ...grpc.CallOption) (*RangesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RangesResponse)
+	err := c.cc.Invoke(ctx, Admin_HotRanges_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) Events(ctx context.Context, in *EventsRequest, opts ...grpc.CallOption) (*EventsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(EventsResponse)
+	err := c.cc.Invoke(ctx, Admin_Events_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) ExplainRange(ctx context.Context, in *ExplainRangeRequest, opts ...grpc.CallOption) (*ExplainRangeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ExplainRangeResponse)
+	err := c.cc.Invoke(ctx, Admin_ExplainRange_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) RelocateReplica(ctx context.Context, in *RelocateReplicaRequest, opts ...grpc.CallOption) (*RelocateReplicaResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RelocateReplicaResponse)
+	err := c.cc.Invoke(ctx, Admin_RelocateReplica_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) SetNodeState(ctx context.Context, in *SetNodeStateRequest, opts ...grpc.CallOption) (*SetNodeStateResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SetNodeStateResponse)
+	err := c.cc.Invoke(ctx, Admin_SetNodeState_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *adminClient) MergeRanges(ctx context.Context, in *MergeRangesRequest, opts ...grpc.CallOption) (*MergeRangesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(MergeRangesResponse)
+	err := c.cc.Invoke(ctx, Admin_MergeRanges_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // AdminServer is the server API for Admin service.
 // All implementations must embed UnimplementedAdminServer
 // for forward compatibility.
@@ -520,6 +817,23 @@ type AdminServer interface {
 	KV(context.Context, *KVRequest) (*KVResponse, error)
 	// KVTxn runs its operations in one transaction, atomically.
 	KVTxn(context.Context, *KVTxnRequest) (*KVTxnResponse, error)
+	// HotRanges lists the ranges with the most load, busiest first.
+	HotRanges(context.Context, *HotRangesRequest) (*RangesResponse, error)
+	// Events lists the controller's events, newest last.
+	Events(context.Context, *EventsRequest) (*EventsResponse, error)
+	// ExplainRange says why the controller would or would not split, merge
+	// or move a range now.
+	ExplainRange(context.Context, *ExplainRangeRequest) (*ExplainRangeResponse, error)
+	// RelocateReplica moves a range's replica from one node to another
+	// (add first, then remove; the leadership moves off the old node first).
+	RelocateReplica(context.Context, *RelocateReplicaRequest) (*RelocateReplicaResponse, error)
+	// SetNodeState drains a node (moves its leaderships away),
+	// decommissions it (moves all its replicas away, then marks it removed)
+	// or makes it active again.
+	SetNodeState(context.Context, *SetNodeStateRequest) (*SetNodeStateResponse, error)
+	// MergeRanges merges a range with its right-hand neighbour (same
+	// database; their replicas must be on the same nodes).
+	MergeRanges(context.Context, *MergeRangesRequest) (*MergeRangesResponse, error)
 	mustEmbedUnimplementedAdminServer()
 }
 
@@ -547,6 +861,24 @@ func (UnimplementedAdminServer) KV(context.Context, *KVRequest) (*KVResponse, er
 }
 func (UnimplementedAdminServer) KVTxn(context.Context, *KVTxnRequest) (*KVTxnResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method KVTxn not implemented")
+}
+func (UnimplementedAdminServer) HotRanges(context.Context, *HotRangesRequest) (*RangesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method HotRanges not implemented")
+}
+func (UnimplementedAdminServer) Events(context.Context, *EventsRequest) (*EventsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Events not implemented")
+}
+func (UnimplementedAdminServer) ExplainRange(context.Context, *ExplainRangeRequest) (*ExplainRangeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ExplainRange not implemented")
+}
+func (UnimplementedAdminServer) RelocateReplica(context.Context, *RelocateReplicaRequest) (*RelocateReplicaResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RelocateReplica not implemented")
+}
+func (UnimplementedAdminServer) SetNodeState(context.Context, *SetNodeStateRequest) (*SetNodeStateResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SetNodeState not implemented")
+}
+func (UnimplementedAdminServer) MergeRanges(context.Context, *MergeRangesRequest) (*MergeRangesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method MergeRanges not implemented")
 }
 func (UnimplementedAdminServer) mustEmbedUnimplementedAdminServer() {}
 func (UnimplementedAdminServer) testEmbeddedByValue()               {}
@@ -677,6 +1009,114 @@ func _Admin_KVTxn_Handler(srv interface{}, ctx context.Context, dec func(interfa
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Admin_HotRanges_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HotRangesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).HotRanges(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_HotRanges_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).HotRanges(ctx, req.(*HotRangesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_Events_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(EventsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).Events(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_Events_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).Events(ctx, req.(*EventsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_ExplainRange_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ExplainRangeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).ExplainRange(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_ExplainRange_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).ExplainRange(ctx, req.(*ExplainRangeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_RelocateReplica_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RelocateReplicaRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).RelocateReplica(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_RelocateReplica_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).RelocateReplica(ctx, req.(*RelocateReplicaRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_SetNodeState_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SetNodeStateRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).SetNodeState(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_SetNodeState_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).SetNodeState(ctx, req.(*SetNodeStateRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Admin_MergeRanges_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(MergeRangesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(AdminServer).MergeRanges(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Admin_MergeRanges_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(AdminServer).MergeRanges(ctx, req.(*MergeRangesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Admin_ServiceDesc is the grpc.ServiceDesc for Admin service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -707,6 +1147,30 @@ var Admin_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "KVTxn",
 			Handler:    _Admin_KVTxn_Handler,
+		},
+		{
+			MethodName: "HotRanges",
+			Handler:    _Admin_HotRanges_Handler,
+		},
+		{
+			MethodName: "Events",
+			Handler:    _Admin_Events_Handler,
+		},
+		{
+			MethodName: "ExplainRange",
+			Handler:    _Admin_ExplainRange_Handler,
+		},
+		{
+			MethodName: "RelocateReplica",
+			Handler:    _Admin_RelocateReplica_Handler,
+		},
+		{
+			MethodName: "SetNodeState",
+			Handler:    _Admin_SetNodeState_Handler,
+		},
+		{
+			MethodName: "MergeRanges",
+			Handler:    _Admin_MergeRanges_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

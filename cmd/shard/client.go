@@ -100,20 +100,21 @@ func runNodes(args []string, stdout, stderr io.Writer) error {
 			SQLAddr  string `json:"sql_addr"`
 			HTTPAddr string `json:"http_addr"`
 			Live     bool   `json:"live"`
+			State    string `json:"state"`
 			Replicas uint64 `json:"replicas"`
 			Leaders  uint64 `json:"leaders"`
 		}
 		var out []node
 		for _, n := range resp.Nodes {
-			out = append(out, node{n.Desc.NodeId, n.Desc.RpcAddr, n.Desc.SqlAddr, n.Desc.HttpAddr, n.Live, n.Replicas, n.Leaders})
+			out = append(out, node{n.Desc.NodeId, n.Desc.RpcAddr, n.Desc.SqlAddr, n.Desc.HttpAddr, n.Live, strings.ToLower(n.Desc.State.String()), n.Replicas, n.Leaders})
 		}
 		if cf.json {
 			return printJSON(stdout, out)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tRPC ADDRESS\tSQL ADDRESS\tLIVE\tREPLICAS\tLEADERS")
+		fmt.Fprintln(tw, "ID\tRPC ADDRESS\tSQL ADDRESS\tLIVE\tSTATE\tREPLICAS\tLEADERS")
 		for _, n := range out {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%d\t%d\n", n.ID, n.RPCAddr, n.SQLAddr, n.Live, n.Replicas, n.Leaders)
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%s\t%d\t%d\n", n.ID, n.RPCAddr, n.SQLAddr, n.Live, n.State, n.Replicas, n.Leaders)
 		}
 		return tw.Flush()
 	})
@@ -131,6 +132,53 @@ type rangeJSON struct {
 	Keys       uint64   `json:"keys"`
 	Generation uint64   `json:"generation"`
 	Error      string   `json:"error,omitempty"`
+	// Load is the controller's latest report (absent before the first).
+	Load *loadJSON `json:"load,omitempty"`
+}
+
+// loadJSON is a range's load as its leader last reported it.
+type loadJSON struct {
+	ReadsPerSec      float64 `json:"reads_per_sec"`
+	WritesPerSec     float64 `json:"writes_per_sec"`
+	WriteBytesPerSec float64 `json:"write_bytes_per_sec"`
+	CPUPerSec        float64 `json:"cpu_per_sec"`
+	HotBlock         string  `json:"hot_block,omitempty"`
+	HotShare         float64 `json:"hot_share"`
+}
+
+// toRangeStatusJSON is the machine form of a range's status.
+func toRangeStatusJSON(r *serverpb.RangeStatus) rangeJSON {
+	j := toRangeJSON(r.Desc)
+	j.Leader, j.Applied, j.Bytes, j.Keys, j.Error = r.LeaderNodeId, r.AppliedIndex, r.ApproximateBytes, r.Keys, r.Error
+	if l := r.Load; l != nil {
+		j.Load = &loadJSON{ReadsPerSec: l.ReadsPerSec, WritesPerSec: l.WritesPerSec, WriteBytesPerSec: l.WriteBytesPerSec,
+			CPUPerSec: l.CpuPerSec, HotShare: l.HotShare}
+		if len(l.HotBlock) > 0 {
+			j.Load.HotBlock = keys.Pretty(l.HotBlock)
+		}
+	}
+	return j
+}
+
+// printRanges prints range statuses as a table (or JSON).
+func printRanges(stdout io.Writer, asJSON bool, ranges []*serverpb.RangeStatus) error {
+	out := []rangeJSON{}
+	for _, r := range ranges {
+		out = append(out, toRangeStatusJSON(r))
+	}
+	if asJSON {
+		return printJSON(stdout, out)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSTART\tEND\tREPLICAS\tLEADER\tAPPLIED\tSIZE\tKEYS\tREADS/S\tWRITES/S\tCPU")
+	for _, r := range out {
+		rd, wr, cpu := "-", "-", "-"
+		if r.Load != nil {
+			rd, wr, cpu = fmt.Sprintf("%.0f", r.Load.ReadsPerSec), fmt.Sprintf("%.0f", r.Load.WritesPerSec), fmt.Sprintf("%.0f%%", 100*r.Load.CPUPerSec)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%d\t%d\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.Start, r.End, r.Replicas, r.Leader, r.Applied, humanBytes(r.Bytes), r.Keys, rd, wr, cpu)
+	}
+	return tw.Flush()
 }
 
 func toRangeJSON(d *kvpb.RangeDescriptor) rangeJSON {
@@ -148,6 +196,15 @@ func runRanges(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "transfer-leader" {
 		return runTransferLeader(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "hot" {
+		return runHotRanges(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "explain" {
+		return runExplainRange(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "relocate" {
+		return runRelocate(args[1:], stdout, stderr)
+	}
 	var cf clientFlags
 	fs := newFlagSet("ranges", stderr)
 	cf.register(fs)
@@ -155,28 +212,14 @@ func runRanges(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usagef("unknown ranges subcommand %q (want: split KEY, transfer-leader RANGE NODE)", fs.Arg(0))
+		return usagef("unknown ranges subcommand %q (want: split KEY, transfer-leader RANGE NODE, relocate RANGE FROM TO, hot, explain RANGE)", fs.Arg(0))
 	}
 	return cf.admin(func(ctx context.Context, cl serverpb.AdminClient) error {
 		resp, err := cl.Ranges(ctx, &serverpb.RangesRequest{})
 		if err != nil {
 			return err
 		}
-		var out []rangeJSON
-		for _, r := range resp.Ranges {
-			j := toRangeJSON(r.Desc)
-			j.Leader, j.Applied, j.Bytes, j.Keys, j.Error = r.LeaderNodeId, r.AppliedIndex, r.ApproximateBytes, r.Keys, r.Error
-			out = append(out, j)
-		}
-		if cf.json {
-			return printJSON(stdout, out)
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "ID\tSTART\tEND\tREPLICAS\tLEADER\tAPPLIED\tSIZE\tKEYS")
-		for _, r := range out {
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%v\t%d\t%d\t%s\t%d\n", r.ID, r.Start, r.End, r.Replicas, r.Leader, r.Applied, humanBytes(r.Bytes), r.Keys)
-		}
-		return tw.Flush()
+		return printRanges(stdout, cf.json, resp.Ranges)
 	})
 }
 

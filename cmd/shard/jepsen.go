@@ -35,11 +35,16 @@ func runJepsen(args []string, stdout, stderr io.Writer) error {
 	dir := fs.String("dir", "", "directory for the reports (default ./jepsen-reports/TIMESTAMP)")
 	mode := fs.String("net", "auto", "network: auto, netns or loopback")
 	verbose := fs.Bool("v", false, "print progress lines")
+	fastController := fs.Bool("fast-controller", true, "start the nodes with test-sized controller thresholds, so that load splits and merges happen during a short run")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments %q", fs.Args())
+	}
+	var startArgs []string
+	if *fastController {
+		startArgs = jepsen.ControllerArgs
 	}
 	wls := workload.Names()
 	if *workloads != "all" {
@@ -103,6 +108,7 @@ func runJepsen(args []string, stdout, stderr io.Writer) error {
 				res, err := jepsen.Run(ctx, jepsen.Options{
 					Binary: bin, Dir: runDir, Workload: w, Nemesis: n, Nodes: *nodes, Time: *dur,
 					Interval: *interval, Concurrency: *concurrency, Ops: *ops, Seed: s, Mode: netMode, Logf: logf,
+					StartArgs: startArgs,
 				})
 				s++
 				if ctx.Err() != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -86,6 +87,16 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.CertsDir, "certs-dir", cfg.CertsDir, "directory of the SQL TLS certificate (node.crt, node.key); default: generated in the data directory")
 	fs.BoolVar(&cfg.Insecure, "insecure", false, "let SQL clients connect without a password (only when every listen address is loopback)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	cc := &cfg.Controller
+	maxBytes := byteSize(cc.RangeMaxBytes)
+	fs.Var(&maxBytes, "range-max-bytes", "split a range larger than this (e.g. 64MiB)")
+	fs.Float64Var(&cc.SplitQPS, "split-qps", cc.SplitQPS, "split a range serving more reads or writes per second than this, sustained for --split-window")
+	fs.Float64Var(&cc.SplitCPU, "split-cpu", cc.SplitCPU, "split a range using more than this share of a core, sustained for --split-window")
+	fs.DurationVar(&cc.SplitWindow, "split-window", cc.SplitWindow, "how long load must stay over the threshold before a split")
+	fs.DurationVar(&cc.MergeAfter, "merge-after", cc.MergeAfter, "merge adjacent small ranges that stayed cold this long")
+	fs.DurationVar(&cc.MergeCooldown, "merge-cooldown", cc.MergeCooldown, "never merge a range within this long after it split")
+	fs.DurationVar(&cc.DeadAfter, "dead-after", cc.DeadAfter, "a node not heard from this long is dead and its replicas are re-created elsewhere")
+	fs.BoolVar(&cfg.ControllerOff, "controller-off", false, "gather load but never split, merge or move ranges automatically")
 	// Fault injection for the Jepsen harness (tools/jepsen), not for users.
 	fs.DurationVar(&cfg.ClockOffset, "clock-offset", 0, "shift the node's wall clock by this much (fault testing)")
 	fs.StringVar(&cfg.RPCSourceAddr, "rpc-source-addr", "", "local IP of outgoing node-to-node connections (fault testing)")
@@ -97,6 +108,7 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
+	cc.RangeMaxBytes = uint64(maxBytes)
 	if *join != "" {
 		for _, j := range strings.Split(*join, ",") {
 			if j = strings.TrimSpace(j); j != "" {
@@ -134,5 +146,43 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 	<-ctx.Done()
 	cfg.Logger.Info("shutting down")
 	s.Stop()
+	return nil
+}
+
+// byteSize is a flag value of bytes: a number with an optional unit (B, KB,
+// MB, GB, KiB, MiB, GiB; case-insensitive).
+type byteSize uint64
+
+func (b *byteSize) String() string {
+	v := uint64(*b)
+	for _, u := range []struct {
+		name string
+		n    uint64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if v >= u.n && v%u.n == 0 {
+			return fmt.Sprintf("%d%s", v/u.n, u.name)
+		}
+	}
+	return fmt.Sprintf("%d", v)
+}
+
+func (b *byteSize) Set(s string) error {
+	units := []struct {
+		suffix string
+		n      uint64
+	}{{"kib", 1 << 10}, {"mib", 1 << 20}, {"gib", 1 << 30}, {"kb", 1000}, {"mb", 1000 * 1000}, {"gb", 1000 * 1000 * 1000}, {"b", 1}}
+	t := strings.ToLower(strings.TrimSpace(s))
+	mult := uint64(1)
+	for _, u := range units {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.n
+			break
+		}
+	}
+	v, err := strconv.ParseUint(t, 10, 64)
+	if err != nil || v == 0 {
+		return fmt.Errorf("%q is not a positive size (e.g. 64MiB)", s)
+	}
+	*b = byteSize(v * mult)
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/shardingsystem/shard/kv"
+	"github.com/shardingsystem/shard/meta/controller"
 	"github.com/shardingsystem/shard/replication"
 	"github.com/shardingsystem/shard/server"
 )
@@ -20,6 +21,9 @@ import (
 type Options struct {
 	// Nodes is the number of nodes (default 3).
 	Nodes int
+	// Start is how many of them Start starts (default all); the others
+	// are started later, in slot order, with Restart.
+	Start int
 	// Timing holds every node's raft timeouts; the zero value means
 	// FastTiming().
 	Timing replication.Timing
@@ -29,6 +33,10 @@ type Options struct {
 	// Configure, if not nil, adjusts node i's configuration before its
 	// first start; the same configuration is used on every restart.
 	Configure func(i int, cfg *server.Config)
+	// Controller, if not nil, turns the zero-touch controller on with this
+	// configuration; by default it is off (server.Config.ControllerOff) so
+	// that ranges stay where a test puts them.
+	Controller *controller.Config
 }
 
 // FastTiming is raft timing for tests: a dead leader is replaced in well
@@ -100,6 +108,12 @@ func Start(tb testing.TB, opts Options) *Cluster {
 		cfg.Timing = opts.Timing
 		cfg.ReplicateInterval = opts.ReplicateInterval
 		cfg.CacheSize, cfg.MemTableSize = 16<<20, 4<<20
+		// Tests place ranges by hand unless they ask for the controller.
+		if opts.Controller != nil {
+			cfg.Controller = *opts.Controller
+		} else {
+			cfg.ControllerOff = true
+		}
 		cfg.Logger = c.logs.logger(i)
 		if i > 1 {
 			cfg.Join = []string{addrs[0]}
@@ -110,8 +124,13 @@ func Start(tb testing.TB, opts Options) *Cluster {
 		c.mu.nodes = append(c.mu.nodes, &node{cfg: cfg})
 	}
 	tb.Cleanup(c.close)
+	if opts.Start == 0 {
+		opts.Start = opts.Nodes
+	}
 	for i := 1; i <= opts.Nodes; i++ {
-		c.start(i)
+		if i <= opts.Start {
+			c.start(i)
+		}
 		// Restarts may come up in any order: let them look for the meta
 		// range through every other node.
 		var join []string
@@ -221,7 +240,8 @@ func (c *Cluster) Stop(i int) {
 }
 
 // Restart starts node i again on the same data directory and address,
-// stopping it first if it runs.
+// stopping it first if it runs; a slot never started (Options.Start) joins
+// the cluster.
 func (c *Cluster) Restart(i int) {
 	c.tb.Helper()
 	if c.Running(i) {

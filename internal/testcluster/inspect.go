@@ -59,8 +59,9 @@ func (c *Cluster) tryDescriptors() ([]*kvpb.RangeDescriptor, error) {
 	return meta.New(c.client).Descriptors(ctx)
 }
 
-// replicaState asks node i about its replica of range id.
-func (c *Cluster) replicaState(i int, id uint64) (*serverpb.ReplicaStateResponse, error) {
+// ReplicaState asks node i about its replica of range id (an error when
+// the node is stopped or holds no such replica).
+func (c *Cluster) ReplicaState(i int, id uint64) (*serverpb.ReplicaStateResponse, error) {
 	if c.server(i) == nil {
 		return nil, fmt.Errorf("n%d is stopped", i)
 	}
@@ -141,7 +142,7 @@ func (c *Cluster) WaitReplicated() {
 			}
 			led := false
 			for _, r := range d.Replicas {
-				st, err := c.replicaState(int(r.NodeId), d.RangeId)
+				st, err := c.ReplicaState(int(r.NodeId), d.RangeId)
 				if err != nil {
 					return false, fmt.Sprintf("r%d on n%d: %v", d.RangeId, r.NodeId, err)
 				}
@@ -168,7 +169,7 @@ func (c *Cluster) LeaderOf(id uint64) int {
 		var term uint64
 		var why []string
 		for i := 1; i <= c.N(); i++ {
-			st, err := c.replicaState(i, id)
+			st, err := c.ReplicaState(i, id)
 			if err != nil {
 				why = append(why, fmt.Sprintf("n%d: %v", i, err))
 				continue
@@ -258,7 +259,7 @@ func (c *Cluster) replicasAgree(d *kvpb.RangeDescriptor) (bool, string) {
 		if s == nil {
 			continue
 		}
-		st, err := c.replicaState(i, d.RangeId)
+		st, err := c.ReplicaState(i, d.RangeId)
 		if err != nil {
 			return false, fmt.Sprintf("r%d on n%d: %v", d.RangeId, i, err)
 		}
@@ -280,4 +281,13 @@ func (c *Cluster) replicasAgree(d *kvpb.RangeDescriptor) (bool, string) {
 		return false, fmt.Sprintf("r%d differs between replicas: %s", d.RangeId, strings.Join(report, "; "))
 	}
 	return true, ""
+}
+
+// Admin returns an Admin client of node i.
+func (c *Cluster) Admin(i int) (serverpb.AdminClient, error) {
+	conn, err := c.pool.Conn(c.Addr(i))
+	if err != nil {
+		return nil, err
+	}
+	return serverpb.NewAdminClient(conn), nil
 }

@@ -24,13 +24,17 @@ func nowTimestamp(t time.Time) engine.Timestamp {
 // and right (rightID), with the current raft voters as the right-hand side's
 // replicas. It returns both new descriptors once the split is applied here.
 // The caller (the store) is responsible for updating the meta range.
-func (r *Replica) Split(ctx context.Context, key []byte, rightID uint64) (left, right *kvpb.RangeDescriptor, err error) {
+// sticky marks the new boundary as manual (kvpb.RangeDescriptor.Sticky).
+func (r *Replica) Split(ctx context.Context, key []byte, rightID uint64, sticky bool) (left, right *kvpb.RangeDescriptor, err error) {
 	if !r.group.IsLeader() {
 		return nil, nil, r.notLeader()
 	}
 	desc := r.Desc()
 	if desc == nil {
 		return nil, nil, kvpb.NewRangeNotFound(r.id)
+	}
+	if err := frozen(desc, r.id); err != nil {
+		return nil, nil, err
 	}
 	if !desc.ContainsKey(key) {
 		return nil, nil, kvpb.NewKeyMismatch(key, desc)
@@ -45,7 +49,7 @@ func (r *Replica) Split(ctx context.Context, key []byte, rightID uint64) (left, 
 	left = proto.Clone(desc).(*kvpb.RangeDescriptor)
 	left.EndKey = append([]byte(nil), key...)
 	left.Generation++
-	right = &kvpb.RangeDescriptor{RangeId: rightID, StartKey: left.EndKey, EndKey: desc.EndKey, Generation: 1}
+	right = &kvpb.RangeDescriptor{RangeId: rightID, StartKey: left.EndKey, EndKey: desc.EndKey, Generation: 1, Sticky: sticky}
 	// Only voters carry over: the right-hand group is bootstrapped by its
 	// voters, and a non-voter being added to the left is not added to it.
 	for _, s := range servers {

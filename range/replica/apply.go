@@ -3,6 +3,7 @@ package replica
 import (
 	"bytes"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/raft"
 	"google.golang.org/protobuf/proto"
@@ -37,6 +38,10 @@ func (r *Replica) ApplyBatch(logs []*raft.Log) []any {
 	a.desc, a.applied, a.lastTS, a.gcThreshold = r.mu.desc, r.mu.applied, r.mu.lastTS, r.mu.gcThreshold
 	r.mu.Unlock()
 	for i, l := range logs {
+		if a.halted {
+			out[i] = &ApplyResult{Err: kvpb.NewUnavailable("r%d: apply halted", r.id)}
+			continue
+		}
 		if l.Index <= a.applied {
 			out[i] = &ApplyResult{Err: kvpb.NewInvalid("entry %d already applied", l.Index)}
 			continue
@@ -45,7 +50,9 @@ func (r *Replica) ApplyBatch(logs []*raft.Log) []any {
 		if l.Type != raft.LogCommand {
 			continue
 		}
+		start := time.Now()
 		out[i] = a.applyCommand(l)
+		r.load.RecordCPU(r.cfg.Clock(), time.Since(start))
 	}
 	a.flush()
 	return out
@@ -61,8 +68,13 @@ type applier struct {
 	// gcThreshold: reads below it are refused (see gc.go).
 	gcThreshold engine.Timestamp
 	// splits are the right-hand sides created in this batch, opened after
-	// the batch is durable in the engine.
+	// the batch is durable in the engine; merged the right-hand ranges
+	// absorbed, whose local replicas are then removed.
 	splits []*kvpb.RangeDescriptor
+	merged []uint64
+	// halted stops the batch: a merge could not be applied before the node
+	// shut down (see applyMerge); the rest is applied after the restart.
+	halted bool
 }
 
 func (a *applier) batch() *engine.Batch {
@@ -90,6 +102,12 @@ func (a *applier) flush() {
 		}
 	}
 	a.splits = nil
+	for _, right := range a.merged {
+		if r.cfg.OnMerge != nil {
+			r.cfg.OnMerge(right)
+		}
+	}
+	a.merged = nil
 }
 
 func (a *applier) must(err error, what string) {
@@ -113,6 +131,15 @@ func (a *applier) applyCommand(l *raft.Log) *ApplyResult {
 		return a.applySplit(cmd.Split)
 	case cmd.SetDescriptor != nil:
 		return a.applySetDescriptor(cmd.SetDescriptor.Desc)
+	case cmd.Subsume != nil:
+		return a.applySubsume(cmd.Subsume)
+	case cmd.Merge != nil:
+		return a.applyMerge(cmd.Merge)
+	}
+	if err := frozen(a.desc, a.r.id); err != nil && len(cmd.Writes) > 0 {
+		// Writes proposed before the freeze and committed after it: the
+		// range's data is final, the client retries on the merged range.
+		return &ApplyResult{Err: err}
 	}
 	ts := engine.Timestamp(cmd.Timestamp)
 	if ts <= a.lastTS {
@@ -271,7 +298,7 @@ func (v *cmdView) write(ts engine.Timestamp) {
 
 func (a *applier) applySplit(s *kvpb.SplitTrigger) *ApplyResult {
 	d, left, right := a.desc, s.Left, s.Right
-	if left.GetGeneration() <= d.Generation || left.RangeId != d.RangeId ||
+	if left.GetGeneration() <= d.Generation || left.RangeId != d.RangeId || d.MergingInto != 0 ||
 		!bytes.Equal(left.StartKey, d.StartKey) || !bytes.Equal(right.GetEndKey(), d.EndKey) ||
 		!bytes.Equal(left.EndKey, right.StartKey) || bytes.Compare(left.EndKey, d.StartKey) <= 0 ||
 		bytes.Compare(left.EndKey, d.EndKey) >= 0 {
@@ -292,6 +319,11 @@ func (a *applier) applySplit(s *kvpb.SplitTrigger) *ApplyResult {
 	}
 	a.desc = left
 	a.flush()
+	// The load measured so far was the whole range's.
+	a.r.load.Reset()
+	a.r.mu.Lock()
+	a.r.mu.splitAt = a.r.cfg.Clock()
+	a.r.mu.Unlock()
 	return &ApplyResult{}
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/shardingsystem/shard/engine"
 	"github.com/shardingsystem/shard/keys"
 	"github.com/shardingsystem/shard/kvpb"
+	"github.com/shardingsystem/shard/range/loadstats"
 	"github.com/shardingsystem/shard/replication"
 )
 
@@ -39,6 +40,13 @@ type Config struct {
 	// program.go); nil refuses them. Usually a ProgramCache shared by the
 	// node's replicas.
 	Processor Processor
+	// WaitMerge blocks, on the apply goroutine of a merge's left-hand
+	// range, until this node's replica of the right-hand range has applied
+	// index (see merge.go); an error means the node is shutting down.
+	WaitMerge func(rightID, index uint64) error
+	// OnMerge is called after a merge is durably applied: the store closes
+	// the right-hand replica and removes its local state.
+	OnMerge func(rightID uint64)
 }
 
 // Replica is one range's state machine on this node: it implements
@@ -53,6 +61,8 @@ type Replica struct {
 	group *replication.Group // set once by Attach before use
 	// latches are held on the keys of one-phase commits in flight.
 	latches *latches
+	// load measures the requests the replica serves (see stats.go).
+	load *loadstats.Tracker
 
 	mu struct {
 		sync.Mutex
@@ -67,6 +77,8 @@ type Replica struct {
 		// barrier: reads in that term see everything committed before it.
 		readyTerm uint64
 		destroyed bool
+		// splitAt is when this replica last applied a split (in memory).
+		splitAt time.Time
 	}
 }
 
@@ -91,7 +103,8 @@ func Open(cfg Config, desc *kvpb.RangeDescriptor) (*Replica, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	r := &Replica{cfg: cfg, id: cfg.RangeID, eng: cfg.Engine, log: cfg.Logger.With("range", cfg.RangeID), latches: newLatches()}
+	r := &Replica{cfg: cfg, id: cfg.RangeID, eng: cfg.Engine, log: cfg.Logger.With("range", cfg.RangeID), latches: newLatches(),
+		load: loadstats.NewTracker(loadstats.Config{})}
 	r.mu.cond = sync.NewCond(&r.mu.Mutex)
 	stored, err := LoadDescriptor(cfg.Engine, cfg.RangeID)
 	switch {
@@ -228,6 +241,12 @@ func (r *Replica) Applied() uint64 {
 	return r.mu.applied
 }
 
+// WaitApplied blocks until the applied index reaches index, ctx ends or
+// the replica is destroyed (RangeNotFound).
+func (r *Replica) WaitApplied(ctx context.Context, index uint64) error {
+	return r.waitApplied(ctx, index)
+}
+
 // waitApplied blocks until the applied index reaches index or ctx ends.
 func (r *Replica) waitApplied(ctx context.Context, index uint64) error {
 	stop := context.AfterFunc(ctx, func() {
@@ -294,4 +313,24 @@ func (r *Replica) Stats() (Stats, error) {
 	})
 	s.Bytes = max(disk, live)
 	return s, err
+}
+
+// DestroyState removes everything range id keeps on this node: its local
+// state (descriptor, applied index, raft log and stable state, markers)
+// and the given spans of user data, in one synced batch. The caller has
+// closed the range's raft group and passes only spans that no other replica
+// on the node owns.
+func DestroyState(eng *engine.Engine, id uint64, data [][2][]byte) error {
+	b := eng.NewBatch()
+	defer b.Close()
+	p := keys.ReplicaPrefix(id)
+	if err := b.ClearSpan(p, keys.PrefixEnd(p)); err != nil {
+		return err
+	}
+	for _, sp := range data {
+		if err := b.ClearSpan(sp[0], sp[1]); err != nil {
+			return err
+		}
+	}
+	return b.Commit(true)
 }

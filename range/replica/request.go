@@ -50,16 +50,27 @@ func (r *Replica) Execute(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Bat
 	if err := r.checkKeys(ba.Requests); err != nil {
 		return nil, err
 	}
+	start := r.cfg.Clock()
+	var resp *kvpb.BatchResponse
+	var err error
 	if writes > 0 {
-		return r.write(ctx, ba.Requests)
+		resp, err = r.write(ctx, ba.Requests)
+	} else {
+		resp, err = r.read(ctx, ba.Requests)
 	}
-	return r.read(ctx, ba.Requests)
+	if err == nil {
+		r.recordLoad(ba.Requests, reads, writes, start)
+	}
+	return resp, err
 }
 
 func (r *Replica) checkKeys(reqs []*kvpb.Request) error {
 	desc := r.Desc()
 	if desc == nil {
 		return kvpb.NewRangeNotFound(r.id)
+	}
+	if err := frozen(desc, r.id); err != nil {
+		return err
 	}
 	check := func(k []byte) error {
 		if len(k) > keys.MaxUserKeySize {

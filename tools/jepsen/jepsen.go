@@ -46,6 +46,10 @@ type Options struct {
 	Seed uint64
 	// Mode picks the cluster's network (default: namespaces when possible).
 	Mode cluster.Mode
+	// StartArgs are added to every node's `shard start` (test-sized
+	// controller thresholds, so that load splits and merges happen during
+	// a short run: ControllerArgs).
+	StartArgs []string
 	// Logf gets progress lines.
 	Logf func(format string, args ...any)
 }
@@ -95,6 +99,7 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	started := time.Now()
 	c, err := cluster.Start(ctx, cluster.Config{
 		Binary: opts.Binary, Nodes: opts.Nodes, Dir: filepath.Join(opts.Dir, "cluster"), Mode: opts.Mode, Logf: logf,
+		ExtraArgs: opts.StartArgs,
 	})
 	if err != nil {
 		return nil, err

@@ -276,3 +276,72 @@ func Poll(ctx context.Context, interval time.Duration, cond func(context.Context
 		}
 	}
 }
+
+// Merge merges range id with its right-hand neighbour (admin MergeRanges)
+// and returns the merged range.
+func (c *Cluster) Merge(ctx context.Context, id uint64) (Range, error) {
+	var out Range
+	err := c.onAny(ctx, func(ctx context.Context, cl serverpb.AdminClient) error {
+		resp, err := cl.MergeRanges(ctx, &serverpb.MergeRangesRequest{RangeId: id})
+		if err != nil {
+			return err
+		}
+		out = rangeOf(resp.Desc)
+		return nil
+	})
+	return out, err
+}
+
+// Relocate moves range id's replica from node from to node to (admin
+// RelocateReplica; 0 for from only adds, 0 for to only removes).
+func (c *Cluster) Relocate(ctx context.Context, id, from, to uint64) (Range, error) {
+	var out Range
+	err := c.onAny(ctx, func(ctx context.Context, cl serverpb.AdminClient) error {
+		resp, err := cl.RelocateReplica(ctx, &serverpb.RelocateReplicaRequest{RangeId: id, FromNodeId: from, ToNodeId: to})
+		if err != nil {
+			return err
+		}
+		out = rangeOf(resp.Desc)
+		return nil
+	})
+	return out, err
+}
+
+// SetNodeState drains, decommissions or reactivates a node (admin
+// SetNodeState) and returns the state recorded.
+func (c *Cluster) SetNodeState(ctx context.Context, id uint64, state kvpb.NodeState) (kvpb.NodeState, error) {
+	var out kvpb.NodeState
+	err := c.onAny(ctx, func(ctx context.Context, cl serverpb.AdminClient) error {
+		resp, err := cl.SetNodeState(ctx, &serverpb.SetNodeStateRequest{NodeId: id, State: state})
+		if err != nil {
+			return err
+		}
+		out = resp.Node.GetState()
+		return nil
+	})
+	return out, err
+}
+
+// NodeStates returns every node's state as the meta range records it.
+func (c *Cluster) NodeStates(ctx context.Context) (map[uint64]kvpb.NodeState, error) {
+	out := map[uint64]kvpb.NodeState{}
+	err := c.onAny(ctx, func(ctx context.Context, cl serverpb.AdminClient) error {
+		resp, err := cl.Nodes(ctx, &serverpb.NodesRequest{})
+		if err != nil {
+			return err
+		}
+		for _, n := range resp.Nodes {
+			out[n.Desc.NodeId] = n.Desc.State
+		}
+		return nil
+	})
+	return out, err
+}
+
+func rangeOf(d *kvpb.RangeDescriptor) Range {
+	r := Range{ID: d.GetRangeId(), StartKey: d.GetStartKey(), EndKey: d.GetEndKey(), Generation: d.GetGeneration()}
+	for _, rep := range d.GetReplicas() {
+		r.Replicas = append(r.Replicas, rep.NodeId)
+	}
+	return r
+}

@@ -65,6 +65,9 @@ type Config struct {
 	ReadyTimeout time.Duration
 	// Logf gets progress lines; nil discards them.
 	Logf func(format string, args ...any)
+	// ExtraArgs are added to every node's `shard start` (for example
+	// test-sized thresholds of the controller: --split-qps 50).
+	ExtraArgs []string
 }
 
 func (c *Config) defaults() error {

@@ -156,6 +156,7 @@ func (n *Node) args() []string {
 	if len(join) > 0 {
 		args = append(args, "--join", strings.Join(join, ","))
 	}
+	args = append(args, c.cfg.ExtraArgs...)
 	if off := n.ClockOffset(); off != 0 {
 		args = append(args, "--clock-offset", off.String())
 	}

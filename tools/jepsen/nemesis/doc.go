@@ -18,8 +18,12 @@
 //	           and move the meta range's leadership (the timestamp oracle) to
 //	           it; the heal restarts it with the true clock
 //	churn      split (a random range inside a database, at a random shard-hash
-//	           boundary), transfer-leader (a random range to another replica):
-//	           instant, through the admin API
+//	           boundary), transfer-leader (a random range to another replica),
+//	           merge (a random range with its right-hand neighbour of the same
+//	           database, on the same nodes), move-replica (a follower to a node
+//	           without one, or out and back in): instant, through the admin
+//	           API; decommission (a random node's replicas move away; the heal
+//	           reactivates it unless the controller had removed it)
 //	all        every fault; none: no fault
 //
 // [Lookup] reads a spec of sets and fault names separated by commas.

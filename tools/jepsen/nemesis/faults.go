@@ -6,11 +6,13 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/shardingsystem/shard/keys"
+	"github.com/shardingsystem/shard/kvpb"
 	"github.com/shardingsystem/shard/sql/rowenc"
 	"github.com/shardingsystem/shard/tools/jepsen/cluster"
 )
@@ -58,6 +60,9 @@ func All() []*Fault {
 		{Name: "clock-offset", Set: "clock", Doc: "restart a random node with its clock shifted and give it the meta range's leadership; restart it without", start: clockOffset},
 		{Name: "split", Set: "churn", Doc: "split a random range at a random shard-hash boundary of a database inside it", start: split},
 		{Name: "transfer-leader", Set: "churn", Doc: "move a random range's leadership to another of its replicas", start: transferLeader},
+		{Name: "merge", Set: "churn", Doc: "merge a random range with its right-hand neighbour in the same database", start: merge},
+		{Name: "move-replica", Set: "churn", Doc: "move a random range's replica to a node without one (or remove it and add it back)", start: moveReplica},
+		{Name: "decommission", Set: "churn", Doc: "decommission a random node (its replicas move away); reactivate it unless it was removed", start: decommission},
 	}
 }
 
@@ -363,4 +368,120 @@ func transferLeader(ctx context.Context, n *Nemesis) active {
 		err = fmt.Errorf("leader is n%d after the transfer", l)
 	}
 	return active{nodes: []*cluster.Node{to}, detail: detail, err: err}
+}
+
+// merge merges a random range with its right-hand neighbour, when both are
+// in one database and their replicas are on the same nodes.
+func merge(ctx context.Context, n *Nemesis) active {
+	rs, err := n.c.Ranges(ctx)
+	if err != nil {
+		return failed(err)
+	}
+	var pairs [][2]cluster.Range
+	for i := 0; i+1 < len(rs); i++ {
+		l, r := rs[i], rs[i+1]
+		if l.ID != cluster.MetaRangeID && bytes.Equal(l.EndKey, r.StartKey) && keys.SameTenant(l.StartKey, r.EndKey) && sameNodes(l.Replicas, r.Replicas) {
+			pairs = append(pairs, [2]cluster.Range{l, r})
+		}
+	}
+	if len(pairs) == 0 {
+		return failed(errors.New("no two adjacent ranges of one database on the same nodes"))
+	}
+	p := pairs[n.rng.IntN(len(pairs))]
+	m, err := n.c.Merge(ctx, p[0].ID)
+	detail := fmt.Sprintf("r%d + r%d", p[0].ID, p[1].ID)
+	if err == nil {
+		detail += fmt.Sprintf(" -> %v", m)
+	}
+	return active{detail: detail, err: err}
+}
+
+func sameNodes(a, b []uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	in := map[uint64]bool{}
+	for _, x := range a {
+		in[x] = true
+	}
+	for _, x := range b {
+		if !in[x] {
+			return false
+		}
+	}
+	return true
+}
+
+// moveReplica moves a random range's follower replica to a running node
+// that holds none; when every node holds one, it removes the follower and
+// adds it back.
+func moveReplica(ctx context.Context, n *Nemesis) active {
+	rs, err := n.c.Ranges(ctx)
+	if err != nil {
+		return failed(err)
+	}
+	if len(rs) == 0 {
+		return failed(errors.New("no ranges"))
+	}
+	r := rs[n.rng.IntN(len(rs))]
+	var followers []uint64
+	for _, id := range r.Replicas {
+		if id != r.Leader {
+			followers = append(followers, id)
+		}
+	}
+	if len(followers) == 0 {
+		return failed(fmt.Errorf("r%d has no follower to move: %v", r.ID, r))
+	}
+	from := followers[n.rng.IntN(len(followers))]
+	var spare []*cluster.Node
+	for _, node := range n.c.Nodes() {
+		if node.Running() && !node.Paused() && !slices.Contains(r.Replicas, node.ID()) {
+			spare = append(spare, node)
+		}
+	}
+	if len(spare) > 0 {
+		to := spare[n.rng.IntN(len(spare))]
+		m, err := n.c.Relocate(ctx, r.ID, from, to.ID())
+		return active{nodes: []*cluster.Node{to}, detail: fmt.Sprintf("r%d n%d -> %s: %v", r.ID, from, to.Name, m), err: err}
+	}
+	detail := fmt.Sprintf("r%d: remove n%d and add it back", r.ID, from)
+	if _, err := n.c.Relocate(ctx, r.ID, from, 0); err != nil {
+		return active{detail: detail, err: err}
+	}
+	m, err := n.c.Relocate(ctx, r.ID, 0, from)
+	if err != nil && strings.Contains(err.Error(), "already holds") {
+		err = nil // the controller re-added it first
+	}
+	return active{detail: fmt.Sprintf("%s: %v", detail, m), err: err}
+}
+
+// decommission starts decommissioning a random node: the controller moves
+// its replicas away (where there is room) and then marks it removed. The
+// heal reactivates it unless it was removed by then; a removed node keeps
+// running as a SQL gateway.
+func decommission(ctx context.Context, n *Nemesis) active {
+	nodes := n.c.Nodes()
+	node := nodes[n.rng.IntN(len(nodes))]
+	if _, err := n.c.SetNodeState(ctx, node.ID(), kvpb.NodeState_DECOMMISSIONING); err != nil {
+		return active{nodes: []*cluster.Node{node}, err: err}
+	}
+	return active{nodes: []*cluster.Node{node}, detail: "decommissioning", heal: func(ctx context.Context) ([]*cluster.Node, string, error) {
+		return []*cluster.Node{node}, "", n.reactivate(ctx, node)
+	}}
+}
+
+// reactivate makes a decommissioning node active again; a node already
+// removed stays removed.
+func (n *Nemesis) reactivate(ctx context.Context, node *cluster.Node) error {
+	states, err := n.c.NodeStates(ctx)
+	if err != nil {
+		return err
+	}
+	switch states[node.ID()] {
+	case kvpb.NodeState_REMOVED, kvpb.NodeState_ACTIVE:
+		return nil
+	}
+	_, err = n.c.SetNodeState(ctx, node.ID(), kvpb.NodeState_ACTIVE)
+	return err
 }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shardingsystem/shard/kvpb"
 	"github.com/shardingsystem/shard/tools/jepsen/cluster"
 	"github.com/shardingsystem/shard/tools/jepsen/report"
 )
@@ -206,6 +207,15 @@ func (n *Nemesis) HealAll(ctx context.Context) error {
 	for _, node := range n.c.Nodes() {
 		if !node.Running() {
 			note("restart", []*cluster.Node{node}, "not running at the end (killed, or exited on its own: see its log)", node.Start(ctx))
+		}
+	}
+	if states, err := n.c.NodeStates(ctx); err != nil {
+		note("reactivate", nil, "read node states", err)
+	} else {
+		for _, node := range n.c.Nodes() {
+			if states[node.ID()] == kvpb.NodeState_DECOMMISSIONING || states[node.ID()] == kvpb.NodeState_DRAINING {
+				note("reactivate", []*cluster.Node{node}, "decommissioning at the end", n.reactivate(ctx, node))
+			}
 		}
 	}
 	start := time.Now()

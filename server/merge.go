@@ -1,0 +1,224 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shardingsystem/shard/engine"
+	"github.com/shardingsystem/shard/keys"
+	"github.com/shardingsystem/shard/kvpb"
+	"github.com/shardingsystem/shard/range/replica"
+	"github.com/shardingsystem/shard/serverpb"
+)
+
+// Merges (see range/replica/merge.go for the two raft commands). The
+// executor, on the controller's node:
+//
+//  1. checks that left and right are adjacent ranges of one database whose
+//     voters are on the same nodes, with no non-voter;
+//  2. freezes right (AdminSubsume to its leader): from here on the merge is
+//     only ever finished, never undone;
+//  3. waits until every replica of right has applied the freeze, so every
+//     node's copy of right's data is final;
+//  4. extends left over right (AdminMerge to left's leader); each replica
+//     of left waits for its node's replica of right before applying;
+//  5. records the merge in meta in one batch.
+//
+// A merge interrupted after step 2 (the controller's node died) is finished
+// by the next controller: right's meta entry carries merging_into.
+
+// mergeWait bounds step 3.
+const mergeWait = 30 * time.Second
+
+// mergeRanges merges range right into range left.
+func (s *Server) mergeRanges(ctx context.Context, leftID, rightID uint64) (*kvpb.RangeDescriptor, error) {
+	left, err := s.rangeByID(ctx, leftID)
+	if err != nil {
+		return nil, err
+	}
+	right, err := s.rangeByID(ctx, rightID)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(left.EndKey, right.StartKey) {
+		return nil, kvpb.NewInvalid("r%d ends at %s but r%d starts at %s: not adjacent", leftID, keys.Pretty(left.EndKey), rightID, keys.Pretty(right.StartKey))
+	}
+	if right.MergingInto != 0 && right.MergingInto != leftID {
+		return nil, kvpb.NewInvalid("r%d is being merged into r%d", rightID, right.MergingInto)
+	}
+	if right.MergingInto == 0 {
+		if !keys.SameTenant(left.StartKey, right.EndKey) {
+			return nil, kvpb.NewInvalid("r%d and r%d belong to different databases", leftID, rightID)
+		}
+		if err := sameVoters(left, right); err != nil {
+			return nil, err
+		}
+	}
+	if left.MergingInto != 0 {
+		return nil, kvpb.NewInvalid("r%d is itself being merged into r%d", leftID, left.MergingInto)
+	}
+	// 2. Freeze.
+	var sub *serverpb.AdminSubsumeResponse
+	err = sendToLeader(ctx, s, right, func(cl serverpb.InternalClient) (*kvpb.Error, error) {
+		resp, err := cl.AdminSubsume(ctx, &serverpb.AdminSubsumeRequest{RangeId: rightID, IntoRangeId: leftID})
+		sub = resp
+		return resp.GetError(), err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("freeze r%d: %w", rightID, err)
+	}
+	s.log.Info("merge: right-hand range frozen", "left", leftID, "right", rightID, "applied", sub.Applied)
+	// 3. Every copy of the right-hand data final.
+	if err := s.waitReplicasApplied(ctx, sub.Desc, sub.Applied); err != nil {
+		return nil, err
+	}
+	// The left's voters may have changed since step 1 (a move that was
+	// already running): its replicas must be where right's are.
+	if left, err = s.rangeByID(ctx, leftID); err != nil {
+		return nil, err
+	}
+	if err := sameVoters(left, sub.Desc); err != nil {
+		return nil, fmt.Errorf("r%d is frozen but cannot be merged yet: %w", rightID, err)
+	}
+	// 4. Extend the left.
+	var merged *kvpb.RangeDescriptor
+	err = sendToLeader(ctx, s, left, func(cl serverpb.InternalClient) (*kvpb.Error, error) {
+		resp, err := cl.AdminMerge(ctx, &serverpb.AdminMergeRequest{RangeId: leftID, Right: sub})
+		merged = resp.GetDesc()
+		return resp.GetError(), err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("merge r%d into r%d: %w", rightID, leftID, err)
+	}
+	// 5. Meta; if this fails, left's leader repairs it (SyncDescriptor).
+	if err := s.meta.MergeDescriptors(ctx, left.EndKey, merged); err != nil {
+		s.log.Warn("meta update after merge failed; meta sync will repair it", "range", leftID, "err", err)
+	}
+	s.kv.EvictRange(left)
+	s.kv.EvictRange(right)
+	s.log.Info("merged ranges", "left", leftID, "right", rightID, "span", keys.Pretty(merged.StartKey)+"-"+keys.Pretty(merged.EndKey))
+	return merged, nil
+}
+
+// sameVoters checks that two ranges have voters on the same nodes and no
+// non-voters.
+func sameVoters(a, b *kvpb.RangeDescriptor) error {
+	set := func(d *kvpb.RangeDescriptor) (map[uint64]bool, error) {
+		m := map[uint64]bool{}
+		for _, r := range d.Replicas {
+			if r.Type != kvpb.ReplicaType_VOTER {
+				return nil, kvpb.NewInvalid("r%d has a non-voter on n%d", d.RangeId, r.NodeId)
+			}
+			m[r.NodeId] = true
+		}
+		return m, nil
+	}
+	sa, err := set(a)
+	if err != nil {
+		return err
+	}
+	sb, err := set(b)
+	if err != nil {
+		return err
+	}
+	if len(sa) != len(sb) {
+		return kvpb.NewInvalid("r%d has replicas on %v, r%d on %v", a.RangeId, replicaIDs(a), b.RangeId, replicaIDs(b))
+	}
+	for n := range sa {
+		if !sb[n] {
+			return kvpb.NewInvalid("r%d has replicas on %v, r%d on %v", a.RangeId, replicaIDs(a), b.RangeId, replicaIDs(b))
+		}
+	}
+	return nil
+}
+
+// waitReplicasApplied waits until every replica in d has applied index.
+func (s *Server) waitReplicasApplied(ctx context.Context, d *kvpb.RangeDescriptor, index uint64) error {
+	ctx, cancel := context.WithTimeout(ctx, mergeWait)
+	defer cancel()
+	for _, r := range d.Replicas {
+		for {
+			var applied uint64
+			cl, err := s.pool.Internal(r.Addr)
+			if err == nil {
+				cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
+				st, err2 := cl.ReplicaState(cctx, &serverpb.ReplicaStateRequest{RangeId: d.RangeId})
+				ccancel()
+				if err2 == nil && st.Error == nil {
+					applied = st.AppliedIndex
+				}
+			}
+			if applied >= index {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("n%d has not applied the freeze of r%d (index %d, at %d): %w", r.NodeId, d.RangeId, index, applied, ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+// AdminSubsume serves serverpb.Internal's AdminSubsume.
+func (i *internalServer) AdminSubsume(ctx context.Context, req *serverpb.AdminSubsumeRequest) (*serverpb.AdminSubsumeResponse, error) {
+	rep := i.s.replica(req.RangeId)
+	if rep == nil {
+		return &serverpb.AdminSubsumeResponse{Error: kvpb.NewRangeNotFound(req.RangeId)}, nil
+	}
+	res, err := rep.Subsume(ctx, req.IntoRangeId)
+	if err != nil {
+		return &serverpb.AdminSubsumeResponse{Error: asKVError(err)}, nil
+	}
+	return &serverpb.AdminSubsumeResponse{Desc: res.Desc, Applied: res.Applied, LastTs: uint64(res.LastTS), GcThreshold: uint64(res.GCThreshold)}, nil
+}
+
+// AdminMerge serves serverpb.Internal's AdminMerge.
+func (i *internalServer) AdminMerge(ctx context.Context, req *serverpb.AdminMergeRequest) (*serverpb.AdminMergeResponse, error) {
+	rep := i.s.replica(req.RangeId)
+	if rep == nil {
+		return &serverpb.AdminMergeResponse{Error: kvpb.NewRangeNotFound(req.RangeId)}, nil
+	}
+	r := req.Right
+	if r.GetDesc() == nil {
+		return &serverpb.AdminMergeResponse{Error: kvpb.NewInvalid("merge without the right-hand range")}, nil
+	}
+	d, err := rep.Merge(ctx, &replica.SubsumeResult{Desc: r.Desc, Applied: r.Applied, LastTS: engine.Timestamp(r.LastTs), GCThreshold: engine.Timestamp(r.GcThreshold)})
+	if err != nil {
+		return &serverpb.AdminMergeResponse{Error: asKVError(err)}, nil
+	}
+	return &serverpb.AdminMergeResponse{Desc: d}, nil
+}
+
+// asKVError keeps structured errors and wraps the rest as Unavailable.
+func asKVError(err error) *kvpb.Error {
+	var kerr *kvpb.Error
+	if errors.As(err, &kerr) {
+		return kerr
+	}
+	return kvpb.NewUnavailable("%v", err)
+}
+
+// MergeRanges serves serverpb.Admin's MergeRanges: it merges the range
+// holding the key with its right-hand neighbour.
+func (a *adminServer) MergeRanges(ctx context.Context, req *serverpb.MergeRangesRequest) (*serverpb.MergeRangesResponse, error) {
+	s := a.s
+	left, err := s.rangeByID(ctx, req.RangeId)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	right, err := s.kv.LookupRange(ctx, left.EndKey)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	merged, err := s.mergeRanges(ctx, left.RangeId, right.RangeId)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	s.metricsMerge("manual")
+	return &serverpb.MergeRangesResponse{Desc: merged}, nil
+}
