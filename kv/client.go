@@ -41,6 +41,11 @@ type Config struct {
 	// RetryTimeout bounds a whole request when ctx has no deadline (default 15 s).
 	RetryTimeout time.Duration
 	Logger       *slog.Logger
+	// ObserveCommit, if set, gets the latency of every transaction commit
+	// that wrote (onePC: committed in one raft command); ObserveTSO the
+	// latency of every round trip to the timestamp oracle.
+	ObserveCommit func(d time.Duration, onePC bool)
+	ObserveTSO    func(d time.Duration)
 }
 
 // Client routes requests to ranges: it finds a key's range in the meta
@@ -86,6 +91,13 @@ func (c *Client) Close() {
 
 // SetNodeAddr records where a node listens (from join or node records).
 func (c *Client) SetNodeAddr(nodeID uint64, addr string) { c.nodes.Store(nodeID, addr) }
+
+// KnownNodes returns how many nodes' addresses the client knows.
+func (c *Client) KnownNodes() int {
+	n := 0
+	c.nodes.Range(func(_, _ any) bool { n++; return true })
+	return n
+}
 
 // Get reads key; found is false if it does not exist.
 func (c *Client) Get(ctx context.Context, key []byte) (value []byte, found bool, err error) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -143,8 +144,12 @@ func (c *Client) getTimestamps(ctx context.Context, n int) (engine.Timestamp, er
 				return 0, fmt.Errorf("%w: timestamps: %v (last error: %v)", ErrUnavailable, err, lastErr)
 			}
 		}
+		start := time.Now()
 		first, err := c.getTimestampsOnce(ctx, n)
 		if err == nil {
+			if obs := c.cfg.ObserveTSO; obs != nil {
+				obs(time.Since(start))
+			}
 			return first, nil
 		}
 		lastErr = err

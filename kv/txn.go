@@ -238,6 +238,10 @@ func (t *Txn) Commit(ctx context.Context) (engine.Timestamp, error) {
 	if len(t.writes) == 0 {
 		return t.start, nil
 	}
+	if obs := t.c.cfg.ObserveCommit; obs != nil {
+		start := time.Now()
+		defer func() { obs(time.Since(start), t.onePC) }()
+	}
 	muts := make([]*kvpb.Mutation, 0, len(t.writes))
 	for _, m := range t.writes {
 		muts = append(muts, m)

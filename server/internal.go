@@ -28,6 +28,7 @@ func (i *internalServer) Batch(ctx context.Context, ba *kvpb.BatchRequest) (*kvp
 	if rep == nil {
 		return &kvpb.BatchResponse{Error: kvpb.NewRangeNotFound(ba.RangeId)}, nil
 	}
+	i.s.metrics.countRequests(ba)
 	resp, err := rep.Execute(ctx, ba)
 	return batchResult(resp, err)
 }

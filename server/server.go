@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -50,6 +51,11 @@ type Server struct {
 	// sizes caches the span scans behind load reports.
 	ctl   *controllerHost
 	sizes *sizeCache
+	// metrics are the node's Prometheus metrics, served over http at
+	// httpAddr (see http.go).
+	metrics  *metrics
+	http     *http.Server
+	httpAddr string
 	// The SQL layer: catalog cache, SQL server and PostgreSQL listener.
 	catalog           *catalog.Cache
 	sql               *sql.Server
@@ -80,6 +86,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.tso = newTSOServer(s.log, func() *replica.Replica { return s.replica(meta.MetaRangeID) }, s.ctx.Done())
 	s.tso.clock = cfg.wallClock()
 	s.sizes = newSizeCache(cfg.Controller.RangeMaxBytes)
+	s.metrics = newMetrics(s)
 	s.ctl = newControllerHost(s, cfg.controllerConfig())
 	if err := s.open(ctx); err != nil {
 		s.cancel()
@@ -134,7 +141,8 @@ func (s *Server) open(ctx context.Context) (err error) {
 	if s.id, err = loadIdent(s.eng); err != nil {
 		return err
 	}
-	s.kv = kv.NewClient(kv.Config{Pool: s.pool, Seeds: s.seeds, Logger: cfg.Logger})
+	s.kv = kv.NewClient(kv.Config{Pool: s.pool, Seeds: s.seeds, Logger: cfg.Logger,
+		ObserveCommit: s.metrics.observeCommit, ObserveTSO: s.metrics.observeTSO})
 	s.meta = meta.New(s.kv)
 	if s.id.ClusterID != "" && len(cfg.Join) > 0 {
 		if err := s.checkCluster(ctx); err != nil {
@@ -279,6 +287,7 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.store = newStore(s.id.NodeID, s.cfg.RPCAddr, s.eng, s.hub, s.cfg, s.log)
 	s.store.tso = s.kv.Now
+	s.store.observeApply = s.metrics.observeApply
 	s.hub.SetUnknownGroupHandler(newMissingReplicas(s).handle)
 	if err := s.store.start(); err != nil {
 		return err
@@ -294,6 +303,9 @@ func (s *Server) Start(ctx context.Context) error {
 		s.tso.run(s.ctx)
 	}()
 	if err := s.startSQL(ctx, bootstrap); err != nil {
+		return err
+	}
+	if err := s.startHTTP(); err != nil {
 		return err
 	}
 	s.runLoop("replicate", s.cfg.ReplicateInterval, s.replicateOnce)
@@ -386,6 +398,7 @@ func (s *Server) stop(handoff bool) {
 		if s.wire != nil {
 			s.wire.Close()
 		}
+		s.stopHTTP()
 		s.cancel()
 		s.loops.Wait()
 		s.ctl.exec.Wait()

@@ -35,6 +35,8 @@ type store struct {
 	log    *slog.Logger
 	// tso hands out transaction timestamps (the kv client's oracle client).
 	tso func(context.Context) (engine.Timestamp, error)
+	// observeApply gets the proposal-to-apply latency (metrics).
+	observeApply func(time.Duration)
 	// programs compiles the scan programs of SQL scans (pushed-down
 	// filters and aggregates) for every replica, caching them.
 	programs *replica.ProgramCache
@@ -145,7 +147,7 @@ func (s *store) openReplica(id uint64, desc *kvpb.RangeDescriptor) (*replica.Rep
 		RangeID: id, NodeID: s.nodeID, Engine: s.eng, Logger: s.log,
 		OnSplit: func(right *kvpb.RangeDescriptor) { s.splitApplied(right) },
 		TSO:     s.tso, Processor: s.programs,
-		WaitMerge: s.waitMerge, OnMerge: s.mergeApplied,
+		WaitMerge: s.waitMerge, OnMerge: s.mergeApplied, ObserveApply: s.observeApply,
 	}, desc)
 	if err != nil {
 		return nil, err

@@ -12,8 +12,9 @@
 //
 //  1. Repair. A node not heard from for DeadAfter is dead. A range with a
 //     voter on a dead node gets Relocate{From: dead, To: a live node
-//     without a replica, the one with the fewest}; a range short of
-//     min(Replicas, usable nodes) voters gets AddReplica; one with more gets
+//     without a replica, the one with the fewest} (none free: it waits); a
+//     range short of min(Replicas, nodes not removed) voters gets
+//     AddReplica; one with more gets
 //     RemoveReplica (a dead, decommissioning or draining node's first, else
 //     the fullest node's; never the leader's, which moves first); a stray
 //     non-voter is finished (AddReplica on its node). A range that lost its

@@ -149,8 +149,11 @@ func (r *round) decide() {
 	r.rebalance()
 }
 
-// target is the replica target: Replicas, capped by the usable nodes.
-func (r *round) target() int { return min(r.cfg.Replicas, max(len(r.usable), 1)) }
+// target is the replica target: Replicas, capped by the nodes that are not
+// removed. Dead, draining and decommissioning nodes count: a dead node's
+// replica is replaced, not dropped, and a cluster too small to let a node
+// go keeps its replicas there.
+func (r *round) target() int { return min(r.cfg.Replicas, max(len(r.nodes), 1)) }
 
 // nodeEvents reports nodes that died or came back.
 func (r *round) nodeEvents() {
@@ -269,11 +272,6 @@ func (r *round) repair(rg *Range) {
 		}
 		to := r.pickTarget(rg)
 		if to == 0 {
-			if len(vs)-len(dead) >= r.target() {
-				r.act(Action{Kind: RemoveReplica, RangeID: rg.ID, From: dead[0], Reason: "dead-node",
-					Detail: fmt.Sprintf("remove r%d's replica on dead n%d: no live node to move it to", rg.ID, dead[0])})
-				return
-			}
 			r.note(rg.ID, dead[0], "not-moved", fmt.Sprintf("r%d's replica on dead n%d has nowhere to go: every usable node holds one", rg.ID, dead[0]))
 			return
 		}

@@ -47,6 +47,9 @@ type Config struct {
 	// OnMerge is called after a merge is durably applied: the store closes
 	// the right-hand replica and removes its local state.
 	OnMerge func(rightID uint64)
+	// ObserveApply, if set, gets the time from proposing each command of
+	// this node to its apply here.
+	ObserveApply func(d time.Duration)
 }
 
 // Replica is one range's state machine on this node: it implements

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -187,9 +188,13 @@ func (r *Replica) propose(ctx context.Context, cmd *kvpb.Command) (*ApplyResult,
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	resp, _, err := r.group.Propose(ctx, data)
 	if err != nil {
 		return nil, r.translate(err)
+	}
+	if obs := r.cfg.ObserveApply; obs != nil {
+		obs(time.Since(start))
 	}
 	res, ok := resp.(*ApplyResult)
 	if !ok || res == nil {

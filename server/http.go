@@ -1,0 +1,59 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// The node's HTTP listener (--http-addr): Prometheus metrics at /metrics
+// and a health check at /health; the management API will share it.
+
+// startHTTP binds the HTTP address and serves until stopHTTP.
+func (s *Server) startHTTP() error {
+	if s.cfg.HTTPAddr == "" {
+		return nil
+	}
+	lis, err := net.Listen("tcp", s.cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("server: listen on http address %s: %w", s.cfg.HTTPAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{Registry: s.metrics.reg}))
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"node_id": s.NodeID(), "cluster_id": s.ClusterID(), "status": "ok"})
+	})
+	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	s.httpAddr = lis.Addr().String()
+	s.serve.Add(1)
+	go func() {
+		defer s.serve.Done()
+		if err := s.http.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("http server", "err", err)
+		}
+	}()
+	return nil
+}
+
+// stopHTTP stops the HTTP server, waiting briefly for requests in flight.
+func (s *Server) stopHTTP() {
+	if s.http == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := s.http.Shutdown(ctx); err != nil {
+		_ = s.http.Close()
+	}
+}
+
+// HTTPAddr returns the address the HTTP listener is bound to ("" without
+// one).
+func (s *Server) HTTPAddr() string { return s.httpAddr }

@@ -1,0 +1,145 @@
+package server
+
+import (
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/shardingsystem/shard/kvpb"
+)
+
+// metrics are one node's Prometheus metrics, in its own registry (several
+// nodes can run in one process). Gauges about the node's replicas are
+// computed when scraped (nodeCollector); the rest are counted as things
+// happen, through hooks the lower layers call (kv.Config.ObserveCommit,
+// ObserveTSO, replica.Config.ObserveApply) and the executor.
+type metrics struct {
+	reg        *prometheus.Registry
+	splits     *prometheus.CounterVec
+	merges     *prometheus.CounterVec
+	rebalances *prometheus.CounterVec
+	kvRequests *prometheus.CounterVec
+	applyLat   prometheus.Histogram
+	commitLat  *prometheus.HistogramVec
+	tsoLat     prometheus.Histogram
+}
+
+// latencyBuckets span 100 µs to about 6.5 s.
+var latencyBuckets = prometheus.ExponentialBuckets(0.0001, 2, 17)
+
+func newMetrics(s *Server) *metrics {
+	reg := prometheus.NewRegistry()
+	m := &metrics{
+		reg: reg,
+		splits: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shard_splits_total",
+			Help: "Range splits carried out by this node's controller, by reason (load, size, manual)."}, []string{"reason"}),
+		merges: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shard_merges_total",
+			Help: "Range merges carried out by this node's controller, by reason."}, []string{"reason"}),
+		rebalances: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shard_rebalances_total",
+			Help: "Replica moves and leader transfers carried out by this node's controller, by reason."}, []string{"reason"}),
+		kvRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "shard_kv_requests_total",
+			Help: "KV requests served by this node's replicas, by type."}, []string{"type"}),
+		applyLat: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "shard_raft_apply_latency_seconds",
+			Help: "Time from proposing a command on this node to its apply here.", Buckets: latencyBuckets}),
+		commitLat: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "shard_txn_commit_latency_seconds",
+			Help: "Commit latency of transactions that wrote, through this node's kv client, by path (1pc, 2pc).", Buckets: latencyBuckets}, []string{"path"}),
+		tsoLat: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "shard_tso_latency_seconds",
+			Help: "Round trips of this node's kv client to the timestamp oracle.", Buckets: latencyBuckets}),
+	}
+	reg.MustRegister(m.splits, m.merges, m.rebalances, m.kvRequests, m.applyLat, m.commitLat, m.tsoLat,
+		&nodeCollector{s: s}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+func (m *metrics) observeApply(d time.Duration) { m.applyLat.Observe(d.Seconds()) }
+
+func (m *metrics) observeCommit(d time.Duration, onePC bool) {
+	path := "2pc"
+	if onePC {
+		path = "1pc"
+	}
+	m.commitLat.WithLabelValues(path).Observe(d.Seconds())
+}
+
+func (m *metrics) observeTSO(d time.Duration) { m.tsoLat.Observe(d.Seconds()) }
+
+// countRequests counts the requests of a batch by type.
+func (m *metrics) countRequests(ba *kvpb.BatchRequest) {
+	for _, r := range ba.Requests {
+		m.kvRequests.WithLabelValues(requestType(r)).Inc()
+	}
+}
+
+// requestType is a request's oneof field name ("get", "one_pc", ...).
+func requestType(r *kvpb.Request) string {
+	if f := r.ProtoReflect().WhichOneof(r.ProtoReflect().Descriptor().Oneofs().ByName("value")); f != nil {
+		return string(f.Name())
+	}
+	return "unknown"
+}
+
+// nodeCollector computes the gauges about the node's replicas at scrape
+// time, from what the node knows locally (no RPCs).
+type nodeCollector struct{ s *Server }
+
+var (
+	descRanges = prometheus.NewDesc("shard_ranges", "Replicas on this node.", nil, nil)
+	descLeader = prometheus.NewDesc("shard_leaders", "Ranges this node leads.", nil, nil)
+	descUnder  = prometheus.NewDesc("shard_ranges_under_replicated",
+		"Ranges this node leads with fewer voters than the replica target (capped by the nodes the node knows).", nil, nil)
+	descStore = prometheus.NewDesc("shard_store_bytes", "Disk space used by the node's store (sstables and WAL).", nil, nil)
+)
+
+func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descRanges
+	ch <- descLeader
+	ch <- descUnder
+	ch <- descStore
+}
+
+func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.s
+	var ranges, leaders, under int
+	if st := s.store; st != nil {
+		target := min(s.cfg.Replicas, max(s.kv.KnownNodes(), 1))
+		for _, rep := range st.list() {
+			ranges++
+			if !rep.Group().IsLeader() {
+				continue
+			}
+			leaders++
+			if d := rep.Desc(); d != nil && voterCount(d) < target {
+				under++
+			}
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(descRanges, prometheus.GaugeValue, float64(ranges))
+	ch <- prometheus.MustNewConstMetric(descLeader, prometheus.GaugeValue, float64(leaders))
+	ch <- prometheus.MustNewConstMetric(descUnder, prometheus.GaugeValue, float64(under))
+	ch <- prometheus.MustNewConstMetric(descStore, prometheus.GaugeValue, float64(s.eng.Metrics().DiskUsageBytes))
+}
+
+func voterCount(d *kvpb.RangeDescriptor) int {
+	n := 0
+	for _, r := range d.Replicas {
+		if r.Type == kvpb.ReplicaType_VOTER {
+			n++
+		}
+	}
+	return n
+}
+
+// countAction counts an action the controller carried out.
+func (s *Server) countAction(kind, reason string) {
+	reason = strings.ToLower(reason)
+	switch kind {
+	case "split":
+		s.metrics.splits.WithLabelValues(reason).Inc()
+	case "merge":
+		s.metrics.merges.WithLabelValues(reason).Inc()
+	default:
+		s.metrics.rebalances.WithLabelValues(reason).Inc()
+	}
+}

@@ -1,0 +1,141 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/shardingsystem/shard/internal/testcluster"
+	"github.com/shardingsystem/shard/kv"
+	"github.com/shardingsystem/shard/server"
+)
+
+// scrape reads a node's /metrics and returns each sample's value by name
+// (labels joined as name{k=v,...}); families maps names to whether any
+// series exists.
+func scrape(t *testing.T, addr string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /metrics: %s", resp.Status)
+	}
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for name, f := range fams {
+		for _, m := range f.Metric {
+			key := name
+			var labels []string
+			for _, l := range m.Label {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			if len(labels) > 0 {
+				key += "{" + strings.Join(labels, ",") + "}"
+			}
+			switch {
+			case m.Counter != nil:
+				out[key] = m.Counter.GetValue()
+			case m.Gauge != nil:
+				out[key] = m.Gauge.GetValue()
+			case m.Histogram != nil:
+				out[key+"_count"] = float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return out
+}
+
+// TestMetrics scrapes /metrics of every node of a cluster that served
+// transactions and a split, and checks the metrics the issue names.
+func TestMetrics(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Nodes: 3, Configure: func(i int, cfg *server.Config) {
+		cfg.HTTPAddr = "127.0.0.1:0"
+	}})
+	c.WaitReplicated()
+	cl := c.Client(1)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := range 20 {
+		if err := cl.RunTxn(ctx, func(_ context.Context, tx *kv.Txn) error { return tx.Put([]byte(fmt.Sprintf("m/%d", i)), []byte("v")) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Split([]byte("m/5"))
+	got := scrape(t, c.Server(1).HTTPAddr())
+	for _, want := range []string{"shard_ranges", "shard_leaders", "shard_ranges_under_replicated", "shard_store_bytes",
+		"shard_raft_apply_latency_seconds_count", "shard_txn_commit_latency_seconds{path=1pc}_count", "shard_tso_latency_seconds_count"} {
+		if _, ok := got[want]; !ok {
+			t.Errorf("no %s in /metrics", want)
+		}
+	}
+	if got["shard_ranges"] < 2 || got["shard_store_bytes"] <= 0 || got["shard_txn_commit_latency_seconds{path=1pc}_count"] < 20 ||
+		got["shard_tso_latency_seconds_count"] < 1 {
+		t.Errorf("implausible values: ranges %v, store %v, 1pc commits %v, tso %v", got["shard_ranges"], got["shard_store_bytes"],
+			got["shard_txn_commit_latency_seconds{path=1pc}_count"], got["shard_tso_latency_seconds_count"])
+	}
+	// Requests and applies are counted where they are served: on leaders.
+	var leaders, requests, applies float64
+	for i := 1; i <= 3; i++ {
+		m := scrape(t, c.Server(i).HTTPAddr())
+		leaders += m["shard_leaders"]
+		requests += m["shard_kv_requests_total{type=one_pc}"]
+		applies += m["shard_raft_apply_latency_seconds_count"]
+	}
+	if leaders < 2 || requests < 20 || applies < 20 {
+		t.Errorf("over the cluster: %v leaders, %v one_pc requests, %v applies", leaders, requests, applies)
+	}
+	resp, err := http.Get("http://" + c.Server(2).HTTPAddr() + "/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"node_id":2`) {
+		t.Errorf("/health: %s %s", resp.Status, body)
+	}
+}
+
+// TestHTTPAddrInUse: a node whose HTTP address is taken does not start,
+// and says why.
+func TestHTTPAddrInUse(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	cfg := server.DefaultConfig()
+	cfg.DataDir = t.TempDir()
+	rpc, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.RPCAddr = rpc.Addr().String()
+	rpc.Close()
+	cfg.SQLAddr, cfg.HTTPAddr = "", lis.Addr().String()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := server.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Start(ctx)
+	s.Stop()
+	if err == nil || !strings.Contains(err.Error(), "listen on http address") {
+		t.Fatalf("Start with a taken HTTP address: %v", err)
+	}
+}
