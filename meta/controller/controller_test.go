@@ -230,11 +230,13 @@ func TestMerge(t *testing.T) {
 	for name, mut := range map[string]func(rs []Range){
 		"sticky":              func(rs []Range) { rs[1].Sticky = true },
 		"different databases": func(rs []Range) { rs[1].StartKey, rs[1].EndKey = dbStart(8), key(8, 5); rs[0].EndKey = dbStart(8) },
-		"raw keys":            func(rs []Range) { rs[0].StartKey, rs[0].EndKey, rs[1].StartKey, rs[1].EndKey = []byte("a"), []byte("m"), []byte("m"), []byte("z") },
-		"too big":             func(rs []Range) { rs[0].Bytes, rs[1].Bytes = 300<<10, 300<<10 },
-		"warm together":       func(rs []Range) { rs[0].Load.WritesPerSec, rs[1].Load.WritesPerSec = 30, 30 },
-		"meta":                func(rs []Range) { rs[0].ID = 1 },
-		"not adjacent":        func(rs []Range) { rs[1].StartKey = key(7, 1<<62+1) },
+		"raw keys": func(rs []Range) {
+			rs[0].StartKey, rs[0].EndKey, rs[1].StartKey, rs[1].EndKey = []byte("a"), []byte("m"), []byte("m"), []byte("z")
+		},
+		"too big":       func(rs []Range) { rs[0].Bytes, rs[1].Bytes = 300<<10, 300<<10 },
+		"warm together": func(rs []Range) { rs[0].Load.WritesPerSec, rs[1].Load.WritesPerSec = 30, 30 },
+		"meta":          func(rs []Range) { rs[0].ID = 1 },
+		"not adjacent":  func(rs []Range) { rs[1].StartKey = key(7, 1<<62+1) },
 	} {
 		t.Run("no merge: "+name, func(t *testing.T) {
 			if p := runRounds(New(testConfig()), 0, 120*time.Second, state(mut)); slices.Contains(kinds(p), "merge") {
