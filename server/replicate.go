@@ -190,7 +190,14 @@ func (s *Server) syncDescriptor(ctx context.Context, rep *replica.Replica) error
 		return nil
 	}
 	if !sameMembers(d, servers) {
-		if d, err = rep.UpdateReplicas(ctx); err != nil {
+		s.descMu.Lock()
+		// Two callers (the replicate loop, a replica move) must not both
+		// propose the next generation: the second would be refused.
+		if d = rep.Desc(); !sameMembers(d, servers) {
+			d, err = rep.UpdateReplicas(ctx)
+		}
+		s.descMu.Unlock()
+		if err != nil {
 			return err
 		}
 	}

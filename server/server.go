@@ -51,6 +51,8 @@ type Server struct {
 	// sizes caches the span scans behind load reports.
 	ctl   *controllerHost
 	sizes *sizeCache
+	// descMu serializes descriptor updates after membership changes.
+	descMu sync.Mutex
 	// metrics are the node's Prometheus metrics, served over http at
 	// httpAddr (see http.go).
 	metrics  *metrics

@@ -91,7 +91,8 @@ func commandWords(args []string) int {
 		return 0
 	case args[0] == "kv" && len(args) > 1:
 		return 2
-	case args[0] == "ranges" && len(args) > 1 && (args[1] == "split" || args[1] == "transfer-leader"):
+	case args[0] == "ranges" && len(args) > 1 && !strings.HasPrefix(args[1], "-"),
+		args[0] == "node" && len(args) > 1:
 		return 2
 	}
 	return 1

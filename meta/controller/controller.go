@@ -232,16 +232,18 @@ type memory struct {
 	// lastTransfer the last move of any.
 	transferAt   map[uint64]time.Time
 	lastTransfer time.Time
+	// movedAt is when a replica of each range was last moved.
+	movedAt map[uint64]time.Time
 }
 
 func newMemory() *memory {
 	return &memory{hotSince: map[uint64]time.Time{}, coldSince: map[uint64]time.Time{}, splitAt: map[uint64]time.Time{},
-		notes: map[noteKey]note{}, dead: map[uint64]bool{}, transferAt: map[uint64]time.Time{}}
+		notes: map[noteKey]note{}, dead: map[uint64]bool{}, transferAt: map[uint64]time.Time{}, movedAt: map[uint64]time.Time{}}
 }
 
 func (m *memory) clone() *memory {
 	return &memory{hotSince: maps.Clone(m.hotSince), coldSince: maps.Clone(m.coldSince), splitAt: maps.Clone(m.splitAt),
-		notes: maps.Clone(m.notes), dead: maps.Clone(m.dead), transferAt: maps.Clone(m.transferAt), lastTransfer: m.lastTransfer}
+		notes: maps.Clone(m.notes), dead: maps.Clone(m.dead), transferAt: maps.Clone(m.transferAt), lastTransfer: m.lastTransfer, movedAt: maps.Clone(m.movedAt)}
 }
 
 // Controller decides, remembering what it must across rounds. It is not
@@ -260,6 +262,7 @@ func (c *Controller) Forget(id uint64) {
 	delete(c.mem.coldSince, id)
 	delete(c.mem.splitAt, id)
 	delete(c.mem.transferAt, id)
+	delete(c.mem.movedAt, id)
 	for k := range c.mem.notes {
 		if k.rangeID == id {
 			delete(c.mem.notes, k)

@@ -96,6 +96,7 @@ func (r *round) act(a Action) {
 	switch {
 	case a.Kind.isMove():
 		r.moves++
+		r.mem.movedAt[a.RangeID] = r.st.Now
 		if a.To != 0 {
 			r.replicas[a.To]++
 		}
@@ -581,6 +582,8 @@ func (r *round) colocate(left, right *Range) {
 		}
 	}
 	msg := fmt.Sprintf("r%d not merged with r%d yet: moving r%d's replicas to %s first", left.ID, right.ID, right.ID, nodeList(voters(left)))
+	// The left stays where it is while the right comes to it.
+	r.busy[left.ID] = true
 	if from == 0 || to == 0 || !r.canMove() {
 		r.note(left.ID, 0, "not-merged", msg)
 		return
@@ -650,6 +653,9 @@ func (r *round) coldestMovable(from, to uint64) *Range {
 		rg := &r.st.Ranges[i]
 		if r.busy[rg.ID] || !hasReplica(rg, from) || hasReplica(rg, to) || !sameVoterCount(rg) {
 			continue
+		}
+		if t, ok := r.mem.movedAt[rg.ID]; ok && r.st.Now.Sub(t) < 10*r.cfg.ReportInterval {
+			continue // moved a moment ago: its counts may not show it yet
 		}
 		if best == nil || loadScore(rg.Load) < loadScore(best.Load) {
 			best = rg
