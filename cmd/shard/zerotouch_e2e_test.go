@@ -270,4 +270,3 @@ func TestE2EZeroTouch(t *testing.T) {
 	}
 	t.Logf("%d acknowledged writes, all present", len(acked))
 }
-
