@@ -17,11 +17,20 @@
 // # Background loops (one goroutine each, owned by Server.loops)
 //
 //   - replicate (every ReplicateInterval): for each range this node leads,
-//     add a replica on a live node while the range has fewer voters than
-//     min(Replicas, live nodes) (non-voter first, voter once caught up), keep
-//     the descriptor's replica list equal to the raft configuration, and the
-//     meta entry equal to the descriptor (meta.Meta.SyncDescriptor);
+//     keep the descriptor's replica list equal to the raft configuration,
+//     and the meta entry equal to the descriptor (meta.Meta.SyncDescriptor);
+//     with the controller off (ControllerOff, tests), also add replicas
+//     while the range has fewer voters than min(Replicas, live nodes);
 //   - node-refresh: learn every node's address from the meta range;
+//   - report-load (every Controller.ReportInterval): send the load and size
+//     of every range this node leads to the controller (report.go); it is
+//     also the node's heartbeat;
+//   - controller (same interval): on the meta range's leader, decide with
+//     meta/controller and carry the actions out (controller.go,
+//     executor.go: splits, merges in merge.go, replica moves in
+//     relocate.go, leader transfers), record events in the meta range;
+//   - replica-gc: remove replicas whose range moved away from this node
+//     while it was down or partitioned (replicagc.go);
 //   - tso: on the meta range's leader, serve batches of timestamps
 //     (Internal.GetTimestamps) and raise the persisted window ahead of
 //     demand (see meta/DESIGN.md, "Timestamp oracle").
@@ -34,6 +43,8 @@
 //
 // # Debugging
 //
-// `shard nodes` and `shard ranges` ask any node; logs are slog text on
-// stderr, raft's warnings included (tagged with the range).
+// `shard nodes`, `shard ranges [hot|explain]` and `shard events` ask any
+// node; logs are slog text on stderr, raft's warnings included (tagged with
+// the range). The HTTP address serves Prometheus metrics at /metrics
+// (metrics.go) and /health.
 package server

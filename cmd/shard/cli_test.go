@@ -131,7 +131,7 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"ranges", "split", "--host", host}, "exactly one KEY"},
 		{[]string{"ranges", "split", "--host", host, "a", "b"}, "exactly one KEY"},
 		{[]string{"ranges", "split", "--host", host, `\x02meta`}, "reserved"},
-		{[]string{"ranges", "merge", "--host", host}, `unknown ranges subcommand "merge"`},
+		{[]string{"ranges", "frobnicate", "--host", host}, `unknown ranges subcommand "frobnicate"`},
 		{[]string{"nodes", "--host", host, "extra"}, "unexpected arguments: extra"},
 		{[]string{"version", "extra"}, "no arguments"},
 		{[]string{"start", "--log-level", "loud"}, `bad --log-level "loud"`},

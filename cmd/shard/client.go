@@ -205,6 +205,9 @@ func runRanges(args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "relocate" {
 		return runRelocate(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "merge" {
+		return runMerge(args[1:], stdout, stderr)
+	}
 	var cf clientFlags
 	fs := newFlagSet("ranges", stderr)
 	cf.register(fs)
@@ -212,7 +215,7 @@ func runRanges(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return usagef("unknown ranges subcommand %q (want: split KEY, transfer-leader RANGE NODE, relocate RANGE FROM TO, hot, explain RANGE)", fs.Arg(0))
+		return usagef("unknown ranges subcommand %q (want: split KEY, transfer-leader RANGE NODE, relocate RANGE FROM TO, merge RANGE, hot, explain RANGE)", fs.Arg(0))
 	}
 	return cf.admin(func(ctx context.Context, cl serverpb.AdminClient) error {
 		resp, err := cl.Ranges(ctx, &serverpb.RangesRequest{})

@@ -210,3 +210,31 @@ func runNode(args []string, stdout, stderr io.Writer) error {
 		return nil
 	})
 }
+
+func runMerge(args []string, stdout, stderr io.Writer) error {
+	var cf clientFlags
+	fs := newFlagSet("ranges merge", stderr)
+	cf.register(fs)
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("ranges merge takes exactly one RANGE id (merged with its right-hand neighbour)")
+	}
+	id, err := parseID("RANGE", "r", fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	return cf.admin(func(ctx context.Context, cl serverpb.AdminClient) error {
+		resp, err := cl.MergeRanges(ctx, &serverpb.MergeRangesRequest{RangeId: id})
+		if err != nil {
+			return err
+		}
+		j := toRangeJSON(resp.Desc)
+		if cf.json {
+			return printJSON(stdout, j)
+		}
+		fmt.Fprintf(stdout, "r%d is now [%s, %s) on %v\n", j.ID, j.Start, j.End, j.Replicas)
+		return nil
+	})
+}

@@ -28,7 +28,7 @@ func commands() []command {
 	return []command{
 		{"start", "start a node (bootstraps a new cluster unless --join is given)", runStart},
 		{"nodes", "list the cluster's nodes", runNodes},
-		{"ranges", "list ranges with their load; `ranges hot` the busiest; `ranges explain RANGE` the controller's reasoning; `ranges split KEY`; `ranges transfer-leader RANGE NODE`; `ranges relocate RANGE FROM TO`", runRanges},
+		{"ranges", "list ranges with their load; `ranges hot` the busiest; `ranges explain RANGE` the controller's reasoning; `ranges split KEY`; `ranges transfer-leader RANGE NODE`; `ranges relocate RANGE FROM TO`; `ranges merge RANGE`", runRanges},
 		{"node", "node drain ID | decommission ID | activate ID: move a node's leaderships or replicas away", runNode},
 		{"events", "list the controller's decisions and why: events [--range R] [--limit N]", runEvents},
 		{"kv", "debug key-value access: kv put KEY VALUE | get KEY [--as-of TS] | delete KEY | scan [START [END]] | txn 'get A; put B V; delete C'", runKV},
