@@ -60,6 +60,10 @@ type Result struct {
 	Check  checker.Result
 	// Dir is where the report was written.
 	Dir string
+	// ControllerEvents counts the zero-touch controller's events of the
+	// run by kind ("split", "merge", "relocate", ...), read from the
+	// cluster at the end (nil when they could not be read).
+	ControllerEvents map[string]int
 }
 
 // Valid reports whether the checker passed (not invalid, not unknown).
@@ -137,6 +141,14 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	}, faults)
 
 	res := &Result{Dir: opts.Dir}
+	if evs, err := c.Events(ctx); err != nil {
+		logf("controller events: %v", err)
+	} else {
+		res.ControllerEvents = map[string]int{}
+		for _, e := range evs {
+			res.ControllerEvents[e.Kind]++
+		}
+	}
 	var faultList []report.Fault
 	if nem != nil {
 		faultList = nem.Faults()

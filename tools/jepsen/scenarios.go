@@ -18,6 +18,10 @@ type Scenario struct {
 	Nodes int
 	// StartArgs are added to every node's `shard start`.
 	StartArgs []string
+	// Require lists faults that must have been injected, and Controller
+	// kinds of the controller's events that must have happened, for the
+	// scenario to pass.
+	Require, Controller []string
 }
 
 // Options returns the scenario's test options; the caller sets Binary,
@@ -45,6 +49,9 @@ var Smoke = []Scenario{
 	{Name: "set", Workload: "set", Nemesis: "kill,partition,pause,churn", Seed: 3, Time: 90 * time.Second, Interval: 8 * time.Second,
 		Nodes: 5, StartArgs: ControllerArgs,
 		Why: "no acknowledged insert is lost, on 5 nodes where replica moves and decommissions have somewhere to go"},
+	{Name: "churn", Workload: "bank", Nemesis: "merge,move-replica,decommission,split", Seed: 5, Time: 60 * time.Second, Interval: 5 * time.Second,
+		Nodes: 5, StartArgs: ControllerArgs, Require: []string{"merge", "move-replica", "decommission"}, Controller: []string{"split", "relocate"},
+		Why: "the bank's total holds while ranges merge, replicas move, a node is decommissioned and the controller splits and rebalances"},
 	{Name: "list-append", Workload: "list-append", Nemesis: "kill,partition,pause", Seed: 4, Time: 90 * time.Second, Interval: 8 * time.Second,
 		StartArgs: ControllerArgs,
 		Why:       "no cycle snapshot isolation forbids; this seed once showed a G1a from a COMMIT cut off by kill -9, which the harness had called failed because pgx said \"conn closed\" (safe to retry)"},

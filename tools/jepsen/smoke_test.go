@@ -52,6 +52,17 @@ func TestSmoke(t *testing.T) {
 			case sum.DuringFaults.Reads+sum.DuringFaults.Writes == 0 || sum.AfterFaults.Reads+sum.AfterFaults.Writes == 0:
 				t.Fatalf("%s: no progress during or after faults: %+v %+v (report %s/index.html)", s.Name, sum.DuringFaults, sum.AfterFaults, dir)
 			}
+			t.Logf("%s: controller events %v", s.Name, res.ControllerEvents)
+			for _, kind := range s.Require {
+				if !injectedKind(res.Report.Faults, kind) {
+					t.Errorf("%s: the nemesis never injected %s (report %s/index.html)", s.Name, kind, dir)
+				}
+			}
+			for _, kind := range s.Controller {
+				if res.ControllerEvents[kind] == 0 {
+					t.Errorf("%s: the controller never did %s: %v", s.Name, kind, res.ControllerEvents)
+				}
+			}
 			if t.Failed() {
 				t.Logf("run directory kept: %s", dir)
 				return
@@ -59,6 +70,16 @@ func TestSmoke(t *testing.T) {
 			os.RemoveAll(dir)
 		})
 	}
+}
+
+// injectedKind reports whether a fault of kind took effect.
+func injectedKind(faults []report.Fault, kind string) bool {
+	for _, f := range faults {
+		if f.Kind == kind && f.Injected() {
+			return true
+		}
+	}
+	return false
 }
 
 // injected counts the faults that took effect (not notes, not failures to

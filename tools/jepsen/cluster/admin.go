@@ -345,3 +345,18 @@ func rangeOf(d *kvpb.RangeDescriptor) Range {
 	}
 	return r
 }
+
+// Events returns the zero-touch controller's events (admin Events), oldest
+// first.
+func (c *Cluster) Events(ctx context.Context) ([]*kvpb.Event, error) {
+	var out []*kvpb.Event
+	err := c.onAny(ctx, func(ctx context.Context, cl serverpb.AdminClient) error {
+		resp, err := cl.Events(ctx, &serverpb.EventsRequest{Limit: 100000})
+		if err != nil {
+			return err
+		}
+		out = resp.Events
+		return nil
+	})
+	return out, err
+}

@@ -60,7 +60,7 @@ func All() []*Fault {
 		{Name: "clock-offset", Set: "clock", Doc: "restart a random node with its clock shifted and give it the meta range's leadership; restart it without", start: clockOffset},
 		{Name: "split", Set: "churn", Doc: "split a random range at a random shard-hash boundary of a database inside it", start: split},
 		{Name: "transfer-leader", Set: "churn", Doc: "move a random range's leadership to another of its replicas", start: transferLeader},
-		{Name: "merge", Set: "churn", Doc: "merge a random range with its right-hand neighbour in the same database", start: merge},
+		{Name: "merge", Set: "churn", Doc: "merge a random range with its right-hand neighbour in the same database (moving the right's replicas to the left's nodes first)", start: merge},
 		{Name: "move-replica", Set: "churn", Doc: "move a random range's replica to a node without one (or remove it and add it back)", start: moveReplica},
 		{Name: "decommission", Set: "churn", Doc: "decommission a random node (its replicas move away); reactivate it unless it was removed", start: decommission},
 	}
@@ -370,8 +370,9 @@ func transferLeader(ctx context.Context, n *Nemesis) active {
 	return active{nodes: []*cluster.Node{to}, detail: detail, err: err}
 }
 
-// merge merges a random range with its right-hand neighbour, when both are
-// in one database and their replicas are on the same nodes.
+// merge merges a random range with its right-hand neighbour in the same
+// database, first moving the right's replicas onto the left's nodes (as
+// the controller does).
 func merge(ctx context.Context, n *Nemesis) active {
 	rs, err := n.c.Ranges(ctx)
 	if err != nil {
@@ -380,36 +381,35 @@ func merge(ctx context.Context, n *Nemesis) active {
 	var pairs [][2]cluster.Range
 	for i := 0; i+1 < len(rs); i++ {
 		l, r := rs[i], rs[i+1]
-		if l.ID != cluster.MetaRangeID && bytes.Equal(l.EndKey, r.StartKey) && keys.SameTenant(l.StartKey, r.EndKey) && sameNodes(l.Replicas, r.Replicas) {
+		if l.ID != cluster.MetaRangeID && bytes.Equal(l.EndKey, r.StartKey) && keys.SameTenant(l.StartKey, r.EndKey) {
 			pairs = append(pairs, [2]cluster.Range{l, r})
 		}
 	}
 	if len(pairs) == 0 {
-		return failed(errors.New("no two adjacent ranges of one database on the same nodes"))
+		return failed(errors.New("no two adjacent ranges of one database"))
 	}
 	p := pairs[n.rng.IntN(len(pairs))]
-	m, err := n.c.Merge(ctx, p[0].ID)
 	detail := fmt.Sprintf("r%d + r%d", p[0].ID, p[1].ID)
+	for _, from := range p[1].Replicas {
+		if slices.Contains(p[0].Replicas, from) {
+			continue
+		}
+		for _, to := range p[0].Replicas {
+			if slices.Contains(p[1].Replicas, to) {
+				continue
+			}
+			if _, err := n.c.Relocate(ctx, p[1].ID, from, to); err != nil {
+				return active{detail: detail + fmt.Sprintf(": move r%d n%d -> n%d", p[1].ID, from, to), err: err}
+			}
+			p[1].Replicas = append(slices.DeleteFunc(p[1].Replicas, func(x uint64) bool { return x == from }), to)
+			break
+		}
+	}
+	m, err := n.c.Merge(ctx, p[0].ID)
 	if err == nil {
 		detail += fmt.Sprintf(" -> %v", m)
 	}
 	return active{detail: detail, err: err}
-}
-
-func sameNodes(a, b []uint64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	in := map[uint64]bool{}
-	for _, x := range a {
-		in[x] = true
-	}
-	for _, x := range b {
-		if !in[x] {
-			return false
-		}
-	}
-	return true
 }
 
 // moveReplica moves a random range's follower replica to a running node

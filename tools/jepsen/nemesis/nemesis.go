@@ -115,14 +115,23 @@ func New(c *cluster.Cluster, opts Options) (*Nemesis, error) {
 }
 
 // Run injects faults until ctx ends: a fault-free gap of Interval, a fault
-// drawn from the set, held for Interval, healed; again. Then it heals
+// drawn from the set (without replacement until every fault had its turn),
+// held for Interval, healed; again. Then it heals
 // everything (HealAll) and waits for the cluster to be whole, with a fresh
 // deadline of HealTimeout. It returns an error only when the cluster could
 // not be made whole: a fault that failed to start is an event, not an
 // error.
 func (n *Nemesis) Run(ctx context.Context) error {
+	var bag []*Fault
 	for len(n.faults) > 0 && sleep(ctx, n.opts.Interval) {
-		f := n.faults[n.rng.IntN(len(n.faults))]
+		// Drawn from a shuffled bag of every fault: each fault of the set
+		// comes once before any comes twice.
+		if len(bag) == 0 {
+			bag = append(bag, n.faults...)
+			n.rng.Shuffle(len(bag), func(i, j int) { bag[i], bag[j] = bag[j], bag[i] })
+		}
+		f := bag[0]
+		bag = bag[1:]
 		heal := n.Inject(ctx, f)
 		if heal == nil {
 			continue
