@@ -74,6 +74,8 @@ type GroupConfig struct {
 type Group struct {
 	id        GroupID
 	raft      *raft.Raft
+	// compactMu serializes CompactLog (it swaps the trailing-logs setting).
+	compactMu sync.Mutex
 	logs      *LogStore
 	transport *GroupTransport
 	snapDir   string
@@ -271,6 +273,29 @@ func (g *Group) TransferLeadership(nodeID uint64, addr raft.ServerAddress) error
 		return translate(g.raft.LeadershipTransfer().Error())
 	}
 	return translate(g.raft.LeadershipTransferToServer(ServerID(nodeID), addr).Error())
+}
+
+// CompactLog takes a raft snapshot and truncates the whole log up to it
+// (no trailing entries), so that a replica added next catches up by
+// snapshot, never by replaying the log from its start. A range made by a
+// split must be caught up that way: its log does not hold the data it
+// inherited. The caller first appends an entry of its own (Snapshot needs
+// something new to snapshot). Concurrent calls are serialized.
+func (g *Group) CompactLog() error {
+	g.compactMu.Lock()
+	defer g.compactMu.Unlock()
+	rc := g.raft.ReloadableConfig()
+	tmp := rc
+	tmp.TrailingLogs = 0
+	if err := g.raft.ReloadConfig(tmp); err != nil {
+		return err
+	}
+	defer func() { _ = g.raft.ReloadConfig(rc) }()
+	err := g.raft.Snapshot().Error()
+	if errors.Is(err, raft.ErrNothingNewToSnapshot) {
+		return nil
+	}
+	return translate(err)
 }
 
 // Close stops the group's raft instance and its transport; state stays.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/shardingsystem/shard/kvpb"
 	"github.com/shardingsystem/shard/replication"
+	"github.com/shardingsystem/shard/serverpb"
 )
 
 // missingReplicas creates, on demand, a replica that this node should hold
@@ -78,6 +79,16 @@ func (m *missingReplicas) create(id replication.GroupID) bool {
 		}
 	}
 	if desc == nil {
+		return false
+	}
+	// The leader must bring the new replica up by snapshot: the range's log
+	// does not hold what it inherited from a split.
+	err = sendToLeader(ctx, s, desc, func(cl serverpb.InternalClient) (*kvpb.Error, error) {
+		resp, err := cl.AdminPrepareReplica(ctx, &serverpb.AdminPrepareReplicaRequest{RangeId: desc.RangeId})
+		return resp.GetError(), err
+	})
+	if err != nil {
+		s.log.Debug("missing replica: the leader did not prepare a snapshot", "range", id, "err", err)
 		return false
 	}
 	if _, err := s.store.createReplica(desc); err != nil {

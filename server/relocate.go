@@ -226,3 +226,15 @@ func (a *adminServer) RelocateReplica(ctx context.Context, req *serverpb.Relocat
 	}
 	return &serverpb.RelocateReplicaResponse{Desc: desc}, nil
 }
+
+// AdminPrepareReplica serves serverpb.Internal's AdminPrepareReplica.
+func (i *internalServer) AdminPrepareReplica(ctx context.Context, req *serverpb.AdminPrepareReplicaRequest) (*serverpb.AdminPrepareReplicaResponse, error) {
+	rep := i.s.replica(req.RangeId)
+	if rep == nil {
+		return &serverpb.AdminPrepareReplicaResponse{Error: kvpb.NewRangeNotFound(req.RangeId)}, nil
+	}
+	if err := rep.PrepareNewReplica(ctx); err != nil {
+		return &serverpb.AdminPrepareReplicaResponse{Error: asKVError(err)}, nil
+	}
+	return &serverpb.AdminPrepareReplicaResponse{}, nil
+}

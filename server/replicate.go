@@ -135,6 +135,11 @@ func (s *Server) addReplica(ctx context.Context, rep *replica.Replica, node uint
 	if err != nil {
 		return err
 	}
+	// The new replica must start from a snapshot of the range, not from the
+	// log's first entry (see replica.PrepareNewReplica).
+	if err := rep.PrepareNewReplica(ctx); err != nil {
+		return fmt.Errorf("prepare r%d for a new replica: %w", desc.RangeId, err)
+	}
 	if _, err := cl.CreateReplica(ctx, &serverpb.CreateReplicaRequest{Desc: desc}); err != nil {
 		return fmt.Errorf("create replica of r%d on n%d: %w", desc.RangeId, node, err)
 	}

@@ -2968,6 +2968,94 @@ func (x *MergeRangesResponse) GetDesc() *kvpb.RangeDescriptor {
 	return nil
 }
 
+type AdminPrepareReplicaRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	RangeId       uint64                 `protobuf:"varint,1,opt,name=range_id,json=rangeId,proto3" json:"range_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminPrepareReplicaRequest) Reset() {
+	*x = AdminPrepareReplicaRequest{}
+	mi := &file_serverpb_server_proto_msgTypes[51]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminPrepareReplicaRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminPrepareReplicaRequest) ProtoMessage() {}
+
+func (x *AdminPrepareReplicaRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[51]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminPrepareReplicaRequest.ProtoReflect.Descriptor instead.
+func (*AdminPrepareReplicaRequest) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{51}
+}
+
+func (x *AdminPrepareReplicaRequest) GetRangeId() uint64 {
+	if x != nil {
+		return x.RangeId
+	}
+	return 0
+}
+
+type AdminPrepareReplicaResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         *kvpb.Error            `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdminPrepareReplicaResponse) Reset() {
+	*x = AdminPrepareReplicaResponse{}
+	mi := &file_serverpb_server_proto_msgTypes[52]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdminPrepareReplicaResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdminPrepareReplicaResponse) ProtoMessage() {}
+
+func (x *AdminPrepareReplicaResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[52]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdminPrepareReplicaResponse.ProtoReflect.Descriptor instead.
+func (*AdminPrepareReplicaResponse) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{52}
+}
+
+func (x *AdminPrepareReplicaResponse) GetError() *kvpb.Error {
+	if x != nil {
+		return x.Error
+	}
+	return nil
+}
+
 var File_serverpb_server_proto protoreflect.FileDescriptor
 
 const file_serverpb_server_proto_rawDesc = "" +
@@ -3163,7 +3251,11 @@ const file_serverpb_server_proto_rawDesc = "" +
 	"\x12MergeRangesRequest\x12\x19\n" +
 	"\brange_id\x18\x01 \x01(\x04R\arangeId\"D\n" +
 	"\x13MergeRangesResponse\x12-\n" +
-	"\x04desc\x18\x01 \x01(\v2\x19.shard.kv.RangeDescriptorR\x04desc2\xd8\b\n" +
+	"\x04desc\x18\x01 \x01(\v2\x19.shard.kv.RangeDescriptorR\x04desc\"7\n" +
+	"\x1aAdminPrepareReplicaRequest\x12\x19\n" +
+	"\brange_id\x18\x01 \x01(\x04R\arangeId\"D\n" +
+	"\x1bAdminPrepareReplicaResponse\x12%\n" +
+	"\x05error\x18\x01 \x01(\v2\x0f.shard.kv.ErrorR\x05error2\xc4\t\n" +
 	"\bInternal\x128\n" +
 	"\x05Batch\x12\x16.shard.kv.BatchRequest\x1a\x17.shard.kv.BatchResponse\x12=\n" +
 	"\x04Join\x12\x19.shard.server.JoinRequest\x1a\x1a.shard.server.JoinResponse\x12I\n" +
@@ -3180,7 +3272,8 @@ const file_serverpb_server_proto_rawDesc = "" +
 	"\x13AdminChangeReplicas\x12(.shard.server.AdminChangeReplicasRequest\x1a).shard.server.AdminChangeReplicasResponse\x12U\n" +
 	"\fAdminSubsume\x12!.shard.server.AdminSubsumeRequest\x1a\".shard.server.AdminSubsumeResponse\x12O\n" +
 	"\n" +
-	"AdminMerge\x12\x1f.shard.server.AdminMergeRequest\x1a .shard.server.AdminMergeResponse2\xa9\a\n" +
+	"AdminMerge\x12\x1f.shard.server.AdminMergeRequest\x1a .shard.server.AdminMergeResponse\x12j\n" +
+	"\x13AdminPrepareReplica\x12(.shard.server.AdminPrepareReplicaRequest\x1a).shard.server.AdminPrepareReplicaResponse2\xa9\a\n" +
 	"\x05Admin\x12@\n" +
 	"\x05Nodes\x12\x1a.shard.server.NodesRequest\x1a\x1b.shard.server.NodesResponse\x12C\n" +
 	"\x06Ranges\x12\x1b.shard.server.RangesRequest\x1a\x1c.shard.server.RangesResponse\x12O\n" +
@@ -3208,7 +3301,7 @@ func file_serverpb_server_proto_rawDescGZIP() []byte {
 	return file_serverpb_server_proto_rawDescData
 }
 
-var file_serverpb_server_proto_msgTypes = make([]protoimpl.MessageInfo, 51)
+var file_serverpb_server_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
 var file_serverpb_server_proto_goTypes = []any{
 	(*JoinRequest)(nil),                 // 0: shard.server.JoinRequest
 	(*JoinResponse)(nil),                // 1: shard.server.JoinResponse
@@ -3261,115 +3354,120 @@ var file_serverpb_server_proto_goTypes = []any{
 	(*AdminMergeResponse)(nil),          // 48: shard.server.AdminMergeResponse
 	(*MergeRangesRequest)(nil),          // 49: shard.server.MergeRangesRequest
 	(*MergeRangesResponse)(nil),         // 50: shard.server.MergeRangesResponse
-	(*kvpb.RangeDescriptor)(nil),        // 51: shard.kv.RangeDescriptor
-	(*kvpb.Error)(nil),                  // 52: shard.kv.Error
-	(*kvpb.NodeDescriptor)(nil),         // 53: shard.kv.NodeDescriptor
-	(*kvpb.GetRequest)(nil),             // 54: shard.kv.GetRequest
-	(*kvpb.PutRequest)(nil),             // 55: shard.kv.PutRequest
-	(*kvpb.ScanRequest)(nil),            // 56: shard.kv.ScanRequest
-	(*kvpb.DeleteRequest)(nil),          // 57: shard.kv.DeleteRequest
-	(*kvpb.Response)(nil),               // 58: shard.kv.Response
-	(*kvpb.Event)(nil),                  // 59: shard.kv.Event
-	(kvpb.NodeState)(0),                 // 60: shard.kv.NodeState
-	(*kvpb.BatchRequest)(nil),           // 61: shard.kv.BatchRequest
-	(*kvpb.BatchResponse)(nil),          // 62: shard.kv.BatchResponse
+	(*AdminPrepareReplicaRequest)(nil),  // 51: shard.server.AdminPrepareReplicaRequest
+	(*AdminPrepareReplicaResponse)(nil), // 52: shard.server.AdminPrepareReplicaResponse
+	(*kvpb.RangeDescriptor)(nil),        // 53: shard.kv.RangeDescriptor
+	(*kvpb.Error)(nil),                  // 54: shard.kv.Error
+	(*kvpb.NodeDescriptor)(nil),         // 55: shard.kv.NodeDescriptor
+	(*kvpb.GetRequest)(nil),             // 56: shard.kv.GetRequest
+	(*kvpb.PutRequest)(nil),             // 57: shard.kv.PutRequest
+	(*kvpb.ScanRequest)(nil),            // 58: shard.kv.ScanRequest
+	(*kvpb.DeleteRequest)(nil),          // 59: shard.kv.DeleteRequest
+	(*kvpb.Response)(nil),               // 60: shard.kv.Response
+	(*kvpb.Event)(nil),                  // 61: shard.kv.Event
+	(kvpb.NodeState)(0),                 // 62: shard.kv.NodeState
+	(*kvpb.BatchRequest)(nil),           // 63: shard.kv.BatchRequest
+	(*kvpb.BatchResponse)(nil),          // 64: shard.kv.BatchResponse
 }
 var file_serverpb_server_proto_depIdxs = []int32{
-	51, // 0: shard.server.CreateReplicaRequest.desc:type_name -> shard.kv.RangeDescriptor
-	51, // 1: shard.server.ReplicaStateResponse.desc:type_name -> shard.kv.RangeDescriptor
-	52, // 2: shard.server.ReplicaStateResponse.error:type_name -> shard.kv.Error
-	51, // 3: shard.server.AdminSplitResponse.left:type_name -> shard.kv.RangeDescriptor
-	51, // 4: shard.server.AdminSplitResponse.right:type_name -> shard.kv.RangeDescriptor
-	52, // 5: shard.server.AdminSplitResponse.error:type_name -> shard.kv.Error
-	52, // 6: shard.server.AdminTransferLeaderResponse.error:type_name -> shard.kv.Error
-	52, // 7: shard.server.GetTimestampsResponse.error:type_name -> shard.kv.Error
-	53, // 8: shard.server.NodeStatus.desc:type_name -> shard.kv.NodeDescriptor
+	53, // 0: shard.server.CreateReplicaRequest.desc:type_name -> shard.kv.RangeDescriptor
+	53, // 1: shard.server.ReplicaStateResponse.desc:type_name -> shard.kv.RangeDescriptor
+	54, // 2: shard.server.ReplicaStateResponse.error:type_name -> shard.kv.Error
+	53, // 3: shard.server.AdminSplitResponse.left:type_name -> shard.kv.RangeDescriptor
+	53, // 4: shard.server.AdminSplitResponse.right:type_name -> shard.kv.RangeDescriptor
+	54, // 5: shard.server.AdminSplitResponse.error:type_name -> shard.kv.Error
+	54, // 6: shard.server.AdminTransferLeaderResponse.error:type_name -> shard.kv.Error
+	54, // 7: shard.server.GetTimestampsResponse.error:type_name -> shard.kv.Error
+	55, // 8: shard.server.NodeStatus.desc:type_name -> shard.kv.NodeDescriptor
 	15, // 9: shard.server.NodesResponse.nodes:type_name -> shard.server.NodeStatus
-	51, // 10: shard.server.RangeStatus.desc:type_name -> shard.kv.RangeDescriptor
+	53, // 10: shard.server.RangeStatus.desc:type_name -> shard.kv.RangeDescriptor
 	28, // 11: shard.server.RangeStatus.load:type_name -> shard.server.RangeLoad
 	18, // 12: shard.server.RangesResponse.ranges:type_name -> shard.server.RangeStatus
-	51, // 13: shard.server.SplitRangeResponse.left:type_name -> shard.kv.RangeDescriptor
-	51, // 14: shard.server.SplitRangeResponse.right:type_name -> shard.kv.RangeDescriptor
-	54, // 15: shard.server.KVRequest.get:type_name -> shard.kv.GetRequest
-	55, // 16: shard.server.KVRequest.put:type_name -> shard.kv.PutRequest
-	56, // 17: shard.server.KVRequest.scan:type_name -> shard.kv.ScanRequest
-	57, // 18: shard.server.KVRequest.delete:type_name -> shard.kv.DeleteRequest
-	58, // 19: shard.server.KVResponse.response:type_name -> shard.kv.Response
+	53, // 13: shard.server.SplitRangeResponse.left:type_name -> shard.kv.RangeDescriptor
+	53, // 14: shard.server.SplitRangeResponse.right:type_name -> shard.kv.RangeDescriptor
+	56, // 15: shard.server.KVRequest.get:type_name -> shard.kv.GetRequest
+	57, // 16: shard.server.KVRequest.put:type_name -> shard.kv.PutRequest
+	58, // 17: shard.server.KVRequest.scan:type_name -> shard.kv.ScanRequest
+	59, // 18: shard.server.KVRequest.delete:type_name -> shard.kv.DeleteRequest
+	60, // 19: shard.server.KVResponse.response:type_name -> shard.kv.Response
 	24, // 20: shard.server.KVTxnRequest.ops:type_name -> shard.server.KVRequest
-	58, // 21: shard.server.KVTxnResponse.results:type_name -> shard.kv.Response
+	60, // 21: shard.server.KVTxnResponse.results:type_name -> shard.kv.Response
 	28, // 22: shard.server.ReportLoadRequest.ranges:type_name -> shard.server.RangeLoad
-	52, // 23: shard.server.ReportLoadResponse.error:type_name -> shard.kv.Error
+	54, // 23: shard.server.ReportLoadResponse.error:type_name -> shard.kv.Error
 	28, // 24: shard.server.ControllerInfoResponse.loads:type_name -> shard.server.RangeLoad
 	32, // 25: shard.server.ControllerInfoResponse.nodes:type_name -> shard.server.NodeLiveness
-	52, // 26: shard.server.ControllerInfoResponse.error:type_name -> shard.kv.Error
-	59, // 27: shard.server.EventsResponse.events:type_name -> shard.kv.Event
+	54, // 26: shard.server.ControllerInfoResponse.error:type_name -> shard.kv.Error
+	61, // 27: shard.server.EventsResponse.events:type_name -> shard.kv.Event
 	18, // 28: shard.server.ExplainRangeResponse.range:type_name -> shard.server.RangeStatus
-	51, // 29: shard.server.AdminChangeReplicasResponse.desc:type_name -> shard.kv.RangeDescriptor
-	52, // 30: shard.server.AdminChangeReplicasResponse.error:type_name -> shard.kv.Error
-	51, // 31: shard.server.RelocateReplicaResponse.desc:type_name -> shard.kv.RangeDescriptor
-	60, // 32: shard.server.SetNodeStateRequest.state:type_name -> shard.kv.NodeState
-	53, // 33: shard.server.SetNodeStateResponse.node:type_name -> shard.kv.NodeDescriptor
-	51, // 34: shard.server.AdminSubsumeResponse.desc:type_name -> shard.kv.RangeDescriptor
-	52, // 35: shard.server.AdminSubsumeResponse.error:type_name -> shard.kv.Error
+	53, // 29: shard.server.AdminChangeReplicasResponse.desc:type_name -> shard.kv.RangeDescriptor
+	54, // 30: shard.server.AdminChangeReplicasResponse.error:type_name -> shard.kv.Error
+	53, // 31: shard.server.RelocateReplicaResponse.desc:type_name -> shard.kv.RangeDescriptor
+	62, // 32: shard.server.SetNodeStateRequest.state:type_name -> shard.kv.NodeState
+	55, // 33: shard.server.SetNodeStateResponse.node:type_name -> shard.kv.NodeDescriptor
+	53, // 34: shard.server.AdminSubsumeResponse.desc:type_name -> shard.kv.RangeDescriptor
+	54, // 35: shard.server.AdminSubsumeResponse.error:type_name -> shard.kv.Error
 	46, // 36: shard.server.AdminMergeRequest.right:type_name -> shard.server.AdminSubsumeResponse
-	51, // 37: shard.server.AdminMergeResponse.desc:type_name -> shard.kv.RangeDescriptor
-	52, // 38: shard.server.AdminMergeResponse.error:type_name -> shard.kv.Error
-	51, // 39: shard.server.MergeRangesResponse.desc:type_name -> shard.kv.RangeDescriptor
-	61, // 40: shard.server.Internal.Batch:input_type -> shard.kv.BatchRequest
-	0,  // 41: shard.server.Internal.Join:input_type -> shard.server.JoinRequest
-	2,  // 42: shard.server.Internal.Identify:input_type -> shard.server.IdentifyRequest
-	4,  // 43: shard.server.Internal.CreateReplica:input_type -> shard.server.CreateReplicaRequest
-	6,  // 44: shard.server.Internal.ReplicaState:input_type -> shard.server.ReplicaStateRequest
-	8,  // 45: shard.server.Internal.AdminSplit:input_type -> shard.server.AdminSplitRequest
-	12, // 46: shard.server.Internal.GetTimestamps:input_type -> shard.server.GetTimestampsRequest
-	10, // 47: shard.server.Internal.AdminTransferLeader:input_type -> shard.server.AdminTransferLeaderRequest
-	29, // 48: shard.server.Internal.ReportLoad:input_type -> shard.server.ReportLoadRequest
-	31, // 49: shard.server.Internal.ControllerInfo:input_type -> shard.server.ControllerInfoRequest
-	39, // 50: shard.server.Internal.AdminChangeReplicas:input_type -> shard.server.AdminChangeReplicasRequest
-	45, // 51: shard.server.Internal.AdminSubsume:input_type -> shard.server.AdminSubsumeRequest
-	47, // 52: shard.server.Internal.AdminMerge:input_type -> shard.server.AdminMergeRequest
-	14, // 53: shard.server.Admin.Nodes:input_type -> shard.server.NodesRequest
-	17, // 54: shard.server.Admin.Ranges:input_type -> shard.server.RangesRequest
-	20, // 55: shard.server.Admin.SplitRange:input_type -> shard.server.SplitRangeRequest
-	22, // 56: shard.server.Admin.TransferLeader:input_type -> shard.server.TransferLeaderRequest
-	24, // 57: shard.server.Admin.KV:input_type -> shard.server.KVRequest
-	26, // 58: shard.server.Admin.KVTxn:input_type -> shard.server.KVTxnRequest
-	34, // 59: shard.server.Admin.HotRanges:input_type -> shard.server.HotRangesRequest
-	35, // 60: shard.server.Admin.Events:input_type -> shard.server.EventsRequest
-	37, // 61: shard.server.Admin.ExplainRange:input_type -> shard.server.ExplainRangeRequest
-	41, // 62: shard.server.Admin.RelocateReplica:input_type -> shard.server.RelocateReplicaRequest
-	43, // 63: shard.server.Admin.SetNodeState:input_type -> shard.server.SetNodeStateRequest
-	49, // 64: shard.server.Admin.MergeRanges:input_type -> shard.server.MergeRangesRequest
-	62, // 65: shard.server.Internal.Batch:output_type -> shard.kv.BatchResponse
-	1,  // 66: shard.server.Internal.Join:output_type -> shard.server.JoinResponse
-	3,  // 67: shard.server.Internal.Identify:output_type -> shard.server.IdentifyResponse
-	5,  // 68: shard.server.Internal.CreateReplica:output_type -> shard.server.CreateReplicaResponse
-	7,  // 69: shard.server.Internal.ReplicaState:output_type -> shard.server.ReplicaStateResponse
-	9,  // 70: shard.server.Internal.AdminSplit:output_type -> shard.server.AdminSplitResponse
-	13, // 71: shard.server.Internal.GetTimestamps:output_type -> shard.server.GetTimestampsResponse
-	11, // 72: shard.server.Internal.AdminTransferLeader:output_type -> shard.server.AdminTransferLeaderResponse
-	30, // 73: shard.server.Internal.ReportLoad:output_type -> shard.server.ReportLoadResponse
-	33, // 74: shard.server.Internal.ControllerInfo:output_type -> shard.server.ControllerInfoResponse
-	40, // 75: shard.server.Internal.AdminChangeReplicas:output_type -> shard.server.AdminChangeReplicasResponse
-	46, // 76: shard.server.Internal.AdminSubsume:output_type -> shard.server.AdminSubsumeResponse
-	48, // 77: shard.server.Internal.AdminMerge:output_type -> shard.server.AdminMergeResponse
-	16, // 78: shard.server.Admin.Nodes:output_type -> shard.server.NodesResponse
-	19, // 79: shard.server.Admin.Ranges:output_type -> shard.server.RangesResponse
-	21, // 80: shard.server.Admin.SplitRange:output_type -> shard.server.SplitRangeResponse
-	23, // 81: shard.server.Admin.TransferLeader:output_type -> shard.server.TransferLeaderResponse
-	25, // 82: shard.server.Admin.KV:output_type -> shard.server.KVResponse
-	27, // 83: shard.server.Admin.KVTxn:output_type -> shard.server.KVTxnResponse
-	19, // 84: shard.server.Admin.HotRanges:output_type -> shard.server.RangesResponse
-	36, // 85: shard.server.Admin.Events:output_type -> shard.server.EventsResponse
-	38, // 86: shard.server.Admin.ExplainRange:output_type -> shard.server.ExplainRangeResponse
-	42, // 87: shard.server.Admin.RelocateReplica:output_type -> shard.server.RelocateReplicaResponse
-	44, // 88: shard.server.Admin.SetNodeState:output_type -> shard.server.SetNodeStateResponse
-	50, // 89: shard.server.Admin.MergeRanges:output_type -> shard.server.MergeRangesResponse
-	65, // [65:90] is the sub-list for method output_type
-	40, // [40:65] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	53, // 37: shard.server.AdminMergeResponse.desc:type_name -> shard.kv.RangeDescriptor
+	54, // 38: shard.server.AdminMergeResponse.error:type_name -> shard.kv.Error
+	53, // 39: shard.server.MergeRangesResponse.desc:type_name -> shard.kv.RangeDescriptor
+	54, // 40: shard.server.AdminPrepareReplicaResponse.error:type_name -> shard.kv.Error
+	63, // 41: shard.server.Internal.Batch:input_type -> shard.kv.BatchRequest
+	0,  // 42: shard.server.Internal.Join:input_type -> shard.server.JoinRequest
+	2,  // 43: shard.server.Internal.Identify:input_type -> shard.server.IdentifyRequest
+	4,  // 44: shard.server.Internal.CreateReplica:input_type -> shard.server.CreateReplicaRequest
+	6,  // 45: shard.server.Internal.ReplicaState:input_type -> shard.server.ReplicaStateRequest
+	8,  // 46: shard.server.Internal.AdminSplit:input_type -> shard.server.AdminSplitRequest
+	12, // 47: shard.server.Internal.GetTimestamps:input_type -> shard.server.GetTimestampsRequest
+	10, // 48: shard.server.Internal.AdminTransferLeader:input_type -> shard.server.AdminTransferLeaderRequest
+	29, // 49: shard.server.Internal.ReportLoad:input_type -> shard.server.ReportLoadRequest
+	31, // 50: shard.server.Internal.ControllerInfo:input_type -> shard.server.ControllerInfoRequest
+	39, // 51: shard.server.Internal.AdminChangeReplicas:input_type -> shard.server.AdminChangeReplicasRequest
+	45, // 52: shard.server.Internal.AdminSubsume:input_type -> shard.server.AdminSubsumeRequest
+	47, // 53: shard.server.Internal.AdminMerge:input_type -> shard.server.AdminMergeRequest
+	51, // 54: shard.server.Internal.AdminPrepareReplica:input_type -> shard.server.AdminPrepareReplicaRequest
+	14, // 55: shard.server.Admin.Nodes:input_type -> shard.server.NodesRequest
+	17, // 56: shard.server.Admin.Ranges:input_type -> shard.server.RangesRequest
+	20, // 57: shard.server.Admin.SplitRange:input_type -> shard.server.SplitRangeRequest
+	22, // 58: shard.server.Admin.TransferLeader:input_type -> shard.server.TransferLeaderRequest
+	24, // 59: shard.server.Admin.KV:input_type -> shard.server.KVRequest
+	26, // 60: shard.server.Admin.KVTxn:input_type -> shard.server.KVTxnRequest
+	34, // 61: shard.server.Admin.HotRanges:input_type -> shard.server.HotRangesRequest
+	35, // 62: shard.server.Admin.Events:input_type -> shard.server.EventsRequest
+	37, // 63: shard.server.Admin.ExplainRange:input_type -> shard.server.ExplainRangeRequest
+	41, // 64: shard.server.Admin.RelocateReplica:input_type -> shard.server.RelocateReplicaRequest
+	43, // 65: shard.server.Admin.SetNodeState:input_type -> shard.server.SetNodeStateRequest
+	49, // 66: shard.server.Admin.MergeRanges:input_type -> shard.server.MergeRangesRequest
+	64, // 67: shard.server.Internal.Batch:output_type -> shard.kv.BatchResponse
+	1,  // 68: shard.server.Internal.Join:output_type -> shard.server.JoinResponse
+	3,  // 69: shard.server.Internal.Identify:output_type -> shard.server.IdentifyResponse
+	5,  // 70: shard.server.Internal.CreateReplica:output_type -> shard.server.CreateReplicaResponse
+	7,  // 71: shard.server.Internal.ReplicaState:output_type -> shard.server.ReplicaStateResponse
+	9,  // 72: shard.server.Internal.AdminSplit:output_type -> shard.server.AdminSplitResponse
+	13, // 73: shard.server.Internal.GetTimestamps:output_type -> shard.server.GetTimestampsResponse
+	11, // 74: shard.server.Internal.AdminTransferLeader:output_type -> shard.server.AdminTransferLeaderResponse
+	30, // 75: shard.server.Internal.ReportLoad:output_type -> shard.server.ReportLoadResponse
+	33, // 76: shard.server.Internal.ControllerInfo:output_type -> shard.server.ControllerInfoResponse
+	40, // 77: shard.server.Internal.AdminChangeReplicas:output_type -> shard.server.AdminChangeReplicasResponse
+	46, // 78: shard.server.Internal.AdminSubsume:output_type -> shard.server.AdminSubsumeResponse
+	48, // 79: shard.server.Internal.AdminMerge:output_type -> shard.server.AdminMergeResponse
+	52, // 80: shard.server.Internal.AdminPrepareReplica:output_type -> shard.server.AdminPrepareReplicaResponse
+	16, // 81: shard.server.Admin.Nodes:output_type -> shard.server.NodesResponse
+	19, // 82: shard.server.Admin.Ranges:output_type -> shard.server.RangesResponse
+	21, // 83: shard.server.Admin.SplitRange:output_type -> shard.server.SplitRangeResponse
+	23, // 84: shard.server.Admin.TransferLeader:output_type -> shard.server.TransferLeaderResponse
+	25, // 85: shard.server.Admin.KV:output_type -> shard.server.KVResponse
+	27, // 86: shard.server.Admin.KVTxn:output_type -> shard.server.KVTxnResponse
+	19, // 87: shard.server.Admin.HotRanges:output_type -> shard.server.RangesResponse
+	36, // 88: shard.server.Admin.Events:output_type -> shard.server.EventsResponse
+	38, // 89: shard.server.Admin.ExplainRange:output_type -> shard.server.ExplainRangeResponse
+	42, // 90: shard.server.Admin.RelocateReplica:output_type -> shard.server.RelocateReplicaResponse
+	44, // 91: shard.server.Admin.SetNodeState:output_type -> shard.server.SetNodeStateResponse
+	50, // 92: shard.server.Admin.MergeRanges:output_type -> shard.server.MergeRangesResponse
+	67, // [67:93] is the sub-list for method output_type
+	41, // [41:67] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_serverpb_server_proto_init() }
@@ -3389,7 +3487,7 @@ func file_serverpb_server_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_serverpb_server_proto_rawDesc), len(file_serverpb_server_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   51,
+			NumMessages:   53,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

@@ -35,6 +35,7 @@ const (
 	Internal_AdminChangeReplicas_FullMethodName = "/shard.server.Internal/AdminChangeReplicas"
 	Internal_AdminSubsume_FullMethodName        = "/shard.server.Internal/AdminSubsume"
 	Internal_AdminMerge_FullMethodName          = "/shard.server.Internal/AdminMerge"
+	Internal_AdminPrepareReplica_FullMethodName = "/shard.server.Internal/AdminPrepareReplica"
 )
 
 // InternalClient is the client API for Internal service.
@@ -78,6 +79,10 @@ type InternalClient interface {
 	// AdminMerge extends a range over its frozen right neighbour; sent to
 	// the range's leader.
 	AdminMerge(ctx context.Context, in *AdminMergeRequest, opts ...grpc.CallOption) (*AdminMergeResponse, error)
+	// AdminPrepareReplica makes the range's leader snapshot and truncate its
+	// log, so that a replica created empty next catches up by snapshot; sent
+	// to the range's leader.
+	AdminPrepareReplica(ctx context.Context, in *AdminPrepareReplicaRequest, opts ...grpc.CallOption) (*AdminPrepareReplicaResponse, error)
 }
 
 type internalClient struct {
@@ -218,6 +223,16 @@ func (c *internalClient) AdminMerge(ctx context.Context, in *AdminMergeRequest, 
 	return out, nil
 }
 
+func (c *internalClient) AdminPrepareReplica(ctx context.Context, in *AdminPrepareReplicaRequest, opts ...grpc.CallOption) (*AdminPrepareReplicaResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AdminPrepareReplicaResponse)
+	err := c.cc.Invoke(ctx, Internal_AdminPrepareReplica_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // InternalServer is the server API for Internal service.
 // All implementations must embed UnimplementedInternalServer
 // for forward compatibility.
@@ -259,6 +274,10 @@ type InternalServer interface {
 	// AdminMerge extends a range over its frozen right neighbour; sent to
 	// the range's leader.
 	AdminMerge(context.Context, *AdminMergeRequest) (*AdminMergeResponse, error)
+	// AdminPrepareReplica makes the range's leader snapshot and truncate its
+	// log, so that a replica created empty next catches up by snapshot; sent
+	// to the range's leader.
+	AdminPrepareReplica(context.Context, *AdminPrepareReplicaRequest) (*AdminPrepareReplicaResponse, error)
 	mustEmbedUnimplementedInternalServer()
 }
 
@@ -307,6 +326,9 @@ func (UnimplementedInternalServer) AdminSubsume(context.Context, *AdminSubsumeRe
 }
 func (UnimplementedInternalServer) AdminMerge(context.Context, *AdminMergeRequest) (*AdminMergeResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AdminMerge not implemented")
+}
+func (UnimplementedInternalServer) AdminPrepareReplica(context.Context, *AdminPrepareReplicaRequest) (*AdminPrepareReplicaResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AdminPrepareReplica not implemented")
 }
 func (UnimplementedInternalServer) mustEmbedUnimplementedInternalServer() {}
 func (UnimplementedInternalServer) testEmbeddedByValue()                  {}
@@ -563,6 +585,24 @@ func _Internal_AdminMerge_Handler(srv interface{}, ctx context.Context, dec func
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Internal_AdminPrepareReplica_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdminPrepareReplicaRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InternalServer).AdminPrepareReplica(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Internal_AdminPrepareReplica_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InternalServer).AdminPrepareReplica(ctx, req.(*AdminPrepareReplicaRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Internal_ServiceDesc is the grpc.ServiceDesc for Internal service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -621,6 +661,10 @@ var Internal_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AdminMerge",
 			Handler:    _Internal_AdminMerge_Handler,
+		},
+		{
+			MethodName: "AdminPrepareReplica",
+			Handler:    _Internal_AdminPrepareReplica_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

@@ -64,6 +64,25 @@ func (r *Replica) Split(ctx context.Context, key []byte, rightID uint64, sticky 
 	return left, right, nil
 }
 
+// PrepareNewReplica makes sure that a replica added to this range next
+// (or one that this range's leader must bring up from nothing) catches up
+// by snapshot: it commits an entry of its own, then snapshots and truncates
+// the raft log up to it (replication.Group.CompactLog). Replaying the log
+// from its start would miss everything the range inherited from the range
+// it split from. Only the leader prepares.
+func (r *Replica) PrepareNewReplica(ctx context.Context) error {
+	if !r.group.IsLeader() {
+		return r.notLeader()
+	}
+	if _, err := r.propose(ctx, &kvpb.Command{}); err != nil {
+		return err
+	}
+	if err := r.group.CompactLog(); err != nil {
+		return r.translate(err)
+	}
+	return nil
+}
+
 // UpdateReplicas proposes a new descriptor whose replica list matches the
 // current raft configuration; it returns the new descriptor.
 func (r *Replica) UpdateReplicas(ctx context.Context) (*kvpb.RangeDescriptor, error) {
