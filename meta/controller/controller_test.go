@@ -538,3 +538,25 @@ func TestSmallClusterKeepsReplicas(t *testing.T) {
 		})
 	}
 }
+
+func TestNotesIgnoreChangingNumbers(t *testing.T) {
+	c := New(testConfig())
+	var n int
+	for s := 0; s < 50; s++ {
+		now := t0.Add(time.Duration(s) * time.Second)
+		r := rng(2, 0, 1<<62, now, 1, 2, 3)
+		r.Load.WritesPerSec = float64(500 + 37*s) // the load wobbles every round
+		r.LoadSplit = LoadSplit{Key: nil, Balance: 1, HotBlock: key(7, 42), HotShare: 0.9 + float64(s%7)/100, Samples: 64}
+		for _, e := range c.Decide(State{Now: now, Nodes: nodes(now, 1, 2, 3), Ranges: []Range{r}}).Events {
+			if e.Kind == "hot-key" {
+				n++
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("hot-key recorded %d times in 50 s of a wobbling load, want once", n)
+	}
+	if msgShape("r12 is 3.5 MiB, 97% hot") != "r# is # MiB, #% hot" {
+		t.Fatalf("msgShape: %q", msgShape("r12 is 3.5 MiB, 97% hot"))
+	}
+}

@@ -116,14 +116,16 @@ func (r *round) act(a Action) {
 	}
 }
 
-// note records a non-decision, unless the same was recorded within a
-// minute.
+// note records a non-decision, unless one of the same shape (the message
+// with its numbers taken out: loads and ages change every round) was
+// recorded within a minute.
 func (r *round) note(rangeID, nodeID uint64, kind, msg string) {
 	k := noteKey{rangeID, nodeID, kind}
-	if n, ok := r.mem.notes[k]; ok && n.msg == msg && r.st.Now.Sub(n.at) < noteEvery {
+	shape := msgShape(msg)
+	if n, ok := r.mem.notes[k]; ok && n.msg == shape && r.st.Now.Sub(n.at) < noteEvery {
 		return
 	}
-	r.mem.notes[k] = note{msg: msg, at: r.st.Now}
+	r.mem.notes[k] = note{msg: shape, at: r.st.Now}
 	r.plan.Events = append(r.plan.Events, Event{RangeID: rangeID, NodeID: nodeID, Kind: kind, Message: msg})
 }
 
@@ -799,3 +801,22 @@ func (r *round) rebalanceLoad() {
 func prettyKey(k []byte) string { return keys.Pretty(k) }
 
 func tenantOK(start, end []byte) bool { return keys.SameTenant(start, end) }
+
+// msgShape is msg with every run of digits (and the decimal points and
+// units between them) replaced by '#'.
+func msgShape(msg string) string {
+	var b strings.Builder
+	inNum := false
+	for _, c := range msg {
+		if c >= '0' && c <= '9' || (inNum && c == '.') {
+			if !inNum {
+				b.WriteByte('#')
+			}
+			inNum = true
+			continue
+		}
+		inNum = false
+		b.WriteRune(c)
+	}
+	return b.String()
+}

@@ -390,26 +390,63 @@ func merge(ctx context.Context, n *Nemesis) active {
 	}
 	p := pairs[n.rng.IntN(len(pairs))]
 	detail := fmt.Sprintf("r%d + r%d", p[0].ID, p[1].ID)
-	for _, from := range p[1].Replicas {
-		if slices.Contains(p[0].Replicas, from) {
-			continue
+	// The controller may move replicas meanwhile: co-locate and merge,
+	// reading the ranges again, a few times.
+	var m cluster.Range
+	for attempt := 0; ; attempt++ {
+		if err := n.colocate(ctx, p[0].ID, p[1].ID); err != nil {
+			return active{detail: detail, err: err}
 		}
-		for _, to := range p[0].Replicas {
-			if slices.Contains(p[1].Replicas, to) {
-				continue
-			}
-			if _, err := n.c.Relocate(ctx, p[1].ID, from, to); err != nil {
-				return active{detail: detail + fmt.Sprintf(": move r%d n%d -> n%d", p[1].ID, from, to), err: err}
-			}
-			p[1].Replicas = append(slices.DeleteFunc(p[1].Replicas, func(x uint64) bool { return x == from }), to)
+		m, err = n.c.Merge(ctx, p[0].ID)
+		if err == nil || attempt == 4 || ctx.Err() != nil {
 			break
 		}
+		time.Sleep(500 * time.Millisecond)
 	}
-	m, err := n.c.Merge(ctx, p[0].ID)
 	if err == nil {
 		detail += fmt.Sprintf(" -> %v", m)
 	}
 	return active{detail: detail, err: err}
+}
+
+// colocate moves the replicas of range right onto the nodes of range left.
+func (n *Nemesis) colocate(ctx context.Context, left, right uint64) error {
+	for range 5 {
+		rs, err := n.c.Ranges(ctx)
+		if err != nil {
+			return err
+		}
+		var l, r *cluster.Range
+		for i := range rs {
+			switch rs[i].ID {
+			case left:
+				l = &rs[i]
+			case right:
+				r = &rs[i]
+			}
+		}
+		if l == nil || r == nil {
+			return fmt.Errorf("r%d or r%d is gone", left, right)
+		}
+		var from, to uint64
+		for _, x := range r.Replicas {
+			if !slices.Contains(l.Replicas, x) {
+				from = x
+			}
+		}
+		for _, x := range l.Replicas {
+			if !slices.Contains(r.Replicas, x) {
+				to = x
+			}
+		}
+		if from == 0 || to == 0 {
+			return nil
+		}
+		if _, err := n.c.Relocate(ctx, right, from, to); err != nil {
+			return fmt.Errorf("move r%d n%d -> n%d: %w", right, from, to, err)
+		}
+	}
+	return nil
 }
 
 // moveReplica moves a random range's follower replica to a running node
