@@ -72,8 +72,8 @@ type GroupConfig struct {
 // Group is one range's Raft group on this node. Its methods are safe for
 // concurrent use.
 type Group struct {
-	id        GroupID
-	raft      *raft.Raft
+	id   GroupID
+	raft *raft.Raft
 	// compactMu serializes CompactLog (it swaps the trailing-logs setting).
 	compactMu sync.Mutex
 	logs      *LogStore
