@@ -323,25 +323,35 @@ func (h *controllerHost) info(ctx context.Context, req *serverpb.ControllerInfoR
 	return out, nil
 }
 
-// controllerInfo asks the meta leader's controller.
-func (s *Server) controllerInfo(ctx context.Context, req *serverpb.ControllerInfoRequest) (*serverpb.ControllerInfoResponse, error) {
-	var out *serverpb.ControllerInfoResponse
-	err := s.kv.CallMetaLeader(ctx, func(addr string) error {
+// callController calls the controller on the meta range's leader, each
+// attempt bounded by timeout; call returns the response's structured error
+// or a transport error.
+func (s *Server) callController(ctx context.Context, timeout time.Duration, call func(ctx context.Context, cl serverpb.InternalClient) (*kvpb.Error, error)) error {
+	return s.kv.CallMetaLeader(ctx, func(addr string) error {
 		cl, err := s.pool.Internal(addr)
 		if err != nil {
 			return err
 		}
-		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		cctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		resp, err := cl.ControllerInfo(cctx, req)
+		kerr, err := call(cctx, cl)
 		if err != nil {
 			return err
 		}
-		if resp.Error != nil {
-			return resp.Error
+		if kerr != nil {
+			return kerr
 		}
-		out = resp
 		return nil
+	})
+}
+
+// controllerInfo asks the meta leader's controller.
+func (s *Server) controllerInfo(ctx context.Context, req *serverpb.ControllerInfoRequest) (*serverpb.ControllerInfoResponse, error) {
+	var out *serverpb.ControllerInfoResponse
+	err := s.callController(ctx, 5*time.Second, func(ctx context.Context, cl serverpb.InternalClient) (*kvpb.Error, error) {
+		resp, err := cl.ControllerInfo(ctx, req)
+		out = resp
+		return resp.GetError(), err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("server: ask the controller: %w", err)

@@ -136,21 +136,9 @@ func (s *Server) reportLoad(ctx context.Context) {
 	if kerr := s.ctl.receive(req); kerr == nil {
 		return // this node runs the controller
 	}
-	err := s.kv.CallMetaLeader(ctx, func(addr string) error {
-		cl, err := s.pool.Internal(addr)
-		if err != nil {
-			return err
-		}
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		resp, err := cl.ReportLoad(cctx, req)
-		if err != nil {
-			return err
-		}
-		if resp.Error != nil {
-			return resp.Error
-		}
-		return nil
+	err := s.callController(ctx, 2*time.Second, func(ctx context.Context, cl serverpb.InternalClient) (*kvpb.Error, error) {
+		resp, err := cl.ReportLoad(ctx, req)
+		return resp.GetError(), err
 	})
 	if err != nil {
 		s.log.Debug("report load", "err", err)

@@ -21,7 +21,7 @@ func TestMain(m *testing.M) {
 }
 
 func TestLookup(t *testing.T) {
-	for spec, want := range map[string]int{"all": 13, "kill": 4, "partition,pause": 6, "none": 0, "kill-leader,kill": 4, "churn, clock": 3} {
+	for spec, want := range map[string]int{"all": 16, "kill": 4, "partition,pause": 6, "none": 0, "kill-leader,kill": 4, "churn, clock": 6, "merge,decommission": 2} {
 		fs, err := Lookup(spec)
 		if err != nil || len(fs) != want {
 			t.Errorf("Lookup(%q): %d faults, %v; want %d", spec, len(fs), err, want)
