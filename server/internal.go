@@ -10,6 +10,7 @@ import (
 	"github.com/shardingsystem/shard/kvpb"
 	"github.com/shardingsystem/shard/meta"
 	"github.com/shardingsystem/shard/range/replica"
+	"github.com/shardingsystem/shard/replication"
 	"github.com/shardingsystem/shard/serverpb"
 )
 
@@ -105,6 +106,11 @@ func (i *internalServer) ReplicaState(ctx context.Context, req *serverpb.Replica
 		RaftState: g.State(), Term: g.Term(),
 	}
 	out.LeaderNodeId, _ = g.Leader()
+	if servers, err := g.Configuration(); err == nil {
+		for _, sv := range servers {
+			out.Members = append(out.Members, replication.NodeIDOf(sv.ID))
+		}
+	}
 	if g.IsLeader() {
 		st, err := rep.Stats()
 		if err == nil {

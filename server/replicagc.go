@@ -6,19 +6,24 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"time"
 
 	"github.com/shardingsystem/shard/kvpb"
 	"github.com/shardingsystem/shard/range/replica"
 	"github.com/shardingsystem/shard/replication"
+	"github.com/shardingsystem/shard/serverpb"
 )
 
 // Replica garbage collection: a node removes its replica of a range once
 // the meta range shows a newer generation of the range without this node
-// (the replica was moved away, or replaced while the node was down). A
+// (the replica was moved away, or replaced while the node was down) and the
+// range's leader confirms it: its raft configuration lacks this node. A
 // leader is never collected, nor a replica whose range meta does not list
-// (meta may not have caught up with a split that created it).
+// (meta may not have caught up with a split that created it). The check
+// and the removal hold store.lifeMu, which leaders' CreateReplica calls
+// also take, so a replica being added back is never the one removed.
 //
 // Collecting closes the raft group and deletes, in one synced batch, the
 // replica's local state and its span's user data, except the parts of the
@@ -53,12 +58,48 @@ func (s *Server) replicaGCOnce(ctx context.Context) {
 		if local == nil || cur == nil || cur.HasReplica(s.NodeID()) || cur.Generation <= local.Generation {
 			continue
 		}
-		if err := s.store.destroyReplica(rep); err != nil {
-			s.log.Warn("replica gc", "range", rep.RangeID(), "err", err)
+		// Meta says the replica was moved away. Confirm with the range's
+		// leader, whose raft configuration is the truth (meta lags a move
+		// that is adding this node back), and remove it while no leader can
+		// be creating it again (store.lifeMu).
+		s.store.lifeMu.Lock()
+		removed, err := s.collectIfGone(ctx, rep, cur)
+		s.store.lifeMu.Unlock()
+		if err != nil {
+			s.log.Debug("replica gc", "range", rep.RangeID(), "err", err)
 			continue
 		}
-		s.log.Info("replica removed from this node", "range", rep.RangeID(), "generation", local.Generation, "meta generation", cur.Generation)
+		if removed {
+			s.log.Info("replica removed from this node", "range", rep.RangeID(), "generation", local.Generation, "meta generation", cur.Generation)
+		}
 	}
+}
+
+// collectIfGone removes rep when the leader of its range (found through
+// cur, meta's descriptor) reports a configuration without this node and a
+// newer generation than rep's. Called with store.lifeMu held.
+func (s *Server) collectIfGone(ctx context.Context, rep *replica.Replica, cur *kvpb.RangeDescriptor) (bool, error) {
+	local := rep.Desc()
+	for _, r := range cur.Replicas {
+		if r.NodeId == s.NodeID() {
+			continue
+		}
+		cl, err := s.pool.Internal(r.Addr)
+		if err != nil {
+			continue
+		}
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		st, err := cl.ReplicaState(cctx, &serverpb.ReplicaStateRequest{RangeId: cur.RangeId})
+		cancel()
+		if err != nil || st.Error != nil || st.RaftState != "Leader" {
+			continue
+		}
+		if slices.Contains(st.Members, s.NodeID()) || st.Desc.GetGeneration() <= local.GetGeneration() {
+			return false, nil
+		}
+		return true, s.store.destroyReplica(rep)
+	}
+	return false, fmt.Errorf("no leader of r%d answered", cur.RangeId)
 }
 
 // destroyReplica closes rep's group and deletes its state and the user

@@ -44,6 +44,9 @@ type store struct {
 	wg sync.WaitGroup
 	// openMu serializes openReplica, so one range is never opened twice.
 	openMu sync.Mutex
+	// lifeMu serializes creating replicas for leaders (createReplica) with
+	// replica GC's check-then-remove. Lock order: lifeMu, then openMu.
+	lifeMu sync.Mutex
 	// ctx ends when the store closes (waits of merges end with it).
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -204,6 +207,10 @@ var errOverlap = errors.New("server: replica overlaps a live replica")
 // log or snapshot. It never lets the new replica overlap a live one: their
 // data would mix (a split this node has not applied yet).
 func (s *store) createReplica(desc *kvpb.RangeDescriptor) (*replica.Replica, error) {
+	// Never while replica GC decides about and removes a replica (see
+	// replicagc.go): a replica being re-added must not be the one removed.
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
 	if r := s.get(desc.RangeId); r != nil {
 		return r, nil
 	}

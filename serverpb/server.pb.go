@@ -368,8 +368,11 @@ type ReplicaStateResponse struct {
 	ApproximateBytes uint64                 `protobuf:"varint,8,opt,name=approximate_bytes,json=approximateBytes,proto3" json:"approximate_bytes,omitempty"`
 	Keys             uint64                 `protobuf:"varint,9,opt,name=keys,proto3" json:"keys,omitempty"`
 	Error            *kvpb.Error            `protobuf:"bytes,10,opt,name=error,proto3" json:"error,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// members are the nodes in the replica's raft configuration (voters and
+	// non-voters), as this replica knows it.
+	Members       []uint64 `protobuf:"varint,11,rep,packed,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ReplicaStateResponse) Reset() {
@@ -468,6 +471,13 @@ func (x *ReplicaStateResponse) GetKeys() uint64 {
 func (x *ReplicaStateResponse) GetError() *kvpb.Error {
 	if x != nil {
 		return x.Error
+	}
+	return nil
+}
+
+func (x *ReplicaStateResponse) GetMembers() []uint64 {
+	if x != nil {
+		return x.Members
 	}
 	return nil
 }
@@ -3079,7 +3089,7 @@ const file_serverpb_server_proto_rawDesc = "" +
 	"\x04desc\x18\x01 \x01(\v2\x19.shard.kv.RangeDescriptorR\x04desc\"\x17\n" +
 	"\x15CreateReplicaResponse\"0\n" +
 	"\x13ReplicaStateRequest\x12\x19\n" +
-	"\brange_id\x18\x01 \x01(\x04R\arangeId\"\xed\x02\n" +
+	"\brange_id\x18\x01 \x01(\x04R\arangeId\"\x87\x03\n" +
 	"\x14ReplicaStateResponse\x12-\n" +
 	"\x04desc\x18\x01 \x01(\v2\x19.shard.kv.RangeDescriptorR\x04desc\x12#\n" +
 	"\rapplied_index\x18\x02 \x01(\x04R\fappliedIndex\x12!\n" +
@@ -3093,7 +3103,8 @@ const file_serverpb_server_proto_rawDesc = "" +
 	"\x11approximate_bytes\x18\b \x01(\x04R\x10approximateBytes\x12\x12\n" +
 	"\x04keys\x18\t \x01(\x04R\x04keys\x12%\n" +
 	"\x05error\x18\n" +
-	" \x01(\v2\x0f.shard.kv.ErrorR\x05error\"c\n" +
+	" \x01(\v2\x0f.shard.kv.ErrorR\x05error\x12\x18\n" +
+	"\amembers\x18\v \x03(\x04R\amembers\"c\n" +
 	"\x11AdminSplitRequest\x12\x19\n" +
 	"\brange_id\x18\x01 \x01(\x04R\arangeId\x12\x1b\n" +
 	"\tsplit_key\x18\x02 \x01(\fR\bsplitKey\x12\x16\n" +

@@ -428,8 +428,8 @@ func (r *round) split(rg *Range) {
 	what := r.loadString(rg.Load)
 	switch {
 	case splitCandidate(rg, ls.Key) && ls.Balance <= r.cfg.MaxSplitImbalance:
-		r.splitAt(rg, ls.Key, "load", fmt.Sprintf("split r%d at %s: %s for %v (%.0f%% of the load left of the cut)",
-			rg.ID, keys.Pretty(ls.Key), what, r.st.Now.Sub(since).Round(time.Second), 100*(1-ls.Balance)))
+		r.splitAt(rg, ls.Key, "load", fmt.Sprintf("split r%d at %s: %s for %v (the busier side keeps %.0f%% of the load)",
+			rg.ID, keys.Pretty(ls.Key), what, r.st.Now.Sub(since).Round(time.Second), 100*ls.Balance))
 	case ls.HotShare >= r.cfg.HotKeyShare && ls.HotBlock != nil:
 		r.note(rg.ID, 0, "hot-key", fmt.Sprintf("hot key in r%d: block %s has %.0f%% of the load (%s); one shard value cannot be split",
 			rg.ID, keys.Pretty(ls.HotBlock), 100*ls.HotShare, what))
