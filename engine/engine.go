@@ -112,6 +112,13 @@ type Engine struct {
 	ingest struct {
 		seq       atomic.Uint64 // names temporary sstables
 		tableSize uint64        // target size of one ingested sstable
+		// mu orders ingests against the creation of reads on db. Pebble
+		// installs an IngestAndExcise's new version (old data excised)
+		// before it publishes the ingested tables' sequence number, so a
+		// read opened in between sees the span empty. IngestSpan holds mu
+		// for writing across the ingest; every read on the live engine
+		// (iterator, point read, snapshot) is created under mu for reading.
+		mu sync.RWMutex
 	}
 
 	batchCommits       atomic.Uint64

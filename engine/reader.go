@@ -2,8 +2,10 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -47,7 +49,7 @@ func (e *Engine) Get(key []byte) ([]byte, error) {
 		return nil, err
 	}
 	defer e.guard.release()
-	return readGet(e.db, key)
+	return readGet(liveReader{e}, key)
 }
 
 // Scan implements Reader.
@@ -56,7 +58,7 @@ func (e *Engine) Scan(start, end []byte, fn func(key, value []byte) error) error
 		return err
 	}
 	defer e.guard.release()
-	return readScan(e.db, start, end, fn)
+	return readScan(liveReader{e}, start, end, fn)
 }
 
 // GetMVCC implements Reader.
@@ -65,7 +67,7 @@ func (e *Engine) GetMVCC(key []byte, ts Timestamp) ([]byte, Timestamp, error) {
 		return nil, 0, err
 	}
 	defer e.guard.release()
-	return readGetMVCC(e.db, key, ts)
+	return readGetMVCC(liveReader{e}, key, ts)
 }
 
 // ScanMVCC implements Reader.
@@ -75,7 +77,7 @@ func (e *Engine) ScanMVCC(start, end []byte, ts Timestamp, limit int,
 		return err
 	}
 	defer e.guard.release()
-	return readScanMVCC(e.db, start, end, ts, limit, fn)
+	return readScanMVCC(liveReader{e}, start, end, ts, limit, fn)
 }
 
 // ScanMVCCReverse implements Reader.
@@ -85,7 +87,7 @@ func (e *Engine) ScanMVCCReverse(start, end []byte, ts Timestamp, limit int,
 		return err
 	}
 	defer e.guard.release()
-	return readScanMVCCReverse(e.db, start, end, ts, limit, fn)
+	return readScanMVCCReverse(liveReader{e}, start, end, ts, limit, fn)
 }
 
 // seekNextsBeforeSeek is how many versions newer than the read timestamp a
@@ -101,6 +103,28 @@ func spanBounds(start, end []byte) (lower, upper []byte) {
 	}
 	return lower, upper
 }
+
+// liveReader reads the engine's current state. It creates each iterator
+// and point read under ingest.mu, so none starts inside an IngestSpan.
+type liveReader struct{ e *Engine }
+
+func (r liveReader) Get(key []byte) ([]byte, io.Closer, error) {
+	r.e.ingest.mu.RLock()
+	defer r.e.ingest.mu.RUnlock()
+	return r.e.db.Get(key)
+}
+
+func (r liveReader) NewIter(o *pebble.IterOptions) (*pebble.Iterator, error) {
+	return r.NewIterWithContext(context.Background(), o)
+}
+
+func (r liveReader) NewIterWithContext(ctx context.Context, o *pebble.IterOptions) (*pebble.Iterator, error) {
+	r.e.ingest.mu.RLock()
+	defer r.e.ingest.mu.RUnlock()
+	return r.e.db.NewIterWithContext(ctx, o)
+}
+
+func (liveReader) Close() error { return nil }
 
 func newIter(r pebble.Reader, lower, upper []byte) (*pebble.Iterator, error) {
 	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})

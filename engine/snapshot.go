@@ -33,7 +33,9 @@ func (e *Engine) NewSnapshot() *Snapshot {
 		return s
 	}
 	defer e.guard.release()
+	e.ingest.mu.RLock()
 	s.snap = e.db.NewSnapshot()
+	e.ingest.mu.RUnlock()
 	e.mu.Lock()
 	e.mu.snapshots[s] = struct{}{}
 	e.mu.Unlock()

@@ -67,6 +67,11 @@ func (s *Snapshot) ExportSpan(start, end []byte, w io.Writer) (n int64, err erro
 // IngestAndExcise. A corrupt or truncated stream returns an error wrapping
 // ErrCorrupt and leaves the engine unchanged. The ingest is durable when
 // IngestSpan returns.
+//
+// Pebble's excise also removes the span's old data from snapshots opened
+// before the ingest; callers must not read the span through such a
+// snapshot afterwards (a replica ingests only its own span, which it does
+// not serve while it restores).
 func (e *Engine) IngestSpan(start, end []byte, r io.Reader) (err error) {
 	if bytes.Compare(start, end) >= 0 {
 		return fmt.Errorf("%w: IngestSpan [%q, %q)", ErrInvalidSpan, start, end)
@@ -112,8 +117,10 @@ func (e *Engine) IngestSpan(start, end []byte, r io.Reader) (err error) {
 	if err := b.finish(); err != nil {
 		return err
 	}
+	e.ingest.mu.Lock()
 	stats, err := e.db.IngestAndExcise(context.Background(), b.paths, nil, nil,
 		pebble.KeyRange{Start: lower, End: upper})
+	e.ingest.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("engine: ingest: %w", err)
 	}
