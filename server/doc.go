@@ -29,8 +29,8 @@
 //     meta/controller and carry the actions out (controller.go,
 //     executor.go: splits, merges in merge.go, replica moves in
 //     relocate.go, leader transfers), record events in the meta range;
-//   - replica-gc: remove replicas whose range moved away from this node
-//     while it was down or partitioned (replicagc.go);
+//   - replica-gc: remove replicas whose range moved or merged away from
+//     this node, also while it was down or partitioned (replicagc.go);
 //   - tso: on the meta range's leader, serve batches of timestamps
 //     (Internal.GetTimestamps) and raise the persisted window ahead of
 //     demand (see meta/DESIGN.md, "Timestamp oracle").

@@ -86,7 +86,7 @@ func (i *internalServer) CreateReplica(ctx context.Context, req *serverpb.Create
 	if d == nil || d.RangeId == 0 {
 		return nil, status.Error(codes.InvalidArgument, "missing descriptor")
 	}
-	if _, err := st.createReplica(d); err != nil {
+	if _, err := st.createReplica(d, i.s.collector(ctx)); err != nil {
 		if errors.Is(err, errOverlap) {
 			return nil, status.Error(codes.FailedPrecondition, err.Error())
 		}

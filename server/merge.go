@@ -207,13 +207,28 @@ func asKVError(err error) *kvpb.Error {
 // holding the key with its right-hand neighbour.
 func (a *adminServer) MergeRanges(ctx context.Context, req *serverpb.MergeRangesRequest) (*serverpb.MergeRangesResponse, error) {
 	s := a.s
-	left, err := s.rangeByID(ctx, req.RangeId)
+	// Read meta, not the range cache: a split that just made the
+	// neighbour may not be in the cache yet.
+	descs, err := s.meta.Descriptors(ctx)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	right, err := s.kv.LookupRange(ctx, left.EndKey)
-	if err != nil {
-		return nil, toStatus(err)
+	var left, right *kvpb.RangeDescriptor
+	for _, d := range descs {
+		if d.RangeId == req.RangeId {
+			left = d
+		}
+	}
+	if left == nil {
+		return nil, toStatus(kvpb.NewRangeNotFound(req.RangeId))
+	}
+	for _, d := range descs {
+		if bytes.Equal(d.StartKey, left.EndKey) {
+			right = d
+		}
+	}
+	if right == nil {
+		return nil, toStatus(kvpb.NewInvalid("r%d is the last range: nothing to merge it with", left.RangeId))
 	}
 	merged, err := s.mergeRanges(ctx, left.RangeId, right.RangeId)
 	if err != nil {

@@ -91,7 +91,7 @@ func (m *missingReplicas) create(id replication.GroupID) bool {
 		s.log.Debug("missing replica: the leader did not prepare a snapshot", "range", id, "err", err)
 		return false
 	}
-	if _, err := s.store.createReplica(desc); err != nil {
+	if _, err := s.store.createReplica(desc, s.collector(ctx)); err != nil {
 		s.log.Debug("create missing replica", "range", id, "err", err)
 		return false
 	}

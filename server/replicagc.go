@@ -17,13 +17,24 @@ import (
 )
 
 // Replica garbage collection: a node removes its replica of a range once
-// the meta range shows a newer generation of the range without this node
-// (the replica was moved away, or replaced while the node was down) and the
-// range's leader confirms it: its raft configuration lacks this node. A
-// leader is never collected, nor a replica whose range meta does not list
+// the range's leader confirms that the replica is no longer needed:
+//
+//   - moved away: meta shows a newer generation of the range without this
+//     node, and the range's leader's raft configuration lacks it (meta lags
+//     a move that is adding this node back);
+//   - merged away while this node held no replica of it: meta no longer
+//     lists the range, the range now covering its span (found in meta) has
+//     a leader whose descriptor covers the whole span, and that leader's
+//     configuration lacks this node, or this node's replica of the merged
+//     range already covers the span (the merge was applied here and the
+//     cleanup did not run).
+//
+// A leader is never collected, nor a replica whose span no leader confirms
 // (meta may not have caught up with a split that created it). The check
-// and the removal hold store.lifeMu, which leaders' CreateReplica calls
-// also take, so a replica being added back is never the one removed.
+// and the removal hold store.lifeMu, which CreateReplica also takes, so a
+// replica being added back is never the one removed; CreateReplica runs
+// the same check on a stale replica that overlaps the one it creates, so a
+// repair does not wait for the next collection.
 //
 // Collecting closes the raft group and deletes, in one synced batch, the
 // replica's local state and its span's user data, except the parts of the
@@ -48,39 +59,115 @@ func (s *Server) replicaGCOnce(ctx context.Context) {
 		s.log.Debug("replica gc: read meta", "err", err)
 		return
 	}
-	byID := map[uint64]*kvpb.RangeDescriptor{}
-	for _, d := range descs {
-		byID[d.RangeId] = d
-	}
 	for _, rep := range cands {
-		local := rep.Desc()
-		cur := byID[rep.RangeID()]
-		if local == nil || cur == nil || cur.HasReplica(s.NodeID()) || cur.Generation <= local.Generation {
+		if !maybeStale(rep, descs, s.NodeID()) {
 			continue
 		}
-		// Meta says the replica was moved away. Confirm with the range's
-		// leader, whose raft configuration is the truth (meta lags a move
-		// that is adding this node back), and remove it while no leader can
-		// be creating it again (store.lifeMu).
 		s.store.lifeMu.Lock()
-		removed, err := s.collectIfGone(ctx, rep, cur)
+		removed, err := s.collectIfStale(ctx, rep, descs)
 		s.store.lifeMu.Unlock()
 		if err != nil {
 			s.log.Debug("replica gc", "range", rep.RangeID(), "err", err)
-			continue
 		}
 		if removed {
-			s.log.Info("replica removed from this node", "range", rep.RangeID(), "generation", local.Generation, "meta generation", cur.Generation)
+			s.log.Info("replica removed from this node", "range", rep.RangeID(), "generation", rep.Desc().GetGeneration())
 		}
 	}
 }
 
-// collectIfGone removes rep when the leader of its range (found through
-// cur, meta's descriptor) reports a configuration without this node and a
-// newer generation than rep's. Called with store.lifeMu held.
-func (s *Server) collectIfGone(ctx context.Context, rep *replica.Replica, cur *kvpb.RangeDescriptor) (bool, error) {
+// maybeStale is the cheap prefilter, from meta alone: the range was moved
+// off this node (a newer generation without it) or is no longer listed.
+func maybeStale(rep *replica.Replica, descs []*kvpb.RangeDescriptor, self uint64) bool {
 	local := rep.Desc()
-	for _, r := range cur.Replicas {
+	if local == nil {
+		return false
+	}
+	for _, d := range descs {
+		if d.RangeId == rep.RangeID() {
+			return !d.HasReplica(self) && d.Generation > local.Generation
+		}
+	}
+	return true
+}
+
+// collectIfStale removes rep if the leader of the range that holds its span
+// now confirms it is stale (see the package comment above); descs is meta.
+// Called with store.lifeMu held.
+func (s *Server) collectIfStale(ctx context.Context, rep *replica.Replica, descs []*kvpb.RangeDescriptor) (bool, error) {
+	local := rep.Desc()
+	if local == nil || rep.Group().IsLeader() {
+		return false, nil
+	}
+	var owner *kvpb.RangeDescriptor
+	for _, d := range descs {
+		if d.RangeId == rep.RangeID() {
+			owner = d
+			break
+		}
+		if owner == nil && bytes.Compare(d.StartKey, local.StartKey) <= 0 && bytes.Compare(local.StartKey, d.EndKey) < 0 {
+			owner = d
+		}
+	}
+	if owner == nil {
+		return false, fmt.Errorf("no range in meta holds r%d's start key", rep.RangeID())
+	}
+	st, err := s.askLeader(ctx, owner)
+	if err != nil {
+		return false, err
+	}
+	self := s.NodeID()
+	if owner.RangeId == rep.RangeID() {
+		// Moved away?
+		if slices.Contains(st.Members, self) || st.Desc.GetGeneration() <= local.Generation {
+			return false, nil
+		}
+		return true, s.store.destroyReplica(rep)
+	}
+	// Merged away? The owner's leader must cover the whole span.
+	od := st.Desc
+	if od == nil || bytes.Compare(od.StartKey, local.StartKey) > 0 || bytes.Compare(local.EndKey, od.EndKey) > 0 {
+		return false, nil
+	}
+	if slices.Contains(st.Members, self) {
+		// This node holds the owner too: it takes over the span when it
+		// applies the merge, which needs this replica if it is the frozen
+		// right-hand side. Only once it covers the span is rep garbage.
+		mine := s.store.get(owner.RangeId)
+		if mine == nil || !covers(mine.Desc(), local) {
+			return false, nil
+		}
+	}
+	return true, s.store.destroyReplica(rep)
+}
+
+// collector returns createReplica's check of a replica in the way: it is
+// removed if stale (collectIfStale, under the lifeMu createReplica holds).
+func (s *Server) collector(ctx context.Context) func(*replica.Replica) bool {
+	return func(rep *replica.Replica) bool {
+		descs, err := s.meta.Descriptors(ctx)
+		if err != nil || !maybeStale(rep, descs, s.NodeID()) {
+			return false
+		}
+		removed, err := s.collectIfStale(ctx, rep, descs)
+		if err != nil {
+			s.log.Debug("replica in the way of a new one", "range", rep.RangeID(), "err", err)
+		}
+		if removed {
+			s.log.Info("stale replica removed to make room for a new one", "range", rep.RangeID())
+		}
+		return removed
+	}
+}
+
+// covers tells whether d's span contains o's.
+func covers(d, o *kvpb.RangeDescriptor) bool {
+	return d != nil && bytes.Compare(d.StartKey, o.StartKey) <= 0 && bytes.Compare(o.EndKey, d.EndKey) <= 0
+}
+
+// askLeader returns the state reported by the leader of the range d (found
+// among d's replicas other than this node's).
+func (s *Server) askLeader(ctx context.Context, d *kvpb.RangeDescriptor) (*serverpb.ReplicaStateResponse, error) {
+	for _, r := range d.Replicas {
 		if r.NodeId == s.NodeID() {
 			continue
 		}
@@ -89,17 +176,13 @@ func (s *Server) collectIfGone(ctx context.Context, rep *replica.Replica, cur *k
 			continue
 		}
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		st, err := cl.ReplicaState(cctx, &serverpb.ReplicaStateRequest{RangeId: cur.RangeId})
+		st, err := cl.ReplicaState(cctx, &serverpb.ReplicaStateRequest{RangeId: d.RangeId})
 		cancel()
-		if err != nil || st.Error != nil || st.RaftState != "Leader" {
-			continue
+		if err == nil && st.Error == nil && st.RaftState == "Leader" {
+			return st, nil
 		}
-		if slices.Contains(st.Members, s.NodeID()) || st.Desc.GetGeneration() <= local.GetGeneration() {
-			return false, nil
-		}
-		return true, s.store.destroyReplica(rep)
 	}
-	return false, fmt.Errorf("no leader of r%d answered", cur.RangeId)
+	return nil, fmt.Errorf("no leader of r%d answered", d.RangeId)
 }
 
 // destroyReplica closes rep's group and deletes its state and the user

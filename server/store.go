@@ -205,8 +205,10 @@ var errOverlap = errors.New("server: replica overlaps a live replica")
 
 // createReplica makes an empty replica for desc, which a leader fills by
 // log or snapshot. It never lets the new replica overlap a live one: their
-// data would mix (a split this node has not applied yet).
-func (s *store) createReplica(desc *kvpb.RangeDescriptor) (*replica.Replica, error) {
+// data would mix (a split this node has not applied yet). A replica in the
+// way is first offered to collect, which removes it if it is stale (moved
+// or merged away; see replicagc.go) and reports whether it did.
+func (s *store) createReplica(desc *kvpb.RangeDescriptor, collect func(*replica.Replica) bool) (*replica.Replica, error) {
 	// Never while replica GC decides about and removes a replica (see
 	// replicagc.go): a replica being re-added must not be the one removed.
 	s.lifeMu.Lock()
@@ -218,6 +220,9 @@ func (s *store) createReplica(desc *kvpb.RangeDescriptor) (*replica.Replica, err
 		od := r.Desc()
 		if od != nil && r.RangeID() != desc.RangeId &&
 			string(od.StartKey) < string(desc.EndKey) && string(desc.StartKey) < string(od.EndKey) {
+			if collect != nil && collect(r) {
+				continue
+			}
 			return nil, fmt.Errorf("%w: r%d overlaps r%d", errOverlap, desc.RangeId, r.RangeID())
 		}
 	}
@@ -241,10 +246,18 @@ func (s *store) splitApplied(right *kvpb.RangeDescriptor) {
 // waitMerge blocks until this node's replica of range id has applied index
 // (a merge's right-hand side; see replica.Config.WaitMerge), or the store
 // closes.
+//
+// Only the store closing ends the wait with an error (the merge is then
+// applied after the restart): a replica of id that is removed meanwhile is
+// waited for again, since applying the merge without its data would lose
+// it, and skipping the merge would let this replica diverge.
 func (s *store) waitMerge(id, index uint64) error {
 	for warned := time.Now(); ; {
 		if rep := s.get(id); rep != nil {
-			return rep.WaitApplied(s.ctx, index)
+			err := rep.WaitApplied(s.ctx, index)
+			if err == nil || s.ctx.Err() != nil {
+				return err
+			}
 		}
 		if time.Since(warned) > 10*time.Second {
 			s.log.Warn("merge waits for a replica this node does not have", "range", id, "index", index)

@@ -138,14 +138,15 @@ func (s *Server) transferLeader(id, target uint64, addr string) error {
 // sendToLeader calls the range's leader through call, starting with the
 // descriptor's replicas and following NotLeader hints. call returns the
 // response's structured error (nil: success) or a transport error. The
-// error is nil on success, else the last error, a *kvpb.Error when a
-// replica answered.
+// error is nil on success, else the most telling one: the last error a
+// replica answered with itself, over redirects and transport errors.
 func sendToLeader(ctx context.Context, s *Server, desc *kvpb.RangeDescriptor, call func(cl serverpb.InternalClient) (*kvpb.Error, error)) error {
 	var cands []string
 	for _, r := range desc.Replicas {
 		cands = append(cands, r.Addr)
 	}
 	var lastErr error = kvpb.NewUnavailable("no replica of r%d answered", desc.RangeId)
+	fromLeader := false // lastErr came from a replica that did not redirect
 	tried := map[string]bool{}
 	for len(cands) > 0 && ctx.Err() == nil {
 		addr := cands[0]
@@ -160,17 +161,26 @@ func sendToLeader(ctx context.Context, s *Server, desc *kvpb.RangeDescriptor, ca
 		}
 		kerr, err := call(cl)
 		if err != nil {
-			lastErr = kvpb.NewUnavailable("%s: %v", addr, err)
+			if !fromLeader {
+				lastErr = kvpb.NewUnavailable("%s: %v", addr, err)
+			}
 			continue
 		}
 		if kerr == nil {
 			return nil
 		}
-		lastErr = kerr
-		if nl := kerr.GetNotLeader(); nl != nil && nl.LeaderAddr != "" {
-			cands = append([]string{nl.LeaderAddr}, cands...)
+		if nl := kerr.GetNotLeader(); nl != nil {
+			// Keep the leader's own error, if one answered: a redirect
+			// to a node already tried says less.
+			if !fromLeader {
+				lastErr = kerr
+			}
+			if nl.LeaderAddr != "" {
+				cands = append([]string{nl.LeaderAddr}, cands...)
+			}
 			continue
 		}
+		lastErr, fromLeader = kerr, true
 		if !kerr.Retryable() {
 			return kerr
 		}

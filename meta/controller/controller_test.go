@@ -258,6 +258,32 @@ func TestMerge(t *testing.T) {
 			t.Fatalf("relocation %+v", a)
 		}
 	})
+	t.Run("the left stays put while the right comes", func(t *testing.T) {
+		// n1 and n2 are over the mean and n5 is empty: the cold left would
+		// be the first range rebalancing moves, and the right would follow.
+		st := func(now time.Time, rightReported time.Time) State {
+			rs := coldPair(now, []uint64{1, 2, 3}, []uint64{1, 2, 4})
+			rs[1].ReportedAt = rightReported
+			for id := uint64(4); id <= 6; id++ {
+				w := rng(id, id<<60, (id+1)<<60, now, 1, 2, 3)
+				w.Load.WritesPerSec = 30
+				rs = append(rs, w)
+			}
+			return State{Now: now, Nodes: nodes(now, 1, 2, 3, 4, 5), Ranges: rs}
+		}
+		c := New(testConfig())
+		runRounds(c, 0, 60*time.Second, func(now time.Time) State { return st(now, now) })
+		// The right's move is running: its last report is too old for a
+		// merge decision.
+		for d := 61 * time.Second; d < 64*time.Second; d += time.Second {
+			now := t0.Add(d)
+			for _, a := range c.Decide(st(now, t0.Add(50*time.Second))).Actions {
+				if a.RangeID == 2 && a.Kind.isMove() {
+					t.Fatalf("moved the left while its right comes to it: %+v", a)
+				}
+			}
+		}
+	})
 }
 
 // TestRepair: a dead node's replicas move within the budget, a range that
@@ -483,6 +509,36 @@ func TestEventsAreNotRepeated(t *testing.T) {
 	ns[0].LastSeen = now.Add(61 * time.Second)
 	if p := c.Decide(State{Now: now.Add(61 * time.Second), Nodes: ns, Ranges: rs}); !slices.Contains(eventKinds(p), "quorum-lost") {
 		t.Fatalf("not recorded again after a minute: %v", eventKinds(p))
+	}
+}
+
+// TestRetriedActionsRecordedOnce: a repair whose executions keep failing
+// is decided again every round, but its event is recorded once a minute.
+func TestRetriedActionsRecordedOnce(t *testing.T) {
+	c := New(testConfig())
+	now := t0.Add(time.Hour)
+	ns := nodes(now, 1, 2, 3, 4)
+	var acts, evs int
+	for s := 0; s < 30; s++ {
+		at := now.Add(time.Duration(2*s) * time.Second)
+		for i := range ns {
+			ns[i].LastSeen = at
+		}
+		ns[3].LastSeen = now.Add(-time.Hour) // n4 dead all along
+		p := c.Decide(State{Now: at, Nodes: ns, Ranges: []Range{rng(2, 0, 10, at, 1, 2, 4)}})
+		for _, a := range p.Actions {
+			if a.Kind == Relocate {
+				acts++
+			}
+		}
+		for _, e := range p.Events {
+			if e.Kind == "relocate" {
+				evs++
+			}
+		}
+	}
+	if acts != 30 || evs != 1 {
+		t.Fatalf("repair decided %d times (want 30, one per round) and recorded %d times (want once)", acts, evs)
 	}
 }
 

@@ -85,10 +85,12 @@ func newRound(cfg Config, mem *memory, st State) *round {
 	return r
 }
 
-// act records an action and its event.
+// act records an action and its event. An action retried round after
+// round (its executions keep failing; the failures are events of their
+// own) is recorded once a minute, like a note.
 func (r *round) act(a Action) {
 	r.plan.Actions = append(r.plan.Actions, a)
-	r.plan.Events = append(r.plan.Events, Event{RangeID: a.RangeID, NodeID: a.To, Kind: a.Kind.String(), Message: a.Detail})
+	r.note(a.RangeID, a.To, a.Kind.String(), a.Detail)
 	r.busy[a.RangeID] = true
 	if a.RightID != 0 {
 		r.busy[a.RightID] = true
@@ -584,8 +586,11 @@ func (r *round) colocate(left, right *Range) {
 		}
 	}
 	msg := fmt.Sprintf("r%d not merged with r%d yet: moving r%d's replicas to %s first", left.ID, right.ID, right.ID, nodeList(voters(left)))
-	// The left stays where it is while the right comes to it.
+	// The left stays where it is while the right comes to it: busy for
+	// this round, and for rebalancing in the next ones as if just moved
+	// (a move of the left would send the right after it again).
 	r.busy[left.ID] = true
+	r.mem.movedAt[left.ID] = r.st.Now
 	if from == 0 || to == 0 || !r.canMove() {
 		r.note(left.ID, 0, "not-merged", msg)
 		return

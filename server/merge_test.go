@@ -1,0 +1,117 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/shardingsystem/shard/internal/testcluster"
+	"github.com/shardingsystem/shard/kvpb"
+	"github.com/shardingsystem/shard/serverpb"
+)
+
+// mergeAfterMoves sets up what co-location and rebalancing can do just
+// before a merge: in a 4-node cluster, a replica of the right-hand range
+// goes to n4 and back, then the two ranges merge. n4 is left with a stale
+// replica of the right-hand range, which meta no longer lists.
+func mergeAfterMoves(t *testing.T) (c *testcluster.Cluster, left, right *kvpb.RangeDescriptor, key func(int) string) {
+	c = testcluster.Start(t, testcluster.Options{Nodes: 4})
+	c.WaitReplicated()
+	lo, hi := dbSpan()
+	c.Split(lo)
+	c.Split(hi)
+	cl := c.NewClient()
+	key = func(i int) string { return string(sqlKey(uint64(i)<<56, fmt.Sprint(i))) }
+	for i := range 200 {
+		put(t, cl, key(i), "v")
+	}
+	left, right = c.Split(sqlKey(100<<56, ""))
+	if right.HasReplica(4) || left.HasReplica(4) {
+		t.Skipf("n4 already holds r%d or r%d", left.RangeId, right.RangeId)
+	}
+	var from uint64
+	for _, r := range right.Replicas {
+		from = r.NodeId
+	}
+	admin, err := c.Admin(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for _, mv := range [][2]uint64{{from, 4}, {4, from}} {
+		if _, err := admin.RelocateReplica(ctx, &serverpb.RelocateReplicaRequest{RangeId: right.RangeId, FromNodeId: mv[0], ToNodeId: mv[1]}); err != nil {
+			t.Fatalf("move r%d n%d → n%d: %v", right.RangeId, mv[0], mv[1], err)
+		}
+	}
+	if _, err := admin.MergeRanges(ctx, &serverpb.MergeRangesRequest{RangeId: left.RangeId}); err != nil {
+		t.Fatalf("merge: %v", err)
+	}
+	return c, left, right, key
+}
+
+// TestMergeAfterMovesThenReplaceLeader stops the merged range's leader at
+// once and replaces its replica with one on n4, where the stale replica of
+// the merged-away range is in the way until it is collected: the survivors
+// serve, the move succeeds, and every write is kept.
+func TestMergeAfterMovesThenReplaceLeader(t *testing.T) {
+	c, left, right, key := mergeAfterMoves(t)
+	leader := c.LeaderOf(left.RangeId)
+	t.Logf("merged r%d into r%d; stopping its leader n%d", right.RangeId, left.RangeId, leader)
+	c.Stop(leader)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl := c.NewClient()
+	testcluster.WaitFor(t, 30*time.Second, "the merged range to serve writes again", func() (bool, string) {
+		wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
+		defer wcancel()
+		if err := cl.Put(wctx, []byte(key(150)), []byte("w")); err != nil {
+			return false, err.Error()
+		}
+		return true, ""
+	})
+	live := 1
+	if leader == 1 {
+		live = 2
+	}
+	admin, err := c.Admin(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.RelocateReplica(ctx, &serverpb.RelocateReplicaRequest{RangeId: left.RangeId, FromNodeId: uint64(leader), ToNodeId: 4}); err != nil {
+		t.Fatalf("replace the stopped leader's replica with one on n4: %v", err)
+	}
+	for i := range 200 {
+		want := "v"
+		if i == 150 {
+			want = "w"
+		}
+		if v, ok := get(t, cl, key(i)); !ok || v != want {
+			t.Fatalf("%x after the merge: %q %v", key(i), v, ok)
+		}
+	}
+	for _, d := range c.Descriptors() {
+		if d.RangeId == left.RangeId && (string(d.EndKey) != string(right.EndKey) || !d.HasReplica(4)) {
+			t.Fatalf("meta after the merge and the move: %v", d)
+		}
+	}
+}
+
+// TestMergedAwayReplicaCollected: the stale replica that n4 kept of the
+// merged-away range is garbage-collected.
+func TestMergedAwayReplicaCollected(t *testing.T) {
+	c, _, right, _ := mergeAfterMoves(t)
+	testcluster.WaitFor(t, 30*time.Second, fmt.Sprintf("n4 to collect its replica of r%d", right.RangeId), func() (bool, string) {
+		st, err := c.ReplicaState(4, right.RangeId)
+		var kerr *kvpb.Error
+		if errors.As(err, &kerr) && kerr.GetRangeNotFound() != nil {
+			return true, ""
+		}
+		if err != nil {
+			return false, err.Error()
+		}
+		return false, fmt.Sprintf("n4 still holds r%d: %v", right.RangeId, st.Desc)
+	})
+}
