@@ -53,7 +53,22 @@ var (
 	metaSysPrefix  = []byte{0x02, 's'}
 	metaCatPrefix  = []byte{0x02, 'c'}
 	metaEvtPrefix  = []byte{0x02, 'e'}
+	metaPlatPrefix = []byte{0x02, 'p'}
 )
+
+// PlatformKey is the meta key of a platform record (API tokens,
+// idempotency records, usage): its kind, a 0 byte, then its id.
+func PlatformKey(kind string, id []byte) []byte {
+	k := append(append(append([]byte{}, metaPlatPrefix...), kind...), 0)
+	return append(k, id...)
+}
+
+// PlatformSpan is the span of the platform records of one kind whose id
+// starts with prefix.
+func PlatformSpan(kind string, prefix []byte) (start, end []byte) {
+	start = PlatformKey(kind, prefix)
+	return start, prefixEnd(start)
+}
 
 // EventKey is the meta key of a controller event: its time, then the node
 // that recorded it, so keys sort by time and two recorders never collide.
@@ -267,6 +282,16 @@ func Tenant(k []byte) []byte {
 		return nil
 	}
 	return k[:tenantLen:tenantLen]
+}
+
+// TenantID returns the id of the database whose span holds k, and false
+// when k is not a SQL key.
+func TenantID(k []byte) (uint32, bool) {
+	t := Tenant(k)
+	if t == nil {
+		return 0, false
+	}
+	return binary.BigEndian.Uint32(t[1:]), true
 }
 
 // ShardBoundary returns the start of the shard block holding k ('t' db

@@ -46,6 +46,9 @@ type Config struct {
 	// latency of every round trip to the timestamp oracle.
 	ObserveCommit func(d time.Duration, onePC bool)
 	ObserveTSO    func(d time.Duration)
+	// Meter, if set, sees every batch a range answered successfully, with
+	// its answer: the node meters request units with it.
+	Meter func(ba *kvpb.BatchRequest, resp *kvpb.BatchResponse)
 }
 
 // Client routes requests to ranges: it finds a key's range in the meta
@@ -307,6 +310,9 @@ func (c *Client) sendTo(ctx context.Context, addr string, ba *kvpb.BatchRequest)
 	}
 	if resp.Error != nil {
 		return nil, resp.Error
+	}
+	if c.cfg.Meter != nil {
+		c.cfg.Meter(ba, resp)
 	}
 	return resp, nil
 }

@@ -20,6 +20,7 @@ type DB interface {
 	Get(ctx context.Context, key []byte) ([]byte, bool, error)
 	Put(ctx context.Context, key, value []byte) error
 	CPut(ctx context.Context, key, value, expected []byte, expectedExists bool) error
+	Delete(ctx context.Context, key []byte) (bool, error)
 	Scan(ctx context.Context, start, end []byte, limit int) ([]*kvpb.KeyValue, error)
 	Send(ctx context.Context, key []byte, reqs []*kvpb.Request) (*kvpb.BatchResponse, error)
 }

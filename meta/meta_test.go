@@ -85,6 +85,14 @@ func (db *fakeDB) CPut(_ context.Context, key, value, expected []byte, expectedE
 	return nil
 }
 
+func (db *fakeDB) Delete(_ context.Context, key []byte) (bool, error) {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	_, ok := db.mu.kv[string(key)]
+	delete(db.mu.kv, string(key))
+	return ok, nil
+}
+
 func (db *fakeDB) Scan(_ context.Context, start, end []byte, limit int) ([]*kvpb.KeyValue, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()

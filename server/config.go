@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"github.com/shardingsystem/shard/api"
 	"log/slog"
 	"net"
 	"time"
@@ -47,6 +48,12 @@ type Config struct {
 	// RootPassword, when set, is the SQL superuser root's password at
 	// bootstrap (SHARD_ROOT_PASSWORD); else one is generated.
 	RootPassword string
+	// AdminToken, when set, is the admin API token at bootstrap
+	// (SHARD_ADMIN_TOKEN); else one is generated.
+	AdminToken string
+	// Templates are the database templates of the platform API (default
+	// api.DefaultTemplates).
+	Templates []api.Template
 	// Controller configures the zero-touch controller (splits, merges,
 	// rebalancing, repair); Replicas overrides its Replicas.
 	Controller controller.Config

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/shardingsystem/shard/keys"
 	"github.com/shardingsystem/shard/kvpb"
 	"github.com/shardingsystem/shard/meta"
 	"github.com/shardingsystem/shard/meta/controller"
@@ -52,6 +53,8 @@ type controllerHost struct {
 		// lastEvent is the time of the last event written (keys must grow).
 		lastEvent int64
 		rounds    int
+		// storageAt is when databases' storage was last recorded.
+		storageAt time.Time
 	}
 	// exec owns the executor's goroutines.
 	exec sync.WaitGroup
@@ -139,6 +142,7 @@ func (h *controllerHost) round(ctx context.Context) {
 		h.s.log.Debug("controller: read state", "err", err)
 		return
 	}
+	h.recordStorage(ctx, st)
 	h.mu.Lock()
 	// Frozen ranges first: their merge must be finished (a controller died
 	// halfway through it), whatever else is decided.
@@ -177,6 +181,34 @@ func (h *controllerHost) round(ctx context.Context) {
 		} else if n > 0 {
 			h.s.log.Debug("controller: trimmed events", "dropped", n)
 		}
+	}
+}
+
+// recordStorage writes each database's stored bytes, summed from the
+// ranges' reports, every usageFlushInterval.
+func (h *controllerHost) recordStorage(ctx context.Context, st controller.State) {
+	h.mu.Lock()
+	due := time.Since(h.mu.storageAt) >= usageFlushInterval
+	if due {
+		h.mu.storageAt = time.Now()
+	}
+	h.mu.Unlock()
+	if !due || h.s.catalog == nil {
+		return
+	}
+	sizes := map[uint32]uint64{}
+	for _, db := range h.s.catalog.Get().Databases() {
+		sizes[db.ID] = 0
+	}
+	for _, rg := range st.Ranges {
+		if db, ok := keys.TenantID(rg.StartKey); ok {
+			if _, live := sizes[db]; live {
+				sizes[db] += rg.Bytes
+			}
+		}
+	}
+	if err := h.s.recordStorage(ctx, sizes); err != nil {
+		h.s.log.Debug("controller: record storage", "err", err)
 	}
 }
 
@@ -262,6 +294,7 @@ func (h *controllerHost) state(ctx context.Context) (controller.State, error) {
 			h.mu.ctl.Forget(id)
 		}
 	}
+	st.ShardCaps = h.s.shardCaps()
 	keys := make([]uint64, 0, len(h.mu.inflight))
 	for k := range h.mu.inflight {
 		keys = append(keys, k)

@@ -10,10 +10,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/shardingsystem/shard/api"
 )
 
-// The node's HTTP listener (--http-addr): Prometheus metrics at /metrics
-// and a health check at /health; the management API will share it.
+// The node's HTTP listener (--http-addr): Prometheus metrics at /metrics,
+// a health check at /health and the management API under /v1 (package
+// api, served by platform.go).
 
 // startHTTP binds the HTTP address and serves until stopHTTP.
 func (s *Server) startHTTP() error {
@@ -30,6 +33,7 @@ func (s *Server) startHTTP() error {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"node_id": s.NodeID(), "cluster_id": s.ClusterID(), "status": "ok"})
 	})
+	api.NewHandler(s.platform, s.log).Register(mux)
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	s.httpAddr = lis.Addr().String()
 	s.serve.Add(1)

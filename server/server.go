@@ -64,6 +64,11 @@ type Server struct {
 	wire              *wire.Server
 	generatedPassword string
 	sqlAddr           string
+	// The platform: the HTTP API's backend (platform.go) and metering
+	// (usage.go).
+	platform            *platform
+	usage               *usageMeter
+	generatedAdminToken string
 
 	// ctx is cancelled by Stop; background loops derive from it.
 	ctx      context.Context
@@ -143,8 +148,10 @@ func (s *Server) open(ctx context.Context) (err error) {
 	if s.id, err = loadIdent(s.eng); err != nil {
 		return err
 	}
+	s.usage = newUsageMeter(s.metrics.reg)
+	s.platform = newPlatform(s)
 	s.kv = kv.NewClient(kv.Config{Pool: s.pool, Seeds: s.seeds, Logger: cfg.Logger,
-		ObserveCommit: s.metrics.observeCommit, ObserveTSO: s.metrics.observeTSO})
+		ObserveCommit: s.metrics.observeCommit, ObserveTSO: s.metrics.observeTSO, Meter: s.usage.meter})
 	s.meta = meta.New(s.kv)
 	if s.id.ClusterID != "" && len(cfg.Join) > 0 {
 		if err := s.checkCluster(ctx); err != nil {
@@ -316,6 +323,11 @@ func (s *Server) Start(ctx context.Context) error {
 	s.runLoop("report-load", s.cfg.Controller.ReportInterval, s.reportLoad)
 	s.runLoop("replica-gc", replicaGCInterval, s.replicaGCOnce)
 	s.runLoop("controller", s.cfg.Controller.ReportInterval, s.ctl.round)
+	s.runLoop("usage", usageFlushInterval, func(ctx context.Context) {
+		if err := s.flushUsage(ctx); err != nil {
+			s.log.Debug("usage: flush", "err", err)
+		}
+	})
 	s.log.Info("node started", "node", s.id.NodeID, "cluster", s.id.ClusterID, "rpc", s.cfg.RPCAddr)
 	return nil
 }

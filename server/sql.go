@@ -46,6 +46,9 @@ func (s *Server) startSQL(ctx context.Context, bootstrap bool) error {
 		}
 		bctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		err = sql.Bootstrap(bctx, s.catalog, v)
+		if err == nil {
+			err = s.bootstrapAdminToken(bctx)
+		}
 		cancel()
 		if err != nil {
 			return fmt.Errorf("server: bootstrap SQL catalog: %w", err)
@@ -63,7 +66,7 @@ func (s *Server) startSQL(ctx context.Context, bootstrap bool) error {
 		s.catalog.Run(s.ctx, 500*time.Millisecond)
 	}()
 	s.sql = sql.NewServer(sql.Config{NodeID: s.id.NodeID, KV: s.kv, Catalog: s.catalog, Splitter: splitter{s},
-		Insecure: s.cfg.Insecure, Logger: s.log})
+		Insecure: s.cfg.Insecure, Logger: s.log, StorageQuota: s.storageQuota})
 	if s.cfg.SQLAddr == "" {
 		return nil
 	}

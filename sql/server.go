@@ -33,7 +33,11 @@ type Config struct {
 	// Insecure lets every role connect without a password (the wire layer
 	// skips authentication).
 	Insecure bool
-	Logger   *slog.Logger
+	// StorageQuota, if set, is asked before a statement that adds data
+	// (INSERT, UPDATE, COPY FROM) runs in a database; an error (SQLSTATE
+	// 53100) refuses the statement. Reads and deletes are never refused.
+	StorageQuota func(db *catalog.Database) error
+	Logger       *slog.Logger
 }
 
 // Server is the SQL layer of one node: it implements wire.Backend. It is
@@ -89,6 +93,10 @@ func (s *Server) Connect(ctx context.Context, p wire.ConnectParams) (wire.Sessio
 	}
 	if db == nil {
 		return nil, pgerror.New(pgerror.CodeInvalidCatalogName, "database \"%s\" does not exist", p.Database)
+	}
+	if r.Database != "" && r.Database != db.Name && !r.Superuser {
+		return nil, pgerror.New(pgerror.CodeInsufficientPrivilege, "permission denied for database \"%s\"", db.Name).
+			WithDetail("Role \"%s\" may connect only to database \"%s\".", r.Name, r.Database)
 	}
 	return s.newSession(r, db, p), nil
 }

@@ -324,6 +324,14 @@ func (se *Session) execute(ctx context.Context, pl plan, params []types.Datum, w
 		e.ev.Now = se.now()
 		return pl.run(e)
 	}
+	if q := se.srv.cfg.StorageQuota; q != nil {
+		switch pl.(type) {
+		case *insertPlan, *updatePlan, *copyPlan:
+			if err := q(se.db); err != nil {
+				return nil, err
+			}
+		}
+	}
 	var res *result
 	_, isCopy := pl.(*copyPlan)
 	err := se.inTxn(ctx, !isCopy, func(ctx context.Context, txn *kv.Txn) error {

@@ -26,7 +26,10 @@ type command struct {
 
 func commands() []command {
 	return []command{
+		{"demo", "start a 3-node cluster in this process with a sample database, and print how to connect", runDemo},
 		{"start", "start a node (bootstraps a new cluster unless --join is given)", runStart},
+		{"db", "db create NAME --shard-key COL [--template T] | list | delete NAME | connect NAME: manage databases through the HTTP API", runDB},
+		{"token", "token create [--name N] | list | delete ID: API tokens", runToken},
 		{"nodes", "list the cluster's nodes", runNodes},
 		{"ranges", "list ranges with their load; `ranges hot` the busiest; `ranges explain RANGE` the controller's reasoning; `ranges split KEY`; `ranges transfer-leader RANGE NODE`; `ranges relocate RANGE FROM TO`; `ranges merge RANGE`", runRanges},
 		{"node", "node drain ID | decommission ID | activate ID: move a node's leaderships or replicas away", runNode},

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/shardingsystem/shard/api"
 	"github.com/shardingsystem/shard/server"
 )
 
@@ -97,6 +98,7 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cc.MergeCooldown, "merge-cooldown", cc.MergeCooldown, "never merge a range within this long after it split")
 	fs.DurationVar(&cc.DeadAfter, "dead-after", cc.DeadAfter, "a node not heard from this long is dead and its replicas are re-created elsewhere")
 	fs.BoolVar(&cfg.ControllerOff, "controller-off", false, "gather load but never split, merge or move ranges automatically")
+	templates := fs.String("templates", "", "JSON file of database templates that replace or add to the built-in ones")
 	// Fault injection for the Jepsen harness (tools/jepsen), not for users.
 	fs.DurationVar(&cfg.ClockOffset, "clock-offset", 0, "shift the node's wall clock by this much (fault testing)")
 	fs.StringVar(&cfg.RPCSourceAddr, "rpc-source-addr", "", "local IP of outgoing node-to-node connections (fault testing)")
@@ -121,6 +123,14 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 		return usagef("bad --log-level %q", *level)
 	}
 	cfg.RootPassword = os.Getenv("SHARD_ROOT_PASSWORD")
+	cfg.AdminToken = os.Getenv("SHARD_ADMIN_TOKEN")
+	if *templates != "" {
+		ts, err := api.LoadTemplates(*templates)
+		if err != nil {
+			return usagef("%v", err)
+		}
+		cfg.Templates = ts
+	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lv}))
 	if err := cfg.Validate(); err != nil {
 		return usagef("%v", err)
@@ -136,9 +146,12 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 		s.Stop()
 		return err
 	}
-	fmt.Fprintf(stdout, "shard node n%d of cluster %s\n  rpc:      %s\n  sql:      %s\n  data dir: %s\n", s.NodeID(), s.ClusterID(), cfg.RPCAddr, cfg.SQLAddr, cfg.DataDir)
+	fmt.Fprintf(stdout, "shard node n%d of cluster %s\n  rpc:      %s\n  sql:      %s\n  http:     %s\n  data dir: %s\n", s.NodeID(), s.ClusterID(), cfg.RPCAddr, cfg.SQLAddr, s.HTTPAddr(), cfg.DataDir)
 	if pw := s.GeneratedRootPassword(); pw != "" {
 		fmt.Fprintf(stdout, "  SQL superuser: root, password %s (shown once; also in %s, mode 0600)\n", pw, filepath.Join(cfg.DataDir, server.RootPasswordFile))
+	}
+	if tok := s.GeneratedAdminToken(); tok != "" {
+		fmt.Fprintf(stdout, "  API admin token: %s (shown once; also in %s, mode 0600)\n", tok, filepath.Join(cfg.DataDir, server.AdminTokenFile))
 	}
 	if f, ok := stdout.(*os.File); ok {
 		_ = f.Sync()

@@ -140,6 +140,9 @@ type State struct {
 	Nodes    []Node
 	Ranges   []Range // in key order
 	InFlight []Action
+	// ShardCaps caps the ranges of some databases (by id): a database at
+	// its cap is not split (its template's max shards).
+	ShardCaps map[uint32]int
 }
 
 // Kind is what an action does.

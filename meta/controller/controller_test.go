@@ -175,6 +175,47 @@ func TestSizeSplit(t *testing.T) {
 	}
 }
 
+// TestShardCap: a database at its template's shard cap is not split, and
+// an event says so; other databases split as usual.
+func TestShardCap(t *testing.T) {
+	big := func(id uint64, lo, hi uint64) Range {
+		r := rng(id, lo, hi, t0, 1, 2, 3)
+		r.Bytes = 3 << 20
+		r.SizeSplitKey = key(7, lo+(hi-lo)/2)
+		return r
+	}
+	st := State{Now: t0, Nodes: nodes(t0, 1, 2, 3), Ranges: []Range{big(2, 0, 1<<62), big(3, 1<<62, 1<<63)}, ShardCaps: map[uint32]int{7: 2}}
+	splits := func(p Plan) []string {
+		var out []string
+		for _, k := range kinds(p) {
+			if k == "split" {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	p := New(testConfig()).Decide(st)
+	if len(splits(p)) > 0 {
+		t.Fatalf("split beyond the cap: %+v", p.Actions)
+	}
+	found := false
+	for _, e := range p.Events {
+		found = found || (e.Kind == "not-split" && strings.Contains(e.Message, "the cap of its template"))
+	}
+	if !found {
+		t.Fatalf("no event about the cap: %+v", p.Events)
+	}
+	// One shard under the cap: one split, not two.
+	st.ShardCaps[7] = 3
+	if p := New(testConfig()).Decide(st); len(splits(p)) != 1 {
+		t.Fatalf("with room for one more shard: %+v", p.Actions)
+	}
+	st.ShardCaps = nil
+	if p := New(testConfig()).Decide(st); len(splits(p)) != 2 {
+		t.Fatalf("without a cap: %+v", p.Actions)
+	}
+}
+
 // coldPair returns two cold neighbours of database 7 on the given nodes.
 func coldPair(now time.Time, left, right []uint64) []Range {
 	return []Range{rng(2, 0, 1<<62, now, left...), rng(3, 1<<62, 1<<63, now, right...)}

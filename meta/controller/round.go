@@ -35,11 +35,14 @@ type round struct {
 	// replicas and leaders per node, kept current as actions are decided.
 	replicas, leaders map[uint64]int
 	byID              map[uint64]*Range
+	// shards counts each database's ranges, splits decided included.
+	shards map[uint32]int
 }
 
 func newRound(cfg Config, mem *memory, st State) *round {
 	r := &round{cfg: cfg, mem: mem, st: st, nodes: map[uint64]*Node{}, live: map[uint64]bool{}, usable: map[uint64]bool{}, recent: map[uint64]bool{},
-		busy: map[uint64]bool{}, nodeBusy: map[uint64]bool{}, replicas: map[uint64]int{}, leaders: map[uint64]int{}, byID: map[uint64]*Range{}}
+		busy: map[uint64]bool{}, nodeBusy: map[uint64]bool{}, replicas: map[uint64]int{}, leaders: map[uint64]int{}, byID: map[uint64]*Range{},
+		shards: map[uint32]int{}}
 	for i := range st.Nodes {
 		n := &st.Nodes[i]
 		if n.Removed {
@@ -75,6 +78,9 @@ func newRound(cfg Config, mem *memory, st State) *round {
 	for i := range st.Ranges {
 		rg := &st.Ranges[i]
 		r.byID[rg.ID] = rg
+		if db, ok := keys.TenantID(rg.StartKey); ok {
+			r.shards[db]++
+		}
 		for _, rep := range rg.Replicas {
 			r.replicas[rep.NodeID]++
 		}
@@ -442,6 +448,14 @@ func (r *round) split(rg *Range) {
 }
 
 func (r *round) splitAt(rg *Range, key []byte, reason, detail string) {
+	if db, ok := keys.TenantID(rg.StartKey); ok {
+		if limit := r.st.ShardCaps[db]; limit > 0 && r.shards[db] >= limit {
+			r.note(rg.ID, 0, "not-split", fmt.Sprintf("r%d not split (%s): its database has %d shards, the cap of its template",
+				rg.ID, reason, r.shards[db]))
+			return
+		}
+		r.shards[db]++
+	}
 	r.act(Action{Kind: Split, RangeID: rg.ID, Key: key, Reason: reason, Detail: detail})
 	r.mem.splitAt[rg.ID] = r.st.Now
 	delete(r.mem.hotSince, rg.ID)

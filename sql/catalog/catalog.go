@@ -27,6 +27,12 @@ type Database struct {
 	// it; empty: each table is sharded by its first primary-key column.
 	ShardKey string `json:"shard_key,omitempty"`
 	Owner    string `json:"owner"`
+	// Template, Account and Created are set for databases made through the
+	// platform API: the template that sets its shards and quotas, the
+	// account (API token owner) it belongs to, and when (Unix seconds).
+	Template string `json:"template,omitempty"`
+	Account  string `json:"account,omitempty"`
+	Created  int64  `json:"created,omitempty"`
 }
 
 // OID is the database's pg_database oid.
@@ -157,6 +163,9 @@ type Role struct {
 	Login     bool   `json:"login,omitempty"`
 	CreateDB  bool   `json:"createdb,omitempty"`
 	ID        uint32 `json:"id"`
+	// Database, when set, is the only database the role may connect to:
+	// the owner role the platform API makes with a database.
+	Database string `json:"database,omitempty"`
 }
 
 // OID is the role's pg_authid oid.
