@@ -186,7 +186,9 @@ func (c *Client) Usage(ctx context.Context, name string) (*api.Usage, error) {
 }
 
 // Nodes lists the cluster's nodes.
-func (c *Client) Nodes(ctx context.Context) ([]api.Node, error) { return all[api.Node](ctx, c, "/v1/nodes") }
+func (c *Client) Nodes(ctx context.Context) ([]api.Node, error) {
+	return all[api.Node](ctx, c, "/v1/nodes")
+}
 
 // Cluster returns the cluster's health.
 func (c *Client) Cluster(ctx context.Context) (*api.Cluster, error) {

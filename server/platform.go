@@ -177,6 +177,7 @@ func (p *platform) CreateDatabase(ctx context.Context, pr api.Principal, req api
 		return nil, err
 	}
 	role := req.Name + "_owner"
+	start := time.Now()
 	var created *catalog.Database
 	err = p.s.catalog.Change(ctx, func(ctx context.Context, m *catalog.Mutation) error {
 		if m.Cat.Database(req.Name) != nil {
@@ -206,9 +207,11 @@ func (p *platform) CreateDatabase(ctx context.Context, pr api.Principal, req api
 	if err != nil {
 		return nil, unavailable(err)
 	}
-	p.s.log.Info("database created", "name", created.Name, "id", created.ID, "template", t.Name, "account", pr.Account)
+	catalogAt := time.Now()
 	p.placeShards(ctx, created, t.InitialShards)
 	out, err := p.describe(ctx, created)
+	p.s.log.Info("database created", "name", created.Name, "id", created.ID, "template", t.Name, "account", pr.Account,
+		"catalog", catalogAt.Sub(start).Round(time.Millisecond), "shards", time.Since(catalogAt).Round(time.Millisecond))
 	if err != nil {
 		return nil, err
 	}
@@ -218,21 +221,60 @@ func (p *platform) CreateDatabase(ctx context.Context, pr api.Principal, req api
 }
 
 // placeShards cuts a new database's span into its initial shards (sticky
-// boundaries: the controller never merges them away) and spreads their
-// leaders over the live nodes. Failures cost only placement.
+// boundaries: the controller never merges them away), waits until each has
+// a leader, then spreads their leaders over the live nodes in the
+// background. The cuts go from the
+// highest key down, so that each is made in the range that was there
+// before (its leader known) rather than in the range the previous cut just
+// made, which has yet to elect one; the new ranges elect in parallel.
+// Failures cost only placement.
 func (p *platform) placeShards(ctx context.Context, db *catalog.Database, n int) {
 	s := p.s
 	start, end := rowenc.DatabaseSpan(db.ID)
-	cuts := [][]byte{start, end}
-	for i := 1; i < n; i++ {
+	cuts := [][]byte{end}
+	for i := n - 1; i >= 1; i-- {
 		cuts = append(cuts, rowenc.HashSplitKey(db.ID, uint64(i)*(^uint64(0)/uint64(n))))
 	}
+	cuts = append(cuts, start)
 	sp := splitter{s}
 	for _, k := range cuts {
 		if err := sp.SplitAt(ctx, k); err != nil {
 			s.log.Warn("split of a new database failed", "db", db.Name, "err", err)
 		}
 	}
+	// The connection string must work at once: answer when every shard
+	// serves (has a leader), or after a bound.
+	wctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	for wctx.Err() == nil {
+		descs, err := p.ranges(wctx, db)
+		ready := err == nil
+		for _, d := range descs {
+			if ready && s.rangeStatus(wctx, d).LeaderNodeId == 0 {
+				ready = false
+			}
+		}
+		if ready {
+			break
+		}
+		select {
+		case <-wctx.Done():
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	s.loops.Add(1)
+	go func() {
+		defer s.loops.Done()
+		sctx, cancel := context.WithTimeout(s.ctx, time.Minute)
+		defer cancel()
+		p.spreadLeaders(sctx, db)
+	}()
+}
+
+// spreadLeaders moves the leadership of a new database's shards round
+// robin over the live nodes.
+func (p *platform) spreadLeaders(ctx context.Context, db *catalog.Database) {
+	s := p.s
 	nodes, err := (&adminServer{s: s}).Nodes(ctx, &serverpb.NodesRequest{})
 	if err != nil {
 		return

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -133,6 +134,11 @@ func (s *store) list() []*replica.Replica {
 // ranges, or the right-hand side of a split); any other empty group waits
 // for its leader to send it the log or a snapshot.
 func (s *store) openReplica(id uint64, desc *kvpb.RangeDescriptor) (*replica.Replica, error) {
+	return s.open(id, desc, false)
+}
+
+// open is openReplica; fast campaigns early (see splitApplied).
+func (s *store) open(id uint64, desc *kvpb.RangeDescriptor, fast bool) (*replica.Replica, error) {
 	s.openMu.Lock()
 	defer s.openMu.Unlock()
 	s.mu.Lock()
@@ -158,7 +164,8 @@ func (s *store) openReplica(id uint64, desc *kvpb.RangeDescriptor) (*replica.Rep
 	g, err := replication.OpenGroup(replication.GroupConfig{
 		ID: replication.GroupID(id), NodeID: s.nodeID, LocalAddr: raft.ServerAddress(s.addr),
 		Engine: s.eng, Hub: s.hub, FSM: rep, Timing: s.timing, Logger: s.log,
-		SnapshotDir: replication.SnapshotDirFor(s.snaps, replication.GroupID(id)),
+		SnapshotDir:  replication.SnapshotDirFor(s.snaps, replication.GroupID(id)),
+		FastElection: fast,
 	})
 	if err != nil {
 		return nil, err
@@ -233,11 +240,21 @@ func (s *store) createReplica(desc *kvpb.RangeDescriptor, collect func(*replica.
 // is durable: it opens the right-hand replica, whose state the split stored.
 // Opening it asynchronously keeps the left's apply loop from waiting on the
 // right's raft start.
+//
+// The node that leads the left-hand side campaigns early for the right's
+// (replication.GroupConfig.FastElection): a range is usually split where
+// it is busy, and the new range serves once it has a leader.
 func (s *store) splitApplied(right *kvpb.RangeDescriptor) {
+	fast := false
+	for _, r := range s.list() {
+		if d := r.Desc(); d != nil && bytes.Equal(d.EndKey, right.StartKey) && r.Group() != nil && r.Group().IsLeader() {
+			fast = true
+		}
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		if _, err := s.openReplica(right.RangeId, nil); err != nil && !errors.Is(err, replication.ErrGroupShutdown) {
+		if _, err := s.open(right.RangeId, nil, fast); err != nil && !errors.Is(err, replication.ErrGroupShutdown) {
 			s.log.Error("open right-hand side of split", "range", right.RangeId, "err", err)
 		}
 	}()

@@ -85,7 +85,11 @@ func (a *apiFlags) ctx() (context.Context, context.CancelFunc) {
 
 // connectionsFile keeps the connection strings `db create` printed, so that
 // `db connect` can use them (mode 0600: they hold passwords).
+// The file is in $SHARD_CONFIG_DIR, else the user's config directory.
 func connectionsFile() (string, error) {
+	if dir := os.Getenv("SHARD_CONFIG_DIR"); dir != "" {
+		return filepath.Join(dir, "connections.json"), nil
+	}
 	dir, err := os.UserConfigDir()
 	if err != nil {
 		return "", err

@@ -58,7 +58,11 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return usagef("unexpected arguments: %s", strings.Join(fs.Args(), " "))
 	}
 	dir, temp := *dataDir, *dataDir == ""
-	if temp {
+	if !temp {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	} else {
 		d, err := os.MkdirTemp("", "shard-demo-")
 		if err != nil {
 			return err
