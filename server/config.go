@@ -42,9 +42,14 @@ type Config struct {
 	// CertsDir holds the SQL listener's TLS certificate (node.crt,
 	// node.key); empty means the data directory, where one is generated.
 	CertsDir string
-	// Insecure lets SQL clients connect without a password; allowed only
-	// when every listen address is a loopback address.
+	// Insecure lets SQL clients connect without a password and, in a
+	// cluster created with it, peers and the CLI call the node's gRPC
+	// services without the cluster secret; allowed only when every listen
+	// address is a loopback address.
 	Insecure bool
+	// ClusterSecret is the secret of the cluster a node joins
+	// (SHARD_CLUSTER_SECRET); a new cluster makes one. See secret.go.
+	ClusterSecret string
 	// RootPassword, when set, is the SQL superuser root's password at
 	// bootstrap (SHARD_ROOT_PASSWORD); else one is generated.
 	RootPassword string

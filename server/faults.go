@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 // Fault injection for the Jepsen harness (tools/jepsen). Two knobs, each a
@@ -56,14 +55,4 @@ func (c Config) sourceDialOptions() []grpc.DialOption {
 	return []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
 		return d.DialContext(ctx, "tcp", addr)
 	})}
-}
-
-// dialOptions are the kv pool's dial options: insecure credentials, plus
-// the source address when one is set.
-func (c Config) dialOptions() []grpc.DialOption {
-	src := c.sourceDialOptions()
-	if len(src) == 0 {
-		return nil
-	}
-	return append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, src...)
 }

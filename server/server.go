@@ -15,8 +15,11 @@ import (
 	"github.com/google/uuid"
 	"github.com/hashicorp/raft"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/shardingsystem/shard/engine"
+	"github.com/shardingsystem/shard/internal/rpcauth"
 	"github.com/shardingsystem/shard/kv"
 	"github.com/shardingsystem/shard/kvpb"
 	"github.com/shardingsystem/shard/meta"
@@ -64,6 +67,9 @@ type Server struct {
 	wire              *wire.Server
 	generatedPassword string
 	sqlAddr           string
+	// secret is the cluster secret every gRPC call carries ("" with
+	// --insecure); generatedSecret is set when this run made it.
+	secret, generatedSecret string
 	// The platform: the HTTP API's backend (platform.go) and metering
 	// (usage.go).
 	platform            *platform
@@ -139,7 +145,11 @@ func (s *Server) open(ctx context.Context) (err error) {
 		}
 		return err
 	}
-	s.pool = kv.NewPool(cfg.dialOptions()...)
+	if s.secret, err = s.resolveSecret(); err != nil {
+		_ = s.eng.Close()
+		return err
+	}
+	s.pool = kv.NewPool(s.dialOptions()...)
 	defer func() {
 		if err != nil {
 			s.closeEngine()
@@ -220,6 +230,10 @@ func (s *Server) join(ctx context.Context) error {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			resp, err := cl.Join(cctx, req)
 			cancel()
+			if status.Code(err) == codes.Unauthenticated {
+				// Retrying will not help: the secret is wrong.
+				return fmt.Errorf("server: %s refused to let this node join: %v", addr, status.Convert(err).Message())
+			}
 			if err != nil {
 				lastErr = fmt.Errorf("%s: %w", addr, err)
 				continue
@@ -265,14 +279,14 @@ func (s *Server) Hub() *replication.Hub { return s.hub }
 // its first node, and starts the background loops.
 func (s *Server) Start(ctx context.Context) error {
 	hub, err := replication.NewHub(replication.TransportConfig{LocalAddr: raft.ServerAddress(s.cfg.RPCAddr), Logger: s.log,
-		DialOptions: s.cfg.sourceDialOptions()})
+		DialOptions: s.dialOptions()})
 	if err != nil {
 		return err
 	}
 	s.hub = hub
 	// The raft transport's options (64 MiB messages, frequent client pings
 	// to notice dead peers) suit the kv and admin services too.
-	s.grpc = grpc.NewServer(replication.ServerOptions()...)
+	s.grpc = grpc.NewServer(append(replication.ServerOptions(), rpcauth.ServerOptions(s.secret)...)...)
 	hub.Register(s.grpc)
 	serverpb.RegisterInternalServer(s.grpc, &internalServer{s: s})
 	serverpb.RegisterAdminServer(s.grpc, &adminServer{s: s})

@@ -7,7 +7,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	"github.com/shardingsystem/shard/engine"
@@ -21,7 +20,7 @@ import (
 // the test.
 func adminClient(t *testing.T, c *testcluster.Cluster, i int) serverpb.AdminClient {
 	t.Helper()
-	conn, err := grpc.NewClient(c.Addr(i), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(c.Addr(i), c.DialOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -149,7 +149,7 @@ func TestTSONotLeader(t *testing.T) {
 	c := testcluster.Start(t, testcluster.Options{})
 	c.WaitReplicated()
 	leader := c.LeaderOf(meta.MetaRangeID)
-	pool := kv.NewPool()
+	pool := kv.NewPool(c.DialOptions()...)
 	defer func() { _ = pool.Close() }()
 	call := func(i int, count uint64) *serverpb.GetTimestampsResponse {
 		t.Helper()
@@ -278,7 +278,7 @@ func TestTSOPartitionedLeader(t *testing.T) {
 	c.WaitReplicated()
 	cl := c.NewClient()
 	old := c.LeaderOf(meta.MetaRangeID)
-	pool := kv.NewPool()
+	pool := kv.NewPool(c.DialOptions()...)
 	defer func() { _ = pool.Close() }()
 	direct, err := pool.Internal(c.Addr(old))
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -13,9 +15,9 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
+	"github.com/shardingsystem/shard/internal/rpcauth"
 	"github.com/shardingsystem/shard/keys"
 	"github.com/shardingsystem/shard/kvpb"
 	"github.com/shardingsystem/shard/serverpb"
@@ -36,7 +38,7 @@ func (c *clientFlags) register(fs *flag.FlagSet) {
 
 // admin dials the node and runs fn with an Admin client.
 func (c *clientFlags) admin(fn func(ctx context.Context, cl serverpb.AdminClient) error) error {
-	conn, err := grpc.NewClient(c.host, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(c.host, rpcauth.DialOptions(cliSecret())...)
 	if err != nil {
 		return fmt.Errorf("bad --host %q: %v", c.host, err)
 	}
@@ -44,6 +46,20 @@ func (c *clientFlags) admin(fn func(ctx context.Context, cl serverpb.AdminClient
 	ctx, cancel := context.WithTimeout(context.Background(), c.timeout)
 	defer cancel()
 	return explain(c.host, fn(ctx, serverpb.NewAdminClient(conn)))
+}
+
+// cliSecret is the cluster secret the CLI sends: $SHARD_CLUSTER_SECRET,
+// else the one in ./shard-data (a node started here with the defaults),
+// else none (a cluster started with --insecure needs none).
+func cliSecret() string {
+	if s := os.Getenv(rpcauth.EnvSecret); s != "" {
+		return s
+	}
+	b, err := os.ReadFile(filepath.Join("shard-data", rpcauth.SecretFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // explain turns gRPC errors into messages for people.
@@ -67,6 +83,8 @@ func explain(host string, err error) error {
 		return fmt.Errorf("no answer from %s in time", host)
 	case codes.InvalidArgument:
 		return fmt.Errorf("invalid: %s", st.Message())
+	case codes.Unauthenticated:
+		return fmt.Errorf("%s refused the call: %s", host, st.Message())
 	case codes.Unimplemented:
 		return fmt.Errorf("%s does not speak the shard admin protocol: %s", host, st.Message())
 	}

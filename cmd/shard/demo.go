@@ -22,6 +22,7 @@ import (
 
 	"github.com/shardingsystem/shard/api"
 	"github.com/shardingsystem/shard/client"
+	"github.com/shardingsystem/shard/internal/rpcauth"
 	"github.com/shardingsystem/shard/server"
 )
 
@@ -99,6 +100,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	adminToken := "shard_demo_" + strconv.FormatUint(rand.Uint64(), 36)
+	secret := rpcauth.Generate()
 	var nodes []*server.Server
 	defer func() {
 		for i := len(nodes) - 1; i >= 0; i-- {
@@ -113,6 +115,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 			cfg.Join = []string{rpcs[0]}
 		}
 		cfg.AdminToken = adminToken
+		cfg.ClusterSecret = secret
 		cfg.Logger = logger.With("n", i+1)
 		// Thresholds a demo load reaches within seconds, so that splits
 		// and merges can be watched.
@@ -148,11 +151,12 @@ tables shops and orders with sample data.
              EXPLAIN SELECT * FROM orders WHERE shop_id = 7;
   API:       %s/v1   (admin token %s)
              curl -H 'Authorization: Bearer %s' %s/v1/databases/demo/shards
-  ranges:    shard ranges --host %s ; shard events --host %s
+  ranges:    export %s=%s
+             shard ranges --host %s ; shard events --host %s
   data:      %s%s
 
 Press Ctrl-C to stop.
-`, db.Name, len(db.Shards), db.ShardKey, db.ConnectionString, apiURL, adminToken, adminToken, apiURL, rpcs[0], rpcs[0], dir,
+`, db.Name, len(db.Shards), db.ShardKey, db.ConnectionString, apiURL, adminToken, adminToken, apiURL, rpcauth.EnvSecret, secret, rpcs[0], rpcs[0], dir,
 		map[bool]string{true: " (removed on exit)", false: ""}[temp])
 	if f, ok := stdout.(*os.File); ok {
 		_ = f.Sync()

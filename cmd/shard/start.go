@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/shardingsystem/shard/api"
+	"github.com/shardingsystem/shard/internal/rpcauth"
 	"github.com/shardingsystem/shard/server"
 )
 
@@ -86,7 +87,7 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 	join := fs.String("join", "", "comma-separated rpc addresses of existing nodes; empty bootstraps a new cluster")
 	fs.IntVar(&cfg.Replicas, "replicas", cfg.Replicas, "replicas per range")
 	fs.StringVar(&cfg.CertsDir, "certs-dir", cfg.CertsDir, "directory of the SQL TLS certificate (node.crt, node.key); default: generated in the data directory")
-	fs.BoolVar(&cfg.Insecure, "insecure", false, "let SQL clients connect without a password (only when every listen address is loopback)")
+	fs.BoolVar(&cfg.Insecure, "insecure", false, "let SQL clients connect without a password and, in a cluster created so, everyone call the gRPC services without the cluster secret (only when every listen address is loopback)")
 	level := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	cc := &cfg.Controller
 	maxBytes := byteSize(cc.RangeMaxBytes)
@@ -124,6 +125,7 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 	}
 	cfg.RootPassword = os.Getenv("SHARD_ROOT_PASSWORD")
 	cfg.AdminToken = os.Getenv("SHARD_ADMIN_TOKEN")
+	cfg.ClusterSecret = os.Getenv(rpcauth.EnvSecret)
 	if *templates != "" {
 		ts, err := api.LoadTemplates(*templates)
 		if err != nil {
@@ -149,6 +151,10 @@ func runStart(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "shard node n%d of cluster %s\n  rpc:      %s\n  sql:      %s\n  http:     %s\n  data dir: %s\n", s.NodeID(), s.ClusterID(), cfg.RPCAddr, cfg.SQLAddr, s.HTTPAddr(), cfg.DataDir)
 	if pw := s.GeneratedRootPassword(); pw != "" {
 		fmt.Fprintf(stdout, "  SQL superuser: root, password %s (shown once; also in %s, mode 0600)\n", pw, filepath.Join(cfg.DataDir, server.RootPasswordFile))
+	}
+	if sec := s.GeneratedClusterSecret(); sec != "" {
+		fmt.Fprintf(stdout, "  cluster secret: %s (give it to joining nodes and the CLI as %s; also in %s, mode 0600)\n",
+			sec, rpcauth.EnvSecret, filepath.Join(cfg.DataDir, rpcauth.SecretFile))
 	}
 	if tok := s.GeneratedAdminToken(); tok != "" {
 		fmt.Fprintf(stdout, "  API admin token: %s (shown once; also in %s, mode 0600)\n", tok, filepath.Join(cfg.DataDir, server.AdminTokenFile))

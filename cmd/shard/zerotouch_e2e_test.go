@@ -134,7 +134,7 @@ func TestE2EZeroTouch(t *testing.T) {
 			t.Fatalf("split: %v", r)
 		}
 	}
-	pool := kv.NewPool()
+	pool := kv.NewPool(c.DialOptions()...)
 	defer pool.Close()
 	cl := kv.NewClient(kv.Config{Pool: pool, Seeds: func() []string { return addrs }})
 	defer cl.Close()

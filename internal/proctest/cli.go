@@ -42,13 +42,14 @@ func (r Result) String() string {
 // Run runs the shard binary with args and returns what it printed and its
 // exit code. It never fails the test, so goroutines may call it.
 func (c *Cluster) Run(args ...string) Result {
-	return run(c.bin, args)
+	return run(c.bin, c.environ(), args)
 }
 
-func run(bin string, args []string) Result {
+func run(bin string, env, args []string) Result {
 	ctx, cancel := context.WithTimeout(context.Background(), cliTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
@@ -81,7 +82,7 @@ func (n *Node) CLI(args ...string) Result {
 	full = append(full, args[:i]...)
 	full = append(full, "--host", n.RPCAddr)
 	full = append(full, args[i:]...)
-	return run(n.c.bin, full)
+	return run(n.c.bin, n.c.environ(), full)
 }
 
 // commandWords counts the leading words of args that name the command.

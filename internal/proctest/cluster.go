@@ -10,6 +10,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/shardingsystem/shard/internal/rpcauth"
 )
 
 // Cluster is a set of node slots sharing one temporary directory. Make it
@@ -23,6 +27,9 @@ type Cluster struct {
 	// env holds KEY=VALUE pairs added to every node's environment
 	// (SetEnv); set before the starts it is meant for.
 	env []string
+	// secret is the cluster secret every node and CLI run is given
+	// (SHARD_CLUSTER_SECRET).
+	secret string
 
 	mu struct {
 		sync.Mutex
@@ -39,7 +46,7 @@ func NewCluster(t testing.TB) *Cluster {
 	if err != nil {
 		t.Fatalf("proctest: %v", err)
 	}
-	c := &Cluster{t: t, bin: bin, dir: dir, logLevel: "info"}
+	c := &Cluster{t: t, bin: bin, dir: dir, logLevel: "info", secret: rpcauth.Generate()}
 	t.Cleanup(c.cleanup)
 	return c
 }
@@ -59,6 +66,18 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	}
 	c.WaitReplicated(min(n, 3), 60*time.Second)
 	return c
+}
+
+// Secret is the cluster secret: nodes and CLI runs get it in their
+// environment; a test's own gRPC clients need DialOptions.
+func (c *Cluster) Secret() string { return c.secret }
+
+// DialOptions are what a gRPC client of the cluster's nodes needs.
+func (c *Cluster) DialOptions() []grpc.DialOption { return rpcauth.DialOptions(c.secret) }
+
+// environ is the environment of the cluster's processes.
+func (c *Cluster) environ() []string {
+	return append(append(os.Environ(), rpcauth.EnvSecret+"="+c.secret), c.env...)
 }
 
 // Bin is the path of the shard binary.

@@ -229,9 +229,7 @@ func (n *Node) startOnce() error {
 
 	cmd := exec.Command(n.c.bin, args...)
 	cmd.Dir = n.dir
-	if len(n.c.env) > 0 {
-		cmd.Env = append(os.Environ(), n.c.env...)
-	}
+	cmd.Env = n.c.environ()
 	cmd.Stdout = newReadyWatcher(outf)
 	cmd.Stderr = errf
 	p := &process{cmd: cmd, out: cmd.Stdout.(*readyWatcher), done: make(chan struct{})}

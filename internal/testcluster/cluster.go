@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+
+	"github.com/shardingsystem/shard/internal/rpcauth"
 	"github.com/shardingsystem/shard/kv"
 	"github.com/shardingsystem/shard/meta/controller"
 	"github.com/shardingsystem/shard/replication"
@@ -64,6 +67,8 @@ type Cluster struct {
 	// checks); client is a kv client of no node, over pool.
 	pool   *kv.Pool
 	client *kv.Client
+	// secret is the cluster secret every node is given.
+	secret string
 
 	mu struct {
 		sync.Mutex
@@ -96,7 +101,8 @@ func Start(tb testing.TB, opts Options) *Cluster {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	c := &Cluster{tb: tb, logs: newLogBuffer(), pool: kv.NewPool()}
+	secret := rpcauth.Generate()
+	c := &Cluster{tb: tb, logs: newLogBuffer(), secret: secret, pool: kv.NewPool(rpcauth.DialOptions(secret)...)}
 	c.client = kv.NewClient(kv.Config{Pool: c.pool, Seeds: func() []string { return addrs }, Logger: c.logs.logger(0)})
 	for i := 1; i <= opts.Nodes; i++ {
 		cfg := server.DefaultConfig()
@@ -104,6 +110,7 @@ func Start(tb testing.TB, opts Options) *Cluster {
 		// so the nodes stop before their directories are removed.
 		cfg.DataDir = tb.TempDir()
 		cfg.RPCAddr = addrs[i-1]
+		cfg.ClusterSecret = secret
 		cfg.SQLAddr, cfg.HTTPAddr = "", ""
 		cfg.Timing = opts.Timing
 		cfg.ReplicateInterval = opts.ReplicateInterval
@@ -295,11 +302,15 @@ func (c *Cluster) Client(i int) *kv.Client {
 	return c.Server(i).KV()
 }
 
+// DialOptions are what a gRPC client of the cluster's nodes needs: the
+// cluster secret on every call.
+func (c *Cluster) DialOptions() []grpc.DialOption { return rpcauth.DialOptions(c.secret) }
+
 // NewClient returns a kv client of no node: it finds the meta range
 // through every slot's address, so it outlives any node's stop. It has its
 // own connections, closed when the test ends.
 func (c *Cluster) NewClient() *kv.Client {
-	pool := kv.NewPool()
+	pool := kv.NewPool(c.DialOptions()...)
 	c.mu.Lock()
 	addrs := make([]string, 0, len(c.mu.nodes))
 	for _, n := range c.mu.nodes {

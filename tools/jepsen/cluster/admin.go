@@ -9,8 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/shardingsystem/shard/internal/rpcauth"
 	"github.com/shardingsystem/shard/keys"
 	"github.com/shardingsystem/shard/kvpb"
 	"github.com/shardingsystem/shard/serverpb"
@@ -38,7 +38,7 @@ func (c *Cluster) Admin(n *Node) (serverpb.AdminClient, error) {
 	if a := c.mu.admin[n.RPCAddr]; a != nil {
 		return a.cl, nil
 	}
-	conn, err := grpc.NewClient(n.RPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(n.RPCAddr, rpcauth.DialOptions(c.cfg.Secret)...)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/shardingsystem/shard/internal/rpcauth"
 )
 
 // Mode is how the nodes are networked.
@@ -53,6 +55,9 @@ type Config struct {
 	// Password is root's SQL password (SHARD_ROOT_PASSWORD); default a
 	// random one.
 	Password string
+	// Secret is the cluster secret (SHARD_CLUSTER_SECRET) every node and
+	// the harness's gRPC clients use; default a random one.
+	Secret string
 	// Mode picks the network; default Auto.
 	Mode Mode
 	// LogLevel is every node's --log-level (default info).
@@ -84,6 +89,9 @@ func (c *Config) defaults() error {
 		b := make([]byte, 12)
 		_, _ = rand.Read(b)
 		c.Password = hex.EncodeToString(b)
+	}
+	if c.Secret == "" {
+		c.Secret = rpcauth.Generate()
 	}
 	if c.LogLevel == "" {
 		c.LogLevel = "info"

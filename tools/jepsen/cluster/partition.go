@@ -7,8 +7,8 @@ import (
 	"sort"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/shardingsystem/shard/internal/rpcauth"
 	"github.com/shardingsystem/shard/serverpb"
 )
 
@@ -71,8 +71,7 @@ func (c *Cluster) Drops() [][2]*Node {
 // within ctx. A partition makes it fail (the packets are dropped, so it
 // times out).
 func (c *Cluster) Reachable(ctx context.Context, from, to *Node) error {
-	conn, err := grpc.NewClient(to.RPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(c.net.dialer(from.Index)))
+	conn, err := grpc.NewClient(to.RPCAddr, append(rpcauth.DialOptions(c.cfg.Secret), grpc.WithContextDialer(c.net.dialer(from.Index)))...)
 	if err != nil {
 		return err
 	}
