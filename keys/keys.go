@@ -294,6 +294,27 @@ func TenantID(k []byte) (uint32, bool) {
 	return binary.BigEndian.Uint32(t[1:]), true
 }
 
+// TenantSpan returns the ids of the databases whose keys [start, end)
+// covers, first to last, when the span holds nothing but SQL keys.
+func TenantSpan(start, end []byte) (first, last uint32, ok bool) {
+	first, ok = TenantID(start)
+	if !ok {
+		return 0, 0, false
+	}
+	last, ok = TenantID(end)
+	if !ok {
+		return 0, 0, false
+	}
+	if len(end) == tenantLen {
+		// Ends where database last starts: last is not covered.
+		if last == 0 {
+			return 0, 0, false
+		}
+		last--
+	}
+	return first, last, last >= first
+}
+
 // ShardBoundary returns the start of the shard block holding k ('t' db
 // hash), the key at which a range may be split without one shard value
 // straddling two ranges. A key that is not inside a SQL shard block (other

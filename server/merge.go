@@ -50,7 +50,7 @@ func (s *Server) mergeRanges(ctx context.Context, leftID, rightID uint64) (*kvpb
 		return nil, kvpb.NewInvalid("r%d is being merged into r%d", rightID, right.MergingInto)
 	}
 	if right.MergingInto == 0 {
-		if !keys.SameTenant(left.StartKey, right.EndKey) {
+		if !keys.SameTenant(left.StartKey, right.EndKey) && !s.releasedSpan(ctx, left.StartKey, right.EndKey) {
 			return nil, kvpb.NewInvalid("r%d and r%d belong to different databases", leftID, rightID)
 		}
 		if err := sameVoters(left, right); err != nil {

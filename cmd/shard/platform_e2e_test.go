@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"github.com/shardingsystem/shard/client"
 	"github.com/shardingsystem/shard/internal/pgtest"
 	"github.com/shardingsystem/shard/internal/proctest"
+	"github.com/shardingsystem/shard/keys"
 	"github.com/shardingsystem/shard/server"
 )
 
@@ -132,6 +134,22 @@ func TestE2EPlatform(t *testing.T) {
 	}
 	if len(db.Shards) != 2 || db.Owner.Role != "shop_owner" || db.Owner.Password == "" || !strings.HasPrefix(db.ConnectionString, "postgresql://shop_owner:") {
 		t.Fatalf("created %+v", db)
+	}
+	// The shard key places rows: a query that fixes it reaches one range.
+	var plan []string
+	rows, err := conn.Query(ctx, "EXPLAIN SELECT * FROM items WHERE tenant_id = 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, line)
+	}
+	if !strings.Contains(strings.Join(plan, "\n"), "single range") {
+		t.Fatalf("EXPLAIN of a query that fixes the shard key:\n%s", strings.Join(plan, "\n"))
 	}
 	out, err := exec.Command(filepath.Join(psqlDir, "psql"), db.ConnectionString, "-tA", "-c", "SELECT count(*) FROM items").CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "1" {
@@ -343,6 +361,25 @@ func TestE2EPlatform(t *testing.T) {
 	if c4, err := pgx.Connect(ctx, db.ConnectionString); err == nil {
 		c4.Close(ctx)
 		t.Fatalf("connected to a deleted database")
+	}
+	// Its ranges are released: no boundary is left inside its span.
+	oldStart := binary.BigEndian.AppendUint32([]byte{'t'}, db.ID)
+	oldEnd := keys.PrefixEnd(oldStart)
+	proctest.WaitFor(t, 60*time.Second, "the deleted database's ranges to merge away", func() error {
+		rs, err := n1.Ranges()
+		if err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if k, err := keys.Parse(r.Start); err == nil && bytes.Compare(k, oldStart) > 0 && bytes.Compare(k, oldEnd) < 0 {
+				return fmt.Errorf("r%d still starts inside the deleted database's span, at %s", r.ID, r.Start)
+			}
+		}
+		return nil
+	})
+	span := fmt.Sprintf(`t\x00\x00\x00\x%02x`, db.ID)
+	if r := n1.CLI("kv", "scan", span, span+`\xff`, "--json"); !r.OK() || strings.TrimSpace(r.Stdout) != "[]" {
+		t.Fatalf("the deleted database's keys are still there: %v", r)
 	}
 	r = c.Run("db", "create", "shop", "--shard-key", "tenant_id", "--template", "tiny", "--api", "http://"+n2.HTTPAddr, "--token", aliceTok)
 	if !r.OK() || !strings.Contains(r.Stdout, "postgresql://shop_owner:") {

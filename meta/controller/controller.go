@@ -143,6 +143,11 @@ type State struct {
 	// ShardCaps caps the ranges of some databases (by id): a database at
 	// its cap is not split (its template's max shards).
 	ShardCaps map[uint32]int
+	// Databases are the ids of the live databases; nil when unknown. The
+	// ranges of a database that is not among them (dropped) are released:
+	// merged with their neighbours across database boundaries, sticky or
+	// not, as long as every key they cover belongs to dropped databases.
+	Databases map[uint32]bool
 }
 
 // Kind is what an action does.

@@ -216,6 +216,48 @@ func TestShardCap(t *testing.T) {
 	}
 }
 
+// TestDroppedDatabaseRangesReleased: the ranges of dropped databases merge
+// with each other across database and sticky boundaries, at once; never
+// with a live database's range, and not while the live databases are
+// unknown.
+func TestDroppedDatabaseRangesReleased(t *testing.T) {
+	mk := func(id uint64, start, end []byte) Range {
+		r := rng(id, 0, 1, t0, 1, 2, 3)
+		r.StartKey, r.EndKey, r.Sticky = start, end, true
+		return r
+	}
+	rs := []Range{
+		mk(2, dbStart(7), dbStart(8)),
+		mk(3, dbStart(8), key(8, 1<<63)),
+		mk(4, key(8, 1<<63), dbStart(9)),
+		mk(5, dbStart(9), dbStart(10)),
+		mk(6, dbStart(10), dbStart(11)),
+	}
+	st := State{Now: t0, Nodes: nodes(t0, 1, 2, 3), Ranges: rs, Databases: map[uint32]bool{7: true, 10: true}}
+	mergesOf := func(p Plan) []Action {
+		var out []Action
+		for _, a := range p.Actions {
+			if a.Kind == Merge {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	m := mergesOf(New(testConfig()).Decide(st))
+	if len(m) != 1 || m[0].RangeID != 3 || m[0].RightID != 4 || m[0].Reason != "released" {
+		t.Fatalf("want r4 merged into r3 (both of dropped database 8): %+v", m)
+	}
+	// Next round: r3 now covers database 8 and r5 database 9, both dropped.
+	st.Ranges = []Range{rs[0], mk(3, dbStart(8), dbStart(9)), rs[3], rs[4]}
+	if m := mergesOf(New(testConfig()).Decide(st)); len(m) != 1 || m[0].RangeID != 3 || m[0].RightID != 5 {
+		t.Fatalf("want r5 (dropped database 9) merged into r3: %+v", m)
+	}
+	st.Databases = nil
+	if m := mergesOf(New(testConfig()).Decide(st)); len(m) > 0 {
+		t.Fatalf("released ranges merged while the live databases are unknown: %+v", m)
+	}
+}
+
 // coldPair returns two cold neighbours of database 7 on the given nodes.
 func coldPair(now time.Time, left, right []uint64) []Range {
 	return []Range{rng(2, 0, 1<<62, now, left...), rng(3, 1<<62, 1<<63, now, right...)}

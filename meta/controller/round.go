@@ -502,6 +502,12 @@ func (r *round) mergeAll() {
 		if r.merges >= r.cfg.MaxConcurrentMoves {
 			return
 		}
+		if sameVoterSet(left, right) && r.released(left) && r.released(right) {
+			r.act(Action{Kind: Merge, RangeID: left.ID, RightID: right.ID, Reason: "released",
+				Detail: fmt.Sprintf("merge r%d into r%d: their databases were dropped, the ranges are released", right.ID, left.ID)})
+			i++
+			continue
+		}
 		if sameVoterSet(left, right) {
 			r.act(Action{Kind: Merge, RangeID: left.ID, RightID: right.ID, Reason: "cold",
 				Detail: fmt.Sprintf("merge r%d into r%d: together %s and %s, cold for %v", right.ID, left.ID,
@@ -514,6 +520,26 @@ func (r *round) mergeAll() {
 	}
 }
 
+// released tells whether every key of rg belongs to a dropped database.
+func (r *round) released(rg *Range) bool {
+	if r.st.Databases == nil {
+		return false
+	}
+	first, last, ok := keys.TenantSpan(rg.StartKey, rg.EndKey)
+	if !ok {
+		return false
+	}
+	if last-first > 10000 {
+		return false
+	}
+	for i := uint32(0); i <= last-first; i++ {
+		if r.st.Databases[first+i] {
+			return false
+		}
+	}
+	return true
+}
+
 // mergeable says whether two neighbours should merge now, and if not why
 // (empty when the reason is not worth an event: busy, different databases,
 // a sticky boundary, hot or large).
@@ -521,6 +547,9 @@ func (r *round) mergeable(left, right *Range) (bool, string) {
 	switch {
 	case left.ID == metaRangeID || right.ID == metaRangeID || r.busy[left.ID] || r.busy[right.ID]:
 		return false, ""
+	case bytes.Equal(left.EndKey, right.StartKey) && r.released(left) && r.released(right):
+		// A dropped database's ranges: nothing to wait for.
+		return r.fresh(left) && r.fresh(right), ""
 	case !bytes.Equal(left.EndKey, right.StartKey) || !keys.SameTenant(left.StartKey, right.EndKey):
 		return false, ""
 	case right.Sticky:
