@@ -2,7 +2,10 @@
 // node's replicas and their raft groups (the store), one gRPC server that
 // carries raft traffic (replication.Hub), the Internal service (batches,
 // join, replica creation, splits) and the Admin service (the CLI), the kv
-// client, and the background loops.
+// client, the SQL layer, the HTTP listener with the management API (package
+// api, carried out by platform.go; metering in usage.go), and the
+// background loops. Every gRPC call carries the cluster secret
+// (secret.go, internal/rpcauth).
 //
 // # Lifecycle
 //
@@ -31,6 +34,9 @@
 //     relocate.go, leader transfers), record events in the meta range;
 //   - replica-gc: remove replicas whose range moved or merged away from
 //     this node, also while it was down or partitioned (replicagc.go);
+//   - usage (every 3 s): write this node's metered request units to meta
+//     and read the databases' storage back (usage.go); the controller's
+//     node writes the storage;
 //   - tso: on the meta range's leader, serve batches of timestamps
 //     (Internal.GetTimestamps) and raise the persisted window ahead of
 //     demand (see meta/DESIGN.md, "Timestamp oracle").
@@ -40,6 +46,10 @@
 //	DIR/SHARD          marker: a directory without it is never touched
 //	DIR/store/         the Pebble engine: user data, raft logs, local state
 //	DIR/snapshots/rN/  raft snapshots of range N
+//	DIR/cluster-secret the cluster secret (0600)
+//	DIR/root-password, DIR/admin-token  made by the node that created the
+//	                   cluster (0600)
+//	DIR/node.crt, node.key  the SQL listener's TLS certificate
 //
 // # Debugging
 //

@@ -119,7 +119,7 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		cfg.Logger = logger.With("n", i+1)
 		// Thresholds a demo load reaches within seconds, so that splits
 		// and merges can be watched.
-		cfg.Controller.SplitQPS = 400
+		cfg.Controller.SplitQPS = 100
 		cfg.Controller.SplitWindow = 5 * time.Second
 		cfg.Controller.MergeAfter = time.Minute
 		cfg.Controller.MergeCooldown = time.Minute
