@@ -176,6 +176,11 @@ func (h *controllerHost) round(ctx context.Context) {
 	}
 	h.record(ctx, plan.Events)
 	if trim {
+		if n, err := h.s.platform.expireIdempotency(ctx); err != nil {
+			h.s.log.Debug("controller: expire idempotency records", "err", err)
+		} else if n > 0 {
+			h.s.log.Debug("controller: expired idempotency records", "dropped", n)
+		}
 		if n, err := h.s.meta.TrimEvents(ctx, meta.MaxEvents); err != nil {
 			h.s.log.Debug("controller: trim events", "err", err)
 		} else if n > 0 {

@@ -705,6 +705,15 @@ func (p *platform) ClaimIdempotent(ctx context.Context, account, key, requestHas
 	}
 }
 
+// expireIdempotency deletes the idempotency records older than
+// idempotencyTTL (the controller's node does, now and then).
+func (p *platform) expireIdempotency(ctx context.Context) (int, error) {
+	return p.s.meta.DeleteIdempotentOlder(ctx, func(rec []byte) bool {
+		var r api.StoredResponse
+		return json.Unmarshal(rec, &r) != nil || time.Since(r.Created) > idempotencyTTL
+	})
+}
+
 // FinishIdempotent implements api.Backend.
 func (p *platform) FinishIdempotent(ctx context.Context, account, key string, resp *api.StoredResponse) error {
 	if resp == nil {
