@@ -271,8 +271,7 @@ func (h *controllerHost) state(ctx context.Context) (controller.State, error) {
 	if err != nil {
 		return controller.State{}, err
 	}
-	// After the descriptors: see liveDatabases.
-	liveDBs := h.s.liveDatabases(ctx)
+	dropped := h.s.droppedDatabases(ctx)
 	now := time.Now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -302,7 +301,7 @@ func (h *controllerHost) state(ctx context.Context) (controller.State, error) {
 		}
 	}
 	st.ShardCaps = h.s.shardCaps()
-	st.Databases = liveDBs
+	st.Dropped = dropped
 	keys := make([]uint64, 0, len(h.mu.inflight))
 	for k := range h.mu.inflight {
 		keys = append(keys, k)

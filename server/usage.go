@@ -13,6 +13,7 @@ import (
 	"github.com/shardingsystem/shard/keys"
 	"github.com/shardingsystem/shard/kvpb"
 	"github.com/shardingsystem/shard/meta"
+	"github.com/shardingsystem/shard/meta/controller"
 	"github.com/shardingsystem/shard/sql/catalog"
 	"github.com/shardingsystem/shard/sql/pgerror"
 )
@@ -235,36 +236,20 @@ func (s *Server) shardCaps() map[uint32]int {
 	return out
 }
 
-// liveDatabases returns the ids of the databases in the catalog, read now
-// (nil if it cannot be read). The controller reads it after the range
-// descriptors: a database's ranges exist only once its catalog record
-// does, so no range of a live database looks dropped.
-func (s *Server) liveDatabases(ctx context.Context) map[uint32]bool {
+// droppedDatabases returns the ids of the dropped databases, from the
+// catalog read now (nil if it cannot be read).
+func (s *Server) droppedDatabases(ctx context.Context) map[uint32]bool {
 	if s.catalog == nil || s.catalog.Refresh(ctx) != nil {
 		return nil
 	}
-	out := map[uint32]bool{}
-	for _, db := range s.catalog.Get().Databases() {
-		out[db.ID] = true
-	}
-	return out
+	return s.catalog.Get().DroppedDatabases()
 }
 
 // releasedSpan tells whether every key of [start, end) belongs to a
 // dropped database (the catalog read now), so that ranges there may merge
 // across database boundaries.
 func (s *Server) releasedSpan(ctx context.Context, start, end []byte) bool {
-	first, last, ok := keys.TenantSpan(start, end)
-	live := s.liveDatabases(ctx)
-	if !ok || live == nil || last-first > 10000 {
-		return false
-	}
-	for i := uint32(0); i <= last-first; i++ {
-		if live[first+i] {
-			return false
-		}
-	}
-	return true
+	return controller.Released(start, end, s.droppedDatabases(ctx))
 }
 
 // storageQuota is sql.Config.StorageQuota: a database at or over its

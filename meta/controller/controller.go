@@ -143,11 +143,10 @@ type State struct {
 	// ShardCaps caps the ranges of some databases (by id): a database at
 	// its cap is not split (its template's max shards).
 	ShardCaps map[uint32]int
-	// Databases are the ids of the live databases; nil when unknown. The
-	// ranges of a database that is not among them (dropped) are released:
-	// merged with their neighbours across database boundaries, sticky or
-	// not, as long as every key they cover belongs to dropped databases.
-	Databases map[uint32]bool
+	// Dropped are the ids of dropped databases. A range all of whose keys
+	// belong to dropped databases is released: it merges with a released
+	// neighbour at once, across database and sticky boundaries.
+	Dropped map[uint32]bool
 }
 
 // Kind is what an action does.

@@ -218,8 +218,7 @@ func TestShardCap(t *testing.T) {
 
 // TestDroppedDatabaseRangesReleased: the ranges of dropped databases merge
 // with each other across database and sticky boundaries, at once; never
-// with a live database's range, and not while the live databases are
-// unknown.
+// with the range of a database not known to be dropped.
 func TestDroppedDatabaseRangesReleased(t *testing.T) {
 	mk := func(id uint64, start, end []byte) Range {
 		r := rng(id, 0, 1, t0, 1, 2, 3)
@@ -233,7 +232,7 @@ func TestDroppedDatabaseRangesReleased(t *testing.T) {
 		mk(5, dbStart(9), dbStart(10)),
 		mk(6, dbStart(10), dbStart(11)),
 	}
-	st := State{Now: t0, Nodes: nodes(t0, 1, 2, 3), Ranges: rs, Databases: map[uint32]bool{7: true, 10: true}}
+	st := State{Now: t0, Nodes: nodes(t0, 1, 2, 3), Ranges: rs, Dropped: map[uint32]bool{8: true, 9: true}}
 	mergesOf := func(p Plan) []Action {
 		var out []Action
 		for _, a := range p.Actions {
@@ -252,9 +251,9 @@ func TestDroppedDatabaseRangesReleased(t *testing.T) {
 	if m := mergesOf(New(testConfig()).Decide(st)); len(m) != 1 || m[0].RangeID != 3 || m[0].RightID != 5 {
 		t.Fatalf("want r5 (dropped database 9) merged into r3: %+v", m)
 	}
-	st.Databases = nil
+	st.Dropped = map[uint32]bool{8: true}
 	if m := mergesOf(New(testConfig()).Decide(st)); len(m) > 0 {
-		t.Fatalf("released ranges merged while the live databases are unknown: %+v", m)
+		t.Fatalf("a range of database 9, not dropped, merged as released: %+v", m)
 	}
 }
 

@@ -521,19 +521,17 @@ func (r *round) mergeAll() {
 }
 
 // released tells whether every key of rg belongs to a dropped database.
-func (r *round) released(rg *Range) bool {
-	if r.st.Databases == nil {
-		return false
-	}
-	first, last, ok := keys.TenantSpan(rg.StartKey, rg.EndKey)
-	if !ok {
-		return false
-	}
-	if last-first > 10000 {
+func (r *round) released(rg *Range) bool { return Released(rg.StartKey, rg.EndKey, r.st.Dropped) }
+
+// Released tells whether every key of [start, end) belongs to one of the
+// dropped databases.
+func Released(start, end []byte, dropped map[uint32]bool) bool {
+	first, last, ok := keys.TenantSpan(start, end)
+	if !ok || len(dropped) == 0 || last-first > 10000 {
 		return false
 	}
 	for i := uint32(0); i <= last-first; i++ {
-		if r.st.Databases[first+i] {
+		if !dropped[first+i] {
 			return false
 		}
 	}

@@ -1,6 +1,7 @@
 package catalog
 
 import (
+	"maps"
 	"sort"
 	"strings"
 
@@ -178,11 +179,19 @@ type Catalog struct {
 	dbs     map[string]*Database
 	tables  map[uint32]*Table
 	roles   map[string]*Role
+	// dropped are the ids of dropped databases.
+	dropped map[uint32]bool
 }
 
 func newCatalog() *Catalog {
-	return &Catalog{dbs: map[string]*Database{}, tables: map[uint32]*Table{}, roles: map[string]*Role{}}
+	return &Catalog{dbs: map[string]*Database{}, tables: map[uint32]*Table{}, roles: map[string]*Role{}, dropped: map[uint32]bool{}}
 }
+
+// Dropped reports whether id is the id of a dropped database.
+func (c *Catalog) Dropped(id uint32) bool { return c.dropped[id] }
+
+// DroppedDatabases returns the ids of the dropped databases.
+func (c *Catalog) DroppedDatabases() map[uint32]bool { return maps.Clone(c.dropped) }
 
 // Database returns the database named name, or nil.
 func (c *Catalog) Database(name string) *Database { return c.dbs[name] }

@@ -19,6 +19,9 @@ const (
 	kindDatabase = 'd'
 	kindTable    = 't'
 	kindRole     = 'r'
+	// kindDropped marks a dropped database's id: its ranges may be
+	// released (merged across its boundaries) once its data is gone.
+	kindDropped = 'x'
 )
 
 // ErrCorrupt means a catalog record could not be decoded.
@@ -72,6 +75,11 @@ func Load(ctx context.Context, txn *kv.Txn) (*Catalog, error) {
 			if err = json.Unmarshal(r.Value, ro); err == nil {
 				c.roles[ro.Name] = ro
 			}
+		case kindDropped:
+			d := &Database{}
+			if err = json.Unmarshal(r.Value, d); err == nil {
+				c.dropped[d.ID] = true
+			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, keys.Pretty(r.Key), err)
@@ -118,9 +126,13 @@ func (m *Mutation) PutDatabase(d *Database) error {
 	return m.put(idKey(kindDatabase, d.ID), d)
 }
 
-// DeleteDatabase removes d's record.
+// DeleteDatabase removes d's record and marks its id dropped.
 func (m *Mutation) DeleteDatabase(d *Database) error {
 	delete(m.Cat.dbs, d.Name)
+	m.Cat.dropped[d.ID] = true
+	if err := m.put(idKey(kindDropped, d.ID), &Database{ID: d.ID, Name: d.Name}); err != nil {
+		return err
+	}
 	return m.Txn.Delete(idKey(kindDatabase, d.ID))
 }
 
