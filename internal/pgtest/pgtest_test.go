@@ -75,6 +75,29 @@ func TestServer(t *testing.T) {
 	s.Stop() // again: nothing
 }
 
+// TestLaunch: a program's server (no test around it), here with fsync on
+// as a benchmark peer wants; Stop removes it.
+func TestLaunch(t *testing.T) {
+	Require(t, "")
+	var lines []string
+	s, err := Launch(Options{Name: "peer", Settings: map[string]string{"fsync": "on", "synchronous_commit": "on"}},
+		func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := query(t, s.DSN(""), "SHOW fsync"); got != "on" {
+		s.Stop()
+		t.Fatalf("fsync %q", got)
+	}
+	s.Stop()
+	if _, err := os.Stat(s.Dir()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("directory left after Stop: %v (log: %v)", err, lines)
+	}
+	if _, err := Launch(Options{BinDir: t.TempDir()}, nil); !errors.Is(err, ErrNotInstalled) {
+		t.Fatalf("Launch without PostgreSQL: %v", err)
+	}
+}
+
 func TestServerTLS(t *testing.T) {
 	s := Start(t, Options{Name: "tls", User: "admin", Password: "secret", TLS: true, MaxConnections: 20})
 	if !strings.Contains(s.DSN("x"), "sslmode=require") {

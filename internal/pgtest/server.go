@@ -87,15 +87,19 @@ func (o Options) Validate() error {
 	return errors.Join(errs...)
 }
 
-// Server is a running PostgreSQL owned by one test.
+// Server is a running PostgreSQL owned by one test (Start) or by a
+// program (Launch).
 type Server struct {
-	t    testing.TB
 	opts Options
 	bin  string // the programs' directory
 	dir  string // the temporary directory: data/, socket, log, password file
 	log  string // the server's stdout and stderr
 	addr string // 127.0.0.1:port
 	cred *syscall.Credential
+	// logf reports what happens; failed says whether the owner failed
+	// (the test), to keep the log and the directory.
+	logf   func(format string, args ...any)
+	failed func() bool
 
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the postmaster has been reaped
@@ -112,28 +116,63 @@ func Start(t testing.TB, opts Options) *Server {
 	if err := opts.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{t: t, opts: opts, bin: Require(t, opts.BinDir, opts.Programs...)}
-	dir, err := os.MkdirTemp("", "pgtest-"+opts.Name+"-")
+	s, err := launch(opts, Require(t, opts.BinDir, opts.Programs...), t.Logf, t.Failed)
+	if s != nil {
+		t.Cleanup(s.Stop)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// Launch starts a server for a program (the benchmark harness compares
+// against one): the programs are found as Find does (an error wrapping
+// ErrNotInstalled when PostgreSQL 15 is missing), logf gets progress
+// lines (nil: none). The caller stops it with Stop.
+func Launch(opts Options, logf func(format string, args ...any)) (*Server, error) {
+	opts = opts.withDefaults()
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	bin, err := Find(opts.BinDir, opts.Programs...)
+	if err != nil {
+		return nil, err
+	}
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	s, err := launch(opts, bin, logf, func() bool { return false })
+	if err != nil && s != nil {
+		s.Stop()
+	}
+	return s, err
+}
+
+// launch sets up and starts a server; on failure the returned server (if
+// any) holds what must be cleaned up with Stop.
+func launch(opts Options, bin string, logf func(string, ...any), failed func() bool) (*Server, error) {
+	s := &Server{opts: opts, bin: bin, logf: logf, failed: failed}
+	dir, err := os.MkdirTemp("", "pgtest-"+opts.Name+"-")
+	if err != nil {
+		return nil, err
+	}
 	s.dir, s.log = dir, filepath.Join(dir, "postgres.log")
-	t.Cleanup(s.Stop)
 	if err := s.setUp(); err != nil {
-		t.Fatalf("%s: %v", opts.Name, err)
+		return s, fmt.Errorf("%s: %v", opts.Name, err)
 	}
 	for attempt := 0; ; attempt++ {
 		err := s.start()
 		if err == nil {
-			return s
+			return s, nil
 		}
 		// Another process may take the port between choosing and binding
 		// it; then the postmaster has exited.
 		if attempt < 3 && s.exited() && strings.Contains(s.LogTail(4096), "could not bind") {
-			t.Logf("%s: lost port %s to another process; retrying", opts.Name, s.addr)
+			logf("%s: lost port %s to another process; retrying", opts.Name, s.addr)
 			continue
 		}
-		t.Fatalf("%s: %v\nserver log:\n%s", opts.Name, err, s.LogTail(8192))
+		return s, fmt.Errorf("%s: %v\nserver log:\n%s", opts.Name, err, s.LogTail(8192))
 	}
 }
 
@@ -332,26 +371,26 @@ func (s *Server) Stop() {
 }
 
 func (s *Server) stop() {
-	t, name := s.t, s.opts.Name
+	name := s.opts.Name
 	if s.cmd != nil && !s.exited() {
 		_ = s.cmd.Process.Signal(syscall.SIGINT)
 		select {
 		case <-s.done:
 		case <-time.After(stopGrace):
-			t.Logf("%s: still running %v after SIGINT; killing it", name, stopGrace)
+			s.logf("%s: still running %v after SIGINT; killing it", name, stopGrace)
 			_ = s.cmd.Process.Kill()
 			<-s.done
 		}
 	}
-	if t.Failed() {
-		t.Logf("---- %s server log (end) ----\n%s", name, s.LogTail(8192))
+	if s.failed() {
+		s.logf("---- %s server log (end) ----\n%s", name, s.LogTail(8192))
 		if os.Getenv("PROCTEST_KEEP") != "" {
-			t.Logf("%s: kept %s", name, s.dir)
+			s.logf("%s: kept %s", name, s.dir)
 			return
 		}
 	}
 	if err := os.RemoveAll(s.dir); err != nil {
-		t.Logf("%s: remove %s: %v", name, s.dir, err)
+		s.logf("%s: remove %s: %v", name, s.dir, err)
 	}
 }
 
