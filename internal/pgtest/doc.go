@@ -9,7 +9,9 @@
 // (fast shutdown, SIGKILL after a grace period) runs from t.Cleanup, or
 // earlier when called. Settings make output deterministic (TimeZone=UTC,
 // DateStyle='ISO, MDY', lc_messages=C) and durability is off: it is a
-// reference, not a store.
+// reference, not a store. [Launch] starts the same server for a program
+// (the benchmark harness's peer, which turns durability back on through
+// Options.Settings); the program calls Stop.
 //
 // PostgreSQL refuses to run as root: a test running as root runs initdb
 // and postgres as the postgres user (which must exist, as the Debian
