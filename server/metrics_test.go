@@ -83,6 +83,9 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("no %s in /metrics", want)
 		}
 	}
+	if syncs, commits := got["shard_store_wal_fsyncs_total"], got["shard_store_synced_commits_total"]; syncs < 1 || commits < 1 {
+		t.Errorf("fsyncs %v, synced commits %v: the writes were durable, so neither can be 0", syncs, commits)
+	}
 	if got["shard_ranges"] < 2 || got["shard_store_bytes"] <= 0 || got["shard_txn_commit_latency_seconds{path=1pc}_count"] < 20 ||
 		got["shard_tso_latency_seconds_count"] < 1 {
 		t.Errorf("implausible values: ranges %v, store %v, 1pc commits %v, tso %v", got["shard_ranges"], got["shard_store_bytes"],
