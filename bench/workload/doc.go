@@ -1,0 +1,98 @@
+// Package workload is the library of the benchmark harness: it runs a
+// workload (kv, select, tpcb) against any PostgreSQL-compatible database
+// (shard, PostgreSQL) over pgx for a while, with many workers, and
+// reports throughput and latency per operation, per second and in total,
+// in the text layout of `cockroach workload` and as a JSON Result. A thin
+// `shard bench` command will parse flags into Options and the workloads'
+// options and call Run.
+//
+// # The model
+//
+// A Workload makes its schema and data (Setup: DROP TABLE IF EXISTS, then
+// CREATE and a COPY load, so a second Setup starts over) and opens
+// Workers, each with its own connection. Run opens Concurrency workers
+// before the clock starts, starts them spread over Ramp, and each calls
+// Worker.Op in a loop with its own *rand.Rand (PCG seeded with Seed and
+// the worker's index) until Ramp + Duration has passed or ctx is
+// canceled. Every second the reporter (Run's own goroutine) collects what
+// the workers recorded, prints a line per operation to Progress and adds
+// it to the series; at the end it prints the summary to Out.
+//
+//	_elapsed___errors__ops/sec(inst)___ops/sec(cum)__p50(ms)__p95(ms)__p99(ms)_pMax(ms)
+//	    1.0s        0         1234.5         1234.5      1.2      3.4      5.6     12.1 read
+//
+// The summary has one line per operation and a "total" line under
+// `_elapsed___errors_____ops(total)___ops/sec(cum)__avg(ms)__p50(ms)__p95(ms)__p99(ms)_pMax(ms)__total`,
+// then the retries the same way under `_elapsed__retries___retry(%)`.
+// Result.WriteJSON saves the same figures with the per-second series.
+//
+// # Counting
+//
+//   - An operation is one Op call that returned nil, timed from the start
+//     of its first attempt; only operations have latencies.
+//   - An Op error with SQLSTATE 40001 or 40P01 (IsRetry) is a retry: the
+//     worker calls Op again at once, without waiting for the rate limit,
+//     and the operation's latency covers every attempt. tpcb repeats the
+//     same transaction; kv and select make a new operation (new keys). Any other error is an error of the operation; the worker
+//     goes on.
+//   - An attempt cut off by the end of the run is not counted at all.
+//   - The cumulative figures and the summary start at the first
+//     per-second tick at or after the end of the ramp (all of the run when
+//     Ramp is 0); the per-second lines and the series cover the ramp too.
+//     The last, partial second gets a line when it lasted half a second
+//     or more, and counts in the summary either way.
+//   - Latencies are recorded in microseconds into HDR histograms (1 µs to
+//     60 s, 3 significant figures; longer is recorded as 60 s) and printed
+//     in milliseconds. Percentiles are the histogram's: exact to 3
+//     significant figures.
+//
+// # Moving parts
+//
+//   - run.go: Run, the workers' loop, the reporter's ticks.
+//   - hist.go: each worker records into its own histograms (a recorder,
+//     one mutex per worker that only the once-a-second collection
+//     contends); the reporter merges them into the second's and the
+//     cumulative histograms (aggregate).
+//   - pacer.go: MaxRate. Each worker gets MaxRate/Concurrency and spaces
+//     its operations 1/rate apart, never bursting to catch up, so a run
+//     makes at most MaxRate·t + Concurrency operations in time t.
+//     golang.org/x/time/rate is not a dependency of the module; the
+//     pacer is a few lines.
+//   - output.go, result.go: the text layout and the JSON Result.
+//   - kv.go, pgbench.go, tpcb.go: the workloads; pg.go: connections and
+//     the COPY loader (text format: pgx's CopyFrom speaks the binary
+//     format, which shard does not support).
+//   - keys.go: key distributions. Zipfian is YCSB's generator (Gray et
+//     al.) with θ = 0.99, not math/rand's Zipf, which needs θ > 1; its
+//     keys are not scrambled (key 0 is the hottest; shard places rows by
+//     the hash of their key anyway).
+//
+// # Workloads
+//
+//   - kv: table kv(k bigint PRIMARY KEY, v bytea). ReadPercent of the
+//     operations are "read", SELECT v FROM kv WHERE k = $1 (a missing key
+//     is fine); the others are "write", one INSERT ... VALUES ($1, $2),
+//     ... ON CONFLICT (k) DO UPDATE SET v = excluded.v of Batch rows with
+//     distinct keys in ascending order (PostgreSQL refuses an upsert that
+//     touches a row twice, and the order avoids deadlocks). Only simple
+//     statements, that shard and PostgreSQL both run.
+//   - select: pgbench -S; tpcb: pgbench's TPC-B-like transaction (BEGIN,
+//     UPDATE accounts, SELECT abalance, UPDATE tellers, UPDATE branches,
+//     INSERT history, COMMIT). Both load pgbench's four tables at
+//     PgbenchOptions.Scale (Accounts per branch overridable for tests).
+//
+// # Invariants
+//
+//   - Every goroutine Run starts (one per worker) has ended, and every
+//     Worker is closed, when Run returns; workers never write output.
+//   - The same Seed gives worker i the same sequence of random choices in
+//     every run (the interleaving of workers, and so the data, differs).
+//   - The hot path takes only the worker's own mutex; nothing a worker
+//     does waits for another worker.
+//
+// # Debugging
+//
+// Result.Ops[i].FirstError (and "first_error" in the JSON) keeps the
+// first error message of each operation. The package's tests run every
+// workload against PostgreSQL 15 (internal/pgtest) for two seconds.
+package workload
