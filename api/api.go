@@ -53,41 +53,64 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 // Register adds the API's routes (/v1/...) to mux.
 func (h *Handler) Register(mux *http.ServeMux) { mux.Handle("/v1/", h) }
 
+// route is one endpoint: its method and path pattern, and its handler.
+type route struct {
+	pattern string
+	handler func(h *Handler) http.HandlerFunc
+}
+
+// routes are the API's endpoints; Routes and the OpenAPI test read them.
+var routes = []route{
+	{"GET /v1/openapi.json", func(h *Handler) http.HandlerFunc { return serveOpenAPI }},
+	{"POST /v1/databases", func(h *Handler) http.HandlerFunc { return h.auth(h.idempotent(h.createDatabase)) }},
+	{"GET /v1/databases", func(h *Handler) http.HandlerFunc { return h.auth(h.listDatabases) }},
+	{"GET /v1/databases/{name}", func(h *Handler) http.HandlerFunc { return h.auth(h.getDatabase) }},
+	{"DELETE /v1/databases/{name}", func(h *Handler) http.HandlerFunc { return h.auth(h.deleteDatabase) }},
+	{"GET /v1/databases/{name}/shards", func(h *Handler) http.HandlerFunc { return h.auth(h.shards) }},
+	{"GET /v1/databases/{name}/events", func(h *Handler) http.HandlerFunc { return h.auth(h.events) }},
+	{"GET /v1/databases/{name}/usage", func(h *Handler) http.HandlerFunc { return h.auth(h.usage) }},
+	{"GET /v1/nodes", func(h *Handler) http.HandlerFunc { return h.auth(h.nodes) }},
+	{"GET /v1/cluster", func(h *Handler) http.HandlerFunc { return h.auth(h.cluster) }},
+	{"POST /v1/tokens", func(h *Handler) http.HandlerFunc { return h.auth(h.idempotent(h.createToken)) }},
+	{"GET /v1/tokens", func(h *Handler) http.HandlerFunc { return h.auth(h.listTokens) }},
+	{"DELETE /v1/tokens/{id}", func(h *Handler) http.HandlerFunc { return h.auth(h.deleteToken) }},
+	{"GET /v1/templates", func(h *Handler) http.HandlerFunc { return h.auth(h.templates) }},
+}
+
+func serveOpenAPI(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(openAPIDoc)
+}
+
+// routes registers every endpoint, and a fallback that answers 405 for a
+// known path called with another method and 404 for any other path.
 func (h *Handler) routes() {
-	m := h.mux
-	m.HandleFunc("GET /v1/openapi.json", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(openAPIDoc)
-	})
-	m.HandleFunc("POST /v1/databases", h.auth(h.idempotent(h.createDatabase)))
-	m.HandleFunc("GET /v1/databases", h.auth(h.listDatabases))
-	m.HandleFunc("GET /v1/databases/{name}", h.auth(h.getDatabase))
-	m.HandleFunc("DELETE /v1/databases/{name}", h.auth(h.deleteDatabase))
-	m.HandleFunc("GET /v1/databases/{name}/shards", h.auth(h.shards))
-	m.HandleFunc("GET /v1/databases/{name}/events", h.auth(h.events))
-	m.HandleFunc("GET /v1/databases/{name}/usage", h.auth(h.usage))
-	m.HandleFunc("GET /v1/nodes", h.auth(h.nodes))
-	m.HandleFunc("GET /v1/cluster", h.auth(h.cluster))
-	m.HandleFunc("POST /v1/tokens", h.auth(h.idempotent(h.createToken)))
-	m.HandleFunc("GET /v1/tokens", h.auth(h.listTokens))
-	m.HandleFunc("DELETE /v1/tokens/{id}", h.auth(h.deleteToken))
-	m.HandleFunc("GET /v1/templates", h.auth(h.templates))
-	m.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+	paths := http.NewServeMux() // the endpoints' paths, any method
+	seen := map[string]bool{}
+	for _, rt := range routes {
+		h.mux.HandleFunc(rt.pattern, rt.handler(h))
+		_, path, _ := strings.Cut(rt.pattern, " ")
+		if !seen[path] {
+			seen[path] = true
+			paths.HandleFunc(path, func(http.ResponseWriter, *http.Request) {})
+		}
+	}
+	h.mux.HandleFunc("/v1/", func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := paths.Handler(r); pattern != "" {
+			writeProblem(w, r, Errorf(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "%s does not take %s", r.URL.Path, r.Method))
+			return
+		}
 		writeProblem(w, r, Errorf(http.StatusNotFound, CodeNotFound, "no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
 }
 
-// Routes lists the method and path pattern of every endpoint, for the test
-// that keeps openapi.json complete.
+// Routes lists the method and path pattern of every endpoint.
 func Routes() []string {
-	return []string{
-		"GET /v1/openapi.json",
-		"POST /v1/databases", "GET /v1/databases", "GET /v1/databases/{name}", "DELETE /v1/databases/{name}",
-		"GET /v1/databases/{name}/shards", "GET /v1/databases/{name}/events", "GET /v1/databases/{name}/usage",
-		"GET /v1/nodes", "GET /v1/cluster",
-		"POST /v1/tokens", "GET /v1/tokens", "DELETE /v1/tokens/{id}",
-		"GET /v1/templates",
+	out := make([]string, 0, len(routes))
+	for _, rt := range routes {
+		out = append(out, rt.pattern)
 	}
+	return out
 }
 
 type principalKey struct{}

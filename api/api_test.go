@@ -175,6 +175,8 @@ func TestAuthAndErrors(t *testing.T) {
 	wantProblem(t, call(t, srv, "POST", "/v1/databases", "alice", `{"name":"shop","shard_key":"tenant_id"}`), 409, CodeAlreadyExists)
 	wantProblem(t, call(t, srv, "GET", "/v1/databases/none", "alice", ""), 404, CodeNotFound)
 	wantProblem(t, call(t, srv, "GET", "/v1/nothing", "alice", ""), 404, CodeNotFound)
+	wantProblem(t, call(t, srv, "PUT", "/v1/databases", "alice", ""), 405, CodeMethodNotAllowed)
+	wantProblem(t, call(t, srv, "POST", "/v1/databases/shop", "alice", ""), 405, CodeMethodNotAllowed)
 	wantProblem(t, call(t, srv, "POST", "/v1/tokens", "alice", `{"account":"bob"}`), 403, CodeForbidden)
 	if a := call(t, srv, "DELETE", "/v1/databases/shop", "alice", ""); a.status != 204 {
 		t.Fatalf("delete: %d %s", a.status, a.body)

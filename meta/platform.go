@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/shardingsystem/shard/keys"
+	"github.com/shardingsystem/shard/kvpb"
 )
 
 // Platform records (the HTTP API's state) in the meta range, as JSON:
@@ -151,16 +152,19 @@ func usageKey(db uint32, node uint64) []byte {
 // PutUsage writes the records of several databases for one node (node 0:
 // storage) in one batch.
 func (m *Meta) PutUsage(ctx context.Context, node uint64, recs map[uint32]UsageRecord) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	reqs := make([]*kvpb.Request, 0, len(recs))
 	for db, r := range recs {
 		v, err := json.Marshal(r)
 		if err != nil {
 			return err
 		}
-		if err := m.db.Put(ctx, usageKey(db, node), v); err != nil {
-			return err
-		}
+		reqs = append(reqs, &kvpb.Request{Value: &kvpb.Request_Put{Put: &kvpb.PutRequest{Key: usageKey(db, node), Value: v}}})
 	}
-	return nil
+	_, err := m.db.Send(ctx, keys.MetaMin, reqs)
+	return err
 }
 
 // Usage returns the usage records of every database, by database and node.

@@ -3,8 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -30,11 +28,7 @@ func (s *Server) startSQL(ctx context.Context, bootstrap bool) error {
 	if bootstrap {
 		pw := s.cfg.RootPassword
 		if pw == "" {
-			b := make([]byte, 18)
-			if _, err := rand.Read(b); err != nil {
-				return err
-			}
-			pw = base64.RawURLEncoding.EncodeToString(b)
+			pw = randomString(18)
 			s.generatedPassword = pw
 		}
 		if err := os.WriteFile(filepath.Join(s.cfg.DataDir, RootPasswordFile), []byte(pw+"\n"), 0o600); err != nil {

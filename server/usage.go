@@ -117,7 +117,8 @@ func batchUnits(ba *kvpb.BatchRequest, resp *kvpb.BatchResponse) (db uint32, u u
 	return binary.BigEndian.Uint32(t[1:]), u, true
 }
 
-// meter is kv.Config.Meter.
+// meter is kv.Config.Meter. It is on the path of every batch, so it only
+// adds to the pending counts; flushUsage moves them to Prometheus.
 func (u *usageMeter) meter(ba *kvpb.BatchRequest, resp *kvpb.BatchResponse) {
 	db, n, ok := batchUnits(ba, resp)
 	if !ok {
@@ -129,13 +130,6 @@ func (u *usageMeter) meter(ba *kvpb.BatchRequest, resp *kvpb.BatchResponse) {
 	p.write += n.write
 	u.mu.pend[db] = p
 	u.mu.Unlock()
-	label := fmt.Sprint(db)
-	if n.read > 0 {
-		u.readC.WithLabelValues(label).Add(float64(n.read))
-	}
-	if n.write > 0 {
-		u.writeC.WithLabelValues(label).Add(float64(n.write))
-	}
 }
 
 // pending returns the units this node counted for db and has not flushed.
@@ -195,6 +189,9 @@ func (s *Server) flushUsage(ctx context.Context) error {
 	}
 	u.mu.Lock()
 	for db, f := range flushed {
+		label := fmt.Sprint(db)
+		u.readC.WithLabelValues(label).Add(float64(f.read))
+		u.writeC.WithLabelValues(label).Add(float64(f.write))
 		t := u.mu.total[db]
 		u.mu.total[db] = units{t.read + f.read, t.write + f.write}
 		p := u.mu.pend[db]
