@@ -138,6 +138,19 @@ func (h *Handler) auth(next http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// AdminOnly serves next only to the cluster's admin token (401 without a
+// valid token, 403 for another token): for node endpoints outside /v1,
+// such as /debug/pprof.
+func (h *Handler) AdminOnly(next http.Handler) http.HandlerFunc {
+	return h.auth(func(w http.ResponseWriter, r *http.Request) {
+		if !principal(r.Context()).Admin {
+			writeProblem(w, r, Errorf(http.StatusForbidden, CodeForbidden, "only the admin token may use %s", r.URL.Path))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
 // idempotencyTTL is how long an Idempotency-Key's answer is replayed.
 const idempotencyTTL = 24 * time.Hour
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -15,8 +16,9 @@ import (
 )
 
 // The node's HTTP listener (--http-addr): Prometheus metrics at /metrics,
-// a health check at /health and the management API under /v1 (package
-// api, served by platform.go).
+// a health check at /health, the management API under /v1 (package api,
+// served by platform.go) and Go's profiles under /debug/pprof/ (admin token
+// only).
 
 // startHTTP binds the HTTP address and serves until stopHTTP.
 func (s *Server) startHTTP() error {
@@ -33,7 +35,13 @@ func (s *Server) startHTTP() error {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"node_id": s.NodeID(), "cluster_id": s.ClusterID(), "status": "ok"})
 	})
-	api.NewHandler(s.platform, s.log).Register(mux)
+	h := api.NewHandler(s.platform, s.log)
+	h.Register(mux)
+	// Go's profiles, for the admin token only (they show the keys and
+	// statements in flight).
+	mux.Handle("GET /debug/pprof/", h.AdminOnly(http.HandlerFunc(pprof.Index)))
+	mux.Handle("GET /debug/pprof/profile", h.AdminOnly(http.HandlerFunc(pprof.Profile)))
+	mux.Handle("GET /debug/pprof/trace", h.AdminOnly(http.HandlerFunc(pprof.Trace)))
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	s.httpAddr = lis.Addr().String()
 	s.serve.Add(1)

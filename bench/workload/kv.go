@@ -129,11 +129,11 @@ func (kv *KV) Setup(ctx context.Context) error {
 
 // Worker opens a connection for worker id.
 func (kv *KV) Worker(ctx context.Context, id int) (Worker, error) {
-	conn, err := connect(ctx, kv.opts.DSN)
+	sess, err := newSession(ctx, kv.opts.DSN, id)
 	if err != nil {
 		return nil, err
 	}
-	w := &kvWorker{kv: kv, conn: conn, seen: make(map[int64]bool, kv.opts.Batch)}
+	w := &kvWorker{kv: kv, sess: sess, seen: make(map[int64]bool, kv.opts.Batch)}
 	w.upsert = upsertSQL(kv.opts.Batch)
 	w.vals = make([][]byte, kv.opts.Batch)
 	for i := range w.vals {
@@ -159,7 +159,7 @@ func upsertSQL(n int) string {
 // kvWorker is one kv connection; its buffers are reused by every write.
 type kvWorker struct {
 	kv     *KV
-	conn   *pgx.Conn
+	sess   *session
 	upsert string
 	keys   []int64
 	vals   [][]byte
@@ -168,9 +168,18 @@ type kvWorker struct {
 }
 
 func (w *kvWorker) Op(ctx context.Context, rng *rand.Rand) (string, error) {
-	if rng.IntN(100) < w.kv.opts.ReadPercent {
+	read := rng.IntN(100) < w.kv.opts.ReadPercent
+	op := "write"
+	if read {
+		op = "read"
+	}
+	conn, err := w.sess.get(ctx)
+	if err != nil {
+		return op, err
+	}
+	if read {
 		var v []byte
-		err := w.conn.QueryRow(ctx, "SELECT v FROM kv WHERE k = $1", w.kv.keys.next(rng)).Scan(&v)
+		err := conn.QueryRow(ctx, "SELECT v FROM kv WHERE k = $1", w.kv.keys.next(rng)).Scan(&v)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return "read", fmt.Errorf("kv read: %w", err)
 		}
@@ -182,7 +191,7 @@ func (w *kvWorker) Op(ctx context.Context, rng *rand.Rand) (string, error) {
 		fillRandom(rng, w.vals[i])
 		w.args = append(w.args, k, w.vals[i])
 	}
-	if _, err := w.conn.Exec(ctx, w.upsert, w.args...); err != nil {
+	if _, err := conn.Exec(ctx, w.upsert, w.args...); err != nil {
 		return "write", fmt.Errorf("kv write: %w", err)
 	}
 	return "write", nil
@@ -207,7 +216,7 @@ func (w *kvWorker) batchKeys(rng *rand.Rand) []int64 {
 	return keys
 }
 
-func (w *kvWorker) Close() { closeConn(w.conn) }
+func (w *kvWorker) Close() { w.sess.close() }
 
 // fillRandom fills b with bytes from rng.
 func fillRandom(rng *rand.Rand, b []byte) {

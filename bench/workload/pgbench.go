@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"strconv"
 
-	"github.com/jackc/pgx/v5"
 )
 
 // PgbenchOptions configure the select and tpcb workloads, which use
@@ -122,26 +121,30 @@ func (s *Select) Setup(ctx context.Context) error { return setupPgbench(ctx, s.o
 
 // Worker opens a connection for worker id.
 func (s *Select) Worker(ctx context.Context, id int) (Worker, error) {
-	conn, err := connect(ctx, s.opts.DSN)
+	sess, err := newSession(ctx, s.opts.DSN, id)
 	if err != nil {
 		return nil, err
 	}
-	return &selectWorker{conn: conn, accounts: s.opts.Scale * s.opts.Accounts}, nil
+	return &selectWorker{sess: sess, accounts: s.opts.Scale * s.opts.Accounts}, nil
 }
 
 type selectWorker struct {
-	conn     *pgx.Conn
+	sess     *session
 	accounts int
 }
 
 func (w *selectWorker) Op(ctx context.Context, rng *rand.Rand) (string, error) {
 	var balance int32
 	aid := rng.IntN(w.accounts) + 1
-	err := w.conn.QueryRow(ctx, "SELECT abalance FROM pgbench_accounts WHERE aid = $1", aid).Scan(&balance)
+	conn, err := w.sess.get(ctx)
+	if err != nil {
+		return "select", err
+	}
+	err = conn.QueryRow(ctx, "SELECT abalance FROM pgbench_accounts WHERE aid = $1", aid).Scan(&balance)
 	if err != nil {
 		return "select", fmt.Errorf("select account %d: %w", aid, err)
 	}
 	return "select", nil
 }
 
-func (w *selectWorker) Close() { closeConn(w.conn) }
+func (w *selectWorker) Close() { w.sess.close() }

@@ -32,11 +32,11 @@ func (t *TPCB) Setup(ctx context.Context) error { return setupPgbench(ctx, t.opt
 
 // Worker opens a connection for worker id.
 func (t *TPCB) Worker(ctx context.Context, id int) (Worker, error) {
-	conn, err := connect(ctx, t.opts.DSN)
+	sess, err := newSession(ctx, t.opts.DSN, id)
 	if err != nil {
 		return nil, err
 	}
-	return &tpcbWorker{conn: conn, opts: t.opts}, nil
+	return &tpcbWorker{sess: sess, opts: t.opts}, nil
 }
 
 // tpcbParams are one transaction's choices, as pgbench's script draws
@@ -48,7 +48,7 @@ type tpcbParams struct {
 // tpcbWorker is one tpcb connection. After an attempt that asks for a
 // retry it keeps the parameters for the next attempt.
 type tpcbWorker struct {
-	conn    *pgx.Conn
+	sess    *session
 	opts    PgbenchOptions
 	p       tpcbParams
 	pending bool // p is a transaction to retry
@@ -73,7 +73,11 @@ func (w *tpcbWorker) Op(ctx context.Context, rng *rand.Rand) (string, error) {
 			delta: rng.IntN(10001) - 5000,
 		}
 	}
-	err := pgx.BeginFunc(ctx, w.conn, func(tx pgx.Tx) error { return w.txn(ctx, tx) })
+	conn, err := w.sess.get(ctx)
+	if err != nil {
+		return "tpcb", err
+	}
+	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error { return w.txn(ctx, tx) })
 	w.pending = IsRetry(err)
 	if err != nil {
 		return "tpcb", fmt.Errorf("tpcb transaction: %w", err)
@@ -103,4 +107,4 @@ func (w *tpcbWorker) txn(ctx context.Context, tx pgx.Tx) error {
 	return nil
 }
 
-func (w *tpcbWorker) Close() { closeConn(w.conn) }
+func (w *tpcbWorker) Close() { w.sess.close() }

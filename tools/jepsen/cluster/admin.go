@@ -54,6 +54,7 @@ type Range struct {
 	Replicas         []uint64 // node ids
 	Leader           uint64   // 0: unknown
 	Generation       uint64
+	QPS              float64 // reads and writes per second, as the leader last measured
 	Error            string
 }
 
@@ -107,7 +108,7 @@ func (c *Cluster) Ranges(ctx context.Context) ([]Range, error) {
 		out = out[:0]
 		for _, r := range resp.Ranges {
 			rg := Range{ID: r.Desc.RangeId, StartKey: r.Desc.StartKey, EndKey: r.Desc.EndKey, Leader: r.LeaderNodeId,
-				Generation: r.Desc.Generation, Error: r.Error}
+				Generation: r.Desc.Generation, QPS: r.GetLoad().GetReadsPerSec() + r.GetLoad().GetWritesPerSec(), Error: r.Error}
 			for _, rep := range r.Desc.Replicas {
 				rg.Replicas = append(rg.Replicas, rep.NodeId)
 			}

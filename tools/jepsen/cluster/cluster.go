@@ -28,6 +28,9 @@ const (
 	Namespaces
 	// Loopback puts the nodes on 127.199.S.x addresses behind TCP proxies.
 	Loopback
+	// Direct puts the nodes on 127.199.S.x addresses with nothing between
+	// them: no partitions, for benchmarks. Auto never picks it.
+	Direct
 )
 
 func (m Mode) String() string {
@@ -36,6 +39,8 @@ func (m Mode) String() string {
 		return "namespaces"
 	case Loopback:
 		return "loopback"
+	case Direct:
+		return "direct"
 	}
 	return "auto"
 }
@@ -73,6 +78,8 @@ type Config struct {
 	// ExtraArgs are added to every node's `shard start` (for example
 	// test-sized thresholds of the controller: --split-qps 50).
 	ExtraArgs []string
+	// Env is added to every node's environment (NAME=value).
+	Env []string
 }
 
 func (c *Config) defaults() error {
@@ -188,6 +195,8 @@ func Start(ctx context.Context, cfg Config) (_ *Cluster, err error) {
 	switch mode {
 	case Namespaces:
 		c.net = &nsNet{slot: c.slot.n, nodes: cfg.Nodes}
+	case Direct:
+		c.net = &directNet{slot: c.slot.n}
 	default:
 		c.net = &loopNet{slot: c.slot.n, nodes: cfg.Nodes}
 	}
@@ -225,7 +234,7 @@ func (c *Cluster) takeSlot(mode Mode) error {
 	}
 	for s := 1; s <= maxSlot; s++ {
 		prefix := fmt.Sprintf("10.199.%d.", s)
-		if mode == Loopback {
+		if mode == Loopback || mode == Direct {
 			prefix = fmt.Sprintf("127.199.%d.", s)
 		}
 		if mode == Namespaces && !subnetFree(prefix) {

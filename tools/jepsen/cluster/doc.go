@@ -34,7 +34,10 @@
 // --rpc-source-addr), and a partition stalls the proxied connections
 // between two nodes. See loopback.go.
 //
-// In both, partitions cut node-to-node traffic only: the harness and the
+// Direct (benchmarks): node i listens straight on 127.199.S.i, with no
+// proxy; partitions are refused. See direct.go.
+//
+// In the first two, partitions cut node-to-node traffic only: the harness and the
 // clients reach every node, as in Jepsen. [Cluster.Reachable] checks, from
 // one node's place in the network, whether another answers.
 //

@@ -201,6 +201,7 @@ func (n *Node) Start(ctx context.Context) error {
 	cmd := n.c.net.command(n.Index, n.c.cfg.Binary, args)
 	cmd.Dir = n.Dir
 	cmd.Env = append(os.Environ(), "SHARD_ROOT_PASSWORD="+n.c.cfg.Password, rpcauth.EnvSecret+"="+n.c.cfg.Secret)
+	cmd.Env = append(cmd.Env, n.c.cfg.Env...)
 	ready := &readyWriter{f: outf, ready: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = ready, errf
 	if err := spawn.Start(cmd); err != nil {

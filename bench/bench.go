@@ -1,0 +1,153 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/shardingsystem/shard/bench/target"
+	"github.com/shardingsystem/shard/bench/workload"
+)
+
+// A System is something a workload runs against.
+type System interface {
+	// Name names the system in reports ("shard", "postgres", "etcd").
+	Name() string
+	// Counters reads its cumulative durability counters.
+	Counters(ctx context.Context) (target.Counters, error)
+}
+
+// Run is one workload's run on one system.
+type Run struct {
+	System string           `json:"system"`
+	Result *workload.Result `json:"result"`
+	// Durability is the fsyncs and commits over the run (ramp included).
+	Durability target.Rates `json:"durability"`
+	// Writes counts the operations that wrote; WritesPerFsync divides
+	// them by Durability.Fsyncs (0 without either).
+	Writes         int64   `json:"writes"`
+	WritesPerFsync float64 `json:"writes_per_fsync"`
+}
+
+// IsWrite reports whether operations named op write.
+func IsWrite(op string) bool {
+	switch op {
+	case "write", "update", "insert", "rmw", "tpcb":
+		return true
+	}
+	return false
+}
+
+// Measure runs wl on sys with opts and reads sys's counters around it.
+func Measure(ctx context.Context, sys System, wl workload.Workload, opts workload.Options) (*Run, error) {
+	if !opts.SkipSetup {
+		if err := wl.Setup(ctx); err != nil {
+			return nil, fmt.Errorf("%s: setup: %w", sys.Name(), err)
+		}
+		opts.SkipSetup = true
+	}
+	before, err := sys.Counters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res, err := workload.Run(ctx, opts, wl)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", sys.Name(), err)
+	}
+	after, err := sys.Counters(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := &Run{System: sys.Name(), Result: res, Durability: target.Delta(before, after)}
+	for _, op := range res.Ops {
+		if IsWrite(op.Name) {
+			r.Writes += op.Count
+		}
+	}
+	if r.Durability.Fsyncs > 0 {
+		r.WritesPerFsync = float64(r.Writes) / r.Durability.Fsyncs
+	}
+	return r, nil
+}
+
+// Machine describes where a report was measured.
+type Machine struct {
+	CPUs      int    `json:"cpus"`
+	CPU       string `json:"cpu"`
+	MemoryGiB int    `json:"memory_gib"`
+	OS        string `json:"os"`
+	Go        string `json:"go"`
+}
+
+// ThisMachine describes the machine this runs on.
+func ThisMachine() Machine {
+	m := Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, Go: runtime.Version()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int
+		if _, err := fmt.Sscanf(string(b), "MemTotal: %d kB", &kb); err == nil {
+			m.MemoryGiB = (kb + 1<<19) >> 20
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		m.OS += " " + strings.TrimSpace(string(b))
+	}
+	return m
+}
+
+// Report is the runs of one invocation.
+type Report struct {
+	Command string    `json:"command"`
+	Machine Machine   `json:"machine"`
+	Started time.Time `json:"started"`
+	Runs    []*Run    `json:"runs"`
+}
+
+// Ratio is the first run's total operations per second over run i's:
+// what share of the peer's throughput the system under test reached.
+func (r *Report) Ratio(i int) float64 {
+	if len(r.Runs) == 0 || r.Runs[i].Result.Total.OpsPerSec == 0 {
+		return 0
+	}
+	return r.Runs[0].Result.Total.OpsPerSec / r.Runs[i].Result.Total.OpsPerSec
+}
+
+// Print writes the runs side by side: one line per system with its
+// totals, durability and the first's throughput over its own.
+func (r *Report) Print(w io.Writer) {
+	fmt.Fprintf(w, "\nmachine: %d CPUs (%s), %d GiB, %s\n", r.Machine.CPUs, r.Machine.CPU, r.Machine.MemoryGiB, r.Machine.OS)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "system\tops/sec\tp50(ms)\tp95(ms)\tp99(ms)\tpMax(ms)\terrors\tretries\tfsyncs/sec\twrites/fsync\tfirst/this\t")
+	for i, run := range r.Runs {
+		t := run.Result.Total
+		wpf := "-"
+		if run.Writes > 0 && run.Durability.Fsyncs > 0 {
+			wpf = fmt.Sprintf("%.2f", run.WritesPerFsync)
+		}
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%d\t%.1f\t%s\t%.2f\t\n", run.System, t.OpsPerSec, t.P50Ms, t.P95Ms,
+			t.P99Ms, t.MaxMs, t.Errors, t.Retries, run.Durability.FsyncsPerSec, wpf, r.Ratio(i))
+	}
+	_ = tw.Flush()
+}
+
+// WriteJSON saves the report at path.
+func (r *Report) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}

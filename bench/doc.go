@@ -1,0 +1,34 @@
+// Package bench runs a benchmark on one or more systems in one run on one
+// machine and compares them: the harness behind `shard bench`. Absolute
+// figures drift on a shared machine; the ratio of two systems measured
+// back to back in the same run is what a result claims.
+//
+// # Model
+//
+// A [System] is something a workload runs against and whose durability
+// counters can be read (package bench/target starts them: shard,
+// PostgreSQL; bench/etcdpeer: etcd). [Measure] runs one workload
+// (package bench/workload) on one system: it reads the counters, runs the
+// workload, reads them again, and returns a [Run] with the workload's
+// result, the fsyncs per second and the writes per fsync. A [Report] is
+// the runs of one invocation with the machine they ran on; it prints the
+// runs side by side with the first's throughput over each one's (shard
+// over the peer: 0.5 is half the peer's throughput), and saves
+// everything as JSON.
+//
+// # Counting writes
+//
+// Writes per fsync divides the operations that write ([IsWrite]: write,
+// update, insert, rmw, tpcb) by the WAL fsyncs of all nodes over the
+// same period. On a 3-node cluster every write is fsynced on at least two
+// nodes, so 1/2 is the floor without batching; group commit and batching
+// raise it.
+//
+// # Invariants
+//
+//   - Systems run one after another, never at once: an idle system's
+//     background work does not disturb the measured one, and each gets
+//     the whole machine.
+//   - A Report's first run is the system under test: every ratio is its
+//     throughput over another run's.
+package bench

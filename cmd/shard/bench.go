@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/shardingsystem/shard/bench"
+	"github.com/shardingsystem/shard/bench/target"
+	"github.com/shardingsystem/shard/bench/workload"
+)
+
+// benchWorkloads are the workloads `shard bench` runs over SQL.
+var benchWorkloads = []string{"kv", "select", "tpcb"}
+
+// runBench runs a workload against a shard cluster it starts (or --url),
+// and with --compare against a peer it starts, one after the other, and
+// prints them side by side.
+func runBench(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: shard bench WORKLOAD [flags]\n\nworkloads: %s\n\nflags:\n", strings.Join(benchWorkloads, ", "))
+		fs.PrintDefaults()
+	}
+	url := fs.String("url", "", "run against this database (a postgresql:// string; several hosts allowed) instead of a cluster the command starts")
+	nodes := fs.Int("nodes", 3, "nodes of the cluster the command starts")
+	compare := fs.String("compare", "", "also run the workload against a peer started on this machine: postgres")
+	conc := fs.Int("concurrency", 8, "workers, each with its own connection")
+	dur := fs.Duration("duration", 30*time.Second, "how long to measure (after the ramp)")
+	ramp := fs.Duration("ramp", 5*time.Second, "start the workers over this time first; not measured")
+	maxRate := fs.Float64("max-rate", 0, "operations per second of all workers together (0: as fast as they go)")
+	seed := fs.Uint64("seed", 1, "random seed: the same seed makes the same choices")
+	jsonPath := fs.String("json", "", "write the report (every run, per-second series, the machine) to this file")
+	profDir := fs.String("profile", "", "fetch CPU and allocation profiles of every node during the run into this directory")
+	keep := fs.Bool("keep", false, "keep the started cluster's data and logs (its directory is printed)")
+	// kv
+	readPct := fs.Int("read-percent", 0, "kv: percent of operations that read")
+	keyCount := fs.Int64("keys", 100_000, "kv: number of keys")
+	valueSize := fs.Int("value-size", 64, "kv: bytes per value")
+	dist := fs.String("distribution", workload.Uniform, "kv: key distribution, uniform or zipfian")
+	batch := fs.Int("batch", 1, "kv: rows per write")
+	preload := fs.Bool("preload", true, "kv: write every key before the run, so reads find rows")
+	// pgbench
+	scale := fs.Int("scale", 1, "select, tpcb: pgbench's scale factor (100,000 accounts each)")
+	if help, err := parseFlags(fs, args); help || err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("want one workload (%s)", strings.Join(benchWorkloads, ", "))
+	}
+	name := fs.Arg(0)
+	newWorkload := func(dsn string) (workload.Workload, error) {
+		switch name {
+		case "kv":
+			return workload.NewKV(workload.KVOptions{DSN: dsn, ReadPercent: *readPct, Keys: *keyCount, ValueSize: *valueSize,
+				Distribution: *dist, Batch: *batch, Preload: *preload})
+		case "select":
+			return workload.NewSelect(workload.PgbenchOptions{DSN: dsn, Scale: *scale})
+		case "tpcb":
+			return workload.NewTPCB(workload.PgbenchOptions{DSN: dsn, Scale: *scale})
+		}
+		return nil, usagef("unknown workload %q (want %s)", name, strings.Join(benchWorkloads, ", "))
+	}
+	if _, err := newWorkload("postgresql://check"); err != nil {
+		return err
+	}
+	switch *compare {
+	case "", "postgres":
+	default:
+		return usagef("--compare %q: want postgres", *compare)
+	}
+	opts := workload.Options{Concurrency: *conc, Duration: *dur, Ramp: *ramp, MaxRate: *maxRate, Seed: *seed,
+		Progress: stdout, Out: stdout}
+	if err := opts.Validate(); err != nil {
+		return usagef("%v", err)
+	}
+	if *dur <= 0 {
+		return usagef("--duration must be positive")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	logf := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
+	rep := &bench.Report{Command: "shard bench " + strings.Join(args, " "), Machine: bench.ThisMachine(), Started: time.Now()}
+
+	// shard
+	var sys bench.System
+	dsn := *url
+	var shard *target.Shard
+	if dsn == "" {
+		bin, err := os.Executable()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "starting a %d-node shard cluster (3 replicas, fsync on)...\n", *nodes)
+		shard, err = target.StartShard(ctx, target.ShardOptions{Binary: bin, Nodes: *nodes, Keep: *keep})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if *keep {
+				fmt.Fprintf(stdout, "cluster data and logs kept in %s\n", shard.Dir())
+			}
+			_ = shard.Close()
+		}()
+		sys, dsn = shard, shard.DSN()
+	} else {
+		sys = noCounters{"shard"}
+	}
+	wl, err := newWorkload(dsn)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "loading %s on shard...\n", name)
+	run, err := measureWithProfiles(ctx, sys, shard, wl, opts, *profDir, logf)
+	if err != nil {
+		return err
+	}
+	rep.Runs = append(rep.Runs, run)
+	if shard != nil {
+		_ = shard.Close()
+	}
+
+	// the peer
+	if *compare == "postgres" {
+		fmt.Fprintln(stdout, "\nstarting PostgreSQL 15 (fsync on)...")
+		pg, err := target.StartPostgres(ctx, logf)
+		if err != nil {
+			return err
+		}
+		defer pg.Close()
+		wl, err := newWorkload(pg.DSN())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "loading %s on postgres...\n", name)
+		run, err := bench.Measure(ctx, pg, wl, opts)
+		if err != nil {
+			return err
+		}
+		rep.Runs = append(rep.Runs, run)
+	}
+	rep.Print(stdout)
+	if *jsonPath != "" {
+		if err := rep.WriteJSON(*jsonPath); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "report written to %s\n", *jsonPath)
+	}
+	return nil
+}
+
+// measureWithProfiles is bench.Measure, fetching every node's CPU profile
+// over the middle of the run and its allocation profile at the end when
+// dir is set.
+func measureWithProfiles(ctx context.Context, sys bench.System, shard *target.Shard, wl workload.Workload, opts workload.Options,
+	dir string, logf func(string, ...any)) (*bench.Run, error) {
+	if dir == "" || shard == nil {
+		return bench.Measure(ctx, sys, wl, opts)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := wl.Setup(ctx); err != nil {
+		return nil, fmt.Errorf("setup: %w", err)
+	}
+	opts.SkipSetup = true
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(opts.Ramp + opts.Duration/4):
+		}
+		d := max(opts.Duration/2, time.Second)
+		paths, err := shard.Profile(ctx, "profile", d, dir)
+		if err != nil {
+			logf("profile: %v", err)
+		}
+		for _, p := range paths {
+			logf("CPU profile: %s", p)
+		}
+	}()
+	run, err := bench.Measure(ctx, sys, wl, opts)
+	<-done
+	if err == nil {
+		paths, perr := shard.Profile(ctx, "allocs", 0, dir)
+		if perr != nil {
+			logf("profile: %v", perr)
+		}
+		for _, p := range paths {
+			logf("allocation profile: %s", p)
+		}
+	}
+	return run, err
+}
+
+// noCounters is a system whose counters cannot be read (--url).
+type noCounters struct{ name string }
+
+func (n noCounters) Name() string { return n.name }
+func (n noCounters) Counters(context.Context) (target.Counters, error) {
+	return target.Counters{At: time.Now()}, nil
+}
