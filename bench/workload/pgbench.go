@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
-
 )
 
 // PgbenchOptions configure the select and tpcb workloads, which use
