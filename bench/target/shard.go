@@ -160,7 +160,10 @@ func (s *Shard) Profile(ctx context.Context, kind string, d time.Duration, dir s
 }
 
 func (s *Shard) fetchProfile(ctx context.Context, n *cluster.Node, kind string, d time.Duration, path string) error {
-	u := fmt.Sprintf("http://%s/debug/pprof/%s?seconds=%d", n.HTTPAddr, kind, int(d.Seconds()))
+	u := fmt.Sprintf("http://%s/debug/pprof/%s", n.HTTPAddr, kind)
+	if d > 0 {
+		u += fmt.Sprintf("?seconds=%d", max(int(d.Seconds()), 1))
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err

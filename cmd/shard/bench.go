@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,12 +13,14 @@ import (
 	"time"
 
 	"github.com/shardingsystem/shard/bench"
+	"github.com/shardingsystem/shard/bench/failover"
 	"github.com/shardingsystem/shard/bench/target"
 	"github.com/shardingsystem/shard/bench/workload"
 )
 
-// benchWorkloads are the workloads `shard bench` runs over SQL.
-var benchWorkloads = []string{"kv", "select", "tpcb"}
+// benchWorkloads are the workloads `shard bench` runs over SQL; failover
+// is kv under faults.
+var benchWorkloads = []string{"kv", "select", "tpcb", "failover"}
 
 // runBench runs a workload against a shard cluster it starts (or --url),
 // and with --compare against a peer it starts, one after the other, and
@@ -47,6 +51,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	preload := fs.Bool("preload", true, "kv: write every key before the run, so reads find rows")
 	// pgbench
 	scale := fs.Int("scale", 1, "select, tpcb: pgbench's scale factor (100,000 accounts each)")
+	// failover
+	faults := fs.String("faults", failover.RangeLeader+","+failover.MetaLeader, "failover: the kills, in order")
+	warmup := fs.Duration("warmup", 10*time.Second, "failover: load before the first kill and after each recovery")
+	observe := fs.Duration("observe", 10*time.Second, "failover: how long a killed node stays down")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
@@ -56,7 +64,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	name := fs.Arg(0)
 	newWorkload := func(dsn string) (workload.Workload, error) {
 		switch name {
-		case "kv":
+		case "kv", "failover":
 			return workload.NewKV(workload.KVOptions{DSN: dsn, ReadPercent: *readPct, Keys: *keyCount, ValueSize: *valueSize,
 				Distribution: *dist, Batch: *batch, Preload: *preload})
 		case "select":
@@ -65,6 +73,19 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return workload.NewTPCB(workload.PgbenchOptions{DSN: dsn, Scale: *scale})
 		}
 		return nil, usagef("unknown workload %q (want %s)", name, strings.Join(benchWorkloads, ", "))
+	}
+	if name == "failover" {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["read-percent"] {
+			*readPct = 50
+		}
+		if !set["max-rate"] {
+			*maxRate = 500
+		}
+		if *url != "" || *compare != "" {
+			return usagef("failover runs on a cluster the command starts: no --url or --compare")
+		}
 	}
 	if _, err := newWorkload("postgresql://check"); err != nil {
 		return err
@@ -114,6 +135,10 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	wl, err := newWorkload(dsn)
 	if err != nil {
 		return err
+	}
+	if name == "failover" {
+		return benchFailover(ctx, shard, wl, failover.Options{Run: opts, Faults: strings.Split(*faults, ","),
+			Warmup: *warmup, Observe: *observe, Logf: logf}, rep, *jsonPath, stdout)
 	}
 	fmt.Fprintf(stdout, "loading %s on shard...\n", name)
 	run, err := measureWithProfiles(ctx, sys, shard, wl, opts, *profDir, logf)
@@ -198,6 +223,39 @@ func measureWithProfiles(ctx context.Context, sys bench.System, shard *target.Sh
 		}
 	}
 	return run, err
+}
+
+// benchFailover runs the failover benchmark and prints each kill's
+// longest gap and errors.
+func benchFailover(ctx context.Context, shard *target.Shard, wl workload.Workload, opts failover.Options, rep *bench.Report,
+	jsonPath string, stdout io.Writer) error {
+	fmt.Fprintln(stdout, "loading kv on shard...")
+	if err := wl.Setup(ctx); err != nil {
+		return fmt.Errorf("setup: %w", err)
+	}
+	res, err := failover.Run(ctx, shard, wl, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nmachine: %d CPUs (%s), %d GiB, %s\n", rep.Machine.CPUs, rep.Machine.CPU, rep.Machine.MemoryGiB, rep.Machine.OS)
+	fmt.Fprintf(stdout, "%-14s %-5s %-7s %8s %16s %8s\n", "fault", "node", "range", "at(s)", "longest gap(ms)", "errors")
+	for _, f := range res.Faults {
+		fmt.Fprintf(stdout, "%-14s %-5s r%-6d %8.1f %16.0f %8d\n", f.Kind, f.Node, f.Range, f.At, f.LongestGapMs, f.Errors)
+	}
+	if jsonPath != "" {
+		b, err := json.MarshalIndent(struct {
+			*bench.Report
+			Failover *failover.Result `json:"failover"`
+		}{rep, res}, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(jsonPath, append(b, '\n'), 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "report written to %s\n", jsonPath)
+	}
+	return nil
 }
 
 // noCounters is a system whose counters cannot be read (--url).

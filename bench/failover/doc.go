@@ -1,0 +1,31 @@
+// Package failover measures what a client sees when a node dies under
+// load: a constant-rate mixed workload runs against a shard cluster while
+// the leader of a busy range, and then the leader of the meta range, is
+// killed with SIGKILL. For each kill it reports the longest gap without a
+// successful operation around it and the errors the clients got.
+//
+// # Model
+//
+// [Run] wraps the workload so that every worker records the time of each
+// success and each error (one mutex for all workers: the rate is bounded
+// and small). The workload runs for Warmup, then for each fault: find the
+// victim, kill it, observe for Observe, start the node again and wait
+// until the cluster is whole, run Warmup more. After the run the gaps are
+// computed from the sorted success times: a fault's gap is the longest
+// interval between consecutive successes that ends after the kill and
+// starts before the end of its observation window.
+//
+// # Victims
+//
+//   - range-leader: the leader of the range with the most reads and
+//     writes per second (the leaders' load reports), not the meta range
+//     and, when possible, on a node that does not lead the meta range, so
+//     that the two faults are apart.
+//   - meta-leader: the leader of the meta range (range 1).
+//
+// # Invariants
+//
+//   - Every node killed is started again before the next fault and before
+//     Run returns (unless ctx ends).
+//   - The workload's goroutines have ended when Run returns.
+package failover

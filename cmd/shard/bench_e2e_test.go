@@ -1,0 +1,105 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/shardingsystem/shard/bench"
+	"github.com/shardingsystem/shard/bench/failover"
+	"github.com/shardingsystem/shard/internal/pgtest"
+	"github.com/shardingsystem/shard/internal/proctest"
+)
+
+// runBenchCmd runs `shard bench ARGS --json FILE` as a user would and
+// decodes the report into v.
+func runBenchCmd(t *testing.T, v any, args ...string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "report.json")
+	cmd := exec.Command(proctest.Binary(t), append(append([]string{"bench"}, args...), "--json", path)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("shard bench %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("the report: %v\n%s", err, b)
+	}
+	return string(out)
+}
+
+// TestE2EBench is the harness's smoke run against a real cluster: kv
+// writes on a 3-node cluster of processes and on PostgreSQL 15 side by
+// side, with the report's figures and the durability counters read from
+// both.
+func TestE2EBench(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test with real processes; skipped with -short")
+	}
+	pgtest.Require(t, "")
+	var rep bench.Report
+	out := runBenchCmd(t, &rep, "kv", "--duration", "3s", "--ramp", "0s", "--concurrency", "4", "--keys", "2000",
+		"--read-percent", "50", "--compare", "postgres")
+	if len(rep.Runs) != 2 || rep.Runs[0].System != "shard" || rep.Runs[1].System != "postgres" {
+		t.Fatalf("want a shard run and a postgres run:\n%s", out)
+	}
+	for _, run := range rep.Runs {
+		tot := run.Result.Total
+		if tot.Count == 0 || tot.Errors != 0 || tot.OpsPerSec <= 0 || tot.P99Ms <= 0 {
+			t.Errorf("%s: %d ops, %d errors, %.1f ops/s, p99 %.2f ms (first error %q)", run.System, tot.Count, tot.Errors,
+				tot.OpsPerSec, tot.P99Ms, tot.FirstError)
+		}
+		if run.Writes == 0 || run.Durability.Fsyncs <= 0 || run.WritesPerFsync <= 0 {
+			t.Errorf("%s: %d writes, %.0f fsyncs, %.2f writes per fsync", run.System, run.Writes, run.Durability.Fsyncs, run.WritesPerFsync)
+		}
+		if len(run.Result.Ops) != 2 {
+			t.Errorf("%s: want read and write operations, got %+v", run.System, run.Result.Ops)
+		}
+	}
+	if r := rep.Ratio(1); r <= 0 {
+		t.Errorf("ratio %v", r)
+	}
+	if rep.Machine.CPUs == 0 || !strings.Contains(out, "first/this") {
+		t.Errorf("no machine or side-by-side table:\n%s", out)
+	}
+}
+
+// TestE2EBenchFailover kills a busy range's leader under load and checks
+// that the report finds the gap the kill made and that the cluster served
+// again afterwards.
+func TestE2EBenchFailover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test with real processes; skipped with -short")
+	}
+	var rep struct {
+		Failover failover.Result `json:"failover"`
+	}
+	out := runBenchCmd(t, &rep, "failover", "--faults", "range-leader", "--warmup", "3s", "--observe", "6s",
+		"--ramp", "0s", "--concurrency", "4", "--max-rate", "200", "--keys", "2000")
+	fo := rep.Failover
+	if len(fo.Faults) != 1 {
+		t.Fatalf("want one fault:\n%s", out)
+	}
+	f := fo.Faults[0]
+	// At 200 ops/s successes are 5 ms apart: a kill of a leader the
+	// clients use leaves a longer gap, and a gap as long as the node's
+	// whole absence would mean nothing failed over.
+	if f.Kind != failover.RangeLeader || f.LongestGapMs < 20 || f.LongestGapMs >= 6000 {
+		t.Errorf("fault %+v:\n%s", f, out)
+	}
+	if fo.Run == nil || fo.Run.Total.Count == 0 {
+		t.Fatalf("no operations:\n%s", out)
+	}
+	// The run goes on after the node is back: the last seconds have
+	// successes.
+	last := fo.Run.Series[len(fo.Run.Series)-1]
+	if last.Count == 0 {
+		t.Errorf("no successes in the last second %+v:\n%s", last, out)
+	}
+}
