@@ -91,6 +91,10 @@ type Group struct {
 	logs      *LogStore
 	transport *GroupTransport
 	snapDir   string
+	localID   raft.ServerID
+	// leaseDuration is how long an acknowledgement keeps the lease
+	// (lease.go); 0 disables leases.
+	leaseDuration time.Duration
 
 	// calls counts the Propose and VerifyLeader calls waiting for raft.
 	// Raft never answers a verify request still queued when its main loop
@@ -188,7 +192,8 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 		_ = tr.Close()
 		return nil, fmt.Errorf("replication: start r%d: %w", cfg.ID, err)
 	}
-	g := &Group{id: cfg.ID, raft: r, logs: logs, transport: tr, snapDir: cfg.SnapshotDir, done: make(chan struct{})}
+	g := &Group{id: cfg.ID, raft: r, logs: logs, transport: tr, snapDir: cfg.SnapshotDir, done: make(chan struct{}),
+		localID: rc.LocalID, leaseDuration: leaseDuration(rc.HeartbeatTimeout, rc.LeaderLeaseTimeout)}
 	if rc.HeartbeatTimeout != cfg.Timing.HeartbeatTimeout {
 		g.bg.Add(1)
 		go g.slowDown(cfg.Timing.HeartbeatTimeout)
@@ -266,6 +271,18 @@ func (g *Group) Barrier(ctx context.Context) error {
 	return translate(g.raft.Barrier(timeoutOf(ctx, 10*time.Second)).Error())
 }
 
+// HasLease reports whether this node leads the group and holds a leader
+// lease (lease.go): a quorum acknowledged it so recently that no other
+// leader can exist yet, so a read needs no VerifyLeader round.
+func (g *Group) HasLease() bool {
+	if g.raft.State() != raft.Leader || g.leaseDuration <= 0 {
+		return false
+	}
+	term := g.Term()
+	servers := g.raft.GetConfiguration().Configuration().Servers
+	return g.transport.leases.held(term, g.localID, servers, time.Now(), g.leaseDuration)
+}
+
 // IsLeader reports whether this node currently believes it leads the group.
 func (g *Group) IsLeader() bool { return g.raft.State() == raft.Leader }
 
@@ -312,8 +329,10 @@ func (g *Group) RemoveServer(ctx context.Context, nodeID uint64) error {
 }
 
 // TransferLeadership hands leadership to nodeID (0: to the most caught-up
-// follower).
+// follower). It ends this node's lease for the current term first: the
+// target's vote requests bypass the followers' loyalty to a known leader.
 func (g *Group) TransferLeadership(nodeID uint64, addr raft.ServerAddress) error {
+	g.transport.leases.end(g.Term())
 	if nodeID == 0 {
 		return translate(g.raft.LeadershipTransfer().Error())
 	}

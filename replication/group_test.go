@@ -223,11 +223,7 @@ func gtPut(ms []*gtMember, kvs ...string) error {
 // last entry, restarts it on the same engine, and checks that it catches up
 // by InstallSnapshot to the same bytes as the leader.
 func TestGroupSnapshotCatchUp(t *testing.T) {
-	timing := replication.DefaultTiming()
-	timing.HeartbeatTimeout = 300 * time.Millisecond
-	timing.ElectionTimeout = 300 * time.Millisecond
-	timing.LeaderLeaseTimeout = 150 * time.Millisecond
-	timing.CommitTimeout = 5 * time.Millisecond
+	timing := gtFastTiming()
 	// More trailing logs than the snapshot threshold, like the defaults: a
 	// member's first compaction after it installs a snapshot ends inside
 	// the gap its log has (see the end of the test).
@@ -235,22 +231,7 @@ func TestGroupSnapshotCatchUp(t *testing.T) {
 	timing.TrailingLogs = 100
 	timing.SnapshotInterval = 50 * time.Millisecond
 
-	ms := []*gtMember{gtStartMember(t, 1, timing), gtStartMember(t, 2, timing), gtStartMember(t, 3, timing)}
-	desc := &kvpb.RangeDescriptor{RangeId: gtRange, StartKey: keys.UserMin, EndKey: keys.KeyMax, Generation: 1}
-	var voters []raft.Server
-	for _, m := range ms {
-		desc.Replicas = append(desc.Replicas, &kvpb.ReplicaDescriptor{NodeId: m.id, Addr: string(m.addr)})
-		voters = append(voters, raft.Server{ID: replication.ServerID(m.id), Address: m.addr, Suffrage: raft.Voter})
-	}
-	for _, m := range ms {
-		if err := replica.WriteInitialState(m.eng, desc, 0); err != nil {
-			t.Fatal(err)
-		}
-		m.start(t)
-		if err := m.g.Bootstrap(voters); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ms := gtStartGroup(t, timing)
 	if err := gtPut(ms, "before/1", "x", "before/2", "y"); err != nil {
 		t.Fatal(err)
 	}
@@ -368,4 +349,85 @@ func TestGroupSnapshotCatchUp(t *testing.T) {
 	if !proto.Equal(lagging.rep.Desc(), leader.rep.Desc()) {
 		t.Fatalf("n%d descriptor %v, leader's %v", lagging.id, lagging.rep.Desc(), leader.rep.Desc())
 	}
+}
+
+// TestLeaseEndsBeforeNewLeader cuts the leader off from both followers
+// and watches, every millisecond, the old leader's lease and the
+// followers: the lease must end before either follower leads. Here two
+// things end it: the lease's own expiry and raft's step-down after
+// LeaderLeaseTimeout without a quorum (which HasLease sees), so this
+// checks that nothing keeps a lease past both; TestLeasesHeld checks the
+// expiry alone.
+func TestLeaseEndsBeforeNewLeader(t *testing.T) {
+	timing := gtFastTiming()
+	ms := gtStartGroup(t, timing)
+	if err := gtPut(ms, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	old := gtLeader(t, ms)
+	gtWaitFor(t, 5*time.Second, "a lease", func() (bool, string) { return old.g.HasLease(), "no lease" })
+	var followers []*gtMember
+	for _, m := range ms {
+		if m != old {
+			followers = append(followers, m)
+			old.hub.SetPartitioned(m.addr, true)
+			m.hub.SetPartitioned(old.addr, true)
+		}
+	}
+	cut := time.Now()
+	var lastLease, newLeader time.Time
+	for time.Since(cut) < 10*time.Second && newLeader.IsZero() {
+		if old.g.HasLease() {
+			lastLease = time.Now()
+		}
+		for _, f := range followers {
+			if f.g.IsLeader() {
+				newLeader = time.Now()
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if newLeader.IsZero() {
+		t.Fatal("no new leader within 10 s of the cut")
+	}
+	if !lastLease.Before(newLeader) {
+		t.Fatalf("the old leader held its lease %v after the cut, a follower led %v after it", lastLease.Sub(cut), newLeader.Sub(cut))
+	}
+	t.Logf("lease held until %v after the cut, new leader at %v", lastLease.Sub(cut), newLeader.Sub(cut))
+	for _, m := range followers {
+		old.hub.SetPartitioned(m.addr, false)
+		m.hub.SetPartitioned(old.addr, false)
+	}
+}
+
+// gtFastTiming is raft timing for tests: elections in well under a second.
+func gtFastTiming() replication.Timing {
+	timing := replication.DefaultTiming()
+	timing.HeartbeatTimeout = 300 * time.Millisecond
+	timing.ElectionTimeout = 300 * time.Millisecond
+	timing.LeaderLeaseTimeout = 150 * time.Millisecond
+	timing.CommitTimeout = 5 * time.Millisecond
+	return timing
+}
+
+// gtStartGroup starts three members and bootstraps the range on them.
+func gtStartGroup(t *testing.T, timing replication.Timing) []*gtMember {
+	t.Helper()
+	ms := []*gtMember{gtStartMember(t, 1, timing), gtStartMember(t, 2, timing), gtStartMember(t, 3, timing)}
+	desc := &kvpb.RangeDescriptor{RangeId: gtRange, StartKey: keys.UserMin, EndKey: keys.KeyMax, Generation: 1}
+	var voters []raft.Server
+	for _, m := range ms {
+		desc.Replicas = append(desc.Replicas, &kvpb.ReplicaDescriptor{NodeId: m.id, Addr: string(m.addr)})
+		voters = append(voters, raft.Server{ID: replication.ServerID(m.id), Address: m.addr, Suffrage: raft.Voter})
+	}
+	for _, m := range ms {
+		if err := replica.WriteInitialState(m.eng, desc, 0); err != nil {
+			t.Fatal(err)
+		}
+		m.start(t)
+		if err := m.g.Bootstrap(voters); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ms
 }

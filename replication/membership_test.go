@@ -26,11 +26,7 @@ import (
 // checks every member's view of the configuration and that the data stays
 // the same on the members that hold the range.
 func TestGroupMembership(t *testing.T) {
-	timing := replication.DefaultTiming()
-	timing.HeartbeatTimeout = 300 * time.Millisecond
-	timing.ElectionTimeout = 300 * time.Millisecond
-	timing.LeaderLeaseTimeout = 150 * time.Millisecond
-	timing.CommitTimeout = 5 * time.Millisecond
+	timing := gtFastTiming()
 	n1, n2, n3 := gtStartMember(t, 1, timing), gtStartMember(t, 2, timing), gtStartMember(t, 3, timing)
 
 	// n1 alone, bootstrapped as a new cluster's range is.

@@ -29,6 +29,9 @@ type GroupTransport struct {
 	consumeCh   chan raft.RPC
 	heartbeatFn atomic.Pointer[func(raft.RPC)]
 
+	// leases sees the followers' acknowledgements (lease.go).
+	leases leases
+
 	// ctx is canceled by Close and by Hub.Close. Outbound calls derive from
 	// it; inbound dispatch gives up when it is done.
 	ctx    context.Context
@@ -175,11 +178,13 @@ func callUnary[Req, Resp any](t *GroupTransport, method string, target raft.Serv
 
 // AppendEntries sends one AppendEntries (raft.Transport).
 func (t *GroupTransport) AppendEntries(_ raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
+	sent := time.Now()
 	out, err := callUnary(t, "AppendEntries", target, encodeAppendEntriesRequest(t.id, args), raftpb.RaftTransportClient.AppendEntries)
 	if err != nil {
 		return err
 	}
 	decodeAppendEntriesResponse(out, resp)
+	t.leases.ack(target, sent, args, resp)
 	return nil
 }
 

@@ -164,6 +164,7 @@ func (p *appendPipeline) receive() {
 			f.err = p.fail(err)
 		} else {
 			decodeAppendEntriesResponse(msg, f.resp)
+			p.call.t.leases.ack(p.call.target, f.start, f.req, f.resp)
 		}
 		close(f.done)
 		select {

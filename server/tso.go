@@ -34,8 +34,9 @@ import (
 //     conditional put on the local meta replica (a raft write that succeeds
 //     only while this node leads, and only if the stored bound is the one
 //     this oracle started from or last wrote);
-//  3. confirm: Group.VerifyLeader, once per batch, after the block was
-//     reserved, and the term is still the one the oracle was loaded in;
+//  3. confirm: a leader lease held (Group.HasLease) or else
+//     Group.VerifyLeader, once per batch, after the block was reserved,
+//     and the term is still the one the oracle was loaded in;
 //  4. answer every request of the batch with its part of the block.
 //
 // Why a deposed leader never hands out a timestamp after a newer leader did:
@@ -43,7 +44,9 @@ import (
 // rejects the old term, and it hands out nothing before that (it first reads
 // the window and raises it through raft). The old leader's confirm round
 // starts after its block was reserved and needs that same quorum, so it
-// fails unless it completed before the new leader's election. And the new
+// fails unless it completed before the new leader's election; a lease held
+// after the reservation proves the same (no newer leader can be elected
+// while it lasts; replication/lease.go). And the new
 // leader starts above the window the old one persisted, which bounds all
 // the old one can hand out.
 //
@@ -390,9 +393,11 @@ func (t *tsoServer) extend(ctx context.Context, rep *replica.Replica, w engine.T
 // still leads the meta range in the term the oracle was loaded in.
 func (t *tsoServer) confirm(rep *replica.Replica) error {
 	g := rep.Group()
-	if err := g.VerifyLeader(); err != nil {
-		t.oracle = nil
-		return notMetaLeader(rep)
+	if !g.HasLease() {
+		if err := g.VerifyLeader(); err != nil {
+			t.oracle = nil
+			return notMetaLeader(rep)
+		}
 	}
 	if g.Term() != t.term {
 		t.oracle = nil

@@ -238,8 +238,12 @@ func (r *Replica) ensureLeaseholder(ctx context.Context) error {
 		r.mu.Unlock()
 	}
 	commit := g.CommitIndex()
-	if err := g.VerifyLeader(); err != nil {
-		return r.translate(err)
+	// A leader lease (replication/lease.go) proves leadership without a
+	// round of heartbeats; without one, ask the quorum.
+	if !g.HasLease() {
+		if err := g.VerifyLeader(); err != nil {
+			return r.translate(err)
+		}
 	}
 	if g.Term() != term {
 		return r.notLeader()
