@@ -20,6 +20,10 @@ type Pool struct {
 		sync.Mutex
 		conns  map[string]*grpc.ClientConn
 		closed bool
+		local  struct {
+			addr string
+			srv  serverpb.InternalServer
+		}
 	}
 }
 
@@ -62,7 +66,22 @@ func (p *Pool) Internal(addr string) (serverpb.InternalClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	return serverpb.NewInternalClient(c), nil
+	cl := serverpb.NewInternalClient(c)
+	p.mu.Lock()
+	local := p.mu.local
+	p.mu.Unlock()
+	if local.srv != nil && addr == local.addr {
+		return localInternal{InternalClient: cl, srv: local.srv}, nil
+	}
+	return cl, nil
+}
+
+// SetLocal makes calls to addr (this node's own address) of the hot
+// methods run in process on srv (local.go).
+func (p *Pool) SetLocal(addr string, srv serverpb.InternalServer) {
+	p.mu.Lock()
+	p.mu.local.addr, p.mu.local.srv = addr, srv
+	p.mu.Unlock()
 }
 
 // Close closes every connection.

@@ -288,7 +288,9 @@ func (s *Server) Start(ctx context.Context) error {
 	// to notice dead peers) suit the kv and admin services too.
 	s.grpc = grpc.NewServer(append(replication.ServerOptions(), rpcauth.ServerOptions(s.secret)...)...)
 	hub.Register(s.grpc)
-	serverpb.RegisterInternalServer(s.grpc, &internalServer{s: s})
+	internal := &internalServer{s: s}
+	serverpb.RegisterInternalServer(s.grpc, internal)
+	s.pool.SetLocal(s.cfg.RPCAddr, internal)
 	serverpb.RegisterAdminServer(s.grpc, &adminServer{s: s})
 	s.serve.Add(1)
 	go func() {
