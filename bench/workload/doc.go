@@ -1,5 +1,5 @@
 // Package workload is the library of the benchmark harness: it runs a
-// workload (kv, select, tpcb) against any PostgreSQL-compatible database
+// workload (kv, select, tpcb, ycsb) against any PostgreSQL-compatible database
 // (shard, PostgreSQL) over pgx for a while, with many workers, and
 // reports throughput and latency per operation, per second and in total,
 // in the text layout of `cockroach workload` and as a JSON Result. A thin
@@ -32,9 +32,10 @@
 //     of its first attempt; only operations have latencies.
 //   - An Op error with SQLSTATE 40001 or 40P01 (IsRetry) is a retry: the
 //     worker calls Op again at once, without waiting for the rate limit,
-//     and the operation's latency covers every attempt. tpcb repeats the
-//     same transaction; kv and select make a new operation (new keys). Any other error is an error of the operation; the worker
-//     goes on.
+//     and the operation's latency covers every attempt. tpcb and ycsb
+//     repeat the same operation (the same transaction, keys, field); kv
+//     and select make a new operation (new keys). Any other error is an
+//     error of the operation; the worker goes on.
 //   - An attempt cut off by the end of the run is not counted at all.
 //   - The cumulative figures and the summary start at the first
 //     per-second tick at or after the end of the ramp (all of the run when
@@ -59,13 +60,16 @@
 //     golang.org/x/time/rate is not a dependency of the module; the
 //     pacer is a few lines.
 //   - output.go, result.go: the text layout and the JSON Result.
-//   - kv.go, pgbench.go, tpcb.go: the workloads; pg.go: connections and
-//     the COPY loader (text format: pgx's CopyFrom speaks the binary
-//     format, which shard does not support).
+//   - kv.go, pgbench.go, tpcb.go, ycsb.go: the workloads; pg.go:
+//     connections and the COPY loader (text format: pgx's CopyFrom speaks
+//     the binary format, which shard does not support).
 //   - keys.go: key distributions. Zipfian is YCSB's generator (Gray et
 //     al.) with θ = 0.99, not math/rand's Zipf, which needs θ > 1; its
 //     keys are not scrambled (key 0 is the hottest; shard places rows by
-//     the hash of their key anyway).
+//     the hash of their key anyway). Latest is YCSB's skewed latest,
+//     the zipfian counted down from the last inserted key; growingKeys
+//     draws from a key space that grows between draws (ycsb's inserts),
+//     its zipfian's ζ growing by the new terms as YCSB's does.
 //
 // # Workloads
 //
@@ -80,19 +84,35 @@
 //     UPDATE accounts, SELECT abalance, UPDATE tellers, UPDATE branches,
 //     INSERT history, COMMIT). Both load pgbench's four tables at
 //     PgbenchOptions.Scale (Accounts per branch overridable for tests).
+//   - ycsb: YCSB's core workloads A to F (YCSBOptions.Workload) on table
+//     usertable(ycsb_key bigint PRIMARY KEY, field0 text, ...), by default
+//     10 fields of 100 bytes, RecordCount rows (keys 0 to RecordCount-1)
+//     loaded by Setup with COPY. Operations "read" (SELECT every field of
+//     a key), "update" (UPDATE one random field), "insert" (a new row),
+//     "scan" (SELECT ... WHERE ycsb_key >= $1 ORDER BY ycsb_key LIMIT $2,
+//     1 to MaxScanLength rows) and "rmw" (BEGIN, read, update, COMMIT):
+//     A 50% read, 50% update; B 95% read, 5% update; C reads; D 95% read,
+//     5% insert; E 95% scan, 5% insert; F 50% read, 50% rmw. Keys are
+//     zipfian by default, D's latest (the last inserted the hottest). An
+//     insert takes the next key of a counter shared by the workers,
+//     starting after the largest key in the table; the other operations
+//     choose among the keys below every insert still in flight, so that
+//     they find their rows.
 //
 // # Invariants
 //
 //   - Every goroutine Run starts (one per worker) has ended, and every
 //     Worker is closed, when Run returns; workers never write output.
 //   - The same Seed gives worker i the same sequence of random choices in
-//     every run (the interleaving of workers, and so the data, differs).
-//   - The hot path takes only the worker's own mutex; nothing a worker
-//     does waits for another worker.
+//     every run (the interleaving of workers, and so the data, differs;
+//     so do the keys of ycsb's D and E, which follow the inserts).
+//   - The hot path takes only the worker's own mutex (and ycsb's inserts
+//     atomic counters); nothing a worker does waits for another worker.
 //
 // # Debugging
 //
 // Result.Ops[i].FirstError (and "first_error" in the JSON) keeps the
 // first error message of each operation. The package's tests run every
-// workload against PostgreSQL 15 (internal/pgtest) for two seconds.
+// workload against PostgreSQL 15 (internal/pgtest) for two seconds (ycsb's
+// six for 1.5).
 package workload

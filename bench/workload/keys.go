@@ -16,6 +16,9 @@ type keyGen interface {
 const (
 	Uniform = "uniform" // every key equally likely
 	Zipfian = "zipfian" // YCSB's zipfian, θ = 0.99: key 0 the most popular
+	// Latest is YCSB's skewed latest (ycsb only): the zipfian's
+	// popularity counted down from the latest inserted key.
+	Latest = "latest"
 )
 
 // newKeyGen returns a generator of keys in [0, n) for distribution dist.
@@ -46,28 +49,58 @@ const zipfTheta = 0.99
 // Unlike math/rand's Zipf it allows θ < 1. Keys are not scrambled: key 0
 // is the hottest, then key 1, and so on (shard places rows by the hash of
 // their key anyway).
+//
+// newZipfian's generator is shared by the workers and never changes; a
+// worker whose key space grows (ycsb's inserts) copies it and moves the
+// copy's n with setN.
 type zipfian struct {
-	n                   int64
-	theta, alpha, zetaN float64
-	eta, half           float64 // eta: Gray's η; half: 1 + 0.5^θ
+	n                          int64
+	theta, alpha, zetaN, zeta2 float64
+	eta, half                  float64 // eta: Gray's η; half: 1 + 0.5^θ
 }
 
 func newZipfian(n int64, theta float64) *zipfian {
-	zetaN := zeta(n, theta)
-	return &zipfian{
+	z := &zipfian{
 		n:     n,
 		theta: theta,
 		alpha: 1 / (1 - theta),
-		zetaN: zetaN,
-		eta:   (1 - math.Pow(2/float64(n), 1-theta)) / (1 - zeta(2, theta)/zetaN),
+		zetaN: zeta(n, theta),
+		zeta2: zeta(2, theta),
 		half:  1 + math.Pow(0.5, theta),
 	}
+	z.setEta()
+	return z
+}
+
+// setEta computes η for z.n and z.zetaN.
+func (z *zipfian) setEta() {
+	z.eta = (1 - math.Pow(2/float64(z.n), 1-z.theta)) / (1 - z.zeta2/z.zetaN)
+}
+
+// setN makes z draw keys in [0, n), n ≥ 1, as newZipfian(n, θ) would. A
+// larger n adds the new terms to ζ, O(n - z.n), as YCSB's
+// ZipfianGenerator does when its item count grows; a smaller n computes ζ
+// again, O(n).
+func (z *zipfian) setN(n int64) {
+	switch {
+	case n == z.n:
+		return
+	case n > z.n:
+		z.zetaN += zetaFrom(z.n, n, z.theta)
+	default:
+		z.zetaN = zeta(n, z.theta)
+	}
+	z.n = n
+	z.setEta()
 }
 
 // zeta is Σ_{i=1..n} 1/i^θ.
-func zeta(n int64, theta float64) float64 {
+func zeta(n int64, theta float64) float64 { return zetaFrom(0, n, theta) }
+
+// zetaFrom is Σ_{i=m+1..n} 1/i^θ: ζ(n, θ) - ζ(m, θ).
+func zetaFrom(m, n int64, theta float64) float64 {
 	var sum float64
-	for i := int64(1); i <= n; i++ {
+	for i := m + 1; i <= n; i++ {
 		sum += 1 / math.Pow(float64(i), theta)
 	}
 	return sum
@@ -84,4 +117,37 @@ func (z *zipfian) next(rng *rand.Rand) int64 {
 	}
 	k := int64(float64(z.n) * math.Pow(z.eta*u-z.eta+1, z.alpha))
 	return min(max(k, 0), z.n-1)
+}
+
+// growingKeys draws keys in [0, n) for an n given at each draw, that may
+// change between draws: the keys a ycsb workload knows to be inserted so
+// far. Distribution Zipfian draws key 0 the most, Latest key n-1 (YCSB's
+// SkewedLatestGenerator: n-1 minus a zipfian draw; YCSB's never draws key
+// 0, an off-by-one this one does not copy), Uniform none. Each worker has
+// its own: it changes with n.
+type growingKeys struct {
+	dist string
+	z    zipfian // Zipfian and Latest: moved to n before each draw
+}
+
+// newGrowingKeys returns a worker's generator for dist; z is the shared
+// zipfian for Zipfian and Latest, copied (nil for Uniform).
+func newGrowingKeys(dist string, z *zipfian) *growingKeys {
+	g := &growingKeys{dist: dist}
+	if z != nil {
+		g.z = *z
+	}
+	return g
+}
+
+func (g *growingKeys) next(rng *rand.Rand, n int64) int64 {
+	if g.dist == Uniform {
+		return rng.Int64N(n)
+	}
+	g.z.setN(n)
+	k := g.z.next(rng)
+	if g.dist == Latest {
+		return n - 1 - k
+	}
+	return k
 }

@@ -3,7 +3,9 @@ package workload
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,19 +14,28 @@ import (
 	"github.com/shardingsystem/shard/internal/pgtest"
 )
 
-// TestPostgres runs every workload for two seconds at concurrency 2
-// against PostgreSQL 15, each in its own database, and checks that it
-// made operations without errors (retries are fine), and what it left in
-// the tables: tpcb's balances must add up, retries included. It skips when PostgreSQL 15 is not installed.
+// TestPostgres runs every workload for two seconds (ycsb's six for 1.5)
+// at concurrency 2 against PostgreSQL 15, each in its own database, and
+// checks that it made operations without errors (retries are fine), and
+// what it left in the tables: tpcb's balances must add up, retries
+// included, and ycsb's rows be there. It skips when PostgreSQL 15 is not
+// installed.
 func TestPostgres(t *testing.T) {
 	srv := pgtest.Start(t, pgtest.Options{Name: "workload"})
 	ctx := context.Background()
-	for _, db := range []string{"kv", "sel", "tpcb"} {
-		exec(t, srv.DSN(""), "CREATE DATABASE "+db)
+	dbs := []string{"kv", "sel", "tpcb"}
+	for _, letter := range ycsbLetters {
+		dbs = append(dbs, "ycsb_"+letter)
 	}
-	// Snapshot isolation, as shard runs every transaction: tpcb's
-	// concurrent updates of its one branch fail with 40001 and are retried.
-	exec(t, srv.DSN(""), "ALTER DATABASE tpcb SET default_transaction_isolation = 'repeatable read'")
+	for _, db := range dbs {
+		exec(t, srv.DSN(""), "CREATE DATABASE "+db)
+		if db == "tpcb" || strings.HasPrefix(db, "ycsb") {
+			// Snapshot isolation, as shard runs every transaction: tpcb's
+			// concurrent updates of its one branch fail with 40001 and are
+			// retried, and so may ycsb's updates of its hottest keys.
+			exec(t, srv.DSN(""), "ALTER DATABASE "+db+" SET default_transaction_isolation = 'repeatable read'")
+		}
+	}
 	opts := Options{Concurrency: 2, Duration: 2 * time.Second, Seed: 1}
 
 	t.Run("kv", func(t *testing.T) {
@@ -92,6 +103,63 @@ func TestPostgres(t *testing.T) {
 			}
 		}
 	})
+	for _, letter := range ycsbLetters {
+		t.Run("ycsb "+letter, func(t *testing.T) {
+			t.Parallel()
+			o := opts
+			o.Duration = 1500 * time.Millisecond // six of them
+			testYCSB(t, ctx, srv.DSN("ycsb_"+letter), letter, o)
+		})
+	}
+}
+
+// ycsbLetters are ycsb's workloads, one database each.
+var ycsbLetters = []string{"a", "b", "c", "d", "e", "f"}
+
+// testYCSB runs ycsb workload letter on 1000 rows and checks the table:
+// every field of every row 100 bytes, the loaded rows and one per insert
+// (an insert cut off by the end of the run may have committed: at most
+// one per worker). D runs again without Setup, as a new workload: its
+// inserts go on after the first run's.
+func testYCSB(t *testing.T, ctx context.Context, dsn, letter string, opts Options) {
+	const records = 1000
+	wl, err := NewYCSB(YCSBOptions{DSN: dsn, Workload: letter, RecordCount: records})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := map[string][]string{
+		"a": {"read", "update"}, "b": {"read", "update"}, "c": {"read"},
+		"d": {"insert", "read"}, "e": {"insert", "scan"}, "f": {"read", "rmw"},
+	}[letter]
+	runs := 1
+	if letter == "d" {
+		runs = 2
+	}
+	rows := int64(records)
+	for run := range runs {
+		if run > 0 {
+			opts.SkipSetup, opts.Duration = true, time.Second/2
+			if wl, err = NewYCSB(YCSBOptions{DSN: dsn, Workload: letter, RecordCount: records}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		res := runPG(t, ctx, opts, wl, ops...)
+		if ops[0] == "insert" {
+			rows += res.Ops[0].Count
+		}
+		n := count(t, dsn, "SELECT count(*) FROM usertable")
+		if n < rows || n > rows+int64(opts.Concurrency) {
+			t.Errorf("run %d: %d rows, want %d and at most %d cut off inserts", run, n, rows, opts.Concurrency)
+		}
+		rows = n
+	}
+	var short []string
+	for i := range 10 {
+		short = append(short, fmt.Sprintf("length(field%d) <> 100", i))
+	}
+	if n := count(t, dsn, "SELECT count(*) FROM usertable WHERE "+strings.Join(short, " OR ")); n != 0 {
+		t.Errorf("%d rows with a field not 100 bytes", n)
+	}
 }
 
 // runPG runs wl with opts and checks the result: only the operations ops,

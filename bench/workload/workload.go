@@ -13,7 +13,8 @@ import (
 // then Worker once per worker, from one goroutine, before the clock
 // starts.
 type Workload interface {
-	// Name names the workload in the result ("kv", "select", "tpcb").
+	// Name names the workload in the result ("kv", "select", "tpcb",
+	// "ycsb").
 	Name() string
 	// Setup makes the schema and loads the data, replacing what an
 	// earlier Setup made.
