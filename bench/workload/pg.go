@@ -141,7 +141,7 @@ func (s *session) get(ctx context.Context) (*pgx.Conn, error) {
 
 // close closes the connection, if any.
 func (s *session) close() {
-	if s.conn != nil {
+	if s != nil && s.conn != nil {
 		closeConn(s.conn)
 		s.conn = nil
 	}

@@ -207,33 +207,33 @@ func (y *YCSB) Setup(ctx context.Context) error {
 // table: it holds an earlier run's inserts when Options.SkipSetup skipped
 // Setup.
 func (y *YCSB) Worker(ctx context.Context, id int) (Worker, error) {
-	conn, err := connect(ctx, y.opts.DSN)
+	sess, err := newSession(ctx, y.opts.DSN, id)
 	if err != nil {
 		return nil, err
 	}
 	if id == 0 && y.mix.insert > 0 {
 		var last int64
-		err := conn.QueryRow(ctx, ycsbLastKey).Scan(&last)
+		err := sess.conn.QueryRow(ctx, ycsbLastKey).Scan(&last)
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 			last = -1
 		case err != nil:
-			closeConn(conn)
+			sess.close()
 			return nil, fmt.Errorf("%s: %w", ycsbLastKey, err)
 		}
 		y.inserts.next.Store(max(y.opts.RecordCount, last+1))
 	}
-	return y.newWorker(conn, id), nil
+	return y.newWorker(sess, id), nil
 }
 
 // ycsbLastKey reads the largest key.
 const ycsbLastKey = "SELECT ycsb_key FROM usertable ORDER BY ycsb_key DESC LIMIT 1"
 
-// newWorker is worker id on conn.
-func (y *YCSB) newWorker(conn *pgx.Conn, id int) *ycsbWorker {
+// newWorker is worker id on sess.
+func (y *YCSB) newWorker(sess *session, id int) *ycsbWorker {
 	return &ycsbWorker{
 		y:    y,
-		conn: conn,
+		sess: sess,
 		keys: newGrowingKeys(y.opts.Distribution, y.zipf),
 		held: y.inserts.slot(id),
 		args: make([]any, 0, 1+y.opts.FieldCount),
@@ -342,7 +342,7 @@ type querier interface {
 // retry it keeps the operation for the next attempt.
 type ycsbWorker struct {
 	y       *YCSB
-	conn    *pgx.Conn
+	sess    *session
 	keys    *growingKeys
 	held    *heldKey
 	op      ycsbOp
@@ -394,23 +394,27 @@ func (w *ycsbWorker) known() int64 {
 // do makes one attempt of w.op, with new values.
 func (w *ycsbWorker) do(ctx context.Context, rng *rand.Rand) error {
 	op := w.op
+	conn, err := w.sess.get(ctx)
+	if err != nil {
+		return err
+	}
 	switch op.name {
 	case opRead:
-		return w.read(ctx, w.conn, op.key)
+		return w.read(ctx, conn, op.key)
 	case opUpdate:
-		return w.update(ctx, w.conn, rng, op)
+		return w.update(ctx, conn, rng, op)
 	case opInsert:
 		w.args = append(w.args[:0], op.key)
 		for range w.y.opts.FieldCount {
 			w.args = append(w.args, w.text(rng))
 		}
-		_, err := w.conn.Exec(ctx, w.y.sql.insert, w.args...)
+		_, err := conn.Exec(ctx, w.y.sql.insert, w.args...)
 		return err
 	case opScan:
-		_, err := queryRows(ctx, w.conn, w.y.sql.scan, op.key, op.rows)
+		_, err := queryRows(ctx, conn, w.y.sql.scan, op.key, op.rows)
 		return err
 	default: // opRMW
-		return pgx.BeginFunc(ctx, w.conn, func(tx pgx.Tx) error {
+		return pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
 			if err := w.read(ctx, tx, op.key); err != nil {
 				return err
 			}
@@ -446,7 +450,7 @@ func (w *ycsbWorker) text(rng *rand.Rand) string {
 
 func (w *ycsbWorker) Close() {
 	w.y.inserts.release(w.held) // an insert that was to be retried
-	closeConn(w.conn)
+	w.sess.close()
 }
 
 // queryRows runs a query and reads its rows without decoding them; it

@@ -20,7 +20,7 @@ import (
 
 // benchWorkloads are the workloads `shard bench` runs over SQL; failover
 // is kv under faults.
-var benchWorkloads = []string{"kv", "select", "tpcb", "failover"}
+var benchWorkloads = []string{"kv", "ycsb", "select", "tpcb", "failover"}
 
 // runBench runs a workload against a shard cluster it starts (or --url),
 // and with --compare against a peer it starts, one after the other, and
@@ -46,9 +46,12 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	readPct := fs.Int("read-percent", 0, "kv: percent of operations that read")
 	keyCount := fs.Int64("keys", 100_000, "kv: number of keys")
 	valueSize := fs.Int("value-size", 64, "kv: bytes per value")
-	dist := fs.String("distribution", workload.Uniform, "kv: key distribution, uniform or zipfian")
+	dist := fs.String("distribution", "", "kv, ycsb: key distribution, uniform or zipfian (default: uniform for kv, zipfian for ycsb, latest for ycsb D)")
 	batch := fs.Int("batch", 1, "kv: rows per write")
 	preload := fs.Bool("preload", true, "kv: write every key before the run, so reads find rows")
+	// ycsb
+	ycsbLetter := fs.String("ycsb", "A", "ycsb: the core workload, A to F")
+	records := fs.Int64("records", 100_000, "ycsb: rows of 1 KB loaded before the run")
 	// pgbench
 	scale := fs.Int("scale", 1, "select, tpcb: pgbench's scale factor (100,000 accounts each)")
 	// failover
@@ -65,8 +68,14 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	newWorkload := func(dsn string) (workload.Workload, error) {
 		switch name {
 		case "kv", "failover":
+			d := *dist
+			if d == "" {
+				d = workload.Uniform
+			}
 			return workload.NewKV(workload.KVOptions{DSN: dsn, ReadPercent: *readPct, Keys: *keyCount, ValueSize: *valueSize,
-				Distribution: *dist, Batch: *batch, Preload: *preload})
+				Distribution: d, Batch: *batch, Preload: *preload})
+		case "ycsb":
+			return workload.NewYCSB(workload.YCSBOptions{DSN: dsn, Workload: *ycsbLetter, RecordCount: *records, Distribution: *dist})
 		case "select":
 			return workload.NewSelect(workload.PgbenchOptions{DSN: dsn, Scale: *scale})
 		case "tpcb":

@@ -35,7 +35,7 @@ func commands() []command {
 		{"node", "node drain ID | decommission ID | activate ID: move a node's leaderships or replicas away", runNode},
 		{"events", "list the controller's decisions and why: events [--range R] [--limit N]", runEvents},
 		{"kv", "debug key-value access: kv put KEY VALUE | get KEY [--as-of TS] | delete KEY | scan [START [END]] | txn 'get A; put B V; delete C'", runKV},
-		{"bench", "bench WORKLOAD [--compare postgres]: run a benchmark (kv, select, tpcb) on a 3-node cluster it starts, and on a peer side by side", runBench},
+		{"bench", "bench WORKLOAD [--compare postgres|etcd]: run a benchmark (kv, ycsb, select, tpcb, failover) on a 3-node cluster it starts, and on a peer side by side", runBench},
 		{"jepsen", "run Jepsen-style fault tests: jepsen --workload W --nemesis N --time D --count K", runJepsen},
 		{"version", "print the version", runVersion},
 	}
