@@ -33,6 +33,11 @@ type Run struct {
 	// them by Durability.Fsyncs (0 without either).
 	Writes         int64   `json:"writes"`
 	WritesPerFsync float64 `json:"writes_per_fsync"`
+	// CPUMsPerOp is the system's CPU time per operation over the run, in
+	// milliseconds (0 where its CPU time cannot be read): a measure of
+	// efficiency that other load on the machine disturbs less than
+	// throughput.
+	CPUMsPerOp float64 `json:"cpu_ms_per_op"`
 }
 
 // IsWrite reports whether operations named op write.
@@ -72,6 +77,13 @@ func Measure(ctx context.Context, sys System, wl workload.Workload, opts workloa
 	}
 	if r.Durability.Fsyncs > 0 {
 		r.WritesPerFsync = float64(r.Writes) / r.Durability.Fsyncs
+	}
+	var ops int64
+	for _, tick := range res.Series {
+		ops += tick.Count // the ramp included, as the counters are
+	}
+	if ops > 0 {
+		r.CPUMsPerOp = r.Durability.CPUSeconds * 1000 / float64(ops)
 	}
 	return r, nil
 }
@@ -130,15 +142,19 @@ func (r *Report) Ratio(i int) float64 {
 func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "\nmachine: %d CPUs (%s), %d GiB, %s\n", r.Machine.CPUs, r.Machine.CPU, r.Machine.MemoryGiB, r.Machine.OS)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "system\tops/sec\tp50(ms)\tp95(ms)\tp99(ms)\tpMax(ms)\terrors\tretries\tfsyncs/sec\twrites/fsync\tfirst/this\t")
+	fmt.Fprintln(tw, "system\tops/sec\tp50(ms)\tp95(ms)\tp99(ms)\tpMax(ms)\terrors\tretries\tfsyncs/sec\twrites/fsync\tcpu ms/op\tfirst/this\t")
 	for i, run := range r.Runs {
 		t := run.Result.Total
 		wpf := "-"
 		if run.Writes > 0 && run.Durability.Fsyncs > 0 {
 			wpf = fmt.Sprintf("%.2f", run.WritesPerFsync)
 		}
-		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%d\t%.1f\t%s\t%.2f\t\n", run.System, t.OpsPerSec, t.P50Ms, t.P95Ms,
-			t.P99Ms, t.MaxMs, t.Errors, t.Retries, run.Durability.FsyncsPerSec, wpf, r.Ratio(i))
+		cpu := "-"
+		if run.CPUMsPerOp > 0 {
+			cpu = fmt.Sprintf("%.3f", run.CPUMsPerOp)
+		}
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%d\t%.1f\t%s\t%s\t%.2f\t\n", run.System, t.OpsPerSec, t.P50Ms, t.P95Ms,
+			t.P99Ms, t.MaxMs, t.Errors, t.Retries, run.Durability.FsyncsPerSec, wpf, cpu, r.Ratio(i))
 	}
 	_ = tw.Flush()
 }

@@ -93,6 +93,9 @@ func (t *Txn) ScanProgram(ctx context.Context, start, end []byte, limit int, fil
 	if t.HasWrites(start, end, filter) {
 		return ErrOwnWrites
 	}
+	if err := t.snapshot(ctx); err != nil {
+		return err
+	}
 	if limit > 0 {
 		kept := 0
 		return t.c.scanProgramSpan(ctx, start, end, limit, t.start, filter, prog, func(p ProgramPage) (bool, error) {

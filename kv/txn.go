@@ -64,8 +64,11 @@ type Txn struct {
 	began    time.Time
 	readOnly bool
 	done     bool
-	onePC    bool // committed in one raft command
-	writes   map[string]*kvpb.Mutation
+	// lazy: no start timestamp yet (BeginLazy); latest: the one read a
+	// lazy transaction may make without one was made.
+	lazy, latest bool
+	onePC        bool // committed in one raft command
+	writes       map[string]*kvpb.Mutation
 	// undo records, for each buffered write, what it replaced (nil: no
 	// write), so that RollbackTo can restore a savepoint.
 	undo []undoEntry
@@ -106,6 +109,61 @@ func (c *Client) Begin(ctx context.Context) (*Txn, error) {
 	return &Txn{c: c, start: ts, began: time.Now(), writes: map[string]*kvpb.Mutation{}}, nil
 }
 
+// ErrNeedSnapshot is returned by a lazy transaction (BeginLazy) asked for
+// more after its read of one key's newest version: the caller runs the
+// statement again in a transaction from Begin.
+var ErrNeedSnapshot = errors.New("kv: the statement needs a snapshot timestamp; run it again after Begin")
+
+// BeginLazy starts a read-only transaction that takes its timestamp from
+// the oracle only when it needs one, for a statement that may read a
+// single key. If its first operation reads one key, that read gets the
+// key's newest committed version from the range's leaseholder and needs no
+// timestamp at all. That is linearizable: every write acknowledged before
+// the read began is applied at the leaseholder (a lock, whatever its
+// timestamp, makes the read resolve it first as any read does), and every
+// commit timestamp it can see came from the oracle before the read, so a
+// later transaction's snapshot sees it too. After such a read every other
+// operation fails with ErrNeedSnapshot: one key's newest version and a
+// snapshot taken later need not agree. An operation before it takes the
+// timestamp first, as Begin does. Writes fail with ErrNeedSnapshot.
+func (c *Client) BeginLazy() *Txn {
+	return &Txn{c: c, lazy: true, began: time.Now(), writes: map[string]*kvpb.Mutation{}}
+}
+
+// latestTS is the read timestamp of a lazy transaction's read of one key:
+// the newest version, and every lock blocks it.
+const latestTS = engine.MaxTimestamp
+
+// snapshot gives a lazy transaction its start timestamp (see BeginLazy).
+func (t *Txn) snapshot(ctx context.Context) error {
+	if !t.lazy {
+		return nil
+	}
+	if t.latest {
+		return ErrNeedSnapshot
+	}
+	ts, err := t.c.Now(ctx)
+	if err != nil {
+		return err
+	}
+	t.start, t.lazy = ts, false
+	return nil
+}
+
+// readTS is the timestamp of a read of n keys: latestTS for a lazy
+// transaction's first read when it reads one key, else the start
+// timestamp (taken now if the transaction is lazy).
+func (t *Txn) readTS(ctx context.Context, n int) (engine.Timestamp, error) {
+	if t.lazy && !t.latest && n == 1 {
+		t.latest = true
+		return latestTS, nil
+	}
+	if err := t.snapshot(ctx); err != nil {
+		return 0, err
+	}
+	return t.start, nil
+}
+
 // SnapshotAt returns a read-only transaction reading at ts (AS OF reads).
 func (c *Client) SnapshotAt(ts engine.Timestamp) *Txn {
 	return &Txn{c: c, start: ts, began: time.Now(), readOnly: true, writes: map[string]*kvpb.Mutation{}}
@@ -114,7 +172,8 @@ func (c *Client) SnapshotAt(ts engine.Timestamp) *Txn {
 // CommittedOnePC reports whether Commit took one raft command.
 func (t *Txn) CommittedOnePC() bool { return t.onePC }
 
-// StartTS returns the transaction's read timestamp.
+// StartTS returns the transaction's read timestamp (0 for a lazy one that
+// has not taken it).
 func (t *Txn) StartTS() engine.Timestamp { return t.start }
 
 // Get reads key as of the start timestamp, or the transaction's own write.
@@ -125,7 +184,11 @@ func (t *Txn) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 	if m, ok := t.writes[string(key)]; ok && m.Op != kvpb.LockOp_LOCK_ONLY {
 		return m.Value, m.Op == kvpb.LockOp_LOCK_PUT, nil
 	}
-	req := &kvpb.Request{Value: &kvpb.Request_Get{Get: &kvpb.GetRequest{Key: key, ReadTs: uint64(t.start)}}}
+	ts, err := t.readTS(ctx, 1)
+	if err != nil {
+		return nil, false, err
+	}
+	req := &kvpb.Request{Value: &kvpb.Request_Get{Get: &kvpb.GetRequest{Key: key, ReadTs: uint64(ts)}}}
 	resp, err := t.c.sendResolving(ctx, key, req)
 	if err != nil {
 		return nil, false, err
@@ -137,6 +200,9 @@ func (t *Txn) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 // GetForUpdate reads key and locks it at commit, so that a concurrent
 // writer of key makes one of the two fail (SELECT ... FOR UPDATE).
 func (t *Txn) GetForUpdate(ctx context.Context, key []byte) ([]byte, bool, error) {
+	if t.lazy {
+		return nil, false, ErrNeedSnapshot
+	}
 	v, found, err := t.Get(ctx, key)
 	if err != nil || t.readOnly {
 		return v, found, err
@@ -159,6 +225,9 @@ func (t *Txn) Scan(ctx context.Context, start, end []byte, limit int) ([]*kvpb.K
 func (t *Txn) ScanFiltered(ctx context.Context, start, end []byte, limit int, filter *kvpb.KeyFilter) ([]*kvpb.KeyValue, error) {
 	if t.done {
 		return nil, ErrTxnDone
+	}
+	if err := t.snapshot(ctx); err != nil {
+		return nil, err
 	}
 	mine := func(k string) bool {
 		return k >= string(start) && k < string(end) && (filter == nil || filter.Matches([]byte(k)))
@@ -208,6 +277,9 @@ func (t *Txn) buffer(op kvpb.LockOp, key, value []byte) error {
 	}
 	if t.readOnly {
 		return fmt.Errorf("kv: write in a read-only snapshot")
+	}
+	if t.lazy {
+		return ErrNeedSnapshot
 	}
 	k := string(key)
 	t.undo = append(t.undo, undoEntry{key: k, prev: t.writes[k]})
@@ -723,6 +795,13 @@ func (t *Txn) GetMany(ctx context.Context, keys [][]byte) ([]KeyResult, error) {
 	if len(todo) == 0 {
 		return out, nil
 	}
+	ts, err := t.readTS(ctx, len(todo))
+	if err != nil {
+		return nil, err
+	}
+	if len(todo) == 1 {
+		return out, t.getBatch(ctx, keys, todo, ts, out)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// The keys of one range are read in batches of one request each; a
@@ -740,7 +819,7 @@ func (t *Txn) GetMany(ctx context.Context, keys [][]byte) ([]KeyResult, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := t.getBatch(ctx, keys, b, out); err != nil {
+			if err := t.getBatch(ctx, keys, b, ts, out); err != nil {
 				errs <- err
 				cancel()
 			}
@@ -783,11 +862,11 @@ func (t *Txn) getBatches(ctx context.Context, keys [][]byte, todo []int) ([][]in
 	return out, nil
 }
 
-// getBatch reads the keys at idx into out.
-func (t *Txn) getBatch(ctx context.Context, keys [][]byte, idx []int, out []KeyResult) error {
+// getBatch reads the keys at idx into out, at ts.
+func (t *Txn) getBatch(ctx context.Context, keys [][]byte, idx []int, ts engine.Timestamp, out []KeyResult) error {
 	reqs := make([]*kvpb.Request, len(idx))
 	for j, i := range idx {
-		reqs[j] = &kvpb.Request{Value: &kvpb.Request_Get{Get: &kvpb.GetRequest{Key: keys[i], ReadTs: uint64(t.start)}}}
+		reqs[j] = &kvpb.Request{Value: &kvpb.Request_Get{Get: &kvpb.GetRequest{Key: keys[i], ReadTs: uint64(ts)}}}
 	}
 	if len(idx) > 1 {
 		resp, err := t.c.Send(ctx, keys[idx[0]], reqs)
@@ -816,7 +895,7 @@ func (t *Txn) getBatch(ctx context.Context, keys [][]byte, idx []int, out []KeyR
 // Lock marks key to be locked at commit (SELECT ... FOR UPDATE) without
 // reading it.
 func (t *Txn) Lock(key []byte) {
-	if t.readOnly || t.done {
+	if t.readOnly || t.done || t.lazy {
 		return
 	}
 	if _, ok := t.writes[string(key)]; !ok {

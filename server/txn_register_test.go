@@ -28,6 +28,9 @@ type regOp struct {
 	key      string
 	kind     string // "read", "write", "cas"
 	old, new string // cas: old -> new; write: new ("" is the absent key)
+	// lazy: a read in a kv.BeginLazy transaction (the key's newest
+	// version, without a timestamp), else one at a timestamp from Begin.
+	lazy bool
 }
 
 // regResult is an operation's output. unknown: the operation failed in a
@@ -144,7 +147,7 @@ func regClient(ctx context.Context, id int, cl *kv.Client, rng *rand.Rand, keys 
 		pad := rng.IntN(3) // 0: none, 1: before, 2: after
 		switch r := rng.IntN(10); {
 		case r < 4:
-			in.kind = "read"
+			in.kind, in.lazy = "read", rng.IntN(2) == 0
 		case r < 7:
 			in.kind, in.new = "write", value
 		default:
@@ -196,9 +199,12 @@ func regDo(ctx context.Context, cl *kv.Client, in regOp, pad int) (regResult, er
 	key := []byte(in.key)
 	switch in.kind {
 	case "read":
-		tx, err := cl.Begin(ctx)
-		if err != nil {
-			return regResult{}, err
+		tx := cl.BeginLazy()
+		if !in.lazy {
+			var err error
+			if tx, err = cl.Begin(ctx); err != nil {
+				return regResult{}, err
+			}
 		}
 		v, _, err := tx.Get(ctx, key)
 		return regResult{value: string(v)}, err

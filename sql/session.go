@@ -303,8 +303,12 @@ func (se *Session) endTxn(ctx context.Context, commit bool) (string, error) {
 
 // inTxn runs fn in the session's transaction: the open block's, or a new
 // one committed afterwards (autocommit), restarted on write conflicts when
-// retry is set. A failure inside a block aborts the block.
-func (se *Session) inTxn(ctx context.Context, retry bool, fn func(ctx context.Context, txn *kv.Txn) error) error {
+// retry is set. A failure inside a block aborts the block. An autocommit
+// statement that only reads (readOnly) first runs in a lazy transaction
+// (kv.BeginLazy): a read of one key needs no timestamp from the oracle; a
+// statement that needs a snapshot after all runs again in a transaction
+// from Begin (it has sent nothing yet: results are materialized).
+func (se *Session) inTxn(ctx context.Context, retry, readOnly bool, fn func(ctx context.Context, txn *kv.Txn) error) error {
 	if se.state == txnIdle && se.beginImplicit {
 		se.beginImplicit = false
 		if err := se.begin(ctx); err != nil {
@@ -324,13 +328,25 @@ func (se *Session) inTxn(ctx context.Context, retry bool, fn func(ctx context.Co
 		}
 		return nil
 	}
+	lazy := readOnly
 	for attempt := 0; ; attempt++ {
-		txn, err := se.srv.cfg.KV.Begin(ctx)
-		if err != nil {
-			return kvError(err)
+		var txn *kv.Txn
+		if lazy {
+			txn = se.srv.cfg.KV.BeginLazy()
+		} else {
+			var err error
+			if txn, err = se.srv.cfg.KV.Begin(ctx); err != nil {
+				return kvError(err)
+			}
 		}
 		se.txnTime = time.Now()
-		err = fn(ctx, txn)
+		err := fn(ctx, txn)
+		if lazy && errors.Is(err, kv.ErrNeedSnapshot) {
+			_ = txn.Rollback(ctx)
+			lazy = false
+			attempt--
+			continue
+		}
 		if err == nil {
 			_, err = txn.Commit(ctx)
 		} else {

@@ -334,7 +334,7 @@ func (se *Session) execute(ctx context.Context, pl plan, params []types.Datum, w
 	}
 	var res *result
 	_, isCopy := pl.(*copyPlan)
-	err := se.inTxn(ctx, !isCopy, func(ctx context.Context, txn *kv.Txn) error {
+	err := se.inTxn(ctx, !isCopy, pl.mode() == modeRead, func(ctx context.Context, txn *kv.Txn) error {
 		e.ctx, e.txn = ctx, txn
 		e.ev.Context = ctx
 		e.ev.Now = se.now()

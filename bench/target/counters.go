@@ -20,6 +20,9 @@ type Counters struct {
 	// Commits counts durable commits: synced batches (shard), committed
 	// transactions (PostgreSQL), all nodes together.
 	Commits float64 `json:"commits"`
+	// CPUSeconds is the CPU time the system's processes used (0 where it
+	// cannot be read).
+	CPUSeconds float64 `json:"cpu_seconds"`
 }
 
 // Rates are what happened between two readings of Counters.
@@ -28,14 +31,15 @@ type Rates struct {
 	FsyncsPerSec float64 `json:"fsyncs_per_sec"`
 	// CommitsPerFsync is durable commits per fsync (group commit).
 	CommitsPerFsync float64 `json:"commits_per_fsync"`
-	// Fsyncs and Commits are the differences.
-	Fsyncs  float64 `json:"fsyncs"`
-	Commits float64 `json:"commits"`
+	// Fsyncs, Commits and CPUSeconds are the differences.
+	Fsyncs     float64 `json:"fsyncs"`
+	Commits    float64 `json:"commits"`
+	CPUSeconds float64 `json:"cpu_seconds"`
 }
 
 // Delta returns the rates between readings a and b (b later).
 func Delta(a, b Counters) Rates {
-	r := Rates{Fsyncs: b.Fsyncs - a.Fsyncs, Commits: b.Commits - a.Commits}
+	r := Rates{Fsyncs: b.Fsyncs - a.Fsyncs, Commits: b.Commits - a.Commits, CPUSeconds: b.CPUSeconds - a.CPUSeconds}
 	if s := b.At.Sub(a.At).Seconds(); s > 0 {
 		r.FsyncsPerSec = r.Fsyncs / s
 	}

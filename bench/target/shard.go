@@ -115,12 +115,14 @@ func (s *Shard) Counters(ctx context.Context) (Counters, error) {
 		if !n.Running() {
 			continue
 		}
-		m, err := scrape(ctx, "http://"+n.HTTPAddr+"/metrics", "shard_store_wal_fsyncs_total", "shard_store_synced_commits_total")
+		m, err := scrape(ctx, "http://"+n.HTTPAddr+"/metrics", "shard_store_wal_fsyncs_total", "shard_store_synced_commits_total",
+			"process_cpu_seconds_total")
 		if err != nil {
 			return c, fmt.Errorf("target: %s: %w", n.Name, err)
 		}
 		c.Fsyncs += m["shard_store_wal_fsyncs_total"]
 		c.Commits += m["shard_store_synced_commits_total"]
+		c.CPUSeconds += m["process_cpu_seconds_total"]
 	}
 	return c, nil
 }
