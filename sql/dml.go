@@ -132,6 +132,7 @@ func checkRow(t *catalog.Table, rw row) error {
 type conflict struct {
 	index  *catalog.Index // the index whose entry collides (primary for the row key)
 	rowKey []byte
+	row    []byte // the stored row's value, when the collision is on the primary key
 }
 
 // findConflicts checks new rows against stored rows and entries. It returns,
@@ -175,9 +176,9 @@ func (w *writer) findConflicts(rows []row) ([]*conflict, error) {
 		if !res[i].Found || out[pr.rowIdx] != nil {
 			continue
 		}
-		c := &conflict{index: pr.ix, rowKey: pr.key}
+		c := &conflict{index: pr.ix, rowKey: pr.key, row: res[i].Value}
 		if pr.ix.ID != pk.ID {
-			c.rowKey = res[i].Value
+			c.rowKey, c.row = res[i].Value, nil
 		}
 		out[pr.rowIdx] = c
 	}
@@ -290,6 +291,9 @@ type insertPlan struct {
 	conflictWhere expr.Expr
 	returning     []expr.Expr
 	retCols       []resultCol
+	// blind: the upsert writes its rows without reading what they
+	// replace (see blindUpsert).
+	blind bool
 }
 
 type setTarget struct {
@@ -450,7 +454,41 @@ func (p *planner) planInsert(s *pg_query.InsertStmt) (plan, error) {
 	if ip.returning, ip.retCols, err = p.returningList(s.ReturningList, tableScope(t, alias)); err != nil {
 		return nil, err
 	}
+	ip.blind = blindUpsert(ip)
 	return ip, nil
+}
+
+// blindUpsert reports whether an INSERT ... ON CONFLICT DO UPDATE may write
+// its rows without reading the rows they replace: the arbiter is the
+// primary key, the table has no other index (no entry of an old row to
+// remove), there is no WHERE on the update, and the update sets every
+// column outside the primary key to its excluded value. The stored row is
+// then the new row whether a row existed or not, as in PostgreSQL, and so
+// is what RETURNING sees. This is the common "upsert this row" statement;
+// it saves a read per row.
+func blindUpsert(ip *insertPlan) bool {
+	t := ip.t
+	if ip.onConflict != "update" || ip.conflictWhere != nil || ip.arbiter == nil || !ip.arbiter.Primary || len(t.Indexes) != 1 {
+		return false
+	}
+	inPK := map[uint32]bool{}
+	for _, id := range ip.arbiter.Columns {
+		inPK[id] = true
+	}
+	set := map[int]bool{}
+	for _, st := range ip.sets {
+		ref, ok := st.x.(*expr.ColRef)
+		if !ok || ref.Idx != len(t.Columns)+st.col || ref.T != t.Columns[st.col].Type {
+			return false
+		}
+		set[st.col] = true
+	}
+	for i, c := range t.Columns {
+		if !inPK[c.ID] && !set[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func sameColumns(a, b []uint32) bool {
@@ -556,6 +594,9 @@ func (ins *inserter) add(src []row) error {
 		}
 		rows = append(rows, rw)
 	}
+	if ip.blind {
+		return ins.putAll(rows)
+	}
 	conflicts, err := ins.w.findConflicts(rows)
 	if err != nil {
 		return err
@@ -584,12 +625,15 @@ func (ins *inserter) add(src []row) error {
 				return pgerror.New("21000", "ON CONFLICT DO UPDATE command cannot affect row a second time").
 					WithHint("Ensure that no rows proposed for insertion within the same command have duplicate constrained values.")
 			}
-			v, found, err := e.txn.Get(e.ctx, c.rowKey)
-			if err != nil {
-				return err
-			}
-			if !found {
-				return kv.ErrWriteConflict
+			v := c.row
+			if v == nil { // the conflict is on another index: read the row
+				var found bool
+				if v, found, err = e.txn.Get(e.ctx, c.rowKey); err != nil {
+					return err
+				}
+				if !found {
+					return kv.ErrWriteConflict
+				}
 			}
 			old, err := rowenc.DecodeRow(t, c.rowKey, v)
 			if err != nil {
@@ -621,17 +665,49 @@ func (ins *inserter) add(src []row) error {
 		default:
 			return uniqueViolation(t, c.index, rw)
 		}
-		ins.count++
-		if ip.returning != nil {
-			out := make(row, len(ip.returning))
-			for j, x := range ip.returning {
-				if out[j], err = x.Eval(e.ev, rw); err != nil {
-					return err
-				}
-			}
-			ins.ret = append(ins.ret, out)
+		if err := ins.done(rw); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+// putAll writes the rows of a blind upsert (blindUpsert), each replacing
+// whatever its key held.
+func (ins *inserter) putAll(rows []row) error {
+	e, t := ins.w.e, ins.ip.t
+	for _, rw := range rows {
+		key := rowenc.RowKey(t, rw)
+		if ins.w.written[string(key)] {
+			return pgerror.New("21000", "ON CONFLICT DO UPDATE command cannot affect row a second time").
+				WithHint("Ensure that no rows proposed for insertion within the same command have duplicate constrained values.")
+		}
+		ins.w.written[string(key)] = true
+		if err := e.txn.Put(key, rowenc.RowValue(t, rw)); err != nil {
+			return err
+		}
+		if err := ins.done(rw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// done counts a written row and evaluates RETURNING on it.
+func (ins *inserter) done(rw row) error {
+	ins.count++
+	ip, e := ins.ip, ins.w.e
+	if ip.returning == nil {
+		return nil
+	}
+	out := make(row, len(ip.returning))
+	for j, x := range ip.returning {
+		var err error
+		if out[j], err = x.Eval(e.ev, rw); err != nil {
+			return err
+		}
+	}
+	ins.ret = append(ins.ret, out)
 	return nil
 }
 
