@@ -52,9 +52,9 @@ func Delta(a, b Counters) Rates {
 // scrapeTimeout bounds one /metrics request.
 const scrapeTimeout = 5 * time.Second
 
-// scrape returns the sum over all label sets of each metric of names in
+// Scrape returns the sum over all label sets of each metric of names in
 // the Prometheus text exposition at url.
-func scrape(ctx context.Context, url string, names ...string) (map[string]float64, error) {
+func Scrape(ctx context.Context, url string, names ...string) (map[string]float64, error) {
 	ctx, cancel := context.WithTimeout(ctx, scrapeTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)

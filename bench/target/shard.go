@@ -115,7 +115,7 @@ func (s *Shard) Counters(ctx context.Context) (Counters, error) {
 		if !n.Running() {
 			continue
 		}
-		m, err := scrape(ctx, "http://"+n.HTTPAddr+"/metrics", "shard_store_wal_fsyncs_total", "shard_store_synced_commits_total",
+		m, err := Scrape(ctx, "http://"+n.HTTPAddr+"/metrics", "shard_store_wal_fsyncs_total", "shard_store_synced_commits_total",
 			"process_cpu_seconds_total")
 		if err != nil {
 			return c, fmt.Errorf("target: %s: %w", n.Name, err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/shardingsystem/shard/bench"
+	"github.com/shardingsystem/shard/bench/etcdpeer"
 	"github.com/shardingsystem/shard/bench/failover"
 	"github.com/shardingsystem/shard/bench/target"
 	"github.com/shardingsystem/shard/bench/workload"
@@ -33,7 +34,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	url := fs.String("url", "", "run against this database (a postgresql:// string; several hosts allowed) instead of a cluster the command starts")
 	nodes := fs.Int("nodes", 3, "nodes of the cluster the command starts")
-	compare := fs.String("compare", "", "also run the workload against a peer started on this machine: postgres")
+	compare := fs.String("compare", "", "also run the workload against a peer started on this machine: postgres (any workload), etcd (kv: single-key writes and reads through etcd's client, 3 members)")
 	conc := fs.Int("concurrency", 8, "workers, each with its own connection")
 	dur := fs.Duration("duration", 30*time.Second, "how long to measure (after the ramp)")
 	ramp := fs.Duration("ramp", 5*time.Second, "start the workers over this time first; not measured")
@@ -101,8 +102,12 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	}
 	switch *compare {
 	case "", "postgres":
+	case "etcd":
+		if name != "kv" || *batch != 1 {
+			return usagef("--compare etcd runs single-key operations: the kv workload with --batch 1")
+		}
 	default:
-		return usagef("--compare %q: want postgres", *compare)
+		return usagef("--compare %q: want postgres or etcd", *compare)
 	}
 	opts := workload.Options{Concurrency: *conc, Duration: *dur, Ramp: *ramp, MaxRate: *maxRate, Seed: *seed,
 		Progress: stdout, Out: stdout}
@@ -173,6 +178,24 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "loading %s on postgres...\n", name)
 		run, err := bench.Measure(ctx, pg, wl, opts)
+		if err != nil {
+			return err
+		}
+		rep.Runs = append(rep.Runs, run)
+	}
+	if *compare == "etcd" {
+		fmt.Fprintln(stdout, "\nstarting a 3-member etcd (fsync on)...")
+		ec, err := etcdpeer.Start(ctx, etcdpeer.Options{})
+		if err != nil {
+			return err
+		}
+		defer ec.Stop()
+		wl, err := etcdpeer.NewKV(etcdpeer.KVOptions{Endpoints: ec.Endpoints(), Keys: *keyCount, ValueSize: *valueSize, ReadPercent: *readPct})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "running kv on etcd...")
+		run, err := bench.Measure(ctx, ec, wl, opts)
 		if err != nil {
 			return err
 		}

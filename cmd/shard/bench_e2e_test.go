@@ -70,6 +70,26 @@ func TestE2EBench(t *testing.T) {
 	}
 }
 
+// TestE2EBenchEtcd runs single-key writes on shard and on a 3-member etcd
+// side by side.
+func TestE2EBenchEtcd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test with real processes; skipped with -short")
+	}
+	var rep bench.Report
+	out := runBenchCmd(t, &rep, "kv", "--duration", "2s", "--ramp", "0s", "--concurrency", "4", "--keys", "1000",
+		"--compare", "etcd")
+	if len(rep.Runs) != 2 || rep.Runs[1].System != "etcd" {
+		t.Fatalf("want a shard run and an etcd run:\n%s", out)
+	}
+	for _, run := range rep.Runs {
+		if tot := run.Result.Total; tot.Count == 0 || tot.Errors != 0 || run.WritesPerFsync <= 0 || run.CPUMsPerOp <= 0 {
+			t.Errorf("%s: %d ops, %d errors, %.2f writes per fsync, %.3f CPU ms per op (first error %q)", run.System, tot.Count,
+				tot.Errors, run.WritesPerFsync, run.CPUMsPerOp, tot.FirstError)
+		}
+	}
+}
+
 // TestE2EBenchFailover kills a busy range's leader under load and checks
 // that the report finds the gap the kill made and that the cluster served
 // again afterwards.
