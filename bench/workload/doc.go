@@ -2,9 +2,10 @@
 // workload (kv, select, tpcb, ycsb) against any PostgreSQL-compatible database
 // (shard, PostgreSQL) over pgx for a while, with many workers, and
 // reports throughput and latency per operation, per second and in total,
-// in the text layout of `cockroach workload` and as a JSON Result. A thin
-// `shard bench` command will parse flags into Options and the workloads'
-// options and call Run.
+// in the text layout of `cockroach workload` and as a JSON Result. The thin
+// `shard bench` command (cmd/shard/bench.go, with packages bench,
+// bench/target, bench/etcdpeer and bench/failover) parses flags into
+// Options and the workloads' options and calls Run.
 //
 // # The model
 //
@@ -61,8 +62,12 @@
 //     pacer is a few lines.
 //   - output.go, result.go: the text layout and the JSON Result.
 //   - kv.go, pgbench.go, tpcb.go, ycsb.go: the workloads; pg.go:
-//     connections and the COPY loader (text format: pgx's CopyFrom speaks
-//     the binary format, which shard does not support).
+//     connections, each worker's session (a connection string may name
+//     several hosts: worker i tries them from host i on, so the workers
+//     spread over a cluster's nodes; a connection that broke is opened
+//     again at the next operation, on the first host that answers) and
+//     the COPY loader (text format: pgx's CopyFrom speaks the binary
+//     format, which shard does not support).
 //   - keys.go: key distributions. Zipfian is YCSB's generator (Gray et
 //     al.) with θ = 0.99, not math/rand's Zipf, which needs θ > 1; its
 //     keys are not scrambled (key 0 is the hottest; shard places rows by
