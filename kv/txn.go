@@ -534,7 +534,7 @@ func (t *Txn) lockOnly(ctx context.Context, muts []*kvpb.Mutation) (engine.Times
 func (t *Txn) prewrite(ctx context.Context, primary []byte, muts []*kvpb.Mutation) error {
 	req := &kvpb.Request{Value: &kvpb.Request_Prewrite{Prewrite: &kvpb.PrewriteRequest{
 		Primary: primary, StartTs: uint64(t.start), TtlMs: t.ttl(), Mutations: muts}}}
-	_, err := t.c.sendResolving(ctx, muts[0].Key, req)
+	_, err := t.c.sendResolvingAs(ctx, muts[0].Key, req, t.start)
 	var kerr *kvpb.Error
 	if errors.As(err, &kerr) && kerr.GetKeyMismatch() != nil && len(muts) > 1 {
 		groups, gerr := t.c.groupByRange(ctx, muts)
@@ -649,6 +649,22 @@ func (c *Client) resolveKeys(ctx context.Context, route []byte, start, commit en
 // resolved and the request retried; a pending one is waited for, a bounded
 // number of times. Write conflicts become ErrWriteConflict.
 func (c *Client) sendResolving(ctx context.Context, key []byte, req *kvpb.Request) (*kvpb.Response, error) {
+	return c.sendResolvingAs(ctx, key, req, 0)
+}
+
+// sendResolvingAs is sendResolving for a request of the transaction that
+// started at waiter (0: none, a read), which holds locks while it waits:
+// a prewrite. It waits only for the locks of older transactions (an
+// earlier start) and gives up at once, with a write conflict, on a pending
+// lock of a younger one. Two prewriting transactions that each wait for
+// the other's lock would otherwise wait until maxLockWaits runs out, both
+// fail, and every transaction behind them stalls for seconds; this way the
+// waits go one way only, so they never form a cycle. The younger one
+// waits, not the older: a rollback leaves its start timestamp on the key
+// as a watermark below which no prewrite succeeds (range/replica/txn.go),
+// so the transaction that gives up must be the older one, whose watermark
+// does not stop the younger that waited.
+func (c *Client) sendResolvingAs(ctx context.Context, key []byte, req *kvpb.Request, waiter engine.Timestamp) (*kvpb.Response, error) {
 	for waits := 0; ; {
 		resp, err := c.sendOne(ctx, key, req)
 		var kerr *kvpb.Error
@@ -665,6 +681,9 @@ func (c *Client) sendResolving(ctx context.Context, key []byte, req *kvpb.Reques
 		pending, rerr := c.resolveLock(ctx, kl.Key, kl.Lock)
 		if rerr != nil {
 			return nil, rerr
+		}
+		if pending && waiter != 0 && kl.Lock.GetStartTs() > uint64(waiter) {
+			return nil, fmt.Errorf("%w: key %q is locked by the younger transaction %d", ErrWriteConflict, kl.Key, kl.Lock.GetStartTs())
 		}
 		if pending {
 			if waits++; waits > maxLockWaits {
