@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/shardingsystem/shard/kvpb"
+	"github.com/shardingsystem/shard/range/replica"
 	"github.com/shardingsystem/shard/replication"
 	"github.com/shardingsystem/shard/serverpb"
 )
@@ -123,6 +124,9 @@ func (s *Server) transferLeader(id, target uint64, addr string) error {
 	if !rep.Desc().IsVoter(target) {
 		return kvpb.NewInvalid("n%d holds no voting replica of r%d", target, id)
 	}
+	if err := s.caughtUp(rep, target, addr); err != nil {
+		return err
+	}
 	err := g.TransferLeadership(target, raft.ServerAddress(addr))
 	switch {
 	case err == nil:
@@ -133,6 +137,41 @@ func (s *Server) transferLeader(id, target uint64, addr string) error {
 		return kvpb.NewNotLeader(lid, string(laddr))
 	}
 	return kvpb.NewUnavailable("transfer the leadership of r%d to n%d: %v", id, target, err)
+}
+
+// maxTransferLag is how many committed entries a target may not have
+// applied yet and still be handed the leadership.
+const maxTransferLag = 100
+
+// caughtUp returns an Unavailable error unless the voter on node target
+// follows this leader and has applied nearly all that is committed. raft's
+// own transfer stops the leader taking writes until the target has caught
+// up (up to an election timeout): a target that was just restarted, whose
+// replication is still backed off, would stall the range for that long.
+// The controller retries later.
+func (s *Server) caughtUp(rep *replica.Replica, target uint64, addr string) error {
+	cl, err := s.pool.Internal(addr)
+	if err != nil {
+		return kvpb.NewUnavailable("n%d: %v", target, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	st, err := cl.ReplicaState(ctx, &serverpb.ReplicaStateRequest{RangeId: rep.RangeID()})
+	if err != nil {
+		return kvpb.NewUnavailable("n%d's replica of r%d: %v", target, rep.RangeID(), err)
+	}
+	commit := rep.Group().CommitIndex()
+	switch {
+	case st.Error != nil:
+		return kvpb.NewUnavailable("n%d's replica of r%d: %v", target, rep.RangeID(), st.Error)
+	case st.RaftState != "Follower" || st.LeaderNodeId != s.NodeID():
+		return kvpb.NewUnavailable("n%d's replica of r%d is a %s following n%d, not this leader's follower yet", target, rep.RangeID(),
+			st.RaftState, st.LeaderNodeId)
+	case st.AppliedIndex+maxTransferLag < commit:
+		return kvpb.NewUnavailable("n%d's replica of r%d has applied %d of %d committed entries: not caught up", target, rep.RangeID(),
+			st.AppliedIndex, commit)
+	}
+	return nil
 }
 
 // sendToLeader calls the range's leader through call, starting with the
