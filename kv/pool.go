@@ -3,6 +3,7 @@ package kv
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -21,11 +22,9 @@ type Pool struct {
 		sync.Mutex
 		conns  map[string]*grpc.ClientConn
 		closed bool
-		local  struct {
-			addr string
-			srv  serverpb.InternalServer
-		}
 	}
+	// local is this node's own server (SetLocal); read on every call.
+	local atomic.Pointer[localTarget]
 }
 
 // NewPool makes a pool; opts replace the default insecure credentials.
@@ -75,11 +74,8 @@ func (p *Pool) Internal(addr string) (serverpb.InternalClient, error) {
 		return nil, err
 	}
 	cl := serverpb.NewInternalClient(c)
-	p.mu.Lock()
-	local := p.mu.local
-	p.mu.Unlock()
-	if local.srv != nil && addr == local.addr {
-		return localInternal{InternalClient: cl, srv: local.srv}, nil
+	if l := p.local.Load(); l != nil && addr == l.addr {
+		return localInternal{InternalClient: cl, srv: l.srv}, nil
 	}
 	return cl, nil
 }
@@ -87,9 +83,13 @@ func (p *Pool) Internal(addr string) (serverpb.InternalClient, error) {
 // SetLocal makes calls to addr (this node's own address) of the hot
 // methods run in process on srv (local.go).
 func (p *Pool) SetLocal(addr string, srv serverpb.InternalServer) {
-	p.mu.Lock()
-	p.mu.local.addr, p.mu.local.srv = addr, srv
-	p.mu.Unlock()
+	p.local.Store(&localTarget{addr: addr, srv: srv})
+}
+
+// localTarget is this node's address and Internal server.
+type localTarget struct {
+	addr string
+	srv  serverpb.InternalServer
 }
 
 // Close closes every connection.

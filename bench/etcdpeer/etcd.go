@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/shardingsystem/shard/bench/target"
 	"github.com/shardingsystem/shard/bench/workload"
+	"github.com/shardingsystem/shard/internal/freeport"
 	"github.com/shardingsystem/shard/internal/spawn"
 )
 
@@ -76,7 +76,7 @@ func Start(ctx context.Context, opts Options) (_ *Cluster, err error) {
 			_ = c.Stop()
 		}
 	}()
-	ports, err := freePorts(2 * opts.Members)
+	ports, err := freeport.Addrs("127.0.0.1", 2*opts.Members)
 	if err != nil {
 		return nil, err
 	}
@@ -208,19 +208,6 @@ func (c *Cluster) PIDs() []int {
 		out = append(out, m.cmd.Process.Pid)
 	}
 	return out
-}
-
-func freePorts(n int) ([]string, error) {
-	var out []string
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		defer l.Close()
-		out = append(out, l.Addr().String())
-	}
-	return out, nil
 }
 
 // tail is the end of a log file.

@@ -2,33 +2,20 @@ package etcdpeer
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"syscall"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/goleak"
 	"go.uber.org/zap"
 
 	"github.com/shardingsystem/shard/bench/workload"
-	"github.com/shardingsystem/shard/internal/spawn"
+	"github.com/shardingsystem/shard/internal/leakcheck"
 )
 
-// TestMain checks for leaked goroutines once spawn's forking goroutine has
-// stopped.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	spawn.Stop()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+// TestMain checks for leaked goroutines once the tests are done.
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 // TestClusterAndWorkload starts a 3-member etcd, runs single-key writes
 // and reads through it for two seconds, and checks the figures, a key

@@ -296,7 +296,9 @@ type trackedWorker struct {
 
 func (w *trackedWorker) Op(ctx context.Context, rng *rand.Rand) (string, error) {
 	op, err := w.Worker.Op(ctx, rng)
-	if ctx.Err() == nil {
+	// An attempt cut off by the end of the run counts for nothing, and
+	// one the runner retries (40001) is neither a success nor an error.
+	if ctx.Err() == nil && !workload.IsRetry(err) {
 		w.rec.record(time.Now(), err == nil)
 	}
 	return op, err

@@ -23,7 +23,6 @@ var postgresSettings = map[string]string{
 	"synchronous_commit": "on",
 	"full_page_writes":   "on",
 	"shared_buffers":     "1GB",
-	"max_connections":    "300",
 }
 
 // StartPostgres starts a PostgreSQL 15 from the machine's packages and

@@ -10,22 +10,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"go.uber.org/goleak"
 
-	"github.com/shardingsystem/shard/internal/spawn"
+	"github.com/shardingsystem/shard/internal/leakcheck"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	spawn.Stop()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { leakcheck.Main(m) }
 
 func query(t *testing.T, dsn, sql string) string {
 	t.Helper()

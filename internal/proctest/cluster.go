@@ -13,6 +13,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/shardingsystem/shard/internal/freeport"
 	"github.com/shardingsystem/shard/internal/rpcauth"
 )
 
@@ -119,7 +120,7 @@ func (c *Cluster) AddNode() *Node {
 // renew gives a node that never started new addresses and an empty data
 // directory.
 func (c *Cluster) renew(n *Node) error {
-	addrs, err := freeAddrs(3)
+	addrs, err := freeport.Addrs("127.0.0.1", 3)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/shardingsystem/shard/internal/freeport"
 )
 
 func TestMain(m *testing.M) {
@@ -75,7 +77,7 @@ func TestPoll(t *testing.T) {
 }
 
 func TestFreeAddrsDistinct(t *testing.T) {
-	addrs, err := freeAddrs(20)
+	addrs, err := freeport.Addrs("127.0.0.1", 20)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,8 +3,6 @@ package testcluster
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net"
 	"sync"
 	"syscall"
 	"testing"
@@ -12,6 +10,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/shardingsystem/shard/internal/freeport"
 	"github.com/shardingsystem/shard/internal/rpcauth"
 	"github.com/shardingsystem/shard/kv"
 	"github.com/shardingsystem/shard/meta/controller"
@@ -97,7 +96,7 @@ func Start(tb testing.TB, opts Options) *Cluster {
 	if opts.ReplicateInterval == 0 {
 		opts.ReplicateInterval = 200 * time.Millisecond
 	}
-	addrs, err := freeAddrs(opts.Nodes)
+	addrs, err := freeport.Addrs("127.0.0.1", opts.Nodes)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -152,28 +151,6 @@ func Start(tb testing.TB, opts Options) *Cluster {
 		c.mu.Unlock()
 	}
 	return c
-}
-
-// freeAddrs returns n distinct 127.0.0.1 addresses whose ports were free a
-// moment ago: every listener stays open until all are chosen, so the
-// kernel hands out n different ports.
-func freeAddrs(n int) ([]string, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			_ = l.Close()
-		}
-	}()
-	out := make([]string, 0, n)
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("testcluster: pick a free port: %w", err)
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().String())
-	}
-	return out, nil
 }
 
 // N returns the number of node slots.

@@ -2,12 +2,9 @@ package compat
 
 import (
 	"flag"
-	"fmt"
-	"os"
 	"testing"
 
-	"go.uber.org/goleak"
-
+	"github.com/shardingsystem/shard/internal/leakcheck"
 	"github.com/shardingsystem/shard/internal/pgtest"
 	"github.com/shardingsystem/shard/internal/proctest"
 )
@@ -16,17 +13,7 @@ var rewrite = flag.Bool("rewrite", false, "rewrite testdata/*.out from the refer
 
 // TestMain kills any process a failed test left behind, removes the built
 // shard binary, and then checks for leaked goroutines.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	proctest.Cleanup()
-	if code == 0 {
-		if err := goleak.Find(); err != nil {
-			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { leakcheck.Main(m, proctest.Cleanup) }
 
 // suite is what every subtest shares: the configuration, the PostgreSQL
 // programs and the two sides.

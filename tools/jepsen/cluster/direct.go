@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"os/exec"
+
+	"github.com/shardingsystem/shard/internal/freeport"
 )
 
 // errNoFaults is the answer of a Direct network to a partition.
@@ -29,7 +31,7 @@ func (n *directNet) close() error            { return nil }
 
 // addrs are free ports on node i's address.
 func (n *directNet) addrs(i int) (rpc, sql, http string, err error) {
-	ports, err := freePorts(n.ip(i), 3)
+	ports, err := freeport.Addrs(n.ip(i), 3)
 	if err != nil {
 		return "", "", "", err
 	}

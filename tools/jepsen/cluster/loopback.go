@@ -8,6 +8,8 @@ import (
 	"net"
 	"os/exec"
 	"sync"
+
+	"github.com/shardingsystem/shard/internal/freeport"
 )
 
 // loopNet is the network of a run without namespaces (not root, or no
@@ -55,7 +57,7 @@ func (n *loopNet) setup() error {
 	n.mu.changed = make(chan struct{})
 	for i := 1; i <= n.nodes; i++ {
 		// The node's real listener: a free port on its private address.
-		target, err := freePorts(fmt.Sprintf("127.199.%d.%d", n.slot, 100+i), 1)
+		target, err := freeport.Addrs(fmt.Sprintf("127.199.%d.%d", n.slot, 100+i), 1)
 		if err != nil {
 			return err
 		}
@@ -74,7 +76,7 @@ func (n *loopNet) setup() error {
 // addrs are node i's rpc address (its proxy's), and free ports on its
 // address for SQL and HTTP.
 func (n *loopNet) addrs(i int) (rpc, sql, http string, err error) {
-	ports, err := freePorts(n.ip(i), 2)
+	ports, err := freeport.Addrs(n.ip(i), 2)
 	if err != nil {
 		return "", "", "", err
 	}
@@ -153,21 +155,6 @@ func (n *loopNet) byIP(ip string) int {
 		}
 	}
 	return 0
-}
-
-// freePorts returns k distinct host:port addresses whose ports were free a
-// moment ago (every listener stays open until all are chosen).
-func freePorts(host string, k int) ([]string, error) {
-	var out []string
-	for range k {
-		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return nil, fmt.Errorf("cluster: pick a port on %s: %w", host, err)
-		}
-		defer l.Close()
-		out = append(out, l.Addr().String())
-	}
-	return out, nil
 }
 
 // proxy fronts one node's rpc server.
