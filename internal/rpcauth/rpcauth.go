@@ -54,21 +54,36 @@ func (s secretCreds) GetRequestMetadata(context.Context, ...string) (map[string]
 
 func (secretCreds) RequireTransportSecurity() bool { return false }
 
-// DialOptions are a client's options: plain transport and, with a
-// secret, the secret on every call.
+// Flow-control windows of every gRPC connection between nodes and to
+// them. Setting them turns off gRPC's bandwidth estimation, which answers
+// data frames with PINGs: a write and a read more per message on a busy
+// connection (about 8 % of the CPU of a replicated write).
+const (
+	streamWindow = 4 << 20
+	connWindow   = 64 << 20
+)
+
+// DialOptions are a client's options: plain transport, fixed flow-control
+// windows and, with a secret, the secret on every call.
 func DialOptions(secret string) []grpc.DialOption {
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	opts := []grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithInitialWindowSize(streamWindow),
+		grpc.WithInitialConnWindowSize(connWindow),
+	}
 	if secret != "" {
 		opts = append(opts, grpc.WithPerRPCCredentials(secretCreds(secret)))
 	}
 	return opts
 }
 
-// ServerOptions are a server's options: with a secret, interceptors that
-// refuse every call that does not carry it.
+// ServerOptions are a server's options: fixed flow-control windows and,
+// with a secret, interceptors that refuse every call that does not carry
+// it.
 func ServerOptions(secret string) []grpc.ServerOption {
+	windows := []grpc.ServerOption{grpc.InitialWindowSize(streamWindow), grpc.InitialConnWindowSize(connWindow)}
 	if secret == "" {
-		return nil
+		return windows
 	}
 	check := func(ctx context.Context) error {
 		md, _ := metadata.FromIncomingContext(ctx)
@@ -80,7 +95,7 @@ func ServerOptions(secret string) []grpc.ServerOption {
 		return status.Error(codes.Unauthenticated,
 			"this node needs the cluster's secret: set "+EnvSecret+" (the first node stored it in its data directory, file "+SecretFile+")")
 	}
-	return []grpc.ServerOption{
+	return append(windows,
 		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			if err := check(ctx); err != nil {
 				return nil, err
@@ -93,5 +108,5 @@ func ServerOptions(secret string) []grpc.ServerOption {
 			}
 			return h(srv, ss)
 		}),
-	}
+	)
 }
