@@ -39,7 +39,8 @@ type tsoBatcher struct {
 // tsoWaiter is one Now call waiting for its round.
 type tsoWaiter struct {
 	ctx  context.Context
-	ts   engine.Timestamp
+	n    int              // timestamps wanted
+	ts   engine.Timestamp // the first of them
 	err  error
 	done chan struct{} // closed once ts or err is set
 }
@@ -51,13 +52,20 @@ type tsoWaiter struct {
 // retries (following not-leader hints, then every known node) until ctx
 // ends, or RetryTimeout if ctx has no deadline; it then fails with an error
 // matching ErrUnavailable. Safe for concurrent use.
-func (c *Client) Now(ctx context.Context) (engine.Timestamp, error) {
+func (c *Client) Now(ctx context.Context) (engine.Timestamp, error) { return c.NowN(ctx, 1) }
+
+// NowN is Now for n timestamps at once: it returns the first of n
+// consecutive timestamps, all handed out to this caller alone.
+func (c *Client) NowN(ctx context.Context, n int) (engine.Timestamp, error) {
+	if n < 1 || n > tsoMaxBatch {
+		return 0, fmt.Errorf("kv: %d timestamps asked for, want 1 to %d", n, tsoMaxBatch)
+	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.RetryTimeout)
 		defer cancel()
 	}
-	w := &tsoWaiter{ctx: ctx, done: make(chan struct{})}
+	w := &tsoWaiter{ctx: ctx, n: n, done: make(chan struct{})}
 	b := &c.tso
 	b.mu.Lock()
 	b.mu.waiters = append(b.mu.waiters, w)
@@ -86,16 +94,18 @@ func (c *Client) runTSORounds() {
 	}
 }
 
-// take removes up to tsoMaxBatch waiters that still wait, in arrival order;
-// with none left it marks the goroutine stopped and returns nil.
+// take removes waiters that still wait, in arrival order, up to
+// tsoMaxBatch timestamps in all; with none left it marks the goroutine
+// stopped and returns nil.
 func (b *tsoBatcher) take() []*tsoWaiter {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var batch []*tsoWaiter
-	k := 0
-	for ; k < len(b.mu.waiters) && len(batch) < tsoMaxBatch; k++ {
+	k, n := 0, 0
+	for ; k < len(b.mu.waiters) && n+b.mu.waiters[k].n <= tsoMaxBatch; k++ {
 		if w := b.mu.waiters[k]; w.ctx.Err() == nil {
 			batch = append(batch, w)
+			n += w.n
 		}
 	}
 	b.mu.waiters = b.mu.waiters[k:]
@@ -108,7 +118,7 @@ func (b *tsoBatcher) take() []*tsoWaiter {
 	return batch
 }
 
-// tsoRound gets one timestamp per waiter with one GetTimestamps call,
+// tsoRound gets the waiters' timestamps with one GetTimestamps call,
 // retried until it succeeds or every waiter has given up; the waiters get
 // the block in arrival order.
 func (c *Client) tsoRound(batch []*tsoWaiter) {
@@ -124,10 +134,15 @@ func (c *Client) tsoRound(batch []*tsoWaiter) {
 		})
 		defer stop()
 	}
-	first, err := c.getTimestamps(ctx, len(batch))
-	for i, w := range batch {
+	n := 0
+	for _, w := range batch {
+		n += w.n
+	}
+	first, err := c.getTimestamps(ctx, n)
+	for _, w := range batch {
 		if err == nil {
-			w.ts = first + engine.Timestamp(i)
+			w.ts = first
+			first += engine.Timestamp(w.n)
 		}
 		w.err = err
 		close(w.done)

@@ -173,7 +173,8 @@ func TestNowBatches(t *testing.T) {
 }
 
 // TestNowConcurrent: many callers, one call in flight at a time, every
-// timestamp unique and each caller's increasing.
+// timestamp unique and each caller's increasing; half the callers take
+// two at a time (NowN), which are theirs alone.
 func TestNowConcurrent(t *testing.T) {
 	f := startFakeOracle(t)
 	c := newTestClient(t, f.addr)
@@ -181,11 +182,12 @@ func TestNowConcurrent(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[engine.Timestamp]bool{}
 	var wg sync.WaitGroup
-	for range callers {
+	for i := range callers {
+		n := 1 + i%2
 		wg.Go(func() {
 			var last engine.Timestamp
 			for range calls {
-				ts, err := c.Now(context.Background())
+				ts, err := c.NowN(context.Background(), n)
 				if err != nil {
 					t.Error(err)
 					return
@@ -193,12 +195,14 @@ func TestNowConcurrent(t *testing.T) {
 				if ts <= last {
 					t.Errorf("got %v after %v", ts, last)
 				}
-				last = ts
+				last = ts + engine.Timestamp(n-1)
 				mu.Lock()
-				if seen[ts] {
-					t.Errorf("%v handed out twice", ts)
+				for k := range n {
+					if seen[ts+engine.Timestamp(k)] {
+						t.Errorf("%v handed out twice", ts+engine.Timestamp(k))
+					}
+					seen[ts+engine.Timestamp(k)] = true
 				}
-				seen[ts] = true
 				mu.Unlock()
 			}
 		})

@@ -64,11 +64,13 @@ type Txn struct {
 	began    time.Time
 	readOnly bool
 	done     bool
-	// lazy: no start timestamp yet (BeginLazy); latest: the one read a
-	// lazy transaction may make without one was made.
-	lazy, latest bool
-	onePC        bool // committed in one raft command
-	writes       map[string]*kvpb.Mutation
+	// lazy: no start timestamp yet (BeginLazy, BeginDeferred); latest: the
+	// one read a lazy transaction may make without one was made; deferred:
+	// a lazy transaction that may write (BeginDeferred), whose reads take
+	// the start timestamp.
+	lazy, latest, deferred bool
+	onePC                  bool // committed in one raft command
+	writes                 map[string]*kvpb.Mutation
 	// undo records, for each buffered write, what it replaced (nil: no
 	// write), so that RollbackTo can restore a savepoint.
 	undo []undoEntry
@@ -130,6 +132,19 @@ func (c *Client) BeginLazy() *Txn {
 	return &Txn{c: c, lazy: true, began: time.Now(), writes: map[string]*kvpb.Mutation{}}
 }
 
+// BeginDeferred starts a transaction that takes its start timestamp from
+// the oracle at its first read. One that reads nothing and whose writes
+// fall in one range commits in one raft command with no timestamp of its
+// own: the range's leaseholder takes the start and the commit timestamp
+// together when it commits (see replica.onePC), which saves an oracle
+// round trip per blind write. That is the transaction that would have
+// begun at that moment: it read nothing, so no snapshot of its needs
+// protecting, and the leaseholder checks its writes against every lock as
+// any commit does. Any other commit takes the start timestamp first.
+func (c *Client) BeginDeferred() *Txn {
+	return &Txn{c: c, lazy: true, deferred: true, began: time.Now(), writes: map[string]*kvpb.Mutation{}}
+}
+
 // latestTS is the read timestamp of a lazy transaction's read of one key:
 // the newest version, and every lock blocks it.
 const latestTS = engine.MaxTimestamp
@@ -154,7 +169,7 @@ func (t *Txn) snapshot(ctx context.Context) error {
 // transaction's first read when it reads one key, else the start
 // timestamp (taken now if the transaction is lazy).
 func (t *Txn) readTS(ctx context.Context, n int) (engine.Timestamp, error) {
-	if t.lazy && !t.latest && n == 1 {
+	if t.lazy && !t.deferred && !t.latest && n == 1 {
 		t.latest = true
 		return latestTS, nil
 	}
@@ -200,7 +215,7 @@ func (t *Txn) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 // GetForUpdate reads key and locks it at commit, so that a concurrent
 // writer of key makes one of the two fail (SELECT ... FOR UPDATE).
 func (t *Txn) GetForUpdate(ctx context.Context, key []byte) ([]byte, bool, error) {
-	if t.lazy {
+	if t.lazy && !t.deferred {
 		return nil, false, ErrNeedSnapshot
 	}
 	v, found, err := t.Get(ctx, key)
@@ -278,7 +293,7 @@ func (t *Txn) buffer(op kvpb.LockOp, key, value []byte) error {
 	if t.readOnly {
 		return fmt.Errorf("kv: write in a read-only snapshot")
 	}
-	if t.lazy {
+	if t.lazy && !t.deferred {
 		return ErrNeedSnapshot
 	}
 	k := string(key)
@@ -334,6 +349,9 @@ func (t *Txn) Commit(ctx context.Context) (engine.Timestamp, error) {
 			return ts, err
 		}
 	}
+	if err := t.snapshot(ctx); err != nil {
+		return 0, err
+	}
 	ts, err := t.commitTwoPC(ctx, muts)
 	t.c.countOutcome(err)
 	if err == nil {
@@ -351,8 +369,10 @@ func (c *Client) countOutcome(err error) {
 	}
 }
 
-// commitOnePC sends the one-phase commit; fallback is true when the writes
-// no longer fall in one range (a split), for the caller to use 2PC.
+// commitOnePC sends the one-phase commit (with no start timestamp for a
+// deferred transaction that read nothing, see BeginDeferred); fallback is
+// true when the writes no longer fall in one range (a split), for the
+// caller to use 2PC.
 func (t *Txn) commitOnePC(ctx context.Context, muts []*kvpb.Mutation) (ts engine.Timestamp, err error, fallback bool) {
 	req := &kvpb.Request{Value: &kvpb.Request_OnePc{OnePc: &kvpb.OnePCRequest{StartTs: uint64(t.start), Mutations: muts}}}
 	resp, err := t.c.sendResolving(ctx, muts[0].Key, req)
@@ -914,7 +934,7 @@ func (t *Txn) getBatch(ctx context.Context, keys [][]byte, idx []int, ts engine.
 // Lock marks key to be locked at commit (SELECT ... FOR UPDATE) without
 // reading it.
 func (t *Txn) Lock(key []byte) {
-	if t.readOnly || t.done || t.lazy {
+	if t.readOnly || t.done || (t.lazy && !t.deferred) {
 		return
 	}
 	if _, ok := t.writes[string(key)]; !ok {

@@ -311,7 +311,7 @@ func (s *Server) Start(ctx context.Context) error {
 		s.log.Info("bootstrapped new cluster", "cluster", s.id.ClusterID)
 	}
 	s.store = newStore(s.id.NodeID, s.cfg.RPCAddr, s.eng, s.hub, s.cfg, s.log)
-	s.store.tso = s.kv.Now
+	s.store.tso = s.kv.NowN
 	s.store.observeApply = s.metrics.observeApply
 	s.hub.SetUnknownGroupHandler(newMissingReplicas(s).handle)
 	if err := s.store.start(); err != nil {

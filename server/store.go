@@ -35,7 +35,7 @@ type store struct {
 	snaps  string
 	log    *slog.Logger
 	// tso hands out transaction timestamps (the kv client's oracle client).
-	tso func(context.Context) (engine.Timestamp, error)
+	tso func(ctx context.Context, n int) (engine.Timestamp, error)
 	// observeApply gets the proposal-to-apply latency (metrics).
 	observeApply func(time.Duration)
 	// programs compiles the scan programs of SQL scans (pushed-down

@@ -29,7 +29,9 @@ type regOp struct {
 	kind     string // "read", "write", "cas"
 	old, new string // cas: old -> new; write: new ("" is the absent key)
 	// lazy: a read in a kv.BeginLazy transaction (the key's newest
-	// version, without a timestamp), else one at a timestamp from Begin.
+	// version, without a timestamp), a write or cas in a kv.BeginDeferred
+	// one (a blind write to one range takes its timestamps at the
+	// leaseholder); else a transaction from Begin.
 	lazy bool
 }
 
@@ -149,9 +151,9 @@ func regClient(ctx context.Context, id int, cl *kv.Client, rng *rand.Rand, keys 
 		case r < 4:
 			in.kind, in.lazy = "read", rng.IntN(2) == 0
 		case r < 7:
-			in.kind, in.new = "write", value
+			in.kind, in.new, in.lazy = "write", value, rng.IntN(2) == 0
 		default:
-			in.kind, in.new = "cas", value
+			in.kind, in.new, in.lazy = "cas", value, rng.IntN(2) == 0
 			// Compare with a value the key may hold: the last read or
 			// written by this client, or absent.
 			h.mu.Lock()
@@ -209,7 +211,7 @@ func regDo(ctx context.Context, cl *kv.Client, in regOp, pad int) (regResult, er
 		v, _, err := tx.Get(ctx, key)
 		return regResult{value: string(v)}, err
 	case "write":
-		err := cl.RunTxn(ctx, func(ctx context.Context, tx *kv.Txn) error {
+		err := regTxn(ctx, cl, in.lazy, func(ctx context.Context, tx *kv.Txn) error {
 			if pad > 0 {
 				if err := tx.Put(padKey(in.key, pad == 1), []byte(in.new)); err != nil {
 					return err
@@ -219,7 +221,7 @@ func regDo(ctx context.Context, cl *kv.Client, in regOp, pad int) (regResult, er
 		})
 		return regResult{}, err
 	}
-	err := cl.RunTxn(ctx, func(ctx context.Context, tx *kv.Txn) error {
+	err := regTxn(ctx, cl, in.lazy, func(ctx context.Context, tx *kv.Txn) error {
 		v, _, err := tx.Get(ctx, key)
 		if err != nil {
 			return err
@@ -432,4 +434,22 @@ func runRegisterTest(t *testing.T, fault func(c *testcluster.Cluster, rng *rand.
 	checkRegHistory(t, h.ops, 60*time.Second)
 	c.WaitReplicated()
 	c.WaitReplicasAgree()
+}
+
+// regTxn is kv.Client.RunTxn, in transactions from BeginDeferred when
+// deferred is set.
+func regTxn(ctx context.Context, cl *kv.Client, deferred bool, fn func(ctx context.Context, tx *kv.Txn) error) error {
+	if !deferred {
+		return cl.RunTxn(ctx, fn)
+	}
+	for {
+		tx := cl.BeginDeferred()
+		err := fn(ctx, tx)
+		if err == nil {
+			_, err = tx.Commit(ctx)
+		}
+		if !errors.Is(err, kv.ErrWriteConflict) || ctx.Err() != nil {
+			return err
+		}
+	}
 }

@@ -307,7 +307,10 @@ func (se *Session) endTxn(ctx context.Context, commit bool) (string, error) {
 // statement that only reads (readOnly) first runs in a lazy transaction
 // (kv.BeginLazy): a read of one key needs no timestamp from the oracle; a
 // statement that needs a snapshot after all runs again in a transaction
-// from Begin (it has sent nothing yet: results are materialized).
+// from Begin (it has sent nothing yet: results are materialized). An
+// autocommit statement that writes runs in a deferred transaction
+// (kv.BeginDeferred): its first read takes the timestamp, and a blind
+// write to one range needs none of its own.
 func (se *Session) inTxn(ctx context.Context, retry, readOnly bool, fn func(ctx context.Context, txn *kv.Txn) error) error {
 	if se.state == txnIdle && se.beginImplicit {
 		se.beginImplicit = false
@@ -331,9 +334,12 @@ func (se *Session) inTxn(ctx context.Context, retry, readOnly bool, fn func(ctx 
 	lazy := readOnly
 	for attempt := 0; ; attempt++ {
 		var txn *kv.Txn
-		if lazy {
+		switch {
+		case lazy:
 			txn = se.srv.cfg.KV.BeginLazy()
-		} else {
+		case !readOnly:
+			txn = se.srv.cfg.KV.BeginDeferred()
+		default:
 			var err error
 			if txn, err = se.srv.cfg.KV.Begin(ctx); err != nil {
 				return kvError(err)

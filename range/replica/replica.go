@@ -33,9 +33,10 @@ type Config struct {
 	OnSplit func(right *kvpb.RangeDescriptor)
 	// Clock returns the time used to propose write timestamps.
 	Clock func() time.Time
-	// TSO hands out transaction timestamps (the cluster's oracle); a
-	// leader takes one-phase commit timestamps from it.
-	TSO func(ctx context.Context) (engine.Timestamp, error)
+	// TSO hands out transaction timestamps (the cluster's oracle): the
+	// first of n consecutive ones, all for this caller. A leader takes
+	// one-phase commit timestamps from it.
+	TSO func(ctx context.Context, n int) (engine.Timestamp, error)
 	// Processor compiles the scan programs that scans may carry (see
 	// program.go); nil refuses them. Usually a ProgramCache shared by the
 	// node's replicas.

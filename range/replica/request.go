@@ -158,6 +158,11 @@ func (r *Replica) write(ctx context.Context, reqs []*kvpb.Request) (*kvpb.BatchR
 
 // onePC commits a single-range transaction: it latches the keys, takes the
 // commit timestamp from the oracle, and proposes the commit (see latches).
+// A transaction that read nothing may come without a start timestamp
+// (kv.BeginDeferred): it then takes the start and the commit timestamp
+// from the oracle together, here, under the latches. A retry of such a
+// commit after an ambiguous failure comes with no start either and may
+// apply a second time; its writes are blind, so the outcome is the same.
 func (r *Replica) onePC(ctx context.Context, p *kvpb.OnePCRequest) (*kvpb.BatchResponse, error) {
 	if r.cfg.TSO == nil {
 		return nil, kvpb.NewInvalid("r%d has no timestamp oracle", r.id)
@@ -168,12 +173,19 @@ func (r *Replica) onePC(ctx context.Context, p *kvpb.OnePCRequest) (*kvpb.BatchR
 	}
 	release := r.latches.acquire(keys)
 	defer release()
-	commit, err := r.cfg.TSO(ctx)
+	n := 1
+	if p.StartTs == 0 {
+		n = 2
+	}
+	first, err := r.cfg.TSO(ctx, n)
 	if err != nil {
 		return nil, kvpb.NewUnavailable("r%d: commit timestamp: %v", r.id, err)
 	}
 	req := proto.Clone(p).(*kvpb.OnePCRequest)
-	req.CommitTs = uint64(commit)
+	if p.StartTs == 0 {
+		req.StartTs = uint64(first)
+	}
+	req.CommitTs = uint64(first) + uint64(n-1)
 	res, err := r.propose(ctx, &kvpb.Command{Writes: []*kvpb.Request{{Value: &kvpb.Request_OnePc{OnePc: req}}}})
 	if err != nil {
 		return nil, err
