@@ -384,8 +384,13 @@ func (c *Client) CallMetaLeader(ctx context.Context, call func(addr string) erro
 	return c.tryLeader(ctx, metaDesc, call)
 }
 
+// maxBackoffDoublings caps the routing backoff at 80-160 ms: a retry
+// costs a round of small calls, while a longer sleep would hold a client
+// back that long after a new leader is elected (a failover is 1-2 s).
+const maxBackoffDoublings = 5
+
 func backoff(ctx context.Context, attempt int) error {
-	d := time.Duration(1<<min(attempt, 7)) * 5 * time.Millisecond // 10ms .. 640ms
+	d := time.Duration(1<<min(attempt, maxBackoffDoublings)) * 5 * time.Millisecond // 10ms .. 160ms
 	d = d/2 + rand.N(d/2+1)
 	t := time.NewTimer(d)
 	defer t.Stop()
