@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -41,8 +42,9 @@ type Timing struct {
 	SnapshotInterval  time.Duration
 }
 
-// DefaultTiming replaces a dead leader in about 1-2 s (detection between
-// HeartbeatTimeout and twice that, then one election round).
+// DefaultTiming replaces a cut-off leader in about 1-2 s (detection
+// between HeartbeatTimeout and twice that, then one election round), and
+// one whose process died in about half that (see Group.hasten).
 func DefaultTiming() Timing {
 	return Timing{
 		HeartbeatTimeout:   800 * time.Millisecond,
@@ -81,9 +83,15 @@ type Group struct {
 	id   GroupID
 	raft *raft.Raft
 	// compactMu serializes the changes of raft's reloadable config
-	// (CompactLog swaps the trailing-logs setting; slowDown restores the
-	// heartbeat timeout).
+	// (CompactLog swaps the trailing-logs setting; hasten and slowDown
+	// change the heartbeat timeout).
 	compactMu sync.Mutex
+	// heartbeat is the usual heartbeat timeout, fastHeartbeat the shorter
+	// one of a follower about to campaign (FastElection, hasten): the
+	// leader lease timeout, 0 when too short to use. hastened is set
+	// while fastHeartbeat is in force.
+	heartbeat, fastHeartbeat time.Duration
+	hastened                 atomic.Bool
 	// done is closed by Close; bg owns slowDown.
 	done      chan struct{}
 	bg        sync.WaitGroup
@@ -173,8 +181,12 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 	rc := raft.DefaultConfig()
 	rc.LocalID = ServerID(cfg.NodeID)
 	rc.HeartbeatTimeout = cfg.Timing.HeartbeatTimeout
-	if cfg.FastElection && cfg.Timing.LeaderLeaseTimeout >= 5*time.Millisecond {
-		rc.HeartbeatTimeout = cfg.Timing.LeaderLeaseTimeout
+	var fast time.Duration
+	if cfg.Timing.LeaderLeaseTimeout >= 5*time.Millisecond && cfg.Timing.LeaderLeaseTimeout < cfg.Timing.HeartbeatTimeout {
+		fast = cfg.Timing.LeaderLeaseTimeout
+	}
+	if cfg.FastElection && fast > 0 {
+		rc.HeartbeatTimeout = fast
 	}
 	rc.ElectionTimeout = cfg.Timing.ElectionTimeout
 	rc.LeaderLeaseTimeout = cfg.Timing.LeaderLeaseTimeout
@@ -193,37 +205,87 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 		return nil, fmt.Errorf("replication: start r%d: %w", cfg.ID, err)
 	}
 	g := &Group{id: cfg.ID, raft: r, logs: logs, transport: tr, snapDir: cfg.SnapshotDir, done: make(chan struct{}),
-		localID: rc.LocalID, leaseDuration: leaseDuration(rc.HeartbeatTimeout, rc.LeaderLeaseTimeout)}
+		localID: rc.LocalID, leaseDuration: leaseDuration(rc.HeartbeatTimeout, rc.LeaderLeaseTimeout),
+		heartbeat: cfg.Timing.HeartbeatTimeout, fastHeartbeat: fast}
 	if rc.HeartbeatTimeout != cfg.Timing.HeartbeatTimeout {
+		g.hastened.Store(true)
 		g.bg.Add(1)
-		go g.slowDown(cfg.Timing.HeartbeatTimeout)
+		go g.slowDown("")
 	}
+	tr.SetPipelineEndedHandler(g.hasten)
 	return g, nil
 }
 
-// slowDown restores the usual heartbeat timeout of a FastElection group
-// once it has a leader (or after a while, whatever happens).
-func (g *Group) slowDown(hb time.Duration) {
+// hastenFor bounds how long a follower keeps the shorter heartbeat timeout
+// when no other leader shows up.
+const hastenFor = 10 * time.Second
+
+// hasten is called when a pipeline stream from from ended
+// (GroupTransport.SetPipelineEndedHandler). If from is this follower's
+// leader, the follower campaigns after the leader lease timeout without
+// contact instead of the heartbeat timeout, until another leader is known
+// (or hastenFor passes). A leader whose process died is then replaced in
+// one or two lease timeouts instead of up to twice the heartbeat timeout;
+// the group's other followers lose their streams too, so they stop
+// refusing votes for having a leader at about the same time.
+//
+// A false alarm (the leader closed the stream and lives on) costs nothing
+// while its heartbeats arrive: the shorter timeout never fires. It is no
+// shorter than the time after which the leader itself steps down without
+// contact from a quorum. Leases stay safe: no follower's timeout goes
+// below the leader lease timeout, which bounds every lease (lease.go).
+func (g *Group) hasten(from raft.ServerAddress) {
+	if g.fastHeartbeat == 0 || g.raft.State() != raft.Follower {
+		return
+	}
+	if addr, _ := g.raft.LeaderWithID(); addr != from || !g.hastened.CompareAndSwap(false, true) {
+		return
+	}
+	if !g.enter() {
+		return
+	}
+	defer g.leave()
+	g.setHeartbeatTimeout(g.fastHeartbeat)
+	g.bg.Add(1)
+	go g.slowDown(from)
+}
+
+// slowDown restores the usual heartbeat timeout of a hastened follower
+// (FastElection, hasten) once it knows a leader other than lost (or after
+// hastenFor, whatever happens).
+func (g *Group) slowDown(lost raft.ServerAddress) {
 	defer g.bg.Done()
 	t := time.NewTicker(20 * time.Millisecond)
 	defer t.Stop()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(hastenFor)
 	for {
 		select {
 		case <-g.done:
 			return
 		case <-t.C:
 		}
-		if addr, _ := g.raft.LeaderWithID(); addr == "" && time.Now().Before(deadline) {
+		if addr, _ := g.raft.LeaderWithID(); (addr == "" || addr == lost) && time.Now().Before(deadline) {
 			continue
 		}
-		g.compactMu.Lock()
-		rc := g.raft.ReloadableConfig()
-		rc.HeartbeatTimeout = hb
-		_ = g.raft.ReloadConfig(rc)
-		g.compactMu.Unlock()
+		g.setHeartbeatTimeout(g.heartbeat)
+		g.hastened.Store(false)
 		return
 	}
+}
+
+// HeartbeatTimeout returns the heartbeat timeout in force: the leader
+// lease timeout while a follower is about to campaign (see hasten), else
+// Timing.HeartbeatTimeout.
+func (g *Group) HeartbeatTimeout() time.Duration { return g.raft.ReloadableConfig().HeartbeatTimeout }
+
+// setHeartbeatTimeout changes raft's heartbeat timeout; a follower's timer
+// restarts with it at once.
+func (g *Group) setHeartbeatTimeout(d time.Duration) {
+	g.compactMu.Lock()
+	defer g.compactMu.Unlock()
+	rc := g.raft.ReloadableConfig()
+	rc.HeartbeatTimeout = d
+	_ = g.raft.ReloadConfig(rc)
 }
 
 // ID returns the group id.

@@ -48,6 +48,22 @@ type gtMember struct {
 
 	rep *replica.Replica
 	g   *replication.Group // nil while stopped
+
+	// conns are the member's outbound connections, for kill.
+	connsMu sync.Mutex
+	conns   []net.Conn
+}
+
+// kill cuts every connection to and from the member at once, as its
+// process dying would: no stream ends cleanly.
+func (m *gtMember) kill() {
+	m.connsMu.Lock()
+	for _, c := range m.conns {
+		_ = c.Close()
+	}
+	m.connsMu.Unlock()
+	m.srv.Stop()
+	_ = m.hub.Close() // no new connections
 }
 
 func gtStartMember(t *testing.T, id uint64, timing replication.Timing) *gtMember {
@@ -61,7 +77,17 @@ func gtStartMember(t *testing.T, id uint64, timing replication.Timing) *gtMember
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.hub, err = replication.NewHub(replication.TransportConfig{LocalAddr: m.addr, Timeout: 2 * time.Second})
+	dial := func(ctx context.Context, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		if err == nil {
+			m.connsMu.Lock()
+			m.conns = append(m.conns, c)
+			m.connsMu.Unlock()
+		}
+		return c, err
+	}
+	m.hub, err = replication.NewHub(replication.TransportConfig{LocalAddr: m.addr, Timeout: 2 * time.Second,
+		DialOptions: []grpc.DialOption{grpc.WithContextDialer(dial)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,6 +423,60 @@ func TestLeaseEndsBeforeNewLeader(t *testing.T) {
 	for _, m := range followers {
 		old.hub.SetPartitioned(m.addr, false)
 		m.hub.SetPartitioned(old.addr, false)
+	}
+}
+
+// TestFollowersHastenWhenLeaderDies: when the leader's node dies, the
+// followers' pipeline streams from it break; they campaign after the
+// leader lease timeout instead of the heartbeat timeout, and go back to
+// the usual timeout once one of them leads. Polling sees the shorter
+// timeout: it lasts at least a lease timeout (400 ms) before anyone can
+// campaign.
+func TestFollowersHastenWhenLeaderDies(t *testing.T) {
+	timing := gtFastTiming()
+	timing.HeartbeatTimeout, timing.ElectionTimeout, timing.LeaderLeaseTimeout = time.Second, time.Second, 400*time.Millisecond
+	ms := gtStartGroup(t, timing)
+	if err := gtPut(ms, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	old := gtLeader(t, ms)
+	var followers []*gtMember
+	for _, m := range ms {
+		if m != old {
+			followers = append(followers, m)
+			if hb := m.g.HeartbeatTimeout(); hb != timing.HeartbeatTimeout {
+				t.Fatalf("n%d's heartbeat timeout is %v before anything happened", m.id, hb)
+			}
+		}
+	}
+	// The leader's node dies: every connection to and from it closes.
+	old.kill()
+	hastened := map[uint64]bool{}
+	var leader *gtMember
+	gtWaitFor(t, 10*time.Second, "a follower to lead", func() (bool, string) {
+		for _, f := range followers {
+			if f.g.HeartbeatTimeout() == timing.LeaderLeaseTimeout {
+				hastened[f.id] = true
+			}
+			if f.g.IsLeader() {
+				leader = f
+			}
+		}
+		return leader != nil, "no leader"
+	})
+	for _, f := range followers {
+		if !hastened[f.id] {
+			t.Errorf("n%d never took the shorter heartbeat timeout", f.id)
+		}
+	}
+	for _, f := range followers {
+		if f == leader {
+			continue
+		}
+		gtWaitFor(t, 5*time.Second, "the usual heartbeat timeout back", func() (bool, string) {
+			hb := f.g.HeartbeatTimeout()
+			return hb == timing.HeartbeatTimeout, fmt.Sprintf("n%d: %v", f.id, hb)
+		})
 	}
 }
 

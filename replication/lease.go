@@ -15,7 +15,9 @@ import (
 //   - A follower that accepted an AppendEntries (heartbeat or entries) of
 //     the leader's term at time t (its clock) does not campaign, and
 //     rejects every vote request while it knows a leader, until its
-//     heartbeat timer fires: not before t + HeartbeatTimeout. The only
+//     heartbeat timer fires: not before t + its heartbeat timeout, which
+//     is HeartbeatTimeout, or LeaderLeaseTimeout while the follower is
+//     hastened (FastElection, Group.hasten), never less. The only
 //     exception is a vote request flagged as a leadership transfer, which
 //     only the leader starts (Group.TransferLeadership ends the lease
 //     first, for the rest of the term).
@@ -106,8 +108,8 @@ func (l *leases) held(term uint64, self raft.ServerID, servers []raft.Server, no
 }
 
 // leaseDuration is the lease of a group whose shortest heartbeat timeout
-// is hb (FastElection's is the lease timeout) and whose lease timeout is
-// llt.
+// is hb (a hastened follower's is the lease timeout) and whose lease
+// timeout is llt.
 func leaseDuration(hb, llt time.Duration) time.Duration {
 	return time.Duration(float64(min(hb, llt)) * leaseFraction)
 }

@@ -502,6 +502,13 @@ func (h *Hub) accept(id GroupID, from []byte) (*GroupTransport, error) {
 	return nil, fmt.Errorf("%w %d", ErrUnknownGroup, id)
 }
 
+// group returns the open transport of group id, nil if none.
+func (h *Hub) group(id GroupID) *GroupTransport {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.mu.groups[id]
+}
+
 // admitted reports whether traffic from the peer at from is still allowed;
 // long-lived streams check it on every message.
 func (h *Hub) admitted(from []byte) error {

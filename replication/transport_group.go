@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/hashicorp/raft"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/shardingsystem/shard/replication/raftpb"
@@ -28,6 +30,9 @@ type GroupTransport struct {
 	// consumeCh carries inbound RPCs to raft; unbuffered.
 	consumeCh   chan raft.RPC
 	heartbeatFn atomic.Pointer[func(raft.RPC)]
+	// pipelineEndedFn is called when an inbound pipeline stream ends
+	// (SetPipelineEndedHandler).
+	pipelineEndedFn atomic.Pointer[func(from raft.ServerAddress)]
 
 	// leases sees the followers' acknowledgements (lease.go).
 	leases leases
@@ -83,6 +88,24 @@ func (t *GroupTransport) SetHeartbeatHandler(cb func(rpc raft.RPC)) {
 		return
 	}
 	t.heartbeatFn.Store(&cb)
+}
+
+// SetPipelineEndedHandler installs fn, called with the opener's address
+// when an inbound pipeline stream of this group ends, however it ends: the
+// opener closed it (it stopped leading, or fell back to plain calls), its
+// process died, or its connection dropped. A stream that ends cleanly and
+// one cut by a dying process are not told apart reliably (the server may
+// see either as the end of input). Group uses it to replace a dead leader
+// sooner.
+func (t *GroupTransport) SetPipelineEndedHandler(fn func(from raft.ServerAddress)) {
+	t.pipelineEndedFn.Store(&fn)
+}
+
+// pipelineEnded reports the end of an inbound pipeline stream from from.
+func (t *GroupTransport) pipelineEnded(from raft.ServerAddress) {
+	if fn := t.pipelineEndedFn.Load(); fn != nil {
+		(*fn)(from)
+	}
 }
 
 // Close closes the transport: outbound calls and pipelines are canceled,
@@ -281,7 +304,9 @@ func (t *GroupTransport) AppendEntriesPipeline(_ raft.ServerID, target raft.Serv
 	if err != nil {
 		return nil, err
 	}
-	stream, err := c.client.AppendEntriesPipeline(c.ctx)
+	ctx := metadata.AppendToOutgoingContext(c.ctx,
+		pipelineGroupKey, strconv.FormatUint(uint64(t.id), 10), pipelineFromKey, string(t.hub.cfg.LocalAddr))
+	stream, err := c.client.AppendEntriesPipeline(ctx)
 	if err != nil {
 		c.cancel()
 		return nil, c.fail(err)

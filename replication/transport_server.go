@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"sync"
 
 	"github.com/hashicorp/raft"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/shardingsystem/shard/replication/raftpb"
@@ -81,6 +83,16 @@ func (s *raftService) TimeoutNow(ctx context.Context, req *raftpb.TimeoutNowRequ
 // client then fails every request in flight.
 func (s *raftService) AppendEntriesPipeline(stream grpc.BidiStreamingServer[raftpb.AppendEntriesRequest, raftpb.AppendEntriesResponse]) error {
 	ctx := stream.Context()
+	// The opener names the group and itself in the stream's metadata; the
+	// group hears when the stream ends, however it ends (see
+	// GroupTransport.SetPipelineEndedHandler).
+	if id, opener := pipelineOpener(ctx); len(opener) > 0 {
+		defer func() {
+			if t := s.hub.group(id); t != nil {
+				t.pipelineEnded(raft.ServerAddress(opener))
+			}
+		}()
+	}
 	var t *GroupTransport
 	for {
 		req, err := stream.Recv()
@@ -117,6 +129,27 @@ func (s *raftService) AppendEntriesPipeline(stream grpc.BidiStreamingServer[raft
 			return err
 		}
 	}
+}
+
+// Metadata keys of a pipeline stream: the group and the opener's address.
+const (
+	pipelineGroupKey = "shard-raft-group"
+	pipelineFromKey  = "shard-raft-from"
+)
+
+// pipelineOpener reads a pipeline stream's group and opener from its
+// metadata (0, nil when absent).
+func pipelineOpener(ctx context.Context) (GroupID, []byte) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	var id uint64
+	if v := md.Get(pipelineGroupKey); len(v) == 1 {
+		id, _ = strconv.ParseUint(v[0], 10, 64)
+	}
+	var from []byte
+	if v := md.Get(pipelineFromKey); len(v) == 1 {
+		from = []byte(v[0])
+	}
+	return GroupID(id), from
 }
 
 // InstallSnapshot serves one snapshot stream: raft reads the chunks through
