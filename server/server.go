@@ -334,7 +334,9 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	s.runLoop("replicate", s.cfg.ReplicateInterval, s.replicateOnce)
-	s.runLoop("node-refresh", 2*time.Second, s.refreshNodes)
+	// At once too: a node that joined through one node knows no other
+	// until then, and could not find the meta range if that one died.
+	s.runLoopNow("node-refresh", 2*time.Second, s.refreshNodes)
 	s.runLoop("gc", s.cfg.GCInterval, s.gcOnce)
 	s.runLoop("report-load", s.cfg.Controller.ReportInterval, s.reportLoad)
 	s.runLoop("replica-gc", replicaGCInterval, s.replicaGCOnce)
@@ -384,16 +386,27 @@ func (s *Server) nodeDescriptor() *kvpb.NodeDescriptor {
 // runLoop runs fn every interval until Stop; the goroutine is owned by
 // s.loops.
 func (s *Server) runLoop(name string, every time.Duration, fn func(context.Context)) {
+	s.startLoop(every, fn, false)
+}
+
+// runLoopNow is runLoop with a first run at once.
+func (s *Server) runLoopNow(name string, every time.Duration, fn func(context.Context)) {
+	s.startLoop(every, fn, true)
+}
+
+func (s *Server) startLoop(every time.Duration, fn func(context.Context), now bool) {
 	s.loops.Add(1)
 	go func() {
 		defer s.loops.Done()
 		t := time.NewTicker(every)
 		defer t.Stop()
-		for {
-			select {
-			case <-s.ctx.Done():
-				return
-			case <-t.C:
+		for first := now; ; first = false {
+			if !first {
+				select {
+				case <-s.ctx.Done():
+					return
+				case <-t.C:
+				}
 			}
 			ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 			fn(ctx)
