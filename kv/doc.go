@@ -38,7 +38,13 @@
 // otherwise (prewrite locks, primary first; commit timestamp; commit the
 // primary, which is the commit point; secondaries resolved in the
 // background, owned by the client until Close). A write-write conflict is
-// ErrWriteConflict (SQLSTATE 40001 to come); RunTxn retries on it.
+// ErrWriteConflict (SQLSTATE 40001); RunTxn retries on it. A pessimistic
+// transaction (SetPessimistic, for SQL transaction blocks) locks the keys
+// it is about to write as it reads them (GetManyForUpdate), waiting for
+// another transaction's lock, and moves its read timestamp forward when
+// the key changed after its snapshot and nothing else it read did
+// (pessimistic.go). Client.BeginDeferred takes the start timestamp at the
+// first read; a blind write to one range takes none of its own.
 //
 // # Programmed scans
 //

@@ -96,9 +96,10 @@ func (t *Txn) ScanProgram(ctx context.Context, start, end []byte, limit int, fil
 	if err := t.snapshot(ctx); err != nil {
 		return err
 	}
+	t.scanned = true
 	if limit > 0 {
 		kept := 0
-		return t.c.scanProgramSpan(ctx, start, end, limit, t.start, filter, prog, func(p ProgramPage) (bool, error) {
+		return t.c.scanProgramSpan(ctx, start, end, limit, t.at(), filter, prog, func(p ProgramPage) (bool, error) {
 			if kept+len(p.Rows) >= limit {
 				p.Rows = p.Rows[:limit-kept]
 				return false, fn(p)
@@ -112,7 +113,7 @@ func (t *Txn) ScanProgram(ctx context.Context, start, end []byte, limit int, fil
 		return err
 	}
 	if len(spans) == 1 {
-		return t.c.scanProgramSpan(ctx, start, end, 0, t.start, filter, prog, func(p ProgramPage) (bool, error) { return true, fn(p) })
+		return t.c.scanProgramSpan(ctx, start, end, 0, t.at(), filter, prog, func(p ProgramPage) (bool, error) { return true, fn(p) })
 	}
 	// Read the ranges in parallel, then hand their pages over in order.
 	ctx, cancel := context.WithCancel(ctx)
@@ -130,7 +131,7 @@ func (t *Txn) ScanProgram(ctx context.Context, start, end []byte, limit int, fil
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			err := t.c.scanProgramSpan(ctx, sp[0], sp[1], 0, t.start, filter, prog, func(p ProgramPage) (bool, error) {
+			err := t.c.scanProgramSpan(ctx, sp[0], sp[1], 0, t.at(), filter, prog, func(p ProgramPage) (bool, error) {
 				pages[i] = append(pages[i], p)
 				return true, nil
 			})

@@ -70,7 +70,18 @@ type Txn struct {
 	// the start timestamp.
 	lazy, latest, deferred bool
 	onePC                  bool // committed in one raft command
-	writes                 map[string]*kvpb.Mutation
+	// read is the read timestamp once a refresh moved it above start
+	// (pessimistic.go); 0 before.
+	read engine.Timestamp
+	// pessimistic: UPDATE and DELETE lock rows as they read them
+	// (SetPessimistic); reads are then tracked for refreshes: readKeys
+	// the keys read, scanned set once a span was read (no refresh then),
+	// locked the keys locked.
+	pessimistic bool
+	readKeys    [][]byte
+	scanned     bool
+	locked      map[string]bool
+	writes      map[string]*kvpb.Mutation
 	// undo records, for each buffered write, what it replaced (nil: no
 	// write), so that RollbackTo can restore a savepoint.
 	undo []undoEntry
@@ -176,8 +187,12 @@ func (t *Txn) readTS(ctx context.Context, n int) (engine.Timestamp, error) {
 	if err := t.snapshot(ctx); err != nil {
 		return 0, err
 	}
-	return t.start, nil
+	return t.at(), nil
 }
+
+// at is the timestamp the transaction reads at: its start, or where a
+// refresh moved it.
+func (t *Txn) at() engine.Timestamp { return max(t.start, t.read) }
 
 // SnapshotAt returns a read-only transaction reading at ts (AS OF reads).
 func (c *Client) SnapshotAt(ts engine.Timestamp) *Txn {
@@ -208,6 +223,7 @@ func (t *Txn) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
+	t.noteRead(key)
 	g := resp.GetGet()
 	return g.GetValue(), g.GetFound(), nil
 }
@@ -244,6 +260,7 @@ func (t *Txn) ScanFiltered(ctx context.Context, start, end []byte, limit int, fi
 	if err := t.snapshot(ctx); err != nil {
 		return nil, err
 	}
+	t.scanned = true
 	mine := func(k string) bool {
 		return k >= string(start) && k < string(end) && (filter == nil || filter.Matches([]byte(k)))
 	}
@@ -254,9 +271,9 @@ func (t *Txn) ScanFiltered(ctx context.Context, start, end []byte, limit int, fi
 		}
 	}
 	if own == 0 {
-		return t.c.scanAt(ctx, start, end, limit, t.start, filter)
+		return t.c.scanAt(ctx, start, end, limit, t.at(), filter)
 	}
-	rows, err := t.c.scanAt(ctx, start, end, 0, t.start, filter)
+	rows, err := t.c.scanAt(ctx, start, end, 0, t.at(), filter)
 	if err != nil {
 		return nil, err
 	}
@@ -311,17 +328,23 @@ func (t *Txn) Delete(key []byte) error { return t.buffer(kvpb.LockOp_LOCK_DELETE
 // Rollback abandons the transaction. Nothing was written before Commit, so
 // there is nothing to undo.
 func (t *Txn) Rollback(context.Context) error {
+	if !t.done {
+		t.unlockUnwritten(false)
+	}
 	t.done = true
 	return nil
 }
 
 // Commit commits the buffered writes atomically and returns the commit
 // timestamp (the start timestamp for a transaction that wrote nothing).
-func (t *Txn) Commit(ctx context.Context) (engine.Timestamp, error) {
+func (t *Txn) Commit(ctx context.Context) (_ engine.Timestamp, err error) {
 	if t.done {
 		return 0, ErrTxnDone
 	}
 	t.done = true
+	if len(t.locked) > 0 {
+		defer func() { t.unlockUnwritten(err == nil) }()
+	}
 	if len(t.writes) == 0 {
 		return t.start, nil
 	}
@@ -374,7 +397,7 @@ func (c *Client) countOutcome(err error) {
 // true when the writes no longer fall in one range (a split), for the
 // caller to use 2PC.
 func (t *Txn) commitOnePC(ctx context.Context, muts []*kvpb.Mutation) (ts engine.Timestamp, err error, fallback bool) {
-	req := &kvpb.Request{Value: &kvpb.Request_OnePc{OnePc: &kvpb.OnePCRequest{StartTs: uint64(t.start), Mutations: muts}}}
+	req := &kvpb.Request{Value: &kvpb.Request_OnePc{OnePc: &kvpb.OnePCRequest{StartTs: uint64(t.start), ReadTs: uint64(t.read), Mutations: muts}}}
 	resp, err := t.c.sendResolving(ctx, muts[0].Key, req)
 	var kerr *kvpb.Error
 	if errors.As(err, &kerr) && kerr.GetKeyMismatch() != nil {
@@ -553,7 +576,7 @@ func (t *Txn) lockOnly(ctx context.Context, muts []*kvpb.Mutation) (engine.Times
 // if a split moved some.
 func (t *Txn) prewrite(ctx context.Context, primary []byte, muts []*kvpb.Mutation) error {
 	req := &kvpb.Request{Value: &kvpb.Request_Prewrite{Prewrite: &kvpb.PrewriteRequest{
-		Primary: primary, StartTs: uint64(t.start), TtlMs: t.ttl(), Mutations: muts}}}
+		Primary: primary, StartTs: uint64(t.start), ReadTs: uint64(t.read), TtlMs: t.ttl(), Mutations: muts}}}
 	_, err := t.c.sendResolvingAs(ctx, muts[0].Key, req, t.start)
 	var kerr *kvpb.Error
 	if errors.As(err, &kerr) && kerr.GetKeyMismatch() != nil && len(muts) > 1 {
@@ -837,6 +860,9 @@ func (t *Txn) GetMany(ctx context.Context, keys [][]byte) ([]KeyResult, error) {
 	ts, err := t.readTS(ctx, len(todo))
 	if err != nil {
 		return nil, err
+	}
+	for _, i := range todo {
+		t.noteRead(keys[i])
 	}
 	if len(todo) == 1 {
 		return out, t.getBatch(ctx, keys, todo, ts, out)

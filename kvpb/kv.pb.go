@@ -565,10 +565,18 @@ func (x *Event) GetReporter() uint64 {
 // read at that timestamp: a lock of another transaction that started at or
 // before read_ts fails the read with KeyLockedError, for the client to
 // resolve.
+//
+// lock_for, when set, is the start timestamp of a transaction that takes
+// the key's write lock before it reads (UPDATE and DELETE in a transaction
+// block, see range/replica/memlock.go): the leaseholder holds the lock in
+// memory, and a request of another transaction waits until it is free.
+// The read then gets the newest version (read_ts is ignored), and every
+// replicated lock of another transaction fails it with KeyLockedError.
 type GetRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Key           []byte                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
 	ReadTs        uint64                 `protobuf:"varint,2,opt,name=read_ts,json=readTs,proto3" json:"read_ts,omitempty"`
+	LockFor       uint64                 `protobuf:"varint,3,opt,name=lock_for,json=lockFor,proto3" json:"lock_for,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -613,6 +621,13 @@ func (x *GetRequest) GetKey() []byte {
 func (x *GetRequest) GetReadTs() uint64 {
 	if x != nil {
 		return x.ReadTs
+	}
+	return 0
+}
+
+func (x *GetRequest) GetLockFor() uint64 {
+	if x != nil {
+		return x.LockFor
 	}
 	return 0
 }
@@ -1543,12 +1558,16 @@ func (x *Mutation) GetValue() []byte {
 }
 
 // PrewriteRequest locks the mutations' keys for a transaction.
+// A version committed after read_ts (start_ts when 0) conflicts: a
+// transaction that refreshed its reads (RefreshRequest) reads above its
+// start.
 type PrewriteRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Primary       []byte                 `protobuf:"bytes,1,opt,name=primary,proto3" json:"primary,omitempty"`
 	StartTs       uint64                 `protobuf:"varint,2,opt,name=start_ts,json=startTs,proto3" json:"start_ts,omitempty"`
 	TtlMs         int64                  `protobuf:"varint,3,opt,name=ttl_ms,json=ttlMs,proto3" json:"ttl_ms,omitempty"`
 	Mutations     []*Mutation            `protobuf:"bytes,4,rep,name=mutations,proto3" json:"mutations,omitempty"`
+	ReadTs        uint64                 `protobuf:"varint,5,opt,name=read_ts,json=readTs,proto3" json:"read_ts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1609,6 +1628,13 @@ func (x *PrewriteRequest) GetMutations() []*Mutation {
 		return x.Mutations
 	}
 	return nil
+}
+
+func (x *PrewriteRequest) GetReadTs() uint64 {
+	if x != nil {
+		return x.ReadTs
+	}
+	return 0
 }
 
 type PrewriteResponse struct {
@@ -2070,6 +2096,7 @@ type OnePCRequest struct {
 	StartTs       uint64                 `protobuf:"varint,1,opt,name=start_ts,json=startTs,proto3" json:"start_ts,omitempty"`
 	Mutations     []*Mutation            `protobuf:"bytes,2,rep,name=mutations,proto3" json:"mutations,omitempty"`
 	CommitTs      uint64                 `protobuf:"varint,3,opt,name=commit_ts,json=commitTs,proto3" json:"commit_ts,omitempty"`
+	ReadTs        uint64                 `protobuf:"varint,4,opt,name=read_ts,json=readTs,proto3" json:"read_ts,omitempty"` // as in PrewriteRequest
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2125,6 +2152,212 @@ func (x *OnePCRequest) GetCommitTs() uint64 {
 	return 0
 }
 
+func (x *OnePCRequest) GetReadTs() uint64 {
+	if x != nil {
+		return x.ReadTs
+	}
+	return 0
+}
+
+// RefreshRequest asks whether keys are unchanged in (from_ts, to_ts]: no
+// version committed in it, and no lock of another transaction that started
+// at or before to_ts (it might commit in it). A changed key fails it with
+// WriteConflictError. The transaction start_ts may then read at to_ts as if
+// it had read there from the start.
+type RefreshRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Keys          [][]byte               `protobuf:"bytes,1,rep,name=keys,proto3" json:"keys,omitempty"`
+	FromTs        uint64                 `protobuf:"varint,2,opt,name=from_ts,json=fromTs,proto3" json:"from_ts,omitempty"`
+	ToTs          uint64                 `protobuf:"varint,3,opt,name=to_ts,json=toTs,proto3" json:"to_ts,omitempty"`
+	StartTs       uint64                 `protobuf:"varint,4,opt,name=start_ts,json=startTs,proto3" json:"start_ts,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefreshRequest) Reset() {
+	*x = RefreshRequest{}
+	mi := &file_kvpb_kv_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefreshRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefreshRequest) ProtoMessage() {}
+
+func (x *RefreshRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefreshRequest.ProtoReflect.Descriptor instead.
+func (*RefreshRequest) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *RefreshRequest) GetKeys() [][]byte {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+func (x *RefreshRequest) GetFromTs() uint64 {
+	if x != nil {
+		return x.FromTs
+	}
+	return 0
+}
+
+func (x *RefreshRequest) GetToTs() uint64 {
+	if x != nil {
+		return x.ToTs
+	}
+	return 0
+}
+
+func (x *RefreshRequest) GetStartTs() uint64 {
+	if x != nil {
+		return x.StartTs
+	}
+	return 0
+}
+
+type RefreshResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RefreshResponse) Reset() {
+	*x = RefreshResponse{}
+	mi := &file_kvpb_kv_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RefreshResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RefreshResponse) ProtoMessage() {}
+
+func (x *RefreshResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RefreshResponse.ProtoReflect.Descriptor instead.
+func (*RefreshResponse) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{33}
+}
+
+// UnlockRequest releases the write locks that transaction start_ts took on
+// keys (GetRequest.lock_for) and did not write.
+type UnlockRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	StartTs       uint64                 `protobuf:"varint,1,opt,name=start_ts,json=startTs,proto3" json:"start_ts,omitempty"`
+	Keys          [][]byte               `protobuf:"bytes,2,rep,name=keys,proto3" json:"keys,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnlockRequest) Reset() {
+	*x = UnlockRequest{}
+	mi := &file_kvpb_kv_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnlockRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnlockRequest) ProtoMessage() {}
+
+func (x *UnlockRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnlockRequest.ProtoReflect.Descriptor instead.
+func (*UnlockRequest) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *UnlockRequest) GetStartTs() uint64 {
+	if x != nil {
+		return x.StartTs
+	}
+	return 0
+}
+
+func (x *UnlockRequest) GetKeys() [][]byte {
+	if x != nil {
+		return x.Keys
+	}
+	return nil
+}
+
+type UnlockResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UnlockResponse) Reset() {
+	*x = UnlockResponse{}
+	mi := &file_kvpb_kv_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UnlockResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UnlockResponse) ProtoMessage() {}
+
+func (x *UnlockResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_kvpb_kv_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UnlockResponse.ProtoReflect.Descriptor instead.
+func (*UnlockResponse) Descriptor() ([]byte, []int) {
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{35}
+}
+
 type OnePCResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	CommitTs      uint64                 `protobuf:"varint,1,opt,name=commit_ts,json=commitTs,proto3" json:"commit_ts,omitempty"`
@@ -2134,7 +2367,7 @@ type OnePCResponse struct {
 
 func (x *OnePCResponse) Reset() {
 	*x = OnePCResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[32]
+	mi := &file_kvpb_kv_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2146,7 +2379,7 @@ func (x *OnePCResponse) String() string {
 func (*OnePCResponse) ProtoMessage() {}
 
 func (x *OnePCResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[32]
+	mi := &file_kvpb_kv_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2159,7 +2392,7 @@ func (x *OnePCResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OnePCResponse.ProtoReflect.Descriptor instead.
 func (*OnePCResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{32}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *OnePCResponse) GetCommitTs() uint64 {
@@ -2182,7 +2415,7 @@ type GCRequest struct {
 
 func (x *GCRequest) Reset() {
 	*x = GCRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[33]
+	mi := &file_kvpb_kv_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2194,7 +2427,7 @@ func (x *GCRequest) String() string {
 func (*GCRequest) ProtoMessage() {}
 
 func (x *GCRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[33]
+	mi := &file_kvpb_kv_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2207,7 +2440,7 @@ func (x *GCRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GCRequest.ProtoReflect.Descriptor instead.
 func (*GCRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{33}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *GCRequest) GetThreshold() uint64 {
@@ -2226,7 +2459,7 @@ type GCResponse struct {
 
 func (x *GCResponse) Reset() {
 	*x = GCResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[34]
+	mi := &file_kvpb_kv_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2238,7 +2471,7 @@ func (x *GCResponse) String() string {
 func (*GCResponse) ProtoMessage() {}
 
 func (x *GCResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[34]
+	mi := &file_kvpb_kv_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2251,7 +2484,7 @@ func (x *GCResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GCResponse.ProtoReflect.Descriptor instead.
 func (*GCResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{34}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GCResponse) GetKeys() uint64 {
@@ -2278,6 +2511,8 @@ type Request struct {
 	//	*Request_Heartbeat
 	//	*Request_OnePc
 	//	*Request_Gc
+	//	*Request_Refresh
+	//	*Request_Unlock
 	Value         isRequest_Value `protobuf_oneof:"value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2285,7 +2520,7 @@ type Request struct {
 
 func (x *Request) Reset() {
 	*x = Request{}
-	mi := &file_kvpb_kv_proto_msgTypes[35]
+	mi := &file_kvpb_kv_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2297,7 +2532,7 @@ func (x *Request) String() string {
 func (*Request) ProtoMessage() {}
 
 func (x *Request) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[35]
+	mi := &file_kvpb_kv_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2310,7 +2545,7 @@ func (x *Request) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Request.ProtoReflect.Descriptor instead.
 func (*Request) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{35}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *Request) GetValue() isRequest_Value {
@@ -2437,6 +2672,24 @@ func (x *Request) GetGc() *GCRequest {
 	return nil
 }
 
+func (x *Request) GetRefresh() *RefreshRequest {
+	if x != nil {
+		if x, ok := x.Value.(*Request_Refresh); ok {
+			return x.Refresh
+		}
+	}
+	return nil
+}
+
+func (x *Request) GetUnlock() *UnlockRequest {
+	if x != nil {
+		if x, ok := x.Value.(*Request_Unlock); ok {
+			return x.Unlock
+		}
+	}
+	return nil
+}
+
 type isRequest_Value interface {
 	isRequest_Value()
 }
@@ -2493,6 +2746,14 @@ type Request_Gc struct {
 	Gc *GCRequest `protobuf:"bytes,13,opt,name=gc,proto3,oneof"`
 }
 
+type Request_Refresh struct {
+	Refresh *RefreshRequest `protobuf:"bytes,14,opt,name=refresh,proto3,oneof"`
+}
+
+type Request_Unlock struct {
+	Unlock *UnlockRequest `protobuf:"bytes,15,opt,name=unlock,proto3,oneof"`
+}
+
 func (*Request_Get) isRequest_Value() {}
 
 func (*Request_Put) isRequest_Value() {}
@@ -2519,6 +2780,10 @@ func (*Request_OnePc) isRequest_Value() {}
 
 func (*Request_Gc) isRequest_Value() {}
 
+func (*Request_Refresh) isRequest_Value() {}
+
+func (*Request_Unlock) isRequest_Value() {}
+
 type Response struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Value:
@@ -2536,6 +2801,8 @@ type Response struct {
 	//	*Response_Heartbeat
 	//	*Response_OnePc
 	//	*Response_Gc
+	//	*Response_Refresh
+	//	*Response_Unlock
 	Value         isResponse_Value `protobuf_oneof:"value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2543,7 +2810,7 @@ type Response struct {
 
 func (x *Response) Reset() {
 	*x = Response{}
-	mi := &file_kvpb_kv_proto_msgTypes[36]
+	mi := &file_kvpb_kv_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2555,7 +2822,7 @@ func (x *Response) String() string {
 func (*Response) ProtoMessage() {}
 
 func (x *Response) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[36]
+	mi := &file_kvpb_kv_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2568,7 +2835,7 @@ func (x *Response) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Response.ProtoReflect.Descriptor instead.
 func (*Response) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{36}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *Response) GetValue() isResponse_Value {
@@ -2695,6 +2962,24 @@ func (x *Response) GetGc() *GCResponse {
 	return nil
 }
 
+func (x *Response) GetRefresh() *RefreshResponse {
+	if x != nil {
+		if x, ok := x.Value.(*Response_Refresh); ok {
+			return x.Refresh
+		}
+	}
+	return nil
+}
+
+func (x *Response) GetUnlock() *UnlockResponse {
+	if x != nil {
+		if x, ok := x.Value.(*Response_Unlock); ok {
+			return x.Unlock
+		}
+	}
+	return nil
+}
+
 type isResponse_Value interface {
 	isResponse_Value()
 }
@@ -2751,6 +3036,14 @@ type Response_Gc struct {
 	Gc *GCResponse `protobuf:"bytes,13,opt,name=gc,proto3,oneof"`
 }
 
+type Response_Refresh struct {
+	Refresh *RefreshResponse `protobuf:"bytes,14,opt,name=refresh,proto3,oneof"`
+}
+
+type Response_Unlock struct {
+	Unlock *UnlockResponse `protobuf:"bytes,15,opt,name=unlock,proto3,oneof"`
+}
+
 func (*Response_Get) isResponse_Value() {}
 
 func (*Response_Put) isResponse_Value() {}
@@ -2777,6 +3070,10 @@ func (*Response_OnePc) isResponse_Value() {}
 
 func (*Response_Gc) isResponse_Value() {}
 
+func (*Response_Refresh) isResponse_Value() {}
+
+func (*Response_Unlock) isResponse_Value() {}
+
 // BatchRequest is sent to one range. It is either all reads or all writes.
 type BatchRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -2788,7 +3085,7 @@ type BatchRequest struct {
 
 func (x *BatchRequest) Reset() {
 	*x = BatchRequest{}
-	mi := &file_kvpb_kv_proto_msgTypes[37]
+	mi := &file_kvpb_kv_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2800,7 +3097,7 @@ func (x *BatchRequest) String() string {
 func (*BatchRequest) ProtoMessage() {}
 
 func (x *BatchRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[37]
+	mi := &file_kvpb_kv_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2813,7 +3110,7 @@ func (x *BatchRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchRequest.ProtoReflect.Descriptor instead.
 func (*BatchRequest) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{37}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *BatchRequest) GetRangeId() uint64 {
@@ -2840,7 +3137,7 @@ type BatchResponse struct {
 
 func (x *BatchResponse) Reset() {
 	*x = BatchResponse{}
-	mi := &file_kvpb_kv_proto_msgTypes[38]
+	mi := &file_kvpb_kv_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2852,7 +3149,7 @@ func (x *BatchResponse) String() string {
 func (*BatchResponse) ProtoMessage() {}
 
 func (x *BatchResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[38]
+	mi := &file_kvpb_kv_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2865,7 +3162,7 @@ func (x *BatchResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BatchResponse.ProtoReflect.Descriptor instead.
 func (*BatchResponse) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{38}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *BatchResponse) GetResponses() []*Response {
@@ -2892,7 +3189,7 @@ type NotLeaderError struct {
 
 func (x *NotLeaderError) Reset() {
 	*x = NotLeaderError{}
-	mi := &file_kvpb_kv_proto_msgTypes[39]
+	mi := &file_kvpb_kv_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2904,7 +3201,7 @@ func (x *NotLeaderError) String() string {
 func (*NotLeaderError) ProtoMessage() {}
 
 func (x *NotLeaderError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[39]
+	mi := &file_kvpb_kv_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2917,7 +3214,7 @@ func (x *NotLeaderError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NotLeaderError.ProtoReflect.Descriptor instead.
 func (*NotLeaderError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{39}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *NotLeaderError) GetLeaderNodeId() uint64 {
@@ -2943,7 +3240,7 @@ type RangeNotFoundError struct {
 
 func (x *RangeNotFoundError) Reset() {
 	*x = RangeNotFoundError{}
-	mi := &file_kvpb_kv_proto_msgTypes[40]
+	mi := &file_kvpb_kv_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2955,7 +3252,7 @@ func (x *RangeNotFoundError) String() string {
 func (*RangeNotFoundError) ProtoMessage() {}
 
 func (x *RangeNotFoundError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[40]
+	mi := &file_kvpb_kv_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2968,7 +3265,7 @@ func (x *RangeNotFoundError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeNotFoundError.ProtoReflect.Descriptor instead.
 func (*RangeNotFoundError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{40}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RangeNotFoundError) GetRangeId() uint64 {
@@ -2988,7 +3285,7 @@ type RangeKeyMismatchError struct {
 
 func (x *RangeKeyMismatchError) Reset() {
 	*x = RangeKeyMismatchError{}
-	mi := &file_kvpb_kv_proto_msgTypes[41]
+	mi := &file_kvpb_kv_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3000,7 +3297,7 @@ func (x *RangeKeyMismatchError) String() string {
 func (*RangeKeyMismatchError) ProtoMessage() {}
 
 func (x *RangeKeyMismatchError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[41]
+	mi := &file_kvpb_kv_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3013,7 +3310,7 @@ func (x *RangeKeyMismatchError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RangeKeyMismatchError.ProtoReflect.Descriptor instead.
 func (*RangeKeyMismatchError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{41}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *RangeKeyMismatchError) GetKey() []byte {
@@ -3041,7 +3338,7 @@ type ConditionFailedError struct {
 
 func (x *ConditionFailedError) Reset() {
 	*x = ConditionFailedError{}
-	mi := &file_kvpb_kv_proto_msgTypes[42]
+	mi := &file_kvpb_kv_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3053,7 +3350,7 @@ func (x *ConditionFailedError) String() string {
 func (*ConditionFailedError) ProtoMessage() {}
 
 func (x *ConditionFailedError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[42]
+	mi := &file_kvpb_kv_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3066,7 +3363,7 @@ func (x *ConditionFailedError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ConditionFailedError.ProtoReflect.Descriptor instead.
 func (*ConditionFailedError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{42}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *ConditionFailedError) GetKey() []byte {
@@ -3099,7 +3396,7 @@ type UnavailableError struct {
 
 func (x *UnavailableError) Reset() {
 	*x = UnavailableError{}
-	mi := &file_kvpb_kv_proto_msgTypes[43]
+	mi := &file_kvpb_kv_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3111,7 +3408,7 @@ func (x *UnavailableError) String() string {
 func (*UnavailableError) ProtoMessage() {}
 
 func (x *UnavailableError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[43]
+	mi := &file_kvpb_kv_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3124,7 +3421,7 @@ func (x *UnavailableError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnavailableError.ProtoReflect.Descriptor instead.
 func (*UnavailableError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{43}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *UnavailableError) GetMessage() string {
@@ -3143,7 +3440,7 @@ type InvalidRequestError struct {
 
 func (x *InvalidRequestError) Reset() {
 	*x = InvalidRequestError{}
-	mi := &file_kvpb_kv_proto_msgTypes[44]
+	mi := &file_kvpb_kv_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3155,7 +3452,7 @@ func (x *InvalidRequestError) String() string {
 func (*InvalidRequestError) ProtoMessage() {}
 
 func (x *InvalidRequestError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[44]
+	mi := &file_kvpb_kv_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3168,7 +3465,7 @@ func (x *InvalidRequestError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InvalidRequestError.ProtoReflect.Descriptor instead.
 func (*InvalidRequestError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{44}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *InvalidRequestError) GetMessage() string {
@@ -3189,7 +3486,7 @@ type KeyLockedError struct {
 
 func (x *KeyLockedError) Reset() {
 	*x = KeyLockedError{}
-	mi := &file_kvpb_kv_proto_msgTypes[45]
+	mi := &file_kvpb_kv_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3201,7 +3498,7 @@ func (x *KeyLockedError) String() string {
 func (*KeyLockedError) ProtoMessage() {}
 
 func (x *KeyLockedError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[45]
+	mi := &file_kvpb_kv_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3214,7 +3511,7 @@ func (x *KeyLockedError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use KeyLockedError.ProtoReflect.Descriptor instead.
 func (*KeyLockedError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{45}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *KeyLockedError) GetKey() []byte {
@@ -3244,7 +3541,7 @@ type WriteConflictError struct {
 
 func (x *WriteConflictError) Reset() {
 	*x = WriteConflictError{}
-	mi := &file_kvpb_kv_proto_msgTypes[46]
+	mi := &file_kvpb_kv_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3256,7 +3553,7 @@ func (x *WriteConflictError) String() string {
 func (*WriteConflictError) ProtoMessage() {}
 
 func (x *WriteConflictError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[46]
+	mi := &file_kvpb_kv_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3269,7 +3566,7 @@ func (x *WriteConflictError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteConflictError.ProtoReflect.Descriptor instead.
 func (*WriteConflictError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{46}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *WriteConflictError) GetKey() []byte {
@@ -3305,7 +3602,7 @@ type TxnNotFoundError struct {
 
 func (x *TxnNotFoundError) Reset() {
 	*x = TxnNotFoundError{}
-	mi := &file_kvpb_kv_proto_msgTypes[47]
+	mi := &file_kvpb_kv_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3317,7 +3614,7 @@ func (x *TxnNotFoundError) String() string {
 func (*TxnNotFoundError) ProtoMessage() {}
 
 func (x *TxnNotFoundError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[47]
+	mi := &file_kvpb_kv_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3330,7 +3627,7 @@ func (x *TxnNotFoundError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TxnNotFoundError.ProtoReflect.Descriptor instead.
 func (*TxnNotFoundError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{47}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *TxnNotFoundError) GetKey() []byte {
@@ -3360,7 +3657,7 @@ type ProgramError struct {
 
 func (x *ProgramError) Reset() {
 	*x = ProgramError{}
-	mi := &file_kvpb_kv_proto_msgTypes[48]
+	mi := &file_kvpb_kv_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3372,7 +3669,7 @@ func (x *ProgramError) String() string {
 func (*ProgramError) ProtoMessage() {}
 
 func (x *ProgramError) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[48]
+	mi := &file_kvpb_kv_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3385,7 +3682,7 @@ func (x *ProgramError) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgramError.ProtoReflect.Descriptor instead.
 func (*ProgramError) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{48}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ProgramError) GetMessage() string {
@@ -3425,7 +3722,7 @@ type Error struct {
 
 func (x *Error) Reset() {
 	*x = Error{}
-	mi := &file_kvpb_kv_proto_msgTypes[49]
+	mi := &file_kvpb_kv_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3437,7 +3734,7 @@ func (x *Error) String() string {
 func (*Error) ProtoMessage() {}
 
 func (x *Error) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[49]
+	mi := &file_kvpb_kv_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3450,7 +3747,7 @@ func (x *Error) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Error.ProtoReflect.Descriptor instead.
 func (*Error) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{49}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *Error) GetDetail() isError_Detail {
@@ -3626,7 +3923,7 @@ type SplitTrigger struct {
 
 func (x *SplitTrigger) Reset() {
 	*x = SplitTrigger{}
-	mi := &file_kvpb_kv_proto_msgTypes[50]
+	mi := &file_kvpb_kv_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3638,7 +3935,7 @@ func (x *SplitTrigger) String() string {
 func (*SplitTrigger) ProtoMessage() {}
 
 func (x *SplitTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[50]
+	mi := &file_kvpb_kv_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3651,7 +3948,7 @@ func (x *SplitTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SplitTrigger.ProtoReflect.Descriptor instead.
 func (*SplitTrigger) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{50}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *SplitTrigger) GetLeft() *RangeDescriptor {
@@ -3679,7 +3976,7 @@ type SubsumeTrigger struct {
 
 func (x *SubsumeTrigger) Reset() {
 	*x = SubsumeTrigger{}
-	mi := &file_kvpb_kv_proto_msgTypes[51]
+	mi := &file_kvpb_kv_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3691,7 +3988,7 @@ func (x *SubsumeTrigger) String() string {
 func (*SubsumeTrigger) ProtoMessage() {}
 
 func (x *SubsumeTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[51]
+	mi := &file_kvpb_kv_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3704,7 +4001,7 @@ func (x *SubsumeTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubsumeTrigger.ProtoReflect.Descriptor instead.
 func (*SubsumeTrigger) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{51}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *SubsumeTrigger) GetDesc() *RangeDescriptor {
@@ -3732,7 +4029,7 @@ type MergeTrigger struct {
 
 func (x *MergeTrigger) Reset() {
 	*x = MergeTrigger{}
-	mi := &file_kvpb_kv_proto_msgTypes[52]
+	mi := &file_kvpb_kv_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3744,7 +4041,7 @@ func (x *MergeTrigger) String() string {
 func (*MergeTrigger) ProtoMessage() {}
 
 func (x *MergeTrigger) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[52]
+	mi := &file_kvpb_kv_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3757,7 +4054,7 @@ func (x *MergeTrigger) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MergeTrigger.ProtoReflect.Descriptor instead.
 func (*MergeTrigger) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{52}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *MergeTrigger) GetLeft() *RangeDescriptor {
@@ -3805,7 +4102,7 @@ type SetDescriptor struct {
 
 func (x *SetDescriptor) Reset() {
 	*x = SetDescriptor{}
-	mi := &file_kvpb_kv_proto_msgTypes[53]
+	mi := &file_kvpb_kv_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3817,7 +4114,7 @@ func (x *SetDescriptor) String() string {
 func (*SetDescriptor) ProtoMessage() {}
 
 func (x *SetDescriptor) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[53]
+	mi := &file_kvpb_kv_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3830,7 +4127,7 @@ func (x *SetDescriptor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetDescriptor.ProtoReflect.Descriptor instead.
 func (*SetDescriptor) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{53}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *SetDescriptor) GetDesc() *RangeDescriptor {
@@ -3857,7 +4154,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_kvpb_kv_proto_msgTypes[54]
+	mi := &file_kvpb_kv_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3869,7 +4166,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_kvpb_kv_proto_msgTypes[54]
+	mi := &file_kvpb_kv_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3882,7 +4179,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_kvpb_kv_proto_rawDescGZIP(), []int{54}
+	return file_kvpb_kv_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *Command) GetTimestamp() uint64 {
@@ -3960,11 +4257,12 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\anode_id\x18\x03 \x01(\x04R\x06nodeId\x12\x12\n" +
 	"\x04kind\x18\x04 \x01(\tR\x04kind\x12\x18\n" +
 	"\amessage\x18\x05 \x01(\tR\amessage\x12\x1a\n" +
-	"\breporter\x18\x06 \x01(\x04R\breporter\"7\n" +
+	"\breporter\x18\x06 \x01(\x04R\breporter\"R\n" +
 	"\n" +
 	"GetRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\fR\x03key\x12\x17\n" +
-	"\aread_ts\x18\x02 \x01(\x04R\x06readTs\"W\n" +
+	"\aread_ts\x18\x02 \x01(\x04R\x06readTs\x12\x19\n" +
+	"\block_for\x18\x03 \x01(\x04R\alockFor\"W\n" +
 	"\vGetResponse\x12\x14\n" +
 	"\x05found\x18\x01 \x01(\bR\x05found\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\fR\x05value\x12\x1c\n" +
@@ -4023,12 +4321,13 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\bMutation\x12 \n" +
 	"\x02op\x18\x01 \x01(\x0e2\x10.shard.kv.LockOpR\x02op\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\fR\x03key\x12\x14\n" +
-	"\x05value\x18\x03 \x01(\fR\x05value\"\x8f\x01\n" +
+	"\x05value\x18\x03 \x01(\fR\x05value\"\xa8\x01\n" +
 	"\x0fPrewriteRequest\x12\x18\n" +
 	"\aprimary\x18\x01 \x01(\fR\aprimary\x12\x19\n" +
 	"\bstart_ts\x18\x02 \x01(\x04R\astartTs\x12\x15\n" +
 	"\x06ttl_ms\x18\x03 \x01(\x03R\x05ttlMs\x120\n" +
-	"\tmutations\x18\x04 \x03(\v2\x12.shard.kv.MutationR\tmutations\"\x12\n" +
+	"\tmutations\x18\x04 \x03(\v2\x12.shard.kv.MutationR\tmutations\x12\x17\n" +
+	"\aread_ts\x18\x05 \x01(\x04R\x06readTs\"\x12\n" +
 	"\x10PrewriteResponse\"[\n" +
 	"\rCommitRequest\x12\x19\n" +
 	"\bstart_ts\x18\x01 \x01(\x04R\astartTs\x12\x1b\n" +
@@ -4052,18 +4351,29 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\bstart_ts\x18\x02 \x01(\x04R\astartTs\x12\x15\n" +
 	"\x06ttl_ms\x18\x03 \x01(\x03R\x05ttlMs\"*\n" +
 	"\x11HeartbeatResponse\x12\x15\n" +
-	"\x06ttl_ms\x18\x01 \x01(\x03R\x05ttlMs\"x\n" +
+	"\x06ttl_ms\x18\x01 \x01(\x03R\x05ttlMs\"\x91\x01\n" +
 	"\fOnePCRequest\x12\x19\n" +
 	"\bstart_ts\x18\x01 \x01(\x04R\astartTs\x120\n" +
 	"\tmutations\x18\x02 \x03(\v2\x12.shard.kv.MutationR\tmutations\x12\x1b\n" +
-	"\tcommit_ts\x18\x03 \x01(\x04R\bcommitTs\",\n" +
+	"\tcommit_ts\x18\x03 \x01(\x04R\bcommitTs\x12\x17\n" +
+	"\aread_ts\x18\x04 \x01(\x04R\x06readTs\"m\n" +
+	"\x0eRefreshRequest\x12\x12\n" +
+	"\x04keys\x18\x01 \x03(\fR\x04keys\x12\x17\n" +
+	"\afrom_ts\x18\x02 \x01(\x04R\x06fromTs\x12\x13\n" +
+	"\x05to_ts\x18\x03 \x01(\x04R\x04toTs\x12\x19\n" +
+	"\bstart_ts\x18\x04 \x01(\x04R\astartTs\"\x11\n" +
+	"\x0fRefreshResponse\">\n" +
+	"\rUnlockRequest\x12\x19\n" +
+	"\bstart_ts\x18\x01 \x01(\x04R\astartTs\x12\x12\n" +
+	"\x04keys\x18\x02 \x03(\fR\x04keys\"\x10\n" +
+	"\x0eUnlockResponse\",\n" +
 	"\rOnePCResponse\x12\x1b\n" +
 	"\tcommit_ts\x18\x01 \x01(\x04R\bcommitTs\")\n" +
 	"\tGCRequest\x12\x1c\n" +
 	"\tthreshold\x18\x01 \x01(\x04R\tthreshold\" \n" +
 	"\n" +
 	"GCResponse\x12\x12\n" +
-	"\x04keys\x18\x01 \x01(\x04R\x04keys\"\xc6\x05\n" +
+	"\x04keys\x18\x01 \x01(\x04R\x04keys\"\xaf\x06\n" +
 	"\aRequest\x12(\n" +
 	"\x03get\x18\x01 \x01(\v2\x14.shard.kv.GetRequestH\x00R\x03get\x12(\n" +
 	"\x03put\x18\x02 \x01(\v2\x14.shard.kv.PutRequestH\x00R\x03put\x121\n" +
@@ -4078,8 +4388,10 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	" \x01(\v2\x1f.shard.kv.CheckTxnStatusRequestH\x00R\x0echeckTxnStatus\x12:\n" +
 	"\theartbeat\x18\v \x01(\v2\x1a.shard.kv.HeartbeatRequestH\x00R\theartbeat\x12/\n" +
 	"\x06one_pc\x18\f \x01(\v2\x16.shard.kv.OnePCRequestH\x00R\x05onePc\x12%\n" +
-	"\x02gc\x18\r \x01(\v2\x13.shard.kv.GCRequestH\x00R\x02gcB\a\n" +
-	"\x05value\"\xd4\x05\n" +
+	"\x02gc\x18\r \x01(\v2\x13.shard.kv.GCRequestH\x00R\x02gc\x124\n" +
+	"\arefresh\x18\x0e \x01(\v2\x18.shard.kv.RefreshRequestH\x00R\arefresh\x121\n" +
+	"\x06unlock\x18\x0f \x01(\v2\x17.shard.kv.UnlockRequestH\x00R\x06unlockB\a\n" +
+	"\x05value\"\xbf\x06\n" +
 	"\bResponse\x12)\n" +
 	"\x03get\x18\x01 \x01(\v2\x15.shard.kv.GetResponseH\x00R\x03get\x12)\n" +
 	"\x03put\x18\x02 \x01(\v2\x15.shard.kv.PutResponseH\x00R\x03put\x122\n" +
@@ -4094,7 +4406,9 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	" \x01(\v2 .shard.kv.CheckTxnStatusResponseH\x00R\x0echeckTxnStatus\x12;\n" +
 	"\theartbeat\x18\v \x01(\v2\x1b.shard.kv.HeartbeatResponseH\x00R\theartbeat\x120\n" +
 	"\x06one_pc\x18\f \x01(\v2\x17.shard.kv.OnePCResponseH\x00R\x05onePc\x12&\n" +
-	"\x02gc\x18\r \x01(\v2\x14.shard.kv.GCResponseH\x00R\x02gcB\a\n" +
+	"\x02gc\x18\r \x01(\v2\x14.shard.kv.GCResponseH\x00R\x02gc\x125\n" +
+	"\arefresh\x18\x0e \x01(\v2\x19.shard.kv.RefreshResponseH\x00R\arefresh\x122\n" +
+	"\x06unlock\x18\x0f \x01(\v2\x18.shard.kv.UnlockResponseH\x00R\x06unlockB\a\n" +
 	"\x05value\"X\n" +
 	"\fBatchRequest\x12\x19\n" +
 	"\brange_id\x18\x01 \x01(\x04R\arangeId\x12-\n" +
@@ -4199,7 +4513,7 @@ func file_kvpb_kv_proto_rawDescGZIP() []byte {
 }
 
 var file_kvpb_kv_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
-var file_kvpb_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
+var file_kvpb_kv_proto_msgTypes = make([]protoimpl.MessageInfo, 59)
 var file_kvpb_kv_proto_goTypes = []any{
 	(ReplicaType)(0),               // 0: shard.kv.ReplicaType
 	(NodeState)(0),                 // 1: shard.kv.NodeState
@@ -4237,29 +4551,33 @@ var file_kvpb_kv_proto_goTypes = []any{
 	(*HeartbeatRequest)(nil),       // 33: shard.kv.HeartbeatRequest
 	(*HeartbeatResponse)(nil),      // 34: shard.kv.HeartbeatResponse
 	(*OnePCRequest)(nil),           // 35: shard.kv.OnePCRequest
-	(*OnePCResponse)(nil),          // 36: shard.kv.OnePCResponse
-	(*GCRequest)(nil),              // 37: shard.kv.GCRequest
-	(*GCResponse)(nil),             // 38: shard.kv.GCResponse
-	(*Request)(nil),                // 39: shard.kv.Request
-	(*Response)(nil),               // 40: shard.kv.Response
-	(*BatchRequest)(nil),           // 41: shard.kv.BatchRequest
-	(*BatchResponse)(nil),          // 42: shard.kv.BatchResponse
-	(*NotLeaderError)(nil),         // 43: shard.kv.NotLeaderError
-	(*RangeNotFoundError)(nil),     // 44: shard.kv.RangeNotFoundError
-	(*RangeKeyMismatchError)(nil),  // 45: shard.kv.RangeKeyMismatchError
-	(*ConditionFailedError)(nil),   // 46: shard.kv.ConditionFailedError
-	(*UnavailableError)(nil),       // 47: shard.kv.UnavailableError
-	(*InvalidRequestError)(nil),    // 48: shard.kv.InvalidRequestError
-	(*KeyLockedError)(nil),         // 49: shard.kv.KeyLockedError
-	(*WriteConflictError)(nil),     // 50: shard.kv.WriteConflictError
-	(*TxnNotFoundError)(nil),       // 51: shard.kv.TxnNotFoundError
-	(*ProgramError)(nil),           // 52: shard.kv.ProgramError
-	(*Error)(nil),                  // 53: shard.kv.Error
-	(*SplitTrigger)(nil),           // 54: shard.kv.SplitTrigger
-	(*SubsumeTrigger)(nil),         // 55: shard.kv.SubsumeTrigger
-	(*MergeTrigger)(nil),           // 56: shard.kv.MergeTrigger
-	(*SetDescriptor)(nil),          // 57: shard.kv.SetDescriptor
-	(*Command)(nil),                // 58: shard.kv.Command
+	(*RefreshRequest)(nil),         // 36: shard.kv.RefreshRequest
+	(*RefreshResponse)(nil),        // 37: shard.kv.RefreshResponse
+	(*UnlockRequest)(nil),          // 38: shard.kv.UnlockRequest
+	(*UnlockResponse)(nil),         // 39: shard.kv.UnlockResponse
+	(*OnePCResponse)(nil),          // 40: shard.kv.OnePCResponse
+	(*GCRequest)(nil),              // 41: shard.kv.GCRequest
+	(*GCResponse)(nil),             // 42: shard.kv.GCResponse
+	(*Request)(nil),                // 43: shard.kv.Request
+	(*Response)(nil),               // 44: shard.kv.Response
+	(*BatchRequest)(nil),           // 45: shard.kv.BatchRequest
+	(*BatchResponse)(nil),          // 46: shard.kv.BatchResponse
+	(*NotLeaderError)(nil),         // 47: shard.kv.NotLeaderError
+	(*RangeNotFoundError)(nil),     // 48: shard.kv.RangeNotFoundError
+	(*RangeKeyMismatchError)(nil),  // 49: shard.kv.RangeKeyMismatchError
+	(*ConditionFailedError)(nil),   // 50: shard.kv.ConditionFailedError
+	(*UnavailableError)(nil),       // 51: shard.kv.UnavailableError
+	(*InvalidRequestError)(nil),    // 52: shard.kv.InvalidRequestError
+	(*KeyLockedError)(nil),         // 53: shard.kv.KeyLockedError
+	(*WriteConflictError)(nil),     // 54: shard.kv.WriteConflictError
+	(*TxnNotFoundError)(nil),       // 55: shard.kv.TxnNotFoundError
+	(*ProgramError)(nil),           // 56: shard.kv.ProgramError
+	(*Error)(nil),                  // 57: shard.kv.Error
+	(*SplitTrigger)(nil),           // 58: shard.kv.SplitTrigger
+	(*SubsumeTrigger)(nil),         // 59: shard.kv.SubsumeTrigger
+	(*MergeTrigger)(nil),           // 60: shard.kv.MergeTrigger
+	(*SetDescriptor)(nil),          // 61: shard.kv.SetDescriptor
+	(*Command)(nil),                // 62: shard.kv.Command
 }
 var file_kvpb_kv_proto_depIdxs = []int32{
 	0,  // 0: shard.kv.ReplicaDescriptor.type:type_name -> shard.kv.ReplicaType
@@ -4286,51 +4604,55 @@ var file_kvpb_kv_proto_depIdxs = []int32{
 	31, // 21: shard.kv.Request.check_txn_status:type_name -> shard.kv.CheckTxnStatusRequest
 	33, // 22: shard.kv.Request.heartbeat:type_name -> shard.kv.HeartbeatRequest
 	35, // 23: shard.kv.Request.one_pc:type_name -> shard.kv.OnePCRequest
-	37, // 24: shard.kv.Request.gc:type_name -> shard.kv.GCRequest
-	9,  // 25: shard.kv.Response.get:type_name -> shard.kv.GetResponse
-	11, // 26: shard.kv.Response.put:type_name -> shard.kv.PutResponse
-	13, // 27: shard.kv.Response.delete:type_name -> shard.kv.DeleteResponse
-	15, // 28: shard.kv.Response.cput:type_name -> shard.kv.ConditionalPutResponse
-	17, // 29: shard.kv.Response.delete_range:type_name -> shard.kv.DeleteRangeResponse
-	21, // 30: shard.kv.Response.scan:type_name -> shard.kv.ScanResponse
-	26, // 31: shard.kv.Response.prewrite:type_name -> shard.kv.PrewriteResponse
-	28, // 32: shard.kv.Response.commit:type_name -> shard.kv.CommitResponse
-	30, // 33: shard.kv.Response.rollback:type_name -> shard.kv.RollbackResponse
-	32, // 34: shard.kv.Response.check_txn_status:type_name -> shard.kv.CheckTxnStatusResponse
-	34, // 35: shard.kv.Response.heartbeat:type_name -> shard.kv.HeartbeatResponse
-	36, // 36: shard.kv.Response.one_pc:type_name -> shard.kv.OnePCResponse
-	38, // 37: shard.kv.Response.gc:type_name -> shard.kv.GCResponse
-	39, // 38: shard.kv.BatchRequest.requests:type_name -> shard.kv.Request
-	40, // 39: shard.kv.BatchResponse.responses:type_name -> shard.kv.Response
-	53, // 40: shard.kv.BatchResponse.error:type_name -> shard.kv.Error
-	5,  // 41: shard.kv.RangeKeyMismatchError.desc:type_name -> shard.kv.RangeDescriptor
-	22, // 42: shard.kv.KeyLockedError.lock:type_name -> shard.kv.Lock
-	43, // 43: shard.kv.Error.not_leader:type_name -> shard.kv.NotLeaderError
-	44, // 44: shard.kv.Error.range_not_found:type_name -> shard.kv.RangeNotFoundError
-	45, // 45: shard.kv.Error.key_mismatch:type_name -> shard.kv.RangeKeyMismatchError
-	46, // 46: shard.kv.Error.condition_failed:type_name -> shard.kv.ConditionFailedError
-	47, // 47: shard.kv.Error.unavailable:type_name -> shard.kv.UnavailableError
-	48, // 48: shard.kv.Error.invalid:type_name -> shard.kv.InvalidRequestError
-	49, // 49: shard.kv.Error.key_locked:type_name -> shard.kv.KeyLockedError
-	50, // 50: shard.kv.Error.write_conflict:type_name -> shard.kv.WriteConflictError
-	51, // 51: shard.kv.Error.txn_not_found:type_name -> shard.kv.TxnNotFoundError
-	52, // 52: shard.kv.Error.program:type_name -> shard.kv.ProgramError
-	5,  // 53: shard.kv.SplitTrigger.left:type_name -> shard.kv.RangeDescriptor
-	5,  // 54: shard.kv.SplitTrigger.right:type_name -> shard.kv.RangeDescriptor
-	5,  // 55: shard.kv.SubsumeTrigger.desc:type_name -> shard.kv.RangeDescriptor
-	5,  // 56: shard.kv.MergeTrigger.left:type_name -> shard.kv.RangeDescriptor
-	5,  // 57: shard.kv.MergeTrigger.right:type_name -> shard.kv.RangeDescriptor
-	5,  // 58: shard.kv.SetDescriptor.desc:type_name -> shard.kv.RangeDescriptor
-	39, // 59: shard.kv.Command.writes:type_name -> shard.kv.Request
-	54, // 60: shard.kv.Command.split:type_name -> shard.kv.SplitTrigger
-	57, // 61: shard.kv.Command.set_descriptor:type_name -> shard.kv.SetDescriptor
-	55, // 62: shard.kv.Command.subsume:type_name -> shard.kv.SubsumeTrigger
-	56, // 63: shard.kv.Command.merge:type_name -> shard.kv.MergeTrigger
-	64, // [64:64] is the sub-list for method output_type
-	64, // [64:64] is the sub-list for method input_type
-	64, // [64:64] is the sub-list for extension type_name
-	64, // [64:64] is the sub-list for extension extendee
-	0,  // [0:64] is the sub-list for field type_name
+	41, // 24: shard.kv.Request.gc:type_name -> shard.kv.GCRequest
+	36, // 25: shard.kv.Request.refresh:type_name -> shard.kv.RefreshRequest
+	38, // 26: shard.kv.Request.unlock:type_name -> shard.kv.UnlockRequest
+	9,  // 27: shard.kv.Response.get:type_name -> shard.kv.GetResponse
+	11, // 28: shard.kv.Response.put:type_name -> shard.kv.PutResponse
+	13, // 29: shard.kv.Response.delete:type_name -> shard.kv.DeleteResponse
+	15, // 30: shard.kv.Response.cput:type_name -> shard.kv.ConditionalPutResponse
+	17, // 31: shard.kv.Response.delete_range:type_name -> shard.kv.DeleteRangeResponse
+	21, // 32: shard.kv.Response.scan:type_name -> shard.kv.ScanResponse
+	26, // 33: shard.kv.Response.prewrite:type_name -> shard.kv.PrewriteResponse
+	28, // 34: shard.kv.Response.commit:type_name -> shard.kv.CommitResponse
+	30, // 35: shard.kv.Response.rollback:type_name -> shard.kv.RollbackResponse
+	32, // 36: shard.kv.Response.check_txn_status:type_name -> shard.kv.CheckTxnStatusResponse
+	34, // 37: shard.kv.Response.heartbeat:type_name -> shard.kv.HeartbeatResponse
+	40, // 38: shard.kv.Response.one_pc:type_name -> shard.kv.OnePCResponse
+	42, // 39: shard.kv.Response.gc:type_name -> shard.kv.GCResponse
+	37, // 40: shard.kv.Response.refresh:type_name -> shard.kv.RefreshResponse
+	39, // 41: shard.kv.Response.unlock:type_name -> shard.kv.UnlockResponse
+	43, // 42: shard.kv.BatchRequest.requests:type_name -> shard.kv.Request
+	44, // 43: shard.kv.BatchResponse.responses:type_name -> shard.kv.Response
+	57, // 44: shard.kv.BatchResponse.error:type_name -> shard.kv.Error
+	5,  // 45: shard.kv.RangeKeyMismatchError.desc:type_name -> shard.kv.RangeDescriptor
+	22, // 46: shard.kv.KeyLockedError.lock:type_name -> shard.kv.Lock
+	47, // 47: shard.kv.Error.not_leader:type_name -> shard.kv.NotLeaderError
+	48, // 48: shard.kv.Error.range_not_found:type_name -> shard.kv.RangeNotFoundError
+	49, // 49: shard.kv.Error.key_mismatch:type_name -> shard.kv.RangeKeyMismatchError
+	50, // 50: shard.kv.Error.condition_failed:type_name -> shard.kv.ConditionFailedError
+	51, // 51: shard.kv.Error.unavailable:type_name -> shard.kv.UnavailableError
+	52, // 52: shard.kv.Error.invalid:type_name -> shard.kv.InvalidRequestError
+	53, // 53: shard.kv.Error.key_locked:type_name -> shard.kv.KeyLockedError
+	54, // 54: shard.kv.Error.write_conflict:type_name -> shard.kv.WriteConflictError
+	55, // 55: shard.kv.Error.txn_not_found:type_name -> shard.kv.TxnNotFoundError
+	56, // 56: shard.kv.Error.program:type_name -> shard.kv.ProgramError
+	5,  // 57: shard.kv.SplitTrigger.left:type_name -> shard.kv.RangeDescriptor
+	5,  // 58: shard.kv.SplitTrigger.right:type_name -> shard.kv.RangeDescriptor
+	5,  // 59: shard.kv.SubsumeTrigger.desc:type_name -> shard.kv.RangeDescriptor
+	5,  // 60: shard.kv.MergeTrigger.left:type_name -> shard.kv.RangeDescriptor
+	5,  // 61: shard.kv.MergeTrigger.right:type_name -> shard.kv.RangeDescriptor
+	5,  // 62: shard.kv.SetDescriptor.desc:type_name -> shard.kv.RangeDescriptor
+	43, // 63: shard.kv.Command.writes:type_name -> shard.kv.Request
+	58, // 64: shard.kv.Command.split:type_name -> shard.kv.SplitTrigger
+	61, // 65: shard.kv.Command.set_descriptor:type_name -> shard.kv.SetDescriptor
+	59, // 66: shard.kv.Command.subsume:type_name -> shard.kv.SubsumeTrigger
+	60, // 67: shard.kv.Command.merge:type_name -> shard.kv.MergeTrigger
+	68, // [68:68] is the sub-list for method output_type
+	68, // [68:68] is the sub-list for method input_type
+	68, // [68:68] is the sub-list for extension type_name
+	68, // [68:68] is the sub-list for extension extendee
+	0,  // [0:68] is the sub-list for field type_name
 }
 
 func init() { file_kvpb_kv_proto_init() }
@@ -4338,7 +4660,7 @@ func file_kvpb_kv_proto_init() {
 	if File_kvpb_kv_proto != nil {
 		return
 	}
-	file_kvpb_kv_proto_msgTypes[35].OneofWrappers = []any{
+	file_kvpb_kv_proto_msgTypes[39].OneofWrappers = []any{
 		(*Request_Get)(nil),
 		(*Request_Put)(nil),
 		(*Request_Delete)(nil),
@@ -4352,8 +4674,10 @@ func file_kvpb_kv_proto_init() {
 		(*Request_Heartbeat)(nil),
 		(*Request_OnePc)(nil),
 		(*Request_Gc)(nil),
+		(*Request_Refresh)(nil),
+		(*Request_Unlock)(nil),
 	}
-	file_kvpb_kv_proto_msgTypes[36].OneofWrappers = []any{
+	file_kvpb_kv_proto_msgTypes[40].OneofWrappers = []any{
 		(*Response_Get)(nil),
 		(*Response_Put)(nil),
 		(*Response_Delete)(nil),
@@ -4367,8 +4691,10 @@ func file_kvpb_kv_proto_init() {
 		(*Response_Heartbeat)(nil),
 		(*Response_OnePc)(nil),
 		(*Response_Gc)(nil),
+		(*Response_Refresh)(nil),
+		(*Response_Unlock)(nil),
 	}
-	file_kvpb_kv_proto_msgTypes[49].OneofWrappers = []any{
+	file_kvpb_kv_proto_msgTypes[53].OneofWrappers = []any{
 		(*Error_NotLeader)(nil),
 		(*Error_RangeNotFound)(nil),
 		(*Error_KeyMismatch)(nil),
@@ -4386,7 +4712,7 @@ func file_kvpb_kv_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kvpb_kv_proto_rawDesc), len(file_kvpb_kv_proto_rawDesc)),
 			NumEnums:      4,
-			NumMessages:   55,
+			NumMessages:   59,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -868,6 +868,7 @@ func (p *planner) planUpdate(s *pg_query.UpdateStmt) (plan, error) {
 		alias = s.Relation.Alias.Aliasname
 	}
 	scan := newScan(t, alias)
+	scan.forUpdate = true
 	sc := &scope{cols: scan.columns}
 	if s.WhereClause != nil {
 		if _, err := p.applyWhere(scan, sc, s.WhereClause, false); err != nil {
@@ -945,6 +946,7 @@ func (p *planner) planDelete(s *pg_query.DeleteStmt) (plan, error) {
 		alias = s.Relation.Alias.Aliasname
 	}
 	scan := newScan(t, alias)
+	scan.forUpdate = true
 	sc := &scope{cols: scan.columns}
 	if s.WhereClause != nil {
 		if _, err := p.applyWhere(scan, sc, s.WhereClause, false); err != nil {

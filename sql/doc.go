@@ -44,7 +44,12 @@
 // failed state (25P02) until ROLLBACK, or ROLLBACK TO SAVEPOINT. A write
 // conflict found at COMMIT is 40001. Every isolation level runs as
 // snapshot isolation, which is what PostgreSQL calls REPEATABLE READ
-// (SHOW transaction_isolation says so).
+// (SHOW transaction_isolation says so). In a block, an UPDATE, DELETE or
+// SELECT ... FOR UPDATE that finds its rows by key locks each row before
+// reading it (kv/pessimistic.go): a second writer of the row waits for the
+// first to finish, then reads its version and goes on, moving the
+// block's snapshot forward, if nothing else the block read changed
+// meanwhile; otherwise it fails with 40001.
 //
 // # Schema changes
 //
@@ -62,7 +67,11 @@
 //     on a write conflict. (CockroachDB gets both by buffering results until
 //     Sync; the wire layer does not buffer yet.)
 //   - Snapshot isolation for every level: two transactions updating the same
-//     row conflict (40001) where PostgreSQL's READ COMMITTED waits.
+//     row conflict (40001) where PostgreSQL's READ COMMITTED waits, unless
+//     the row is found by key in a transaction block (see above) and the
+//     waiter's other reads are unchanged. Rows found by a scan are not
+//     locked, and autocommit statements do not lock (they restart on a
+//     conflict instead).
 //   - TimeZone changes how timestamptz values print, but a timestamptz
 //     literal without an offset is read as UTC. DateStyle is ISO, MDY only;
 //     extra_float_digits below 1 is accepted and ignored.

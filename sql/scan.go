@@ -7,6 +7,7 @@ import (
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 
 	"github.com/shardingsystem/shard/keys"
+	"github.com/shardingsystem/shard/kv"
 	"github.com/shardingsystem/shard/sql/catalog"
 	"github.com/shardingsystem/shard/sql/expr"
 	"github.com/shardingsystem/shard/sql/rowenc"
@@ -37,8 +38,10 @@ type scanRel struct {
 	// first-column values for accessIndex.
 	shardVals []expr.Expr
 	index     *catalog.Index
-	// lock marks the rows read for locking (FOR UPDATE).
-	lock bool
+	// lock marks the rows read for locking (FOR UPDATE); forUpdate the
+	// rows of an UPDATE or DELETE, which point lookups lock as they read
+	// them in a transaction block (kv.Txn.GetManyForUpdate).
+	lock, forUpdate bool
 	// where holds the parse nodes of the WHERE conjuncts behind filter,
 	// for pushdown (pushdown.go).
 	where []*pg_query.Node
@@ -110,7 +113,7 @@ func (s *scanRel) scan(e *execCtx) ([]scanned, error) {
 			keyList = append(keyList, rowenc.PointKey(t, rowenc.ShardHash(sc.Type, vals[shardPos]), vals))
 		}
 		keyList = dedupKeys(keyList)
-		res, err := e.txn.GetMany(e.ctx, keyList)
+		res, err := s.getMany(e, keyList)
 		if err != nil {
 			return nil, err
 		}
@@ -140,7 +143,7 @@ func (s *scanRel) scan(e *execCtx) ([]scanned, error) {
 			}
 		}
 		rowKeys = dedupKeys(rowKeys)
-		res, err := e.txn.GetMany(e.ctx, rowKeys)
+		res, err := s.getMany(e, rowKeys)
 		if err != nil {
 			return nil, err
 		}
@@ -196,6 +199,15 @@ func (s *scanRel) scan(e *execCtx) ([]scanned, error) {
 		}
 	}
 	return found, nil
+}
+
+// getMany reads rows by key, locking them first for an UPDATE, a DELETE
+// or FOR UPDATE.
+func (s *scanRel) getMany(e *execCtx, keys [][]byte) ([]kv.KeyResult, error) {
+	if s.forUpdate || s.lock {
+		return e.txn.GetManyForUpdate(e.ctx, keys)
+	}
+	return e.txn.GetMany(e.ctx, keys)
 }
 
 func appendUniqueHash(hs []uint64, h uint64) []uint64 {

@@ -257,6 +257,10 @@ func (se *Session) begin(ctx context.Context) error {
 	if err != nil {
 		return kvError(err)
 	}
+	// A block's UPDATE and DELETE lock the rows they change as they read
+	// them (kv/pessimistic.go): writers of a hot row queue instead of
+	// failing at COMMIT.
+	txn.SetPessimistic()
 	se.txn, se.state, se.txnTime = txn, txnOpen, time.Now()
 	se.savepoints = nil
 	se.savedSettings = make(map[string]string, len(se.settings))

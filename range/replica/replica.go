@@ -65,6 +65,8 @@ type Replica struct {
 	group *replication.Group // set once by Attach before use
 	// latches are held on the keys of one-phase commits in flight.
 	latches *latches
+	// memLocks are the write locks taken at this leaseholder (memlock.go).
+	memLocks *memLocks
 	// load measures the requests the replica serves (see stats.go).
 	load *loadstats.Tracker
 
@@ -107,7 +109,7 @@ func Open(cfg Config, desc *kvpb.RangeDescriptor) (*Replica, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	r := &Replica{cfg: cfg, id: cfg.RangeID, eng: cfg.Engine, log: cfg.Logger.With("range", cfg.RangeID), latches: newLatches(),
+	r := &Replica{cfg: cfg, id: cfg.RangeID, eng: cfg.Engine, log: cfg.Logger.With("range", cfg.RangeID), latches: newLatches(), memLocks: newMemLocks(),
 		load: loadstats.NewTracker(loadstats.Config{})}
 	r.mu.cond = sync.NewCond(&r.mu.Mutex)
 	stored, err := LoadDescriptor(cfg.Engine, cfg.RangeID)

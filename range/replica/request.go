@@ -31,7 +31,7 @@ func (r *Replica) Execute(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Bat
 	reads, writes := 0, 0
 	for _, req := range ba.Requests {
 		switch req.Value.(type) {
-		case *kvpb.Request_Get, *kvpb.Request_Scan:
+		case *kvpb.Request_Get, *kvpb.Request_Scan, *kvpb.Request_Refresh, *kvpb.Request_Unlock:
 			reads++
 		case *kvpb.Request_Put, *kvpb.Request_Delete, *kvpb.Request_Cput, *kvpb.Request_DeleteRange:
 			writes++
@@ -95,6 +95,18 @@ func (r *Replica) checkKeys(reqs []*kvpb.Request) error {
 			err = check(v.Delete.Key)
 		case *kvpb.Request_Scan:
 			err = checkSpan(v.Scan.StartKey, v.Scan.EndKey, desc)
+		case *kvpb.Request_Refresh:
+			for _, k := range v.Refresh.Keys {
+				if err = check(k); err != nil {
+					break
+				}
+			}
+		case *kvpb.Request_Unlock:
+			for _, k := range v.Unlock.Keys {
+				if err = check(k); err != nil {
+					break
+				}
+			}
 		case *kvpb.Request_DeleteRange:
 			err = checkSpan(v.DeleteRange.StartKey, v.DeleteRange.EndKey, desc)
 		default:
@@ -153,6 +165,14 @@ func (r *Replica) write(ctx context.Context, reqs []*kvpb.Request) (*kvpb.BatchR
 	if err != nil {
 		return nil, err
 	}
+	for _, req := range reqs {
+		switch v := req.Value.(type) {
+		case *kvpb.Request_Commit:
+			r.memLocks.release(v.Commit.StartTs, v.Commit.Keys)
+		case *kvpb.Request_Rollback:
+			r.memLocks.release(v.Rollback.StartTs, v.Rollback.Keys)
+		}
+	}
 	return &kvpb.BatchResponse{Responses: res.Responses}, nil
 }
 
@@ -190,6 +210,7 @@ func (r *Replica) onePC(ctx context.Context, p *kvpb.OnePCRequest) (*kvpb.BatchR
 	if err != nil {
 		return nil, err
 	}
+	r.memLocks.release(p.StartTs, keys)
 	return &kvpb.BatchResponse{Responses: res.Responses}, nil
 }
 
@@ -287,6 +308,14 @@ func (r *Replica) read(ctx context.Context, reqs []*kvpb.Request) (*kvpb.BatchRe
 				return nil, err
 			}
 			out.Responses = append(out.Responses, &kvpb.Response{Value: &kvpb.Response_Scan{Scan: resp}})
+		case *kvpb.Request_Refresh:
+			if err := r.refresh(ctx, v.Refresh); err != nil {
+				return nil, err
+			}
+			out.Responses = append(out.Responses, &kvpb.Response{Value: &kvpb.Response_Refresh{Refresh: &kvpb.RefreshResponse{}}})
+		case *kvpb.Request_Unlock:
+			r.memLocks.release(v.Unlock.StartTs, v.Unlock.Keys)
+			out.Responses = append(out.Responses, &kvpb.Response{Value: &kvpb.Response_Unlock{Unlock: &kvpb.UnlockResponse{}}})
 		}
 	}
 	return out, nil
@@ -314,7 +343,13 @@ func (r *Replica) get(ctx context.Context, g *kvpb.GetRequest) (*kvpb.GetRespons
 		return nil, err
 	}
 	ts := readTS(g.ReadTs)
-	if g.ReadTs > 0 {
+	if g.LockFor != 0 {
+		if !r.memLocks.acquire(ctx, g.Key, g.LockFor) {
+			return nil, kvpb.NewWriteConflict(g.Key, 0, "another transaction held the row's write lock too long")
+		}
+		ts = engine.MaxTimestamp
+	}
+	if g.ReadTs > 0 || g.LockFor != 0 {
 		if err := r.latches.wait(ctx, g.Key, nil); err != nil {
 			return nil, kvpb.NewUnavailable("r%d: %v", r.id, err)
 		}
@@ -322,13 +357,22 @@ func (r *Replica) get(ctx context.Context, g *kvpb.GetRequest) (*kvpb.GetRespons
 		if err != nil {
 			return nil, err
 		}
-		if l := blockingLock(slot, ts); l != nil {
+		if l := blockingLock(slot, ts); l != nil && l.StartTs != g.LockFor {
 			return nil, kvpb.NewKeyLocked(g.Key, l)
 		}
 	}
 	val, vts, found, err := Get(r.eng, g.Key, ts)
 	if err != nil {
 		return nil, err
+	}
+	if g.LockFor != 0 && !found {
+		// The locker compares the newest version's timestamp with its
+		// snapshot, a delete's too.
+		if _, dts, err := r.eng.GetMVCC(g.Key, ts); err == nil {
+			vts = dts
+		} else if !errors.Is(err, engine.ErrNotFound) {
+			return nil, err
+		}
 	}
 	return &kvpb.GetResponse{Found: found, Value: val, Timestamp: uint64(vts)}, nil
 }
@@ -464,4 +508,38 @@ func (r *Replica) checkScanLocks(snap engine.Reader, start, end []byte, ts engin
 		return locked
 	}
 	return err
+}
+
+// refresh fails with a write conflict if a key of f changed in
+// (from, to]: a version committed in it, or a lock of another transaction
+// that started at or before to, which may commit in it. It waits for the
+// latches first, as a read at to does.
+func (r *Replica) refresh(ctx context.Context, f *kvpb.RefreshRequest) error {
+	from, to := engine.Timestamp(f.FromTs), engine.Timestamp(f.ToTs)
+	if to <= from {
+		return kvpb.NewInvalid("refresh of (%d, %d]", from, to)
+	}
+	if err := r.checkReadTS(f.FromTs); err != nil {
+		return err
+	}
+	for _, k := range f.Keys {
+		if err := r.latches.wait(ctx, k, nil); err != nil {
+			return kvpb.NewUnavailable("r%d: %v", r.id, err)
+		}
+		slot, err := readLockSlot(r.eng, k)
+		if err != nil {
+			return err
+		}
+		if l := blockingLock(slot, to); l != nil && l.StartTs != f.StartTs {
+			return kvpb.NewWriteConflict(k, l.StartTs, "a transaction that may commit after the read holds the key's lock")
+		}
+		_, vts, err := r.eng.GetMVCC(k, to) // the newest version at or below to, a delete too
+		if err != nil && !errors.Is(err, engine.ErrNotFound) {
+			return err
+		}
+		if err == nil && vts > from {
+			return kvpb.NewWriteConflict(k, uint64(vts), "a newer version was committed")
+		}
+	}
+	return nil
 }

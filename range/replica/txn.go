@@ -120,9 +120,10 @@ func (a *applier) putLockSlot(key []byte, slot *kvpb.LockSlot) {
 }
 
 // checkWritable is the prewrite check of one key for the transaction that
-// started at start: no other lock, no rollback of start or later, no
-// committed version at or above start.
-func (a *applier) checkWritable(key []byte, start engine.Timestamp, slot *kvpb.LockSlot) *kvpb.Error {
+// started at start and reads at read (0: start): no other lock, no
+// rollback of start or later, no committed version at or above the later
+// of the two.
+func (a *applier) checkWritable(key []byte, start, read engine.Timestamp, slot *kvpb.LockSlot) *kvpb.Error {
 	if l := slot.Lock; l != nil && l.StartTs != uint64(start) {
 		return kvpb.NewKeyLocked(key, l)
 	}
@@ -130,7 +131,7 @@ func (a *applier) checkWritable(key []byte, start engine.Timestamp, slot *kvpb.L
 		return kvpb.NewWriteConflict(key, slot.RolledBack, "the transaction was rolled back")
 	}
 	_, vts, err := a.r.eng.GetMVCC(key, engine.MaxTimestamp)
-	if err == nil && vts >= start {
+	if err == nil && vts >= max(start, read) {
 		return kvpb.NewWriteConflict(key, uint64(vts), "a newer version was committed")
 	}
 	return nil
@@ -149,7 +150,7 @@ func (a *applier) prewrite(p *kvpb.PrewriteRequest) *kvpb.Error {
 		if l := slots[i].Lock; l != nil && l.StartTs == p.StartTs {
 			continue // a retried prewrite
 		}
-		if err := a.checkWritable(m.Key, start, slots[i]); err != nil {
+		if err := a.checkWritable(m.Key, start, engine.Timestamp(p.ReadTs), slots[i]); err != nil {
 			return err
 		}
 	}
@@ -291,7 +292,7 @@ func (a *applier) onePC(p *kvpb.OnePCRequest) (engine.Timestamp, *kvpb.Error) {
 			return 0, kvpb.NewInvalid("key %q written twice in one transaction", m.Key)
 		}
 		seen[string(m.Key)] = true
-		if err := a.checkWritable(m.Key, start, a.lockSlot(m.Key)); err != nil {
+		if err := a.checkWritable(m.Key, start, engine.Timestamp(p.ReadTs), a.lockSlot(m.Key)); err != nil {
 			return 0, err
 		}
 	}

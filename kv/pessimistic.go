@@ -1,0 +1,172 @@
+package kv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/shardingsystem/shard/engine"
+	"github.com/shardingsystem/shard/kvpb"
+)
+
+// Pessimistic writes. In a transaction that SetPessimistic was called on,
+// GetManyForUpdate locks each key at its range's leaseholder before reading
+// it (waiting while another transaction holds the lock) and reads its
+// newest version. Concurrent writers of a hot key then queue behind each
+// other instead of all reading one version and all but one failing at
+// commit.
+//
+// A newest version above the transaction's read timestamp was committed
+// after its snapshot: the transaction then refreshes, moving its read
+// timestamp to a new timestamp from the oracle if nothing it read before
+// changed in between (RefreshRequest), as if it had started there; if
+// something did, it fails with ErrWriteConflict as it would have at
+// commit. Commit checks against the read timestamp (PrewriteRequest.
+// read_ts), so what the lock is for (queueing) never decides correctness:
+// a lock lost at the leaseholder (see range/replica/memlock.go) costs at
+// most that write conflict. A transaction that read a span (a scan) cannot
+// refresh: spans are not tracked.
+
+// SetPessimistic makes GetManyForUpdate lock the keys it reads; the sql
+// layer calls it for transaction blocks.
+func (t *Txn) SetPessimistic() {
+	if !t.readOnly {
+		t.pessimistic = true
+	}
+}
+
+// noteRead records a key read at the read timestamp, for refreshes.
+func (t *Txn) noteRead(key []byte) {
+	if t.pessimistic {
+		t.readKeys = append(t.readKeys, key)
+	}
+}
+
+// GetManyForUpdate is GetMany for keys the caller is about to write: in a
+// pessimistic transaction each key is locked first (see above), else it is
+// GetMany.
+func (t *Txn) GetManyForUpdate(ctx context.Context, keys [][]byte) ([]KeyResult, error) {
+	if !t.pessimistic || t.lazy || t.done {
+		return t.GetMany(ctx, keys)
+	}
+	out := make([]KeyResult, len(keys))
+	for i, k := range keys {
+		if m, ok := t.writes[string(k)]; ok && m.Op != kvpb.LockOp_LOCK_ONLY {
+			out[i] = KeyResult{Value: m.Value, Found: m.Op == kvpb.LockOp_LOCK_PUT}
+			continue
+		}
+		v, found, err := t.lockAndGet(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = KeyResult{Value: v, Found: found}
+	}
+	return out, nil
+}
+
+// lockAndGet locks key and reads its newest version, refreshing the
+// transaction's reads when that version is newer than its snapshot.
+func (t *Txn) lockAndGet(ctx context.Context, key []byte) ([]byte, bool, error) {
+	req := &kvpb.Request{Value: &kvpb.Request_Get{Get: &kvpb.GetRequest{Key: key, LockFor: uint64(t.start)}}}
+	resp, err := t.c.sendResolving(ctx, key, req)
+	if err != nil {
+		return nil, false, err
+	}
+	if t.locked == nil {
+		t.locked = map[string]bool{}
+	}
+	t.locked[string(key)] = true
+	g := resp.GetGet()
+	if vts := engine.Timestamp(g.GetTimestamp()); vts >= t.at() {
+		if err := t.refresh(ctx, key, vts); err != nil {
+			return nil, false, err
+		}
+	}
+	t.noteRead(key)
+	return g.GetValue(), g.GetFound(), nil
+}
+
+// refresh moves the read timestamp to a new one from the oracle: the keys
+// read so far must be unchanged since the read timestamp, and key (just
+// read at its newest version, vts) since vts.
+func (t *Txn) refresh(ctx context.Context, key []byte, vts engine.Timestamp) error {
+	if t.scanned {
+		return fmt.Errorf("%w: key %q changed after the snapshot, which read spans that cannot be refreshed", ErrWriteConflict, key)
+	}
+	to, err := t.c.Now(ctx)
+	if err != nil {
+		return err
+	}
+	if err := t.c.refreshKeys(ctx, t.readKeys, t.at(), to, t.start); err != nil {
+		return err
+	}
+	if err := t.c.refreshKeys(ctx, [][]byte{key}, vts, to, t.start); err != nil {
+		return err
+	}
+	t.read = to
+	return nil
+}
+
+// refreshKeys checks that keys are unchanged in (from, to] (see
+// kvpb.RefreshRequest), a request per range.
+func (c *Client) refreshKeys(ctx context.Context, keys [][]byte, from, to, start engine.Timestamp) error {
+	byRange := map[uint64][][]byte{}
+	for _, k := range keys {
+		d, err := c.LookupRange(ctx, k)
+		if err != nil {
+			return err
+		}
+		byRange[d.RangeId] = append(byRange[d.RangeId], k)
+	}
+	for _, ks := range byRange {
+		req := &kvpb.Request{Value: &kvpb.Request_Refresh{Refresh: &kvpb.RefreshRequest{
+			Keys: ks, FromTs: uint64(from), ToTs: uint64(to), StartTs: uint64(start)}}}
+		_, err := c.sendOne(ctx, ks[0], req)
+		var kerr *kvpb.Error
+		switch {
+		case err == nil:
+		case errors.As(err, &kerr) && kerr.GetWriteConflict() != nil:
+			return fmt.Errorf("%w: %v", ErrWriteConflict, kerr)
+		case errors.As(err, &kerr) && kerr.GetKeyMismatch() != nil && len(ks) > 1:
+			// A split: key by key.
+			for _, k := range ks {
+				if err := c.refreshKeys(ctx, [][]byte{k}, from, to, start); err != nil {
+					return err
+				}
+			}
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+// unlockTimeout bounds the background release of locks.
+const unlockTimeout = 10 * time.Second
+
+// unlockUnwritten releases, in the background, the locks the transaction
+// took on keys it did not write (all of them when it did not commit):
+// a written key's lock goes with its commit or rollback.
+func (t *Txn) unlockUnwritten(committed bool) {
+	var keys [][]byte
+	for k := range t.locked {
+		if m, ok := t.writes[k]; committed && ok && m.Op != kvpb.LockOp_LOCK_ONLY {
+			continue
+		}
+		keys = append(keys, []byte(k))
+	}
+	t.locked = nil
+	if len(keys) == 0 {
+		return
+	}
+	c, start := t.c, t.start
+	c.bg.Go(func() {
+		ctx, cancel := context.WithTimeout(c.bgCtx, unlockTimeout)
+		defer cancel()
+		for _, k := range keys {
+			req := &kvpb.Request{Value: &kvpb.Request_Unlock{Unlock: &kvpb.UnlockRequest{StartTs: uint64(start), Keys: [][]byte{k}}}}
+			_, _ = c.sendOne(ctx, k, req) // best effort: the lock expires anyway
+		}
+	})
+}
