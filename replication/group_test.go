@@ -449,6 +449,17 @@ func TestFollowersHastenWhenLeaderDies(t *testing.T) {
 			}
 		}
 	}
+	// The leader opens a follower's pipeline once a plain AppendEntries
+	// with entries succeeded: wait until both followers have everything,
+	// then give the streams a moment to open (the hastening works on
+	// streams that exist).
+	last := old.g.LastIndex()
+	for _, f := range followers {
+		gtWaitFor(t, 5*time.Second, "the followers to catch up", func() (bool, string) {
+			return f.g.AppliedIndex() >= last, fmt.Sprintf("n%d applied %d of %d", f.id, f.g.AppliedIndex(), last)
+		})
+	}
+	time.Sleep(200 * time.Millisecond)
 	// The leader's node dies: every connection to and from it closes.
 	old.kill()
 	hastened := map[uint64]bool{}
