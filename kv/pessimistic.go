@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/shardingsystem/shard/engine"
@@ -89,7 +90,8 @@ func (t *Txn) lockAndGet(ctx context.Context, key []byte) ([]byte, bool, error) 
 
 // refresh moves the read timestamp to a new one from the oracle: the keys
 // read so far must be unchanged since the read timestamp, and key (just
-// read at its newest version, vts) since vts.
+// read at its newest version, vts) since vts. The ranges are asked at
+// once: the transaction holds key's lock meanwhile.
 func (t *Txn) refresh(ctx context.Context, key []byte, vts engine.Timestamp) error {
 	if t.scanned {
 		return fmt.Errorf("%w: key %q changed after the snapshot, which read spans that cannot be refreshed", ErrWriteConflict, key)
@@ -98,48 +100,71 @@ func (t *Txn) refresh(ctx context.Context, key []byte, vts engine.Timestamp) err
 	if err != nil {
 		return err
 	}
-	if err := t.c.refreshKeys(ctx, t.readKeys, t.at(), to, t.start); err != nil {
+	groups, err := t.c.keysByRange(ctx, t.readKeys)
+	if err != nil {
 		return err
 	}
-	if err := t.c.refreshKeys(ctx, [][]byte{key}, vts, to, t.start); err != nil {
+	froms := make([]engine.Timestamp, len(groups), len(groups)+1)
+	for i := range froms {
+		froms[i] = t.at()
+	}
+	groups, froms = append(groups, [][]byte{key}), append(froms, vts)
+	errs := make([]error, len(groups))
+	var wg sync.WaitGroup
+	for i, ks := range groups {
+		wg.Go(func() { errs[i] = t.c.refreshKeys(ctx, ks, froms[i], to, t.start) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	t.read = to
 	return nil
 }
 
-// refreshKeys checks that keys are unchanged in (from, to] (see
-// kvpb.RefreshRequest), a request per range.
-func (c *Client) refreshKeys(ctx context.Context, keys [][]byte, from, to, start engine.Timestamp) error {
-	byRange := map[uint64][][]byte{}
+// keysByRange groups keys by the range that holds them (as the range
+// cache knows it).
+func (c *Client) keysByRange(ctx context.Context, keys [][]byte) ([][][]byte, error) {
+	idx := map[uint64]int{}
+	var out [][][]byte
 	for _, k := range keys {
 		d, err := c.LookupRange(ctx, k)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		byRange[d.RangeId] = append(byRange[d.RangeId], k)
+		i, ok := idx[d.RangeId]
+		if !ok {
+			i = len(out)
+			idx[d.RangeId] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], k)
 	}
-	for _, ks := range byRange {
-		req := &kvpb.Request{Value: &kvpb.Request_Refresh{Refresh: &kvpb.RefreshRequest{
-			Keys: ks, FromTs: uint64(from), ToTs: uint64(to), StartTs: uint64(start)}}}
-		_, err := c.sendOne(ctx, ks[0], req)
-		var kerr *kvpb.Error
-		switch {
-		case err == nil:
-		case errors.As(err, &kerr) && kerr.GetWriteConflict() != nil:
-			return fmt.Errorf("%w: %v", ErrWriteConflict, kerr)
-		case errors.As(err, &kerr) && kerr.GetKeyMismatch() != nil && len(ks) > 1:
-			// A split: key by key.
-			for _, k := range ks {
-				if err := c.refreshKeys(ctx, [][]byte{k}, from, to, start); err != nil {
-					return err
-				}
+	return out, nil
+}
+
+// refreshKeys checks that keys, all in one range, are unchanged in
+// (from, to] (see kvpb.RefreshRequest); a range that split meanwhile is
+// asked key by key.
+func (c *Client) refreshKeys(ctx context.Context, keys [][]byte, from, to, start engine.Timestamp) error {
+	req := &kvpb.Request{Value: &kvpb.Request_Refresh{Refresh: &kvpb.RefreshRequest{
+		Keys: keys, FromTs: uint64(from), ToTs: uint64(to), StartTs: uint64(start)}}}
+	_, err := c.sendOne(ctx, keys[0], req)
+	var kerr *kvpb.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &kerr) && kerr.GetWriteConflict() != nil:
+		return fmt.Errorf("%w: %v", ErrWriteConflict, kerr)
+	case errors.As(err, &kerr) && kerr.GetKeyMismatch() != nil && len(keys) > 1:
+		for _, k := range keys {
+			if err := c.refreshKeys(ctx, [][]byte{k}, from, to, start); err != nil {
+				return err
 			}
-		default:
-			return err
 		}
+		return nil
 	}
-	return nil
+	return err
 }
 
 // unlockTimeout bounds the background release of locks.
@@ -164,9 +189,13 @@ func (t *Txn) unlockUnwritten(committed bool) {
 	c.bg.Go(func() {
 		ctx, cancel := context.WithTimeout(c.bgCtx, unlockTimeout)
 		defer cancel()
-		for _, k := range keys {
-			req := &kvpb.Request{Value: &kvpb.Request_Unlock{Unlock: &kvpb.UnlockRequest{StartTs: uint64(start), Keys: [][]byte{k}}}}
-			_, _ = c.sendOne(ctx, k, req) // best effort: the lock expires anyway
+		groups, err := c.keysByRange(ctx, keys)
+		if err != nil {
+			return // best effort: the locks expire anyway
+		}
+		for _, ks := range groups {
+			req := &kvpb.Request{Value: &kvpb.Request_Unlock{Unlock: &kvpb.UnlockRequest{StartTs: uint64(start), Keys: ks}}}
+			_, _ = c.sendOne(ctx, ks[0], req)
 		}
 	})
 }

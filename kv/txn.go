@@ -180,7 +180,7 @@ func (t *Txn) snapshot(ctx context.Context) error {
 // transaction's first read when it reads one key, else the start
 // timestamp (taken now if the transaction is lazy).
 func (t *Txn) readTS(ctx context.Context, n int) (engine.Timestamp, error) {
-	if t.lazy && !t.deferred && !t.latest && n == 1 {
+	if t.lazyRead() && !t.latest && n == 1 {
 		t.latest = true
 		return latestTS, nil
 	}
@@ -189,6 +189,10 @@ func (t *Txn) readTS(ctx context.Context, n int) (engine.Timestamp, error) {
 	}
 	return t.at(), nil
 }
+
+// lazyRead reports a lazy read-only transaction (BeginLazy) that has no
+// timestamp yet: it may read one key's newest version, nothing else.
+func (t *Txn) lazyRead() bool { return t.lazy && !t.deferred }
 
 // at is the timestamp the transaction reads at: its start, or where a
 // refresh moved it.
@@ -231,7 +235,7 @@ func (t *Txn) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 // GetForUpdate reads key and locks it at commit, so that a concurrent
 // writer of key makes one of the two fail (SELECT ... FOR UPDATE).
 func (t *Txn) GetForUpdate(ctx context.Context, key []byte) ([]byte, bool, error) {
-	if t.lazy && !t.deferred {
+	if t.lazyRead() {
 		return nil, false, ErrNeedSnapshot
 	}
 	v, found, err := t.Get(ctx, key)
@@ -310,7 +314,7 @@ func (t *Txn) buffer(op kvpb.LockOp, key, value []byte) error {
 	if t.readOnly {
 		return fmt.Errorf("kv: write in a read-only snapshot")
 	}
-	if t.lazy && !t.deferred {
+	if t.lazyRead() {
 		return ErrNeedSnapshot
 	}
 	k := string(key)
@@ -810,11 +814,22 @@ func (c *Client) scanAt(ctx context.Context, start, end []byte, limit int, ts en
 	return out, nil
 }
 
-// RunTxn runs fn in a transaction and commits it, restarting it on write
-// conflicts until ctx ends.
+// RunTxn runs fn in a transaction from Begin and commits it, restarting
+// it on write conflicts until ctx ends.
 func (c *Client) RunTxn(ctx context.Context, fn func(ctx context.Context, t *Txn) error) error {
+	return c.runTxn(ctx, c.Begin, fn)
+}
+
+// RunDeferredTxn is RunTxn in transactions from BeginDeferred: the first
+// read takes the start timestamp, and a blind write to one range takes
+// none of its own.
+func (c *Client) RunDeferredTxn(ctx context.Context, fn func(ctx context.Context, t *Txn) error) error {
+	return c.runTxn(ctx, func(context.Context) (*Txn, error) { return c.BeginDeferred(), nil }, fn)
+}
+
+func (c *Client) runTxn(ctx context.Context, begin func(context.Context) (*Txn, error), fn func(ctx context.Context, t *Txn) error) error {
 	for attempt := 0; ; attempt++ {
-		t, err := c.Begin(ctx)
+		t, err := begin(ctx)
 		if err != nil {
 			return err
 		}
@@ -824,7 +839,7 @@ func (c *Client) RunTxn(ctx context.Context, fn func(ctx context.Context, t *Txn
 		if err == nil || !errors.Is(err, ErrWriteConflict) {
 			return err
 		}
-		if err := backoff(ctx, min(attempt+1, 6)); err != nil {
+		if err := backoff(ctx, attempt+1); err != nil {
 			return fmt.Errorf("%w (gave up: %v)", ErrWriteConflict, err)
 		}
 	}
@@ -960,7 +975,7 @@ func (t *Txn) getBatch(ctx context.Context, keys [][]byte, idx []int, ts engine.
 // Lock marks key to be locked at commit (SELECT ... FOR UPDATE) without
 // reading it.
 func (t *Txn) Lock(key []byte) {
-	if t.readOnly || t.done || (t.lazy && !t.deferred) {
+	if t.readOnly || t.done || t.lazyRead() {
 		return
 	}
 	if _, ok := t.writes[string(key)]; !ok {

@@ -436,20 +436,10 @@ func runRegisterTest(t *testing.T, fault func(c *testcluster.Cluster, rng *rand.
 	c.WaitReplicasAgree()
 }
 
-// regTxn is kv.Client.RunTxn, in transactions from BeginDeferred when
-// deferred is set.
+// regTxn is kv.Client.RunTxn, or RunDeferredTxn when deferred is set.
 func regTxn(ctx context.Context, cl *kv.Client, deferred bool, fn func(ctx context.Context, tx *kv.Txn) error) error {
-	if !deferred {
-		return cl.RunTxn(ctx, fn)
+	if deferred {
+		return cl.RunDeferredTxn(ctx, fn)
 	}
-	for {
-		tx := cl.BeginDeferred()
-		err := fn(ctx, tx)
-		if err == nil {
-			_, err = tx.Commit(ctx)
-		}
-		if !errors.Is(err, kv.ErrWriteConflict) || ctx.Err() != nil {
-			return err
-		}
-	}
+	return cl.RunTxn(ctx, fn)
 }

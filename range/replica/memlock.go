@@ -41,6 +41,8 @@ const (
 type memLocks struct {
 	mu   sync.Mutex
 	held map[string]*memLock
+	// swept is when expired locks were last dropped (maybeSweepLocked).
+	swept time.Time
 }
 
 type memLock struct {
@@ -66,9 +68,7 @@ func (m *memLocks) acquire(ctx context.Context, key []byte, txn uint64) bool {
 				l = nil
 			}
 			if l == nil {
-				if len(m.held) > 1024 {
-					m.sweepLocked(now)
-				}
+				m.maybeSweepLocked(now)
 				l = &memLock{txn: txn, free: make(chan struct{})}
 				m.held[string(key)] = l
 			}
@@ -107,13 +107,17 @@ func (m *memLocks) release(txn uint64, keys [][]byte) {
 			delete(m.held, string(k))
 		}
 	}
-	if len(m.held) > 1024 {
-		m.sweepLocked(time.Now())
-	}
+	m.maybeSweepLocked(time.Now())
 }
 
-// sweepLocked drops expired locks that nobody asked for again.
-func (m *memLocks) sweepLocked(now time.Time) {
+// maybeSweepLocked drops the expired locks that nobody asked for again,
+// at most once per memLockTTL, and only once the table is large: a sweep
+// reads the whole table.
+func (m *memLocks) maybeSweepLocked(now time.Time) {
+	if len(m.held) < 1024 || now.Sub(m.swept) < memLockTTL {
+		return
+	}
+	m.swept = now
 	for k, l := range m.held {
 		if !now.Before(l.expires) {
 			close(l.free)

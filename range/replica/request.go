@@ -95,18 +95,6 @@ func (r *Replica) checkKeys(reqs []*kvpb.Request) error {
 			err = check(v.Delete.Key)
 		case *kvpb.Request_Scan:
 			err = checkSpan(v.Scan.StartKey, v.Scan.EndKey, desc)
-		case *kvpb.Request_Refresh:
-			for _, k := range v.Refresh.Keys {
-				if err = check(k); err != nil {
-					break
-				}
-			}
-		case *kvpb.Request_Unlock:
-			for _, k := range v.Unlock.Keys {
-				if err = check(k); err != nil {
-					break
-				}
-			}
 		case *kvpb.Request_DeleteRange:
 			err = checkSpan(v.DeleteRange.StartKey, v.DeleteRange.EndKey, desc)
 		default:

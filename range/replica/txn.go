@@ -35,7 +35,8 @@ func txnRequest(req *kvpb.Request) bool {
 	return false
 }
 
-// txnKeys lists the keys a transactional request touches.
+// txnKeys lists the keys a transactional request touches (the writes
+// above, and a refresh's or an unlock's keys).
 func txnKeys(req *kvpb.Request) [][]byte {
 	var out [][]byte
 	switch v := req.Value.(type) {
@@ -55,6 +56,10 @@ func txnKeys(req *kvpb.Request) [][]byte {
 		out = [][]byte{v.CheckTxnStatus.Primary}
 	case *kvpb.Request_Heartbeat:
 		out = [][]byte{v.Heartbeat.Primary}
+	case *kvpb.Request_Refresh:
+		out = v.Refresh.Keys
+	case *kvpb.Request_Unlock:
+		out = v.Unlock.Keys
 	}
 	return out
 }
