@@ -263,6 +263,10 @@ func forwardRules() []forwardRule {
 func cleanNamespaceSlot(s int) error {
 	n := &nsNet{slot: s}
 	var errs []error
+	// A namespace name whose mount is gone or points at our own
+	// namespace (a creation cut short) makes `ip netns pids` list the
+	// processes of ours: this test binary among them. Never kill those.
+	self, _ := os.Readlink("/proc/self/ns/net")
 	if ents, err := os.ReadDir("/run/netns"); err == nil {
 		for _, e := range ents {
 			if !strings.HasPrefix(e.Name(), fmt.Sprintf("%s%d-", nsPrefix, s)) {
@@ -270,9 +274,14 @@ func cleanNamespaceSlot(s int) error {
 			}
 			if out, err := output("ip", "netns", "pids", e.Name()); err == nil {
 				for _, p := range strings.Fields(out) {
-					if pid, err := strconv.Atoi(p); err == nil {
-						_ = unix.Kill(pid, unix.SIGKILL)
+					pid, err := strconv.Atoi(p)
+					if err != nil || pid == os.Getpid() {
+						continue
 					}
+					if ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid)); err != nil || ns == self {
+						continue
+					}
+					_ = unix.Kill(pid, unix.SIGKILL)
 				}
 			}
 			errs = append(errs, run("ip", "netns", "del", e.Name()))
