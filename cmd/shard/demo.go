@@ -22,6 +22,7 @@ import (
 
 	"github.com/shardingsystem/shard/api"
 	"github.com/shardingsystem/shard/client"
+	"github.com/shardingsystem/shard/internal/freeport"
 	"github.com/shardingsystem/shard/internal/rpcauth"
 	"github.com/shardingsystem/shard/server"
 )
@@ -178,18 +179,12 @@ Press Ctrl-C to stop.
 // demoAddrs returns n loopback addresses from port on (any free ports when
 // port is 0).
 func demoAddrs(port, n int) ([]string, error) {
+	if port == 0 {
+		return freeport.Addrs("127.0.0.1", n)
+	}
 	var out []string
 	for i := range n {
-		if port != 0 {
-			out = append(out, net.JoinHostPort("127.0.0.1", strconv.Itoa(port+i)))
-			continue
-		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l.Addr().String())
-		l.Close()
+		out = append(out, net.JoinHostPort("127.0.0.1", strconv.Itoa(port+i)))
 	}
 	return out, nil
 }

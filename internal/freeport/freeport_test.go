@@ -2,6 +2,7 @@ package freeport
 
 import (
 	"net"
+	"strconv"
 	"testing"
 )
 
@@ -16,6 +17,10 @@ func TestAddrsDistinctAndBindable(t *testing.T) {
 			t.Fatalf("%s handed out twice in %v", a, addrs)
 		}
 		seen[a] = true
+		_, port, _ := net.SplitHostPort(a)
+		if p, _ := strconv.Atoi(port); p < lowest || p >= ephemeralStart() {
+			t.Errorf("%s: port outside [%d, %d)", a, lowest, ephemeralStart())
+		}
 		l, err := net.Listen("tcp", a)
 		if err != nil {
 			t.Fatalf("%s is not free: %v", a, err)

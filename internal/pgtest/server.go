@@ -21,6 +21,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/shardingsystem/shard/internal/freeport"
 	"github.com/shardingsystem/shard/internal/spawn"
 )
 
@@ -290,16 +291,17 @@ func (s *Server) settings() map[string]string {
 // start starts the postmaster on a free port and waits until the
 // superuser can log in with its password.
 func (s *Server) start() error {
-	port, err := freePort()
+	addrs, err := freeport.Addrs("127.0.0.1", 1)
 	if err != nil {
 		return err
 	}
-	s.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	s.addr = addrs[0]
+	_, port, _ := net.SplitHostPort(s.addr)
 	logf, err := os.OpenFile(s.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
-	args := []string{"-D", s.data(), "-p", strconv.Itoa(port), "-k", s.dir}
+	args := []string{"-D", s.data(), "-p", port, "-k", s.dir}
 	set := s.settings()
 	for _, name := range slices.Sorted(maps.Keys(set)) {
 		args = append(args, "-c", name+"="+set[name])
@@ -425,14 +427,4 @@ func Environ() []string {
 		env = append(env, kv)
 	}
 	return env
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
