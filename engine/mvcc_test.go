@@ -203,7 +203,14 @@ func TestScanMVCCOracle(t *testing.T) {
 				model.put(k, ts, v)
 			}
 			if err == nil && rng.IntN(10) == 0 {
-				err = b.Put([]byte(k), []byte("raw")) // unversioned noise
+				raw := fmt.Appendf(nil, "raw%d", rng.IntN(1000)) // unversioned noise
+				if rng.IntN(3) == 0 {
+					raw = []byte{}
+				}
+				err = b.Put([]byte(k), raw)
+			}
+			if err == nil && rng.IntN(20) == 0 {
+				err = b.Delete([]byte(k))
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -236,6 +243,18 @@ func TestScanMVCCOracle(t *testing.T) {
 			want, ok := m.read(k, ts)
 			if ok != (err == nil) || (ok && (vts != want.ts || !bytes.Equal(v, want.value))) {
 				t.Fatalf("%s: GetMVCC(%q@%d) = %q, %d, %v; want %q, %d, %v", what, k, ts, v, vts, err, want.value, want.ts, ok)
+			}
+			// GetKey is Get and GetMVCC in one.
+			kr, err := r.GetKey([]byte(k), ts)
+			if err != nil {
+				t.Fatalf("%s: GetKey(%q@%d): %v", what, k, ts, err)
+			}
+			if kr.Found != ok || (ok && (kr.Timestamp != want.ts || !bytes.Equal(kr.Value, want.value))) {
+				t.Fatalf("%s: GetKey(%q@%d) version = %q, %d, %v; want %q, %d, %v", what, k, ts, kr.Value, kr.Timestamp, kr.Found, want.value, want.ts, ok)
+			}
+			raw, err := r.Get([]byte(k))
+			if (err == nil) != (kr.Unversioned != nil) || !bytes.Equal(raw, kr.Unversioned) {
+				t.Fatalf("%s: GetKey(%q@%d) unversioned = %q; Get = %q, %v", what, k, ts, kr.Unversioned, raw, err)
 			}
 		}
 	}

@@ -28,6 +28,10 @@ type Reader interface {
 	// GetMVCC returns the newest version of key with timestamp <= ts and
 	// its timestamp. A tombstone, or no version at all, is ErrNotFound.
 	GetMVCC(key []byte, ts Timestamp) (value []byte, vts Timestamp, err error)
+	// GetKey reads key's unversioned value and its newest version <= ts
+	// together, with one seek: what Get and GetMVCC would return, for the
+	// cost of one of them.
+	GetKey(key []byte, ts Timestamp) (KeyRead, error)
 	// ScanMVCC calls fn, in ascending key order, for each user key in
 	// [start, end) whose newest version <= ts is not a tombstone, with that
 	// version. It stops after limit calls when limit > 0. Older versions
@@ -68,6 +72,15 @@ func (e *Engine) GetMVCC(key []byte, ts Timestamp) ([]byte, Timestamp, error) {
 	}
 	defer e.guard.release()
 	return readGetMVCC(liveReader{e}, key, ts)
+}
+
+// GetKey implements Reader.
+func (e *Engine) GetKey(key []byte, ts Timestamp) (KeyRead, error) {
+	if err := e.acquire(); err != nil {
+		return KeyRead{}, err
+	}
+	defer e.guard.release()
+	return readGetKey(liveReader{e}, key, ts)
 }
 
 // ScanMVCC implements Reader.
@@ -236,6 +249,84 @@ func readGetMVCC(r pebble.Reader, key []byte, ts Timestamp) (value []byte, vts T
 		return nil, 0, ErrNotFound
 	}
 	return append([]byte{}, v...), vts, nil
+}
+
+// KeyRead is what Reader.GetKey finds of one user key. Its slices are the
+// caller's.
+type KeyRead struct {
+	// Unversioned is the key's unversioned value; nil if it has none (an
+	// empty value is non-nil).
+	Unversioned []byte
+	// Value and Timestamp are the newest version at or below the read
+	// timestamp, as GetMVCC returns them; Found is false where GetMVCC
+	// returns ErrNotFound (no such version, or a tombstone).
+	Value     []byte
+	Timestamp Timestamp
+	Found     bool
+}
+
+func readGetKey(r pebble.Reader, key []byte, ts Timestamp) (out KeyRead, err error) {
+	prefix := EncodeKey(nil, key, 0)
+	// The prefix bounds let pebble use the bloom filters and stop at the
+	// end of this user key.
+	it, err := newIter(r, prefix, immediateSuccessor(nil, prefix))
+	if err != nil {
+		return KeyRead{}, err
+	}
+	defer closeIter(it, &err)
+	// The unversioned entry sorts first, then the versions newest first.
+	valid := it.SeekPrefixGE(prefix)
+	if valid && len(it.Key()) == len(prefix) {
+		v, err := it.ValueAndErr()
+		if err != nil {
+			return KeyRead{}, fmt.Errorf("engine: get: %w", err)
+		}
+		out.Unversioned = append([]byte{}, v...)
+		valid = it.Next()
+	}
+	if ts == 0 {
+		return out, iterError(it)
+	}
+	// Step over a few versions newer than ts before seeking past them.
+	for i := 0; valid; i++ {
+		_, vts, err := DecodeKey(it.Key())
+		if err != nil {
+			return KeyRead{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		if vts <= ts {
+			break
+		}
+		if i < seekNextsBeforeSeek {
+			valid = it.Next()
+		} else {
+			valid = it.SeekGE(EncodeKey(nil, key, ts))
+			if valid {
+				if _, vts, err = DecodeKey(it.Key()); err != nil {
+					return KeyRead{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
+				}
+			}
+			break
+		}
+	}
+	if !valid {
+		return out, iterError(it)
+	}
+	_, vts, err := DecodeKey(it.Key())
+	if err != nil {
+		return KeyRead{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	raw, err := it.ValueAndErr()
+	if err != nil {
+		return KeyRead{}, fmt.Errorf("engine: get: %w", err)
+	}
+	v, live, err := decodeMVCCValue(raw)
+	if err != nil {
+		return KeyRead{}, err
+	}
+	if live {
+		out.Value, out.Timestamp, out.Found = append([]byte{}, v...), vts, true
+	}
+	return out, nil
 }
 
 // mvccScanner holds the state of one MVCC scan.

@@ -112,6 +112,15 @@ func (s *Snapshot) GetMVCC(key []byte, ts Timestamp) ([]byte, Timestamp, error) 
 	return readGetMVCC(s.snap, key, ts)
 }
 
+// GetKey implements Reader.
+func (s *Snapshot) GetKey(key []byte, ts Timestamp) (KeyRead, error) {
+	if err := s.acquire(); err != nil {
+		return KeyRead{}, err
+	}
+	defer s.release()
+	return readGetKey(s.snap, key, ts)
+}
+
 // ScanMVCC implements Reader.
 func (s *Snapshot) ScanMVCC(start, end []byte, ts Timestamp, limit int,
 	fn func(key []byte, vts Timestamp, value []byte) error) error {

@@ -93,6 +93,56 @@ func Scan(r engine.Reader, start, end []byte, ts engine.Timestamp, fn func(key [
 	return err
 }
 
+// keyState is what one seek finds of a key (readKey): its lock slot and the
+// newest committed version at or below the read timestamp.
+type keyState struct {
+	slot *kvpb.LockSlot // nil: no lock slot
+	// vts is the version's commit timestamp, 0 when there is none; kind,
+	// start and data are its decoded value.
+	vts   engine.Timestamp
+	kind  byte
+	start engine.Timestamp
+	data  []byte
+}
+
+// value returns the version's data if it is not a delete.
+func (s keyState) value() (data []byte, vts engine.Timestamp, found bool) {
+	if s.vts == 0 || s.kind == versionDelete {
+		return nil, 0, false
+	}
+	return s.data, s.vts, true
+}
+
+// readKey reads key's lock slot and its newest version at or below ts (a
+// delete too) with one seek, where readLockSlot and Get would take one each.
+func readKey(r engine.Reader, key []byte, ts engine.Timestamp) (keyState, error) {
+	kr, err := r.GetKey(key, ts)
+	if err != nil {
+		return keyState{}, err
+	}
+	var s keyState
+	if kr.Unversioned != nil {
+		if s.slot, err = decodeLockSlot(key, kr.Unversioned); err != nil {
+			return keyState{}, err
+		}
+	}
+	if kr.Found {
+		if s.kind, s.start, s.data, err = decodeVersion(kr.Value); err != nil {
+			return keyState{}, fmt.Errorf("key %q: %w", key, err)
+		}
+		s.vts = kr.Timestamp
+	}
+	return s, nil
+}
+
+func decodeLockSlot(key, raw []byte) (*kvpb.LockSlot, error) {
+	slot := &kvpb.LockSlot{}
+	if err := proto.Unmarshal(raw, slot); err != nil {
+		return nil, fmt.Errorf("replica: corrupt lock slot of %q: %w", key, err)
+	}
+	return slot, nil
+}
+
 // readLockSlot returns key's lock slot, nil if it has none.
 func readLockSlot(r engine.Reader, key []byte) (*kvpb.LockSlot, error) {
 	raw, err := r.Get(key)
@@ -102,11 +152,7 @@ func readLockSlot(r engine.Reader, key []byte) (*kvpb.LockSlot, error) {
 	if err != nil {
 		return nil, err
 	}
-	slot := &kvpb.LockSlot{}
-	if err := proto.Unmarshal(raw, slot); err != nil {
-		return nil, fmt.Errorf("replica: corrupt lock slot of %q: %w", key, err)
-	}
-	return slot, nil
+	return decodeLockSlot(key, raw)
 }
 
 // findCommit looks for the version of key written by the transaction that

@@ -341,26 +341,21 @@ func (r *Replica) get(ctx context.Context, g *kvpb.GetRequest) (*kvpb.GetRespons
 		if err := r.latches.wait(ctx, g.Key, nil); err != nil {
 			return nil, kvpb.NewUnavailable("r%d: %v", r.id, err)
 		}
-		slot, err := readLockSlot(r.eng, g.Key)
-		if err != nil {
-			return nil, err
-		}
-		if l := blockingLock(slot, ts); l != nil && l.StartTs != g.LockFor {
-			return nil, kvpb.NewKeyLocked(g.Key, l)
-		}
 	}
-	val, vts, found, err := Get(r.eng, g.Key, ts)
+	ks, err := readKey(r.eng, g.Key, ts)
 	if err != nil {
 		return nil, err
 	}
+	if g.ReadTs > 0 || g.LockFor != 0 {
+		if l := blockingLock(ks.slot, ts); l != nil && l.StartTs != g.LockFor {
+			return nil, kvpb.NewKeyLocked(g.Key, l)
+		}
+	}
+	val, vts, found := ks.value()
 	if g.LockFor != 0 && !found {
 		// The locker compares the newest version's timestamp with its
 		// snapshot, a delete's too.
-		if _, dts, err := r.eng.GetMVCC(g.Key, ts); err == nil {
-			vts = dts
-		} else if !errors.Is(err, engine.ErrNotFound) {
-			return nil, err
-		}
+		vts = ks.vts
 	}
 	return &kvpb.GetResponse{Found: found, Value: val, Timestamp: uint64(vts)}, nil
 }
@@ -514,19 +509,15 @@ func (r *Replica) refresh(ctx context.Context, f *kvpb.RefreshRequest) error {
 		if err := r.latches.wait(ctx, k, nil); err != nil {
 			return kvpb.NewUnavailable("r%d: %v", r.id, err)
 		}
-		slot, err := readLockSlot(r.eng, k)
+		ks, err := readKey(r.eng, k, to) // the newest version at or below to, a delete too
 		if err != nil {
 			return err
 		}
-		if l := blockingLock(slot, to); l != nil && l.StartTs != f.StartTs {
+		if l := blockingLock(ks.slot, to); l != nil && l.StartTs != f.StartTs {
 			return kvpb.NewWriteConflict(k, l.StartTs, "a transaction that may commit after the read holds the key's lock")
 		}
-		_, vts, err := r.eng.GetMVCC(k, to) // the newest version at or below to, a delete too
-		if err != nil && !errors.Is(err, engine.ErrNotFound) {
-			return err
-		}
-		if err == nil && vts > from {
-			return kvpb.NewWriteConflict(k, uint64(vts), "a newer version was committed")
+		if ks.vts > from {
+			return kvpb.NewWriteConflict(k, uint64(ks.vts), "a newer version was committed")
 		}
 	}
 	return nil

@@ -124,20 +124,30 @@ func (a *applier) putLockSlot(key []byte, slot *kvpb.LockSlot) {
 	a.must(b.Put(key, enc), "write lock slot")
 }
 
-// checkWritable is the prewrite check of one key for the transaction that
-// started at start and reads at read (0: start): no other lock, no
-// rollback of start or later, no committed version at or above the later
-// of the two.
-func (a *applier) checkWritable(key []byte, start, read engine.Timestamp, slot *kvpb.LockSlot) *kvpb.Error {
-	if l := slot.Lock; l != nil && l.StartTs != uint64(start) {
+// keyState reads key's lock slot (an empty one if it has none) and newest
+// version.
+func (a *applier) keyState(key []byte) keyState {
+	ks, err := readKey(a.r.eng, key, engine.MaxTimestamp)
+	a.must(err, "read key")
+	if ks.slot == nil {
+		ks.slot = &kvpb.LockSlot{}
+	}
+	return ks
+}
+
+// checkWritable is the prewrite check of one key, in state ks, for the
+// transaction that started at start and reads at read (0: start): no other
+// lock, no rollback of start or later, no committed version at or above the
+// later of the two.
+func (a *applier) checkWritable(key []byte, start, read engine.Timestamp, ks keyState) *kvpb.Error {
+	if l := ks.slot.Lock; l != nil && l.StartTs != uint64(start) {
 		return kvpb.NewKeyLocked(key, l)
 	}
-	if slot.RolledBack >= uint64(start) {
-		return kvpb.NewWriteConflict(key, slot.RolledBack, "the transaction was rolled back")
+	if ks.slot.RolledBack >= uint64(start) {
+		return kvpb.NewWriteConflict(key, ks.slot.RolledBack, "the transaction was rolled back")
 	}
-	_, vts, err := a.r.eng.GetMVCC(key, engine.MaxTimestamp)
-	if err == nil && vts >= max(start, read) {
-		return kvpb.NewWriteConflict(key, uint64(vts), "a newer version was committed")
+	if ks.vts != 0 && ks.vts >= max(start, read) {
+		return kvpb.NewWriteConflict(key, uint64(ks.vts), "a newer version was committed")
 	}
 	return nil
 }
@@ -151,11 +161,12 @@ func (a *applier) prewrite(p *kvpb.PrewriteRequest) *kvpb.Error {
 			return kvpb.NewInvalid("key %q written twice in one transaction", m.Key)
 		}
 		seen[string(m.Key)] = true
-		slots[i] = a.lockSlot(m.Key)
+		ks := a.keyState(m.Key)
+		slots[i] = ks.slot
 		if l := slots[i].Lock; l != nil && l.StartTs == p.StartTs {
 			continue // a retried prewrite
 		}
-		if err := a.checkWritable(m.Key, start, engine.Timestamp(p.ReadTs), slots[i]); err != nil {
+		if err := a.checkWritable(m.Key, start, engine.Timestamp(p.ReadTs), ks); err != nil {
 			return err
 		}
 	}
@@ -280,24 +291,32 @@ func (a *applier) onePC(p *kvpb.OnePCRequest) (engine.Timestamp, *kvpb.Error) {
 	// timestamp: it finds its own versions, and must report them rather
 	// than conflict with them, or the client would run the transaction
 	// again.
-	for _, m := range p.Mutations {
-		if m.Op == kvpb.LockOp_LOCK_ONLY {
+	states := make([]keyState, len(p.Mutations))
+	checked := false // the keys of one commit share its fate: look at one
+	for i, m := range p.Mutations {
+		states[i] = a.keyState(m.Key)
+		if checked || m.Op == kvpb.LockOp_LOCK_ONLY {
 			continue
 		}
-		prev, found, err := findCommit(a.r.eng, m.Key, start)
-		a.must(err, "find commit")
-		if found {
-			return prev, nil
+		checked = true
+		if ks := states[i]; ks.vts >= start { // else no version of start's can exist
+			if ks.start == start {
+				return ks.vts, nil
+			}
+			prev, found, err := findCommit(a.r.eng, m.Key, start)
+			a.must(err, "find commit")
+			if found {
+				return prev, nil
+			}
 		}
-		break // the keys of one commit share its fate
 	}
 	seen := map[string]bool{}
-	for _, m := range p.Mutations {
+	for i, m := range p.Mutations {
 		if seen[string(m.Key)] {
 			return 0, kvpb.NewInvalid("key %q written twice in one transaction", m.Key)
 		}
 		seen[string(m.Key)] = true
-		if err := a.checkWritable(m.Key, start, engine.Timestamp(p.ReadTs), a.lockSlot(m.Key)); err != nil {
+		if err := a.checkWritable(m.Key, start, engine.Timestamp(p.ReadTs), states[i]); err != nil {
 			return 0, err
 		}
 	}
