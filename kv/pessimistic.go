@@ -78,6 +78,7 @@ func (t *Txn) lockAndGet(ctx context.Context, key []byte) ([]byte, bool, error) 
 		t.locked = map[string]bool{}
 	}
 	t.locked[string(key)] = true
+	t.lastLocked = key
 	g := resp.GetGet()
 	if vts := engine.Timestamp(g.GetTimestamp()); vts >= t.at() {
 		if err := t.refresh(ctx, key, vts); err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -76,11 +77,12 @@ type Txn struct {
 	// pessimistic: UPDATE and DELETE lock rows as they read them
 	// (SetPessimistic); reads are then tracked for refreshes: readKeys
 	// the keys read, scanned set once a span was read (no refresh then),
-	// locked the keys locked.
+	// locked the keys locked, lastLocked the last of them.
 	pessimistic bool
 	readKeys    [][]byte
 	scanned     bool
 	locked      map[string]bool
+	lastLocked  []byte
 	writes      map[string]*kvpb.Mutation
 	// undo records, for each buffered write, what it replaced (nil: no
 	// write), so that RollbackTo can restore a savepoint.
@@ -497,39 +499,45 @@ func (t *Txn) commitTwoPC(ctx context.Context, muts []*kvpb.Mutation) (engine.Ti
 	if p < 0 {
 		return t.lockOnly(ctx, muts)
 	}
-	muts = append([]*kvpb.Mutation{muts[p]}, append(append([]*kvpb.Mutation(nil), muts[:p]...), muts[p+1:]...)...)
-	primary := muts[0].Key
-	// The primary's range first: until its lock exists, nothing else of the
-	// transaction can be committed by a resolver.
-	if err := t.prewrite(ctx, primary, muts[:1]); err != nil {
-		return 0, t.abandon(err, primary, muts)
+	// The primary's lock is released when the commit point is applied, the
+	// others' a raft round later: a key the transaction row-locked last
+	// (the last UPDATE of a block, often its hottest row) makes the best
+	// primary.
+	if m, ok := t.writes[string(t.lastLocked)]; ok && m.Op != kvpb.LockOp_LOCK_ONLY {
+		p = slices.IndexFunc(muts, func(x *kvpb.Mutation) bool { return x == m })
 	}
+	primary := muts[p].Key
+	// Every range at once, the primary's too. Nothing is committed before
+	// all have answered, so a secondary's lock whose primary lock is not
+	// there yet is pending until its TTL runs out (CheckTxnStatusRequest.
+	// secondary_ttl_ms), not rolled back.
+	groups, err := t.c.groupByRange(ctx, muts)
+	if err != nil {
+		return 0, err
+	}
+	// From the start: a prewrite may wait for older transactions' locks
+	// longer than the primary's TTL. Heartbeats that come before the
+	// primary's lock exists find nothing and are ignored.
 	stopHB := t.heartbeat(primary)
 	defer stopHB()
-	if rest := muts[1:]; len(rest) > 0 {
-		groups, err := t.c.groupByRange(ctx, rest)
-		if err != nil {
-			return 0, t.abandon(err, primary, muts)
+	chunks := chunkGroups(groups)
+	errs := make(chan error, len(chunks))
+	sem := make(chan struct{}, maxParallelChunks)
+	for _, g := range chunks {
+		go func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs <- t.prewrite(ctx, primary, g.muts)
+		}()
+	}
+	var first error
+	for range chunks {
+		if err := <-errs; err != nil && first == nil {
+			first = err
 		}
-		chunks := chunkGroups(groups)
-		errs := make(chan error, len(chunks))
-		sem := make(chan struct{}, maxParallelChunks)
-		for _, g := range chunks {
-			go func() {
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				errs <- t.prewrite(ctx, primary, g.muts)
-			}()
-		}
-		var first error
-		for range chunks {
-			if err := <-errs; err != nil && first == nil {
-				first = err
-			}
-		}
-		if first != nil {
-			return 0, t.abandon(first, primary, muts)
-		}
+	}
+	if first != nil {
+		return 0, t.abandon(first, primary, muts)
 	}
 	commit, err := t.c.Now(ctx)
 	if err != nil {
@@ -548,11 +556,16 @@ func (t *Txn) commitTwoPC(ctx context.Context, muts []*kvpb.Mutation) (engine.Ti
 	if len(muts) > syncResolveMutations {
 		// A big transaction (a bulk load) resolves its locks before
 		// returning, so that readers do not meet them one by one.
-		t.c.resolveAsync(t.start, commit, muts[1:], true).Wait()
+		t.c.resolveAsync(t.start, commit, secondaries(muts, p), true).Wait()
 	} else {
-		t.c.resolveAsync(t.start, commit, muts[1:], true)
+		t.c.resolveAsync(t.start, commit, secondaries(muts, p), true)
 	}
 	return commit, nil
+}
+
+// secondaries returns muts without muts[p].
+func secondaries(muts []*kvpb.Mutation, p int) []*kvpb.Mutation {
+	return append(slices.Clip(muts[:p]), muts[p+1:]...)
 }
 
 // lockOnly "commits" a transaction that only locked keys (FOR UPDATE) and
@@ -767,8 +780,12 @@ func (c *Client) resolveLock(ctx context.Context, key []byte, l *kvpb.Lock) (pen
 	if err != nil {
 		return false, err
 	}
-	req := &kvpb.Request{Value: &kvpb.Request_CheckTxnStatus{CheckTxnStatus: &kvpb.CheckTxnStatusRequest{
-		Primary: l.Primary, StartTs: l.StartTs, NowTs: uint64(now)}}}
+	check := &kvpb.CheckTxnStatusRequest{Primary: l.Primary, StartTs: l.StartTs, NowTs: uint64(now)}
+	if !bytes.Equal(key, l.Primary) {
+		// The primary's prewrite may still be on its way (see commitTwoPC).
+		check.SecondaryTtlMs = l.TtlMs
+	}
+	req := &kvpb.Request{Value: &kvpb.Request_CheckTxnStatus{CheckTxnStatus: check}}
 	resp, err := c.sendOne(ctx, l.Primary, req)
 	if err != nil {
 		return false, err

@@ -1863,13 +1863,20 @@ func (*RollbackResponse) Descriptor() ([]byte, []int) {
 // CheckTxnStatusRequest asks the primary key's range whether a transaction
 // committed; a pending transaction whose lock expired at now_ts is rolled
 // back, and so is one that never prewrote its primary.
+//
+// A coordinator prewrites its primary and secondaries at once, so a
+// resolver can meet a secondary lock before the primary's prewrite has
+// arrived. secondary_ttl_ms is then the TTL of the secondary lock met: until
+// it runs out at now_ts, a primary with neither lock nor version answers
+// PENDING and is left alone; after it, or when 0, it is rolled back.
 type CheckTxnStatusRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Primary       []byte                 `protobuf:"bytes,1,opt,name=primary,proto3" json:"primary,omitempty"`
-	StartTs       uint64                 `protobuf:"varint,2,opt,name=start_ts,json=startTs,proto3" json:"start_ts,omitempty"`
-	NowTs         uint64                 `protobuf:"varint,3,opt,name=now_ts,json=nowTs,proto3" json:"now_ts,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state          protoimpl.MessageState `protogen:"open.v1"`
+	Primary        []byte                 `protobuf:"bytes,1,opt,name=primary,proto3" json:"primary,omitempty"`
+	StartTs        uint64                 `protobuf:"varint,2,opt,name=start_ts,json=startTs,proto3" json:"start_ts,omitempty"`
+	NowTs          uint64                 `protobuf:"varint,3,opt,name=now_ts,json=nowTs,proto3" json:"now_ts,omitempty"`
+	SecondaryTtlMs int64                  `protobuf:"varint,4,opt,name=secondary_ttl_ms,json=secondaryTtlMs,proto3" json:"secondary_ttl_ms,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *CheckTxnStatusRequest) Reset() {
@@ -1919,6 +1926,13 @@ func (x *CheckTxnStatusRequest) GetStartTs() uint64 {
 func (x *CheckTxnStatusRequest) GetNowTs() uint64 {
 	if x != nil {
 		return x.NowTs
+	}
+	return 0
+}
+
+func (x *CheckTxnStatusRequest) GetSecondaryTtlMs() int64 {
+	if x != nil {
+		return x.SecondaryTtlMs
 	}
 	return 0
 }
@@ -4337,11 +4351,12 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\x0fRollbackRequest\x12\x19\n" +
 	"\bstart_ts\x18\x01 \x01(\x04R\astartTs\x12\x12\n" +
 	"\x04keys\x18\x02 \x03(\fR\x04keys\"\x12\n" +
-	"\x10RollbackResponse\"c\n" +
+	"\x10RollbackResponse\"\x8d\x01\n" +
 	"\x15CheckTxnStatusRequest\x12\x18\n" +
 	"\aprimary\x18\x01 \x01(\fR\aprimary\x12\x19\n" +
 	"\bstart_ts\x18\x02 \x01(\x04R\astartTs\x12\x15\n" +
-	"\x06now_ts\x18\x03 \x01(\x04R\x05nowTs\"\x86\x01\n" +
+	"\x06now_ts\x18\x03 \x01(\x04R\x05nowTs\x12(\n" +
+	"\x10secondary_ttl_ms\x18\x04 \x01(\x03R\x0esecondaryTtlMs\"\x86\x01\n" +
 	"\x16CheckTxnStatusResponse\x12+\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x13.shard.kv.TxnStatusR\x06status\x12\x1b\n" +
 	"\tcommit_ts\x18\x02 \x01(\x04R\bcommitTs\x12\"\n" +

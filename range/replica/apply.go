@@ -319,6 +319,9 @@ func (a *applier) applySplit(s *kvpb.SplitTrigger) *ApplyResult {
 	}
 	a.desc = left
 	a.flush()
+	// Row locks of the right-hand keys are the new range's business; their
+	// waiters here would wait out memLockWait for nothing.
+	a.r.memLocks.abandon(func(k []byte) bool { return bytes.Compare(k, left.EndKey) >= 0 })
 	// The load measured so far was the whole range's.
 	a.r.load.Reset()
 	a.r.mu.Lock()

@@ -2,6 +2,7 @@ package replica
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -27,6 +28,11 @@ import (
 // memLockTTL after it was last taken, so that a dead coordinator does not
 // block the key for long. A waiter gives up after memLockWait (a cycle of
 // waiters, a deadlock, ends that way) with a write conflict.
+//
+// Waiters queue in order of arrival, and a released or expired lock is
+// handed to the first of them: waking them all to race for it let a
+// waiter lose again and again until memLockWait ran out (TPC-B's p99 was
+// most of a second).
 
 const (
 	// memLockTTL is how long a lock lasts after its transaction last took
@@ -38,9 +44,15 @@ const (
 
 // memLocks is a leaseholder's table of write locks by key. Safe for
 // concurrent use.
+//
+// Invariant: a key is in held while a transaction holds its lock or
+// someone waits for it; a lock with waiters is never dropped, only handed
+// to the first waiter (handOffLocked).
 type memLocks struct {
 	mu   sync.Mutex
 	held map[string]*memLock
+	// wait bounds one wait for a lock: memLockWait.
+	wait time.Duration
 	// swept is when expired locks were last dropped (maybeSweepLocked).
 	swept time.Time
 }
@@ -48,52 +60,115 @@ type memLocks struct {
 type memLock struct {
 	txn     uint64 // the holder's start timestamp
 	expires time.Time
-	free    chan struct{} // closed when the lock is released or taken over
+	queue   []*memWaiter // waiters, first come first
 }
 
-func newMemLocks() *memLocks { return &memLocks{held: map[string]*memLock{}} }
+type memWaiter struct {
+	txn     uint64
+	granted chan struct{} // closed when the lock is handed to this waiter, or refused
+	refused bool          // set, under memLocks.mu, when sent away (abandon)
+}
 
-// acquire takes key's lock for transaction txn, waiting while another
-// transaction holds it. It returns false when the wait ended without the
-// lock: memLockWait passed or ctx ended.
-func (m *memLocks) acquire(ctx context.Context, key []byte, txn uint64) bool {
-	deadline := time.Now().Add(memLockWait)
-	for {
-		now := time.Now()
-		m.mu.Lock()
-		l := m.held[string(key)]
-		if l == nil || l.txn == txn || !now.Before(l.expires) {
-			if l != nil && l.txn != txn {
-				close(l.free) // expired: its waiters look again
-				l = nil
-			}
-			if l == nil {
-				m.maybeSweepLocked(now)
-				l = &memLock{txn: txn, free: make(chan struct{})}
-				m.held[string(key)] = l
-			}
-			l.expires = now.Add(memLockTTL)
-			m.mu.Unlock()
-			return true
-		}
-		free, expires := l.free, l.expires
+func newMemLocks() *memLocks { return &memLocks{held: map[string]*memLock{}, wait: memLockWait} }
+
+// acquire takes key's lock for transaction txn, waiting in line while
+// another transaction holds it. ok is false when the wait ended without
+// the lock: memLockWait passed, ctx ended, or the key was abandoned;
+// waited reports a wait, during which the replica may have stopped
+// serving the key.
+func (m *memLocks) acquire(ctx context.Context, key []byte, txn uint64) (ok, waited bool) {
+	ok = m.take(ctx, key, txn, &waited)
+	return ok, waited
+}
+
+func (m *memLocks) take(ctx context.Context, key []byte, txn uint64, waited *bool) bool {
+	deadline := time.Now().Add(m.wait)
+	m.mu.Lock()
+	now := time.Now()
+	l := m.held[string(key)]
+	if l == nil {
+		m.maybeSweepLocked(now)
+		l = &memLock{txn: txn}
+		m.held[string(key)] = l
+	}
+	if l.txn != txn && !now.Before(l.expires) && len(l.queue) == 0 {
+		l.txn = txn // expired, and nobody waits
+	}
+	if l.txn == txn {
+		l.expires = now.Add(memLockTTL)
 		m.mu.Unlock()
-		if !now.Before(deadline) {
-			return false
-		}
+		return true
+	}
+	w := &memWaiter{txn: txn, granted: make(chan struct{})}
+	l.queue = append(l.queue, w)
+	*waited = true
+	for {
+		// Wake at the holder's expiry, to hand the lock on, or at the
+		// deadline.
 		wake := deadline
-		if expires.Before(wake) {
-			wake = expires
+		if l.expires.Before(wake) {
+			wake = l.expires
 		}
-		t := time.NewTimer(wake.Sub(now))
+		m.mu.Unlock()
+		t := time.NewTimer(time.Until(wake))
 		select {
-		case <-free:
+		case <-w.granted:
+			t.Stop()
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			return !w.refused
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
+		}
+		m.mu.Lock()
+		select {
+		case <-w.granted: // handed over (or refused) meanwhile
+			m.mu.Unlock()
+			return !w.refused
+		default:
+		}
+		now := time.Now()
+		if ctx.Err() != nil || !now.Before(deadline) {
+			l.queue = slices.DeleteFunc(l.queue, func(x *memWaiter) bool { return x == w })
+			m.mu.Unlock()
 			return false
 		}
-		t.Stop()
+		if !now.Before(l.expires) {
+			m.handOffLocked(string(key), l, now)
+		}
+	}
+}
+
+// handOffLocked takes key's lock l from its holder: the first waiter gets
+// it, or it is dropped when nobody waits.
+func (m *memLocks) handOffLocked(key string, l *memLock, now time.Time) {
+	if len(l.queue) == 0 {
+		delete(m.held, key)
+		return
+	}
+	w := l.queue[0]
+	l.queue = l.queue[1:]
+	l.txn, l.expires = w.txn, now.Add(memLockTTL)
+	close(w.granted)
+}
+
+// abandon drops the locks of the keys for which drop is true and sends
+// their waiters away: the replica no longer serves those keys (a split
+// gave them to the new range, whose leaseholder has locks of its own), so
+// no release would reach them here.
+func (m *memLocks) abandon(drop func(key []byte) bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for k, l := range m.held {
+		if !drop([]byte(k)) {
+			continue
+		}
+		for _, w := range l.queue {
+			w.refused = true
+			close(w.granted)
+		}
+		delete(m.held, k)
 	}
 }
 
@@ -101,18 +176,18 @@ func (m *memLocks) acquire(ctx context.Context, key []byte, txn uint64) bool {
 func (m *memLocks) release(txn uint64, keys [][]byte) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	now := time.Now()
 	for _, k := range keys {
 		if l := m.held[string(k)]; l != nil && l.txn == txn {
-			close(l.free)
-			delete(m.held, string(k))
+			m.handOffLocked(string(k), l, now)
 		}
 	}
-	m.maybeSweepLocked(time.Now())
+	m.maybeSweepLocked(now)
 }
 
-// maybeSweepLocked drops the expired locks that nobody asked for again,
-// at most once per memLockTTL, and only once the table is large: a sweep
-// reads the whole table.
+// maybeSweepLocked takes the expired locks from their holders, at most
+// once per memLockTTL, and only once the table is large: a sweep reads the
+// whole table.
 func (m *memLocks) maybeSweepLocked(now time.Time) {
 	if len(m.held) < 1024 || now.Sub(m.swept) < memLockTTL {
 		return
@@ -120,8 +195,7 @@ func (m *memLocks) maybeSweepLocked(now time.Time) {
 	m.swept = now
 	for k, l := range m.held {
 		if !now.Before(l.expires) {
-			close(l.free)
-			delete(m.held, k)
+			m.handOffLocked(k, l, now)
 		}
 	}
 }

@@ -332,7 +332,19 @@ func (r *Replica) get(ctx context.Context, g *kvpb.GetRequest) (*kvpb.GetRespons
 	}
 	ts := readTS(g.ReadTs)
 	if g.LockFor != 0 {
-		if !r.memLocks.acquire(ctx, g.Key, g.LockFor) {
+		ok, waited := r.memLocks.acquire(ctx, g.Key, g.LockFor)
+		if waited {
+			// The range may have split, or its lease moved, during the
+			// wait: the newest version is only ours to read while we
+			// serve the key, and a client sent elsewhere retries there.
+			if err := r.ensureLeaseholder(ctx); err != nil {
+				return nil, err
+			}
+			if err := r.checkKeys([]*kvpb.Request{{Value: &kvpb.Request_Get{Get: g}}}); err != nil {
+				return nil, err
+			}
+		}
+		if !ok {
 			return nil, kvpb.NewWriteConflict(g.Key, 0, "another transaction held the row's write lock too long")
 		}
 		ts = engine.MaxTimestamp

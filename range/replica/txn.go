@@ -260,8 +260,13 @@ func (a *applier) checkTxnStatus(c *kvpb.CheckTxnStatusRequest) (*kvpb.CheckTxnS
 		return &kvpb.CheckTxnStatusResponse{Status: kvpb.TxnStatus_TXN_COMMITTED, CommitTs: uint64(commit)}, nil
 	}
 	// No lock and no version: rolled back, or the primary's prewrite has not
-	// arrived yet; rolling back now keeps it out for good.
+	// arrived yet. While the secondary lock that sent the resolver here is
+	// live, the prewrite may still come (they are sent at once); after
+	// that, rolling back keeps it out for good.
 	if slot.RolledBack < c.StartTs {
+		if c.SecondaryTtlMs > 0 && !lockExpired(&kvpb.Lock{StartTs: c.StartTs, TtlMs: c.SecondaryTtlMs}, now) {
+			return &kvpb.CheckTxnStatusResponse{Status: kvpb.TxnStatus_TXN_PENDING}, nil
+		}
 		a.rollback(c.Primary, start)
 	}
 	return &kvpb.CheckTxnStatusResponse{Status: kvpb.TxnStatus_TXN_ABORTED}, nil

@@ -357,6 +357,32 @@ func TestCheckTxnStatus(t *testing.T) {
 		t.Fatalf("second status: %v", st)
 	}
 
+	// Met through a secondary whose lock is live: the primary's prewrite,
+	// sent at the same time, may still come, so it is pending and nothing
+	// is written; once the secondary's TTL has run out it is rolled back.
+	s6 := at(10_000)
+	x.ok(prewriteReq("q", s6, 3000, putM("r", "2")))
+	before = digest(t, x.eng, "a", "z")
+	for _, now := range []uint64{s6, at(13_000)} {
+		req := checkReq("q", s6, now)
+		req.GetCheckTxnStatus().SecondaryTtlMs = 3000
+		if st := x.ok(req).GetCheckTxnStatus(); st.Status != kvpb.TxnStatus_TXN_PENDING {
+			t.Fatalf("status at %d with the secondary's lock live: %v, want pending", now, st)
+		}
+	}
+	if digest(t, x.eng, "a", "z") != before {
+		t.Fatal("a pending answer for a missing primary changed the engine")
+	}
+	x.ok(prewriteReq("q", s6, 3000, putM("q", "1"))) // the primary arrives
+	x.ok(commitReq(s6, at(13_001), "q"))
+	s7 := at(14_000)
+	req := checkReq("q2", s7, at(17_001))
+	req.GetCheckTxnStatus().SecondaryTtlMs = 3000
+	if st := x.ok(req).GetCheckTxnStatus(); st.Status != kvpb.TxnStatus_TXN_ABORTED {
+		t.Fatalf("status after the secondary's TTL: %v, want aborted", st)
+	}
+	x.fails(prewriteReq("q2", s7, 3000, putM("q2", "late")), isWriteConflict, "prewrite after the secondary's TTL")
+
 	// The primary holds another transaction's lock: the one asked about is
 	// aborted; the other's lock stays.
 	s4, s5 := at(9000), at(9010)
@@ -697,6 +723,9 @@ func TestTxnApplyAgainstModel(t *testing.T) {
 				req = rollbackReq(tx.start, ks...)
 			case 6:
 				req = checkReq(string(tx.muts[0].Key), tx.start, tick())
+				if rng.IntN(2) == 0 { // sent by a resolver that met a secondary
+					req.GetCheckTxnStatus().SecondaryTtlMs = int64(rng.IntN(100))
+				}
 			case 7:
 				req = heartbeatReq(string(tx.muts[0].Key), tx.start, int64(rng.IntN(200)))
 			default:
@@ -940,6 +969,10 @@ func (m *txnModel) apply(req *kvpb.Request) string {
 		}
 		if commit, ok := m.committedAt(p, c.StartTs); ok {
 			return fmt.Sprintf("status %v commit %d lock 0", kvpb.TxnStatus_TXN_COMMITTED, commit)
+		}
+		if m.rolledBack[p] < c.StartTs && c.SecondaryTtlMs > 0 &&
+			engine.Timestamp(c.NowTs).Physical() <= engine.Timestamp(c.StartTs).Physical()+c.SecondaryTtlMs {
+			return fmt.Sprintf("status %v commit 0 lock 0", kvpb.TxnStatus_TXN_PENDING)
 		}
 		m.rollback(p, c.StartTs)
 		return fmt.Sprintf("status %v commit 0 lock 0", kvpb.TxnStatus_TXN_ABORTED)
