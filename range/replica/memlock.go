@@ -27,7 +27,9 @@ import (
 // for a key the transaction locked but did not write, or when it expires:
 // memLockTTL after it was last taken, so that a dead coordinator does not
 // block the key for long. A waiter gives up after memLockWait (a cycle of
-// waiters, a deadlock, ends that way) with a write conflict.
+// waiters, a deadlock, ends that way) with a write conflict, and sooner
+// when its replica stops leading the range or a split takes the key away
+// (abandon): the client then retries at the new leaseholder.
 //
 // Waiters queue in order of arrival, and a released or expired lock is
 // handed to the first of them: waking them all to race for it let a
@@ -40,6 +42,10 @@ const (
 	memLockTTL = 5 * time.Second
 	// memLockWait bounds one wait for a lock.
 	memLockWait = 2 * time.Second
+	// memLockPoll is how often a waiter checks that its replica still
+	// leads the range: a leaseholder that lost its lease hears of no
+	// more releases.
+	memLockPoll = 100 * time.Millisecond
 )
 
 // memLocks is a leaseholder's table of write locks by key. Safe for
@@ -73,15 +79,16 @@ func newMemLocks() *memLocks { return &memLocks{held: map[string]*memLock{}, wai
 
 // acquire takes key's lock for transaction txn, waiting in line while
 // another transaction holds it. ok is false when the wait ended without
-// the lock: memLockWait passed, ctx ended, or the key was abandoned;
-// waited reports a wait, during which the replica may have stopped
-// serving the key.
-func (m *memLocks) acquire(ctx context.Context, key []byte, txn uint64) (ok, waited bool) {
-	ok = m.take(ctx, key, txn, &waited)
+// the lock: memLockWait passed, ctx ended, the key was abandoned, or
+// leading (checked every memLockPoll; nil: always) turned false; waited
+// reports a wait, during which the replica may have stopped serving the
+// key.
+func (m *memLocks) acquire(ctx context.Context, key []byte, txn uint64, leading func() bool) (ok, waited bool) {
+	ok = m.take(ctx, key, txn, leading, &waited)
 	return ok, waited
 }
 
-func (m *memLocks) take(ctx context.Context, key []byte, txn uint64, waited *bool) bool {
+func (m *memLocks) take(ctx context.Context, key []byte, txn uint64, leading func() bool, waited *bool) bool {
 	deadline := time.Now().Add(m.wait)
 	m.mu.Lock()
 	now := time.Now()
@@ -109,6 +116,9 @@ func (m *memLocks) take(ctx context.Context, key []byte, txn uint64, waited *boo
 		if l.expires.Before(wake) {
 			wake = l.expires
 		}
+		if poll := time.Now().Add(memLockPoll); leading != nil && poll.Before(wake) {
+			wake = poll
+		}
 		m.mu.Unlock()
 		t := time.NewTimer(time.Until(wake))
 		select {
@@ -129,7 +139,7 @@ func (m *memLocks) take(ctx context.Context, key []byte, txn uint64, waited *boo
 		default:
 		}
 		now := time.Now()
-		if ctx.Err() != nil || !now.Before(deadline) {
+		if ctx.Err() != nil || !now.Before(deadline) || leading != nil && !leading() {
 			l.queue = slices.DeleteFunc(l.queue, func(x *memWaiter) bool { return x == w })
 			m.mu.Unlock()
 			return false

@@ -2,13 +2,14 @@ package replica
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
 // acq is acquire's ok.
 func acq(ctx context.Context, m *memLocks, k []byte, txn uint64) bool {
-	ok, _ := m.acquire(ctx, k, txn)
+	ok, _ := m.acquire(ctx, k, txn, nil)
 	return ok
 }
 
@@ -125,7 +126,7 @@ func TestMemLocksAbandon(t *testing.T) {
 	type result struct{ ok, waited bool }
 	got := make(chan result, 1)
 	go func() {
-		ok, waited := m.acquire(ctx, []byte("z"), 2)
+		ok, waited := m.acquire(ctx, []byte("z"), 2, nil)
 		got <- result{ok, waited}
 	}()
 	for {
@@ -144,7 +145,41 @@ func TestMemLocksAbandon(t *testing.T) {
 	if acq(ctx, m, []byte("a"), 1) != true {
 		t.Fatal("the holder lost a lock it kept")
 	}
-	if ok, waited := m.acquire(ctx, []byte("m"), 3); !ok || waited {
+	if ok, waited := m.acquire(ctx, []byte("m"), 3, nil); !ok || waited {
 		t.Fatalf("an abandoned key's lock: ok %v waited %v, want it free", ok, waited)
+	}
+}
+
+// TestMemLocksWaiterLeavesWhenNotLeading: a waiter gives up once its
+// replica no longer leads the range, long before its wait would run out.
+func TestMemLocksWaiterLeavesWhenNotLeading(t *testing.T) {
+	ctx := context.Background()
+	m := newMemLocks()
+	m.wait = time.Hour // only losing the lead ends the wait below
+	k := []byte("k")
+	if !acq(ctx, m, k, 1) {
+		t.Fatal("no lock")
+	}
+	var leading atomic.Bool
+	leading.Store(true)
+	got := make(chan bool, 1)
+	go func() {
+		ok, _ := m.acquire(ctx, k, 2, leading.Load)
+		got <- ok
+	}()
+	select {
+	case <-got:
+		t.Fatal("the waiter left while its replica led")
+	case <-time.After(3 * memLockPoll):
+	}
+	leading.Store(false)
+	if <-got {
+		t.Fatal("a waiter whose replica stopped leading got the lock")
+	}
+	m.mu.Lock()
+	n := len(m.held["k"].queue)
+	m.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d waiters left in the queue", n)
 	}
 }

@@ -332,7 +332,7 @@ func (r *Replica) get(ctx context.Context, g *kvpb.GetRequest) (*kvpb.GetRespons
 	}
 	ts := readTS(g.ReadTs)
 	if g.LockFor != 0 {
-		ok, waited := r.memLocks.acquire(ctx, g.Key, g.LockFor)
+		ok, waited := r.memLocks.acquire(ctx, g.Key, g.LockFor, r.group.IsLeader)
 		if waited {
 			// The range may have split, or its lease moved, during the
 			// wait: the newest version is only ours to read while we
