@@ -4,7 +4,9 @@
 // # Moving parts
 //
 //   - Pool: one gRPC connection per node address, shared by everything on a
-//     node (and by a CLI process).
+//     node (and by a CLI process). Batch calls to another node share one
+//     long-lived stream on it (batchstream.go); to this node they run in
+//     process (local.go).
 //   - rangeCache: descriptors sorted by end key (never overlapping) and the
 //     last known leader of each range.
 //   - Client: looks a key's range up in the cache or in the meta range (one

@@ -20,8 +20,10 @@ type Pool struct {
 	opts []grpc.DialOption
 	mu   struct {
 		sync.Mutex
-		conns  map[string]*grpc.ClientConn
-		closed bool
+		conns map[string]*grpc.ClientConn
+		// streams carry the Batch calls to each node (batchstream.go).
+		streams map[string]*batchStream
+		closed  bool
 	}
 	// local is this node's own server (SetLocal); read on every call.
 	local atomic.Pointer[localTarget]
@@ -45,6 +47,7 @@ func NewPool(opts ...grpc.DialOption) *Pool {
 	)
 	p := &Pool{opts: opts}
 	p.mu.conns = map[string]*grpc.ClientConn{}
+	p.mu.streams = map[string]*batchStream{}
 	return p
 }
 
@@ -77,7 +80,17 @@ func (p *Pool) Internal(addr string) (serverpb.InternalClient, error) {
 	if l := p.local.Load(); l != nil && addr == l.addr {
 		return localInternal{InternalClient: cl, srv: l.srv}, nil
 	}
-	return cl, nil
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.mu.streams[addr]
+	if s == nil {
+		if p.mu.closed {
+			return nil, fmt.Errorf("kv: connection pool closed")
+		}
+		s = &batchStream{}
+		p.mu.streams[addr] = s
+	}
+	return streamInternal{InternalClient: cl, s: s}, nil
 }
 
 // SetLocal makes calls to addr (this node's own address) of the hot
@@ -95,9 +108,12 @@ type localTarget struct {
 // Close closes every connection.
 func (p *Pool) Close() error {
 	p.mu.Lock()
-	conns := p.mu.conns
-	p.mu.conns, p.mu.closed = nil, true
+	conns, streams := p.mu.conns, p.mu.streams
+	p.mu.conns, p.mu.streams, p.mu.closed = nil, nil, true
 	p.mu.Unlock()
+	for _, s := range streams {
+		s.close()
+	}
 	for _, c := range conns {
 		_ = c.Close()
 	}

@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/shardingsystem/shard/kv"
 	"github.com/shardingsystem/shard/kvpb"
 	"github.com/shardingsystem/shard/meta"
 	"github.com/shardingsystem/shard/range/replica"
@@ -32,6 +33,12 @@ func (i *internalServer) Batch(ctx context.Context, ba *kvpb.BatchRequest) (*kvp
 	i.s.metrics.countRequests(ba)
 	resp, err := rep.Execute(ctx, ba)
 	return batchResult(resp, err)
+}
+
+// BatchStream serves Batch calls multiplexed on one stream (see
+// kv/batchstream.go).
+func (i *internalServer) BatchStream(stream serverpb.Internal_BatchStreamServer) error {
+	return kv.ServeBatchStream(stream, i.Batch)
 }
 
 // batchResult puts a structured error into the response; other errors

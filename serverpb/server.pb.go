@@ -3066,6 +3066,138 @@ func (x *AdminPrepareReplicaResponse) GetError() *kvpb.Error {
 	return nil
 }
 
+// BatchStreamRequest is one Batch call on a BatchStream.
+type BatchStreamRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// timeout_us is what is left of the caller's deadline (0: none).
+	TimeoutUs     int64              `protobuf:"varint,2,opt,name=timeout_us,json=timeoutUs,proto3" json:"timeout_us,omitempty"`
+	Batch         *kvpb.BatchRequest `protobuf:"bytes,3,opt,name=batch,proto3" json:"batch,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchStreamRequest) Reset() {
+	*x = BatchStreamRequest{}
+	mi := &file_serverpb_server_proto_msgTypes[53]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchStreamRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchStreamRequest) ProtoMessage() {}
+
+func (x *BatchStreamRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[53]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchStreamRequest.ProtoReflect.Descriptor instead.
+func (*BatchStreamRequest) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{53}
+}
+
+func (x *BatchStreamRequest) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *BatchStreamRequest) GetTimeoutUs() int64 {
+	if x != nil {
+		return x.TimeoutUs
+	}
+	return 0
+}
+
+func (x *BatchStreamRequest) GetBatch() *kvpb.BatchRequest {
+	if x != nil {
+		return x.Batch
+	}
+	return nil
+}
+
+// BatchStreamResponse answers the request with the same id: batch, or the
+// gRPC status Batch would have failed with (code not OK).
+type BatchStreamResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Batch         *kvpb.BatchResponse    `protobuf:"bytes,2,opt,name=batch,proto3" json:"batch,omitempty"`
+	Code          uint32                 `protobuf:"varint,3,opt,name=code,proto3" json:"code,omitempty"`
+	Message       string                 `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BatchStreamResponse) Reset() {
+	*x = BatchStreamResponse{}
+	mi := &file_serverpb_server_proto_msgTypes[54]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BatchStreamResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BatchStreamResponse) ProtoMessage() {}
+
+func (x *BatchStreamResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_serverpb_server_proto_msgTypes[54]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BatchStreamResponse.ProtoReflect.Descriptor instead.
+func (*BatchStreamResponse) Descriptor() ([]byte, []int) {
+	return file_serverpb_server_proto_rawDescGZIP(), []int{54}
+}
+
+func (x *BatchStreamResponse) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *BatchStreamResponse) GetBatch() *kvpb.BatchResponse {
+	if x != nil {
+		return x.Batch
+	}
+	return nil
+}
+
+func (x *BatchStreamResponse) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *BatchStreamResponse) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 var File_serverpb_server_proto protoreflect.FileDescriptor
 
 const file_serverpb_server_proto_rawDesc = "" +
@@ -3266,9 +3398,21 @@ const file_serverpb_server_proto_rawDesc = "" +
 	"\x1aAdminPrepareReplicaRequest\x12\x19\n" +
 	"\brange_id\x18\x01 \x01(\x04R\arangeId\"D\n" +
 	"\x1bAdminPrepareReplicaResponse\x12%\n" +
-	"\x05error\x18\x01 \x01(\v2\x0f.shard.kv.ErrorR\x05error2\xc4\t\n" +
+	"\x05error\x18\x01 \x01(\v2\x0f.shard.kv.ErrorR\x05error\"q\n" +
+	"\x12BatchStreamRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1d\n" +
+	"\n" +
+	"timeout_us\x18\x02 \x01(\x03R\ttimeoutUs\x12,\n" +
+	"\x05batch\x18\x03 \x01(\v2\x16.shard.kv.BatchRequestR\x05batch\"\x82\x01\n" +
+	"\x13BatchStreamResponse\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12-\n" +
+	"\x05batch\x18\x02 \x01(\v2\x17.shard.kv.BatchResponseR\x05batch\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\rR\x04code\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage2\x9c\n" +
+	"\n" +
 	"\bInternal\x128\n" +
-	"\x05Batch\x12\x16.shard.kv.BatchRequest\x1a\x17.shard.kv.BatchResponse\x12=\n" +
+	"\x05Batch\x12\x16.shard.kv.BatchRequest\x1a\x17.shard.kv.BatchResponse\x12V\n" +
+	"\vBatchStream\x12 .shard.server.BatchStreamRequest\x1a!.shard.server.BatchStreamResponse(\x010\x01\x12=\n" +
 	"\x04Join\x12\x19.shard.server.JoinRequest\x1a\x1a.shard.server.JoinResponse\x12I\n" +
 	"\bIdentify\x12\x1d.shard.server.IdentifyRequest\x1a\x1e.shard.server.IdentifyResponse\x12X\n" +
 	"\rCreateReplica\x12\".shard.server.CreateReplicaRequest\x1a#.shard.server.CreateReplicaResponse\x12U\n" +
@@ -3312,7 +3456,7 @@ func file_serverpb_server_proto_rawDescGZIP() []byte {
 	return file_serverpb_server_proto_rawDescData
 }
 
-var file_serverpb_server_proto_msgTypes = make([]protoimpl.MessageInfo, 53)
+var file_serverpb_server_proto_msgTypes = make([]protoimpl.MessageInfo, 55)
 var file_serverpb_server_proto_goTypes = []any{
 	(*JoinRequest)(nil),                 // 0: shard.server.JoinRequest
 	(*JoinResponse)(nil),                // 1: shard.server.JoinResponse
@@ -3367,118 +3511,124 @@ var file_serverpb_server_proto_goTypes = []any{
 	(*MergeRangesResponse)(nil),         // 50: shard.server.MergeRangesResponse
 	(*AdminPrepareReplicaRequest)(nil),  // 51: shard.server.AdminPrepareReplicaRequest
 	(*AdminPrepareReplicaResponse)(nil), // 52: shard.server.AdminPrepareReplicaResponse
-	(*kvpb.RangeDescriptor)(nil),        // 53: shard.kv.RangeDescriptor
-	(*kvpb.Error)(nil),                  // 54: shard.kv.Error
-	(*kvpb.NodeDescriptor)(nil),         // 55: shard.kv.NodeDescriptor
-	(*kvpb.GetRequest)(nil),             // 56: shard.kv.GetRequest
-	(*kvpb.PutRequest)(nil),             // 57: shard.kv.PutRequest
-	(*kvpb.ScanRequest)(nil),            // 58: shard.kv.ScanRequest
-	(*kvpb.DeleteRequest)(nil),          // 59: shard.kv.DeleteRequest
-	(*kvpb.Response)(nil),               // 60: shard.kv.Response
-	(*kvpb.Event)(nil),                  // 61: shard.kv.Event
-	(kvpb.NodeState)(0),                 // 62: shard.kv.NodeState
-	(*kvpb.BatchRequest)(nil),           // 63: shard.kv.BatchRequest
-	(*kvpb.BatchResponse)(nil),          // 64: shard.kv.BatchResponse
+	(*BatchStreamRequest)(nil),          // 53: shard.server.BatchStreamRequest
+	(*BatchStreamResponse)(nil),         // 54: shard.server.BatchStreamResponse
+	(*kvpb.RangeDescriptor)(nil),        // 55: shard.kv.RangeDescriptor
+	(*kvpb.Error)(nil),                  // 56: shard.kv.Error
+	(*kvpb.NodeDescriptor)(nil),         // 57: shard.kv.NodeDescriptor
+	(*kvpb.GetRequest)(nil),             // 58: shard.kv.GetRequest
+	(*kvpb.PutRequest)(nil),             // 59: shard.kv.PutRequest
+	(*kvpb.ScanRequest)(nil),            // 60: shard.kv.ScanRequest
+	(*kvpb.DeleteRequest)(nil),          // 61: shard.kv.DeleteRequest
+	(*kvpb.Response)(nil),               // 62: shard.kv.Response
+	(*kvpb.Event)(nil),                  // 63: shard.kv.Event
+	(kvpb.NodeState)(0),                 // 64: shard.kv.NodeState
+	(*kvpb.BatchRequest)(nil),           // 65: shard.kv.BatchRequest
+	(*kvpb.BatchResponse)(nil),          // 66: shard.kv.BatchResponse
 }
 var file_serverpb_server_proto_depIdxs = []int32{
-	53, // 0: shard.server.CreateReplicaRequest.desc:type_name -> shard.kv.RangeDescriptor
-	53, // 1: shard.server.ReplicaStateResponse.desc:type_name -> shard.kv.RangeDescriptor
-	54, // 2: shard.server.ReplicaStateResponse.error:type_name -> shard.kv.Error
-	53, // 3: shard.server.AdminSplitResponse.left:type_name -> shard.kv.RangeDescriptor
-	53, // 4: shard.server.AdminSplitResponse.right:type_name -> shard.kv.RangeDescriptor
-	54, // 5: shard.server.AdminSplitResponse.error:type_name -> shard.kv.Error
-	54, // 6: shard.server.AdminTransferLeaderResponse.error:type_name -> shard.kv.Error
-	54, // 7: shard.server.GetTimestampsResponse.error:type_name -> shard.kv.Error
-	55, // 8: shard.server.NodeStatus.desc:type_name -> shard.kv.NodeDescriptor
+	55, // 0: shard.server.CreateReplicaRequest.desc:type_name -> shard.kv.RangeDescriptor
+	55, // 1: shard.server.ReplicaStateResponse.desc:type_name -> shard.kv.RangeDescriptor
+	56, // 2: shard.server.ReplicaStateResponse.error:type_name -> shard.kv.Error
+	55, // 3: shard.server.AdminSplitResponse.left:type_name -> shard.kv.RangeDescriptor
+	55, // 4: shard.server.AdminSplitResponse.right:type_name -> shard.kv.RangeDescriptor
+	56, // 5: shard.server.AdminSplitResponse.error:type_name -> shard.kv.Error
+	56, // 6: shard.server.AdminTransferLeaderResponse.error:type_name -> shard.kv.Error
+	56, // 7: shard.server.GetTimestampsResponse.error:type_name -> shard.kv.Error
+	57, // 8: shard.server.NodeStatus.desc:type_name -> shard.kv.NodeDescriptor
 	15, // 9: shard.server.NodesResponse.nodes:type_name -> shard.server.NodeStatus
-	53, // 10: shard.server.RangeStatus.desc:type_name -> shard.kv.RangeDescriptor
+	55, // 10: shard.server.RangeStatus.desc:type_name -> shard.kv.RangeDescriptor
 	28, // 11: shard.server.RangeStatus.load:type_name -> shard.server.RangeLoad
 	18, // 12: shard.server.RangesResponse.ranges:type_name -> shard.server.RangeStatus
-	53, // 13: shard.server.SplitRangeResponse.left:type_name -> shard.kv.RangeDescriptor
-	53, // 14: shard.server.SplitRangeResponse.right:type_name -> shard.kv.RangeDescriptor
-	56, // 15: shard.server.KVRequest.get:type_name -> shard.kv.GetRequest
-	57, // 16: shard.server.KVRequest.put:type_name -> shard.kv.PutRequest
-	58, // 17: shard.server.KVRequest.scan:type_name -> shard.kv.ScanRequest
-	59, // 18: shard.server.KVRequest.delete:type_name -> shard.kv.DeleteRequest
-	60, // 19: shard.server.KVResponse.response:type_name -> shard.kv.Response
+	55, // 13: shard.server.SplitRangeResponse.left:type_name -> shard.kv.RangeDescriptor
+	55, // 14: shard.server.SplitRangeResponse.right:type_name -> shard.kv.RangeDescriptor
+	58, // 15: shard.server.KVRequest.get:type_name -> shard.kv.GetRequest
+	59, // 16: shard.server.KVRequest.put:type_name -> shard.kv.PutRequest
+	60, // 17: shard.server.KVRequest.scan:type_name -> shard.kv.ScanRequest
+	61, // 18: shard.server.KVRequest.delete:type_name -> shard.kv.DeleteRequest
+	62, // 19: shard.server.KVResponse.response:type_name -> shard.kv.Response
 	24, // 20: shard.server.KVTxnRequest.ops:type_name -> shard.server.KVRequest
-	60, // 21: shard.server.KVTxnResponse.results:type_name -> shard.kv.Response
+	62, // 21: shard.server.KVTxnResponse.results:type_name -> shard.kv.Response
 	28, // 22: shard.server.ReportLoadRequest.ranges:type_name -> shard.server.RangeLoad
-	54, // 23: shard.server.ReportLoadResponse.error:type_name -> shard.kv.Error
+	56, // 23: shard.server.ReportLoadResponse.error:type_name -> shard.kv.Error
 	28, // 24: shard.server.ControllerInfoResponse.loads:type_name -> shard.server.RangeLoad
 	32, // 25: shard.server.ControllerInfoResponse.nodes:type_name -> shard.server.NodeLiveness
-	54, // 26: shard.server.ControllerInfoResponse.error:type_name -> shard.kv.Error
-	61, // 27: shard.server.EventsResponse.events:type_name -> shard.kv.Event
+	56, // 26: shard.server.ControllerInfoResponse.error:type_name -> shard.kv.Error
+	63, // 27: shard.server.EventsResponse.events:type_name -> shard.kv.Event
 	18, // 28: shard.server.ExplainRangeResponse.range:type_name -> shard.server.RangeStatus
-	53, // 29: shard.server.AdminChangeReplicasResponse.desc:type_name -> shard.kv.RangeDescriptor
-	54, // 30: shard.server.AdminChangeReplicasResponse.error:type_name -> shard.kv.Error
-	53, // 31: shard.server.RelocateReplicaResponse.desc:type_name -> shard.kv.RangeDescriptor
-	62, // 32: shard.server.SetNodeStateRequest.state:type_name -> shard.kv.NodeState
-	55, // 33: shard.server.SetNodeStateResponse.node:type_name -> shard.kv.NodeDescriptor
-	53, // 34: shard.server.AdminSubsumeResponse.desc:type_name -> shard.kv.RangeDescriptor
-	54, // 35: shard.server.AdminSubsumeResponse.error:type_name -> shard.kv.Error
+	55, // 29: shard.server.AdminChangeReplicasResponse.desc:type_name -> shard.kv.RangeDescriptor
+	56, // 30: shard.server.AdminChangeReplicasResponse.error:type_name -> shard.kv.Error
+	55, // 31: shard.server.RelocateReplicaResponse.desc:type_name -> shard.kv.RangeDescriptor
+	64, // 32: shard.server.SetNodeStateRequest.state:type_name -> shard.kv.NodeState
+	57, // 33: shard.server.SetNodeStateResponse.node:type_name -> shard.kv.NodeDescriptor
+	55, // 34: shard.server.AdminSubsumeResponse.desc:type_name -> shard.kv.RangeDescriptor
+	56, // 35: shard.server.AdminSubsumeResponse.error:type_name -> shard.kv.Error
 	46, // 36: shard.server.AdminMergeRequest.right:type_name -> shard.server.AdminSubsumeResponse
-	53, // 37: shard.server.AdminMergeResponse.desc:type_name -> shard.kv.RangeDescriptor
-	54, // 38: shard.server.AdminMergeResponse.error:type_name -> shard.kv.Error
-	53, // 39: shard.server.MergeRangesResponse.desc:type_name -> shard.kv.RangeDescriptor
-	54, // 40: shard.server.AdminPrepareReplicaResponse.error:type_name -> shard.kv.Error
-	63, // 41: shard.server.Internal.Batch:input_type -> shard.kv.BatchRequest
-	0,  // 42: shard.server.Internal.Join:input_type -> shard.server.JoinRequest
-	2,  // 43: shard.server.Internal.Identify:input_type -> shard.server.IdentifyRequest
-	4,  // 44: shard.server.Internal.CreateReplica:input_type -> shard.server.CreateReplicaRequest
-	6,  // 45: shard.server.Internal.ReplicaState:input_type -> shard.server.ReplicaStateRequest
-	8,  // 46: shard.server.Internal.AdminSplit:input_type -> shard.server.AdminSplitRequest
-	12, // 47: shard.server.Internal.GetTimestamps:input_type -> shard.server.GetTimestampsRequest
-	10, // 48: shard.server.Internal.AdminTransferLeader:input_type -> shard.server.AdminTransferLeaderRequest
-	29, // 49: shard.server.Internal.ReportLoad:input_type -> shard.server.ReportLoadRequest
-	31, // 50: shard.server.Internal.ControllerInfo:input_type -> shard.server.ControllerInfoRequest
-	39, // 51: shard.server.Internal.AdminChangeReplicas:input_type -> shard.server.AdminChangeReplicasRequest
-	45, // 52: shard.server.Internal.AdminSubsume:input_type -> shard.server.AdminSubsumeRequest
-	47, // 53: shard.server.Internal.AdminMerge:input_type -> shard.server.AdminMergeRequest
-	51, // 54: shard.server.Internal.AdminPrepareReplica:input_type -> shard.server.AdminPrepareReplicaRequest
-	14, // 55: shard.server.Admin.Nodes:input_type -> shard.server.NodesRequest
-	17, // 56: shard.server.Admin.Ranges:input_type -> shard.server.RangesRequest
-	20, // 57: shard.server.Admin.SplitRange:input_type -> shard.server.SplitRangeRequest
-	22, // 58: shard.server.Admin.TransferLeader:input_type -> shard.server.TransferLeaderRequest
-	24, // 59: shard.server.Admin.KV:input_type -> shard.server.KVRequest
-	26, // 60: shard.server.Admin.KVTxn:input_type -> shard.server.KVTxnRequest
-	34, // 61: shard.server.Admin.HotRanges:input_type -> shard.server.HotRangesRequest
-	35, // 62: shard.server.Admin.Events:input_type -> shard.server.EventsRequest
-	37, // 63: shard.server.Admin.ExplainRange:input_type -> shard.server.ExplainRangeRequest
-	41, // 64: shard.server.Admin.RelocateReplica:input_type -> shard.server.RelocateReplicaRequest
-	43, // 65: shard.server.Admin.SetNodeState:input_type -> shard.server.SetNodeStateRequest
-	49, // 66: shard.server.Admin.MergeRanges:input_type -> shard.server.MergeRangesRequest
-	64, // 67: shard.server.Internal.Batch:output_type -> shard.kv.BatchResponse
-	1,  // 68: shard.server.Internal.Join:output_type -> shard.server.JoinResponse
-	3,  // 69: shard.server.Internal.Identify:output_type -> shard.server.IdentifyResponse
-	5,  // 70: shard.server.Internal.CreateReplica:output_type -> shard.server.CreateReplicaResponse
-	7,  // 71: shard.server.Internal.ReplicaState:output_type -> shard.server.ReplicaStateResponse
-	9,  // 72: shard.server.Internal.AdminSplit:output_type -> shard.server.AdminSplitResponse
-	13, // 73: shard.server.Internal.GetTimestamps:output_type -> shard.server.GetTimestampsResponse
-	11, // 74: shard.server.Internal.AdminTransferLeader:output_type -> shard.server.AdminTransferLeaderResponse
-	30, // 75: shard.server.Internal.ReportLoad:output_type -> shard.server.ReportLoadResponse
-	33, // 76: shard.server.Internal.ControllerInfo:output_type -> shard.server.ControllerInfoResponse
-	40, // 77: shard.server.Internal.AdminChangeReplicas:output_type -> shard.server.AdminChangeReplicasResponse
-	46, // 78: shard.server.Internal.AdminSubsume:output_type -> shard.server.AdminSubsumeResponse
-	48, // 79: shard.server.Internal.AdminMerge:output_type -> shard.server.AdminMergeResponse
-	52, // 80: shard.server.Internal.AdminPrepareReplica:output_type -> shard.server.AdminPrepareReplicaResponse
-	16, // 81: shard.server.Admin.Nodes:output_type -> shard.server.NodesResponse
-	19, // 82: shard.server.Admin.Ranges:output_type -> shard.server.RangesResponse
-	21, // 83: shard.server.Admin.SplitRange:output_type -> shard.server.SplitRangeResponse
-	23, // 84: shard.server.Admin.TransferLeader:output_type -> shard.server.TransferLeaderResponse
-	25, // 85: shard.server.Admin.KV:output_type -> shard.server.KVResponse
-	27, // 86: shard.server.Admin.KVTxn:output_type -> shard.server.KVTxnResponse
-	19, // 87: shard.server.Admin.HotRanges:output_type -> shard.server.RangesResponse
-	36, // 88: shard.server.Admin.Events:output_type -> shard.server.EventsResponse
-	38, // 89: shard.server.Admin.ExplainRange:output_type -> shard.server.ExplainRangeResponse
-	42, // 90: shard.server.Admin.RelocateReplica:output_type -> shard.server.RelocateReplicaResponse
-	44, // 91: shard.server.Admin.SetNodeState:output_type -> shard.server.SetNodeStateResponse
-	50, // 92: shard.server.Admin.MergeRanges:output_type -> shard.server.MergeRangesResponse
-	67, // [67:93] is the sub-list for method output_type
-	41, // [41:67] is the sub-list for method input_type
-	41, // [41:41] is the sub-list for extension type_name
-	41, // [41:41] is the sub-list for extension extendee
-	0,  // [0:41] is the sub-list for field type_name
+	55, // 37: shard.server.AdminMergeResponse.desc:type_name -> shard.kv.RangeDescriptor
+	56, // 38: shard.server.AdminMergeResponse.error:type_name -> shard.kv.Error
+	55, // 39: shard.server.MergeRangesResponse.desc:type_name -> shard.kv.RangeDescriptor
+	56, // 40: shard.server.AdminPrepareReplicaResponse.error:type_name -> shard.kv.Error
+	65, // 41: shard.server.BatchStreamRequest.batch:type_name -> shard.kv.BatchRequest
+	66, // 42: shard.server.BatchStreamResponse.batch:type_name -> shard.kv.BatchResponse
+	65, // 43: shard.server.Internal.Batch:input_type -> shard.kv.BatchRequest
+	53, // 44: shard.server.Internal.BatchStream:input_type -> shard.server.BatchStreamRequest
+	0,  // 45: shard.server.Internal.Join:input_type -> shard.server.JoinRequest
+	2,  // 46: shard.server.Internal.Identify:input_type -> shard.server.IdentifyRequest
+	4,  // 47: shard.server.Internal.CreateReplica:input_type -> shard.server.CreateReplicaRequest
+	6,  // 48: shard.server.Internal.ReplicaState:input_type -> shard.server.ReplicaStateRequest
+	8,  // 49: shard.server.Internal.AdminSplit:input_type -> shard.server.AdminSplitRequest
+	12, // 50: shard.server.Internal.GetTimestamps:input_type -> shard.server.GetTimestampsRequest
+	10, // 51: shard.server.Internal.AdminTransferLeader:input_type -> shard.server.AdminTransferLeaderRequest
+	29, // 52: shard.server.Internal.ReportLoad:input_type -> shard.server.ReportLoadRequest
+	31, // 53: shard.server.Internal.ControllerInfo:input_type -> shard.server.ControllerInfoRequest
+	39, // 54: shard.server.Internal.AdminChangeReplicas:input_type -> shard.server.AdminChangeReplicasRequest
+	45, // 55: shard.server.Internal.AdminSubsume:input_type -> shard.server.AdminSubsumeRequest
+	47, // 56: shard.server.Internal.AdminMerge:input_type -> shard.server.AdminMergeRequest
+	51, // 57: shard.server.Internal.AdminPrepareReplica:input_type -> shard.server.AdminPrepareReplicaRequest
+	14, // 58: shard.server.Admin.Nodes:input_type -> shard.server.NodesRequest
+	17, // 59: shard.server.Admin.Ranges:input_type -> shard.server.RangesRequest
+	20, // 60: shard.server.Admin.SplitRange:input_type -> shard.server.SplitRangeRequest
+	22, // 61: shard.server.Admin.TransferLeader:input_type -> shard.server.TransferLeaderRequest
+	24, // 62: shard.server.Admin.KV:input_type -> shard.server.KVRequest
+	26, // 63: shard.server.Admin.KVTxn:input_type -> shard.server.KVTxnRequest
+	34, // 64: shard.server.Admin.HotRanges:input_type -> shard.server.HotRangesRequest
+	35, // 65: shard.server.Admin.Events:input_type -> shard.server.EventsRequest
+	37, // 66: shard.server.Admin.ExplainRange:input_type -> shard.server.ExplainRangeRequest
+	41, // 67: shard.server.Admin.RelocateReplica:input_type -> shard.server.RelocateReplicaRequest
+	43, // 68: shard.server.Admin.SetNodeState:input_type -> shard.server.SetNodeStateRequest
+	49, // 69: shard.server.Admin.MergeRanges:input_type -> shard.server.MergeRangesRequest
+	66, // 70: shard.server.Internal.Batch:output_type -> shard.kv.BatchResponse
+	54, // 71: shard.server.Internal.BatchStream:output_type -> shard.server.BatchStreamResponse
+	1,  // 72: shard.server.Internal.Join:output_type -> shard.server.JoinResponse
+	3,  // 73: shard.server.Internal.Identify:output_type -> shard.server.IdentifyResponse
+	5,  // 74: shard.server.Internal.CreateReplica:output_type -> shard.server.CreateReplicaResponse
+	7,  // 75: shard.server.Internal.ReplicaState:output_type -> shard.server.ReplicaStateResponse
+	9,  // 76: shard.server.Internal.AdminSplit:output_type -> shard.server.AdminSplitResponse
+	13, // 77: shard.server.Internal.GetTimestamps:output_type -> shard.server.GetTimestampsResponse
+	11, // 78: shard.server.Internal.AdminTransferLeader:output_type -> shard.server.AdminTransferLeaderResponse
+	30, // 79: shard.server.Internal.ReportLoad:output_type -> shard.server.ReportLoadResponse
+	33, // 80: shard.server.Internal.ControllerInfo:output_type -> shard.server.ControllerInfoResponse
+	40, // 81: shard.server.Internal.AdminChangeReplicas:output_type -> shard.server.AdminChangeReplicasResponse
+	46, // 82: shard.server.Internal.AdminSubsume:output_type -> shard.server.AdminSubsumeResponse
+	48, // 83: shard.server.Internal.AdminMerge:output_type -> shard.server.AdminMergeResponse
+	52, // 84: shard.server.Internal.AdminPrepareReplica:output_type -> shard.server.AdminPrepareReplicaResponse
+	16, // 85: shard.server.Admin.Nodes:output_type -> shard.server.NodesResponse
+	19, // 86: shard.server.Admin.Ranges:output_type -> shard.server.RangesResponse
+	21, // 87: shard.server.Admin.SplitRange:output_type -> shard.server.SplitRangeResponse
+	23, // 88: shard.server.Admin.TransferLeader:output_type -> shard.server.TransferLeaderResponse
+	25, // 89: shard.server.Admin.KV:output_type -> shard.server.KVResponse
+	27, // 90: shard.server.Admin.KVTxn:output_type -> shard.server.KVTxnResponse
+	19, // 91: shard.server.Admin.HotRanges:output_type -> shard.server.RangesResponse
+	36, // 92: shard.server.Admin.Events:output_type -> shard.server.EventsResponse
+	38, // 93: shard.server.Admin.ExplainRange:output_type -> shard.server.ExplainRangeResponse
+	42, // 94: shard.server.Admin.RelocateReplica:output_type -> shard.server.RelocateReplicaResponse
+	44, // 95: shard.server.Admin.SetNodeState:output_type -> shard.server.SetNodeStateResponse
+	50, // 96: shard.server.Admin.MergeRanges:output_type -> shard.server.MergeRangesResponse
+	70, // [70:97] is the sub-list for method output_type
+	43, // [43:70] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_serverpb_server_proto_init() }
@@ -3498,7 +3648,7 @@ func file_serverpb_server_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_serverpb_server_proto_rawDesc), len(file_serverpb_server_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   53,
+			NumMessages:   55,
 			NumExtensions: 0,
 			NumServices:   2,
 		},

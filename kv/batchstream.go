@@ -1,0 +1,302 @@
+package kv
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/shardingsystem/shard/kvpb"
+	"github.com/shardingsystem/shard/serverpb"
+)
+
+// Batch calls to another node travel on one long-lived Internal.BatchStream
+// stream per node, many at once, each request with an id that its response
+// carries back (server/internal.go). A unary gRPC call costs an HTTP/2
+// stream of its own: headers both ways, a server goroutine whose stack
+// grows from scratch, per-call credentials and interceptors; on the stream
+// a call is one message each way.
+//
+// A call behaves as the unary one would:
+//   - the caller's deadline travels with the request (timeout_us) and
+//     bounds the server's handler; the caller stops waiting when its
+//     context ends;
+//   - a failed Batch comes back as the same gRPC status;
+//   - a broken stream fails the calls in flight with codes.Unavailable (as
+//     a broken connection fails unary calls: their outcome is unknown),
+//     and the next call opens a new stream.
+//
+// Batches with a scan go unary: a response of megabytes would hold up
+// every other response on the stream. So does everything when the node
+// does not serve BatchStream.
+
+// streamInternal is the Internal client of a remote node with Batch on its
+// stream.
+type streamInternal struct {
+	serverpb.InternalClient
+	s *batchStream
+}
+
+var _ serverpb.InternalClient = streamInternal{}
+
+func (c streamInternal) Batch(ctx context.Context, in *kvpb.BatchRequest, opts ...grpc.CallOption) (*kvpb.BatchResponse, error) {
+	if !streamable(in) || c.s.unsupported() {
+		return c.InternalClient.Batch(ctx, in, opts...)
+	}
+	resp, err := c.s.call(ctx, c.InternalClient, in)
+	if status.Code(err) == codes.Unimplemented {
+		c.s.setUnsupported()
+		return c.InternalClient.Batch(ctx, in, opts...)
+	}
+	return resp, err
+}
+
+// streamable reports a batch whose response is small: no scans.
+func streamable(ba *kvpb.BatchRequest) bool {
+	for _, r := range ba.Requests {
+		if r.GetScan() != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// batchStream is the stream to one node: the open one, if any. Safe for
+// concurrent use.
+type batchStream struct {
+	mu struct {
+		sync.Mutex
+		cur         *streamConn
+		unsupported bool
+		closed      bool
+	}
+}
+
+func (s *batchStream) unsupported() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mu.unsupported
+}
+
+func (s *batchStream) setUnsupported() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mu.unsupported = true
+}
+
+// close breaks the open stream and refuses new ones.
+func (s *batchStream) close() {
+	s.mu.Lock()
+	cur := s.mu.cur
+	s.mu.cur, s.mu.closed = nil, true
+	s.mu.Unlock()
+	if cur != nil {
+		cur.fail(errors.New("kv: connection pool closed"))
+		<-cur.done
+	}
+}
+
+// conn returns the open stream, opening one on cl if there is none.
+func (s *batchStream) conn(cl serverpb.InternalClient) (*streamConn, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.mu.closed {
+		return nil, status.Error(codes.Unavailable, "kv: connection pool closed")
+	}
+	if s.mu.cur != nil {
+		return s.mu.cur, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stream, err := cl.BatchStream(ctx)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	sc := &streamConn{stream: stream, cancel: cancel, pending: map[uint64]chan *serverpb.BatchStreamResponse{}, done: make(chan struct{})}
+	s.mu.cur = sc
+	go func() {
+		defer close(sc.done)
+		sc.receive()
+		s.mu.Lock()
+		if s.mu.cur == sc {
+			s.mu.cur = nil
+		}
+		s.mu.Unlock()
+	}()
+	return sc, nil
+}
+
+// call runs one Batch on the stream.
+func (s *batchStream) call(ctx context.Context, cl serverpb.InternalClient, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, status.FromContextError(err).Err()
+	}
+	sc, err := s.conn(cl)
+	if err != nil {
+		return nil, err
+	}
+	req := &serverpb.BatchStreamRequest{Batch: ba}
+	if d, ok := ctx.Deadline(); ok {
+		left := time.Until(d)
+		if left <= 0 {
+			return nil, status.Error(codes.DeadlineExceeded, context.DeadlineExceeded.Error())
+		}
+		req.TimeoutUs = max(1, left.Microseconds())
+	}
+	ch, err := sc.register(req)
+	if err != nil {
+		return nil, err
+	}
+	sc.sendMu.Lock()
+	err = sc.stream.Send(req)
+	sc.sendMu.Unlock()
+	if err != nil && !errors.Is(err, io.EOF) {
+		sc.fail(err)
+	}
+	// On io.EOF the stream is gone and Send says no more: the receiver
+	// gets the reason and reports it to everyone waiting, this call too.
+	select {
+	case r, ok := <-ch:
+		if !ok {
+			return nil, sc.failure()
+		}
+		if r.Code != uint32(codes.OK) {
+			return nil, status.Error(codes.Code(r.Code), r.Message)
+		}
+		return r.Batch, nil
+	case <-ctx.Done():
+		sc.forget(req.Id)
+		return nil, status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+// streamConn is one open BatchStream.
+type streamConn struct {
+	stream grpc.BidiStreamingClient[serverpb.BatchStreamRequest, serverpb.BatchStreamResponse]
+	cancel context.CancelFunc
+	// sendMu serializes Send, which gRPC does not allow concurrently.
+	sendMu sync.Mutex
+	done   chan struct{} // closed when the receiver has ended
+
+	mu      sync.Mutex
+	next    uint64
+	pending map[uint64]chan *serverpb.BatchStreamResponse // by request id
+	err     error                                         // why it broke; nil while open
+}
+
+// register gives req an id and a channel for its response.
+func (sc *streamConn) register(req *serverpb.BatchStreamRequest) (chan *serverpb.BatchStreamResponse, error) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.err != nil {
+		return nil, sc.failureLocked()
+	}
+	sc.next++
+	req.Id = sc.next
+	ch := make(chan *serverpb.BatchStreamResponse, 1)
+	sc.pending[req.Id] = ch
+	return ch, nil
+}
+
+func (sc *streamConn) forget(id uint64) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	delete(sc.pending, id)
+}
+
+// receive hands each response to its caller until the stream breaks, then
+// fails everyone waiting.
+func (sc *streamConn) receive() {
+	for {
+		r, err := sc.stream.Recv()
+		if err != nil {
+			sc.fail(err)
+			return
+		}
+		sc.mu.Lock()
+		ch, ok := sc.pending[r.Id]
+		delete(sc.pending, r.Id)
+		sc.mu.Unlock()
+		if ok {
+			ch <- r // buffered: never blocks
+		}
+	}
+}
+
+// fail breaks the stream with err (the first reason wins) and wakes every
+// waiting call.
+func (sc *streamConn) fail(err error) {
+	sc.mu.Lock()
+	if sc.err == nil {
+		sc.err = err
+		for id, ch := range sc.pending {
+			close(ch)
+			delete(sc.pending, id)
+		}
+	}
+	sc.mu.Unlock()
+	sc.cancel()
+}
+
+func (sc *streamConn) failure() error {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return sc.failureLocked()
+}
+
+// failureLocked is the error of a call the broken stream failed: its own
+// status when the server refused the stream (Unimplemented,
+// Unauthenticated), else Unavailable.
+func (sc *streamConn) failureLocked() error {
+	st := status.Convert(sc.err)
+	switch st.Code() {
+	case codes.Unimplemented, codes.Unauthenticated, codes.PermissionDenied:
+		return st.Err()
+	}
+	return status.Errorf(codes.Unavailable, "kv: batch stream broken: %s", st.Message())
+}
+
+// ServeBatchStream serves the Batch calls of one BatchStream with batch:
+// each request runs on a goroutine of its own, bounded by its timeout and
+// by the stream, and its response goes back as soon as it is ready. It
+// returns when the client closes the stream or it breaks, once every
+// request's goroutine has ended (a response computed after the break has
+// no one to go to).
+func ServeBatchStream(stream serverpb.Internal_BatchStreamServer, batch func(context.Context, *kvpb.BatchRequest) (*kvpb.BatchResponse, error)) error {
+	ctx := stream.Context()
+	var sendMu sync.Mutex
+	var wg sync.WaitGroup
+	defer wg.Wait() // no Send may follow the handler's return
+	for {
+		req, err := stream.Recv()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := ctx, context.CancelFunc(func() {})
+			if us := req.GetTimeoutUs(); us > 0 {
+				cctx, cancel = context.WithTimeout(ctx, time.Duration(us)*time.Microsecond)
+			}
+			resp, err := batch(cctx, req.GetBatch())
+			cancel()
+			out := &serverpb.BatchStreamResponse{Id: req.GetId(), Batch: resp}
+			if err != nil {
+				st := status.Convert(err)
+				out.Batch, out.Code, out.Message = nil, uint32(st.Code()), st.Message()
+			}
+			sendMu.Lock()
+			_ = stream.Send(out) // fails only when the stream is gone
+			sendMu.Unlock()
+		}()
+	}
+}
