@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -45,12 +46,12 @@ type streamInternal struct {
 var _ serverpb.InternalClient = streamInternal{}
 
 func (c streamInternal) Batch(ctx context.Context, in *kvpb.BatchRequest, opts ...grpc.CallOption) (*kvpb.BatchResponse, error) {
-	if !streamable(in) || c.s.unsupported() {
+	if !streamable(in) || c.s.unsupported.Load() {
 		return c.InternalClient.Batch(ctx, in, opts...)
 	}
 	resp, err := c.s.call(ctx, c.InternalClient, in)
 	if status.Code(err) == codes.Unimplemented {
-		c.s.setUnsupported()
+		c.s.unsupported.Store(true)
 		return c.InternalClient.Batch(ctx, in, opts...)
 	}
 	return resp, err
@@ -67,68 +68,109 @@ func streamable(ba *kvpb.BatchRequest) bool {
 }
 
 // batchStream is the stream to one node: the open one, if any. Safe for
-// concurrent use.
+// concurrent use. It owns the goroutines that open streams and receive on
+// them; close stops them.
 type batchStream struct {
-	mu struct {
+	// unsupported is set once the node answered BatchStream with
+	// Unimplemented: every call goes unary.
+	unsupported atomic.Bool
+	wg          sync.WaitGroup // the opener and receiver goroutines
+	mu          struct {
 		sync.Mutex
-		cur         *streamConn
-		unsupported bool
-		closed      bool
+		cur     *streamConn
+		opening *streamOpen // the open in progress, if any
+		closed  bool
 	}
 }
 
-func (s *batchStream) unsupported() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.mu.unsupported
+// streamOpen is one attempt to open the stream, in the background: gRPC
+// waits for the connection to be ready (up to its connect timeout when the
+// node does not answer), and callers must be able to give up sooner.
+type streamOpen struct {
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the attempt ended; then sc or err is set
+	sc     *streamConn
+	err    error
 }
 
-func (s *batchStream) setUnsupported() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.mu.unsupported = true
-}
-
-// close breaks the open stream and refuses new ones.
+// close breaks the open stream, stops an open in progress, refuses new
+// ones and waits for their goroutines.
 func (s *batchStream) close() {
 	s.mu.Lock()
-	cur := s.mu.cur
+	cur, op := s.mu.cur, s.mu.opening
 	s.mu.cur, s.mu.closed = nil, true
 	s.mu.Unlock()
+	if op != nil {
+		op.cancel()
+	}
 	if cur != nil {
 		cur.fail(errors.New("kv: connection pool closed"))
-		<-cur.done
+	}
+	s.wg.Wait()
+}
+
+// conn returns the open stream, opening one on cl if there is none and
+// waiting for it at most until ctx ends. The stream it returns may have
+// broken since: its calls then fail with the reason.
+func (s *batchStream) conn(ctx context.Context, cl serverpb.InternalClient) (*streamConn, error) {
+	s.mu.Lock()
+	if s.mu.closed {
+		s.mu.Unlock()
+		return nil, status.Error(codes.Unavailable, "kv: connection pool closed")
+	}
+	if sc := s.mu.cur; sc != nil {
+		s.mu.Unlock()
+		return sc, nil
+	}
+	op := s.mu.opening
+	if op == nil {
+		op = s.openLocked(cl)
+	}
+	s.mu.Unlock()
+	select {
+	case <-op.done:
+		return op.sc, op.err
+	case <-ctx.Done():
+		return nil, status.FromContextError(ctx.Err()).Err()
 	}
 }
 
-// conn returns the open stream, opening one on cl if there is none.
-func (s *batchStream) conn(cl serverpb.InternalClient) (*streamConn, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.mu.closed {
-		return nil, status.Error(codes.Unavailable, "kv: connection pool closed")
-	}
-	if s.mu.cur != nil {
-		return s.mu.cur, nil
-	}
+// openLocked starts opening a stream on cl.
+func (s *batchStream) openLocked(cl serverpb.InternalClient) *streamOpen {
 	ctx, cancel := context.WithCancel(context.Background())
-	stream, err := cl.BatchStream(ctx)
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	sc := &streamConn{stream: stream, cancel: cancel, pending: map[uint64]chan *serverpb.BatchStreamResponse{}, done: make(chan struct{})}
-	s.mu.cur = sc
+	op := &streamOpen{cancel: cancel, done: make(chan struct{})}
+	s.mu.opening = op
+	s.wg.Add(1)
 	go func() {
-		defer close(sc.done)
-		sc.receive()
+		defer s.wg.Done()
+		defer close(op.done)
+		stream, err := cl.BatchStream(ctx)
 		s.mu.Lock()
-		if s.mu.cur == sc {
-			s.mu.cur = nil
+		defer s.mu.Unlock()
+		s.mu.opening = nil
+		if err == nil && s.mu.closed {
+			err = status.Error(codes.Unavailable, "kv: connection pool closed")
 		}
-		s.mu.Unlock()
+		if err != nil {
+			cancel()
+			op.err = err
+			return
+		}
+		sc := &streamConn{stream: stream, cancel: cancel, pending: map[uint64]chan *serverpb.BatchStreamResponse{}, done: make(chan struct{})}
+		s.mu.cur, op.sc = sc, sc
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer close(sc.done)
+			sc.receive()
+			s.mu.Lock()
+			if s.mu.cur == sc {
+				s.mu.cur = nil
+			}
+			s.mu.Unlock()
+		}()
 	}()
-	return sc, nil
+	return op
 }
 
 // call runs one Batch on the stream.
@@ -136,7 +178,7 @@ func (s *batchStream) call(ctx context.Context, cl serverpb.InternalClient, ba *
 	if err := ctx.Err(); err != nil {
 		return nil, status.FromContextError(err).Err()
 	}
-	sc, err := s.conn(cl)
+	sc, err := s.conn(ctx, cl)
 	if err != nil {
 		return nil, err
 	}

@@ -243,3 +243,48 @@ func TestBatchStreamFallsBackToUnary(t *testing.T) {
 		t.Fatalf("%d unary calls, want 3", u)
 	}
 }
+
+// TestBatchStreamOpenHonorsDeadline: while the node does not answer (its
+// TCP port accepts, nothing speaks), a call gives up when its own context
+// ends, not when gRPC's connect timeout does; closing the pool stops the
+// open still in progress.
+func TestBatchStreamOpenHonorsDeadline(t *testing.T) {
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	var conns []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+	}()
+	p := NewPool()
+	cl, err := p.Internal(lis.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := cl.Batch(ctx, getBatch("k")); status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("a call to a silent node: %v, want DeadlineExceeded (its own deadline)", err)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
