@@ -233,22 +233,31 @@ func readGetMVCC(r pebble.Reader, key []byte, ts Timestamp) (value []byte, vts T
 		}
 		return nil, 0, ErrNotFound
 	}
-	_, vts, err = DecodeKey(it.Key())
-	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %w", ErrCorrupt, err)
-	}
-	raw, err := it.ValueAndErr()
-	if err != nil {
-		return nil, 0, fmt.Errorf("engine: get: %w", err)
-	}
-	v, live, err := decodeMVCCValue(raw)
+	v, vts, live, err := currentVersion(it)
 	if err != nil {
 		return nil, 0, err
 	}
 	if !live {
 		return nil, 0, ErrNotFound
 	}
-	return append([]byte{}, v...), vts, nil
+	return v, vts, nil
+}
+
+// currentVersion decodes the version under the iterator: a copy of its
+// value, its timestamp, and whether it is live (not a tombstone).
+func currentVersion(it *pebble.Iterator) (value []byte, vts Timestamp, live bool, err error) {
+	if _, vts, err = DecodeKey(it.Key()); err != nil {
+		return nil, 0, false, fmt.Errorf("%w: %w", ErrCorrupt, err)
+	}
+	raw, err := it.ValueAndErr()
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("engine: get: %w", err)
+	}
+	v, live, err := decodeMVCCValue(raw)
+	if err != nil || !live {
+		return nil, 0, false, err
+	}
+	return append([]byte{}, v...), vts, true, nil
 }
 
 // KeyRead is what Reader.GetKey finds of one user key. Its slices are the
@@ -287,46 +296,23 @@ func readGetKey(r pebble.Reader, key []byte, ts Timestamp) (out KeyRead, err err
 	if ts == 0 {
 		return out, iterError(it)
 	}
-	// Step over a few versions newer than ts before seeking past them.
+	// Step over a few versions newer than ts, then seek past the rest.
 	for i := 0; valid; i++ {
 		_, vts, err := DecodeKey(it.Key())
 		if err != nil {
 			return KeyRead{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
 		}
 		if vts <= ts {
-			break
+			out.Value, out.Timestamp, out.Found, err = currentVersion(it)
+			return out, err
 		}
 		if i < seekNextsBeforeSeek {
 			valid = it.Next()
 		} else {
 			valid = it.SeekGE(EncodeKey(nil, key, ts))
-			if valid {
-				if _, vts, err = DecodeKey(it.Key()); err != nil {
-					return KeyRead{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
-				}
-			}
-			break
 		}
 	}
-	if !valid {
-		return out, iterError(it)
-	}
-	_, vts, err := DecodeKey(it.Key())
-	if err != nil {
-		return KeyRead{}, fmt.Errorf("%w: %w", ErrCorrupt, err)
-	}
-	raw, err := it.ValueAndErr()
-	if err != nil {
-		return KeyRead{}, fmt.Errorf("engine: get: %w", err)
-	}
-	v, live, err := decodeMVCCValue(raw)
-	if err != nil {
-		return KeyRead{}, err
-	}
-	if live {
-		out.Value, out.Timestamp, out.Found = append([]byte{}, v...), vts, true
-	}
-	return out, nil
+	return out, iterError(it)
 }
 
 // mvccScanner holds the state of one MVCC scan.
