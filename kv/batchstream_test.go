@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -52,6 +54,8 @@ func (e *echoNode) batch(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Batc
 			return nil, status.Error(codes.Internal, "boom")
 		case "unavailable":
 			return nil, status.Error(codes.Unavailable, "down")
+		case "goroutine":
+			k = goroutineID()
 		}
 		out.Responses = append(out.Responses, &kvpb.Response{Value: &kvpb.Response_Get{Get: &kvpb.GetResponse{Found: true, Value: []byte(k)}}})
 	}
@@ -157,6 +161,41 @@ func TestBatchStreamMultiplexes(t *testing.T) {
 	}
 	if u := e.unary.Load(); u != 1 {
 		t.Fatalf("a scan made %d unary calls, want 1", u)
+	}
+}
+
+// goroutineID is the id of the calling goroutine, from its stack's header
+// ("goroutine 17 [running]:").
+func goroutineID() string {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	id, _, _ := strings.Cut(strings.TrimPrefix(string(buf), "goroutine "), " ")
+	return id
+}
+
+// TestBatchStreamReusesWorkers: calls one after the other on a stream are
+// served by the same goroutine, which is waiting for work when the next
+// one comes, rather than each by a new goroutine whose stack grows anew.
+func TestBatchStreamReusesWorkers(t *testing.T) {
+	p, addr := startEchoNode(t, &echoNode{})
+	cl, err := p.Internal(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const calls = 20
+	seen := map[string]bool{}
+	for range calls {
+		resp, err := cl.Batch(context.Background(), getBatch("goroutine"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen[echoed(resp)] = true
+	}
+	// A goroutine per call makes 20 distinct ids. Reuse makes one, or a
+	// few if a call arrives before its predecessor's worker is back to
+	// waiting.
+	if len(seen) > calls/2 {
+		t.Fatalf("%d calls were served by %d goroutines", calls, len(seen))
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -285,8 +286,13 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.hub = hub
 	// The raft transport's options (64 MiB messages, frequent client pings
-	// to notice dead peers) suit the kv and admin services too.
-	s.grpc = grpc.NewServer(append(replication.ServerOptions(), rpcauth.ServerOptions(s.secret)...)...)
+	// to notice dead peers) suit the kv and admin services too. Stream
+	// workers serve calls on goroutines that outlive one call (gRPC spawns
+	// more when they are all busy), so a call does not grow a fresh
+	// goroutine's stack.
+	opts := append(replication.ServerOptions(), rpcauth.ServerOptions(s.secret)...)
+	opts = append(opts, grpc.NumStreamWorkers(uint32(runtime.GOMAXPROCS(0))))
+	s.grpc = grpc.NewServer(opts...)
 	hub.Register(s.grpc)
 	internal := &internalServer{s: s}
 	serverpb.RegisterInternalServer(s.grpc, internal)

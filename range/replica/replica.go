@@ -240,6 +240,16 @@ func (r *Replica) Desc() *kvpb.RangeDescriptor {
 	return proto.Clone(r.mu.desc).(*kvpb.RangeDescriptor)
 }
 
+// desc returns the current descriptor itself, nil if not initialized, for
+// the request path, which only reads it: the applier and a snapshot's
+// restore replace the descriptor with another, never change it in place,
+// so the one returned stays as it was. Never modify it.
+func (r *Replica) desc() *kvpb.RangeDescriptor {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mu.desc
+}
+
 // Applied returns the last applied raft index.
 func (r *Replica) Applied() uint64 {
 	r.mu.Lock()

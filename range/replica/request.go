@@ -66,7 +66,7 @@ func (r *Replica) Execute(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Bat
 }
 
 func (r *Replica) checkKeys(reqs []*kvpb.Request) error {
-	desc := r.Desc()
+	desc := r.desc()
 	if desc == nil {
 		return kvpb.NewRangeNotFound(r.id)
 	}
@@ -280,7 +280,7 @@ func (r *Replica) read(ctx context.Context, reqs []*kvpb.Request) (*kvpb.BatchRe
 	if err := r.checkKeys(reqs); err != nil {
 		return nil, err
 	}
-	desc := r.Desc()
+	desc := r.desc()
 	out := &kvpb.BatchResponse{Responses: make([]*kvpb.Response, 0, len(reqs))}
 	for _, req := range reqs {
 		switch v := req.Value.(type) {
