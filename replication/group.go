@@ -154,6 +154,12 @@ func NodeIDOf(id raft.ServerID) uint64 {
 	return n
 }
 
+// logCacheEntries is how many of a group's newest log entries raft keeps
+// in memory (raft.LogCache). Raft reads an entry back right after storing
+// it, so a few dozen cover the steady state; the cache keeps its entries
+// while the group is idle, which bounds it low.
+const logCacheEntries = 64
+
 // OpenGroup starts the group's raft instance on existing or empty state. An
 // empty group waits to be bootstrapped (Bootstrap) or to be contacted by a
 // leader that added it.
@@ -199,7 +205,14 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 	// must not wipe it by restoring an older snapshot.
 	rc.NoSnapshotRestoreOnStart = true
 	rc.Logger = hl
-	r, err := raft.NewRaft(rc, cfg.FSM, logs, logs, snaps, tr)
+	// Raft reads back every entry it appends: the leader to send it to each
+	// follower, a follower to apply it. The cache serves the newest
+	// entries from memory rather than from the engine.
+	cached, err := raft.NewLogCache(logCacheEntries, logs)
+	if err != nil {
+		return nil, err
+	}
+	r, err := raft.NewRaft(rc, cfg.FSM, cached, logs, snaps, tr)
 	if err != nil {
 		_ = tr.Close()
 		return nil, fmt.Errorf("replication: start r%d: %w", cfg.ID, err)
