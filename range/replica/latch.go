@@ -46,6 +46,12 @@ func (l *latches) acquire(keys [][]byte) func() {
 // wait blocks while any latched key is in [start, end) (end nil: the key
 // start alone), or until ctx ends.
 func (l *latches) wait(ctx context.Context, start, end []byte) error {
+	l.mu.Lock()
+	busy := l.busyLocked(start, end)
+	l.mu.Unlock()
+	if !busy {
+		return nil // the common case: no watcher of ctx to set up
+	}
 	stop := context.AfterFunc(ctx, func() {
 		l.mu.Lock()
 		l.cond.Broadcast()
