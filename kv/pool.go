@@ -56,6 +56,10 @@ func NewPool(opts ...grpc.DialOption) *Pool {
 func (p *Pool) Conn(addr string) (*grpc.ClientConn, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.connLocked(addr)
+}
+
+func (p *Pool) connLocked(addr string) (*grpc.ClientConn, error) {
 	if p.mu.closed {
 		return nil, fmt.Errorf("kv: connection pool closed")
 	}
@@ -70,25 +74,28 @@ func (p *Pool) Conn(addr string) (*grpc.ClientConn, error) {
 	return c, nil
 }
 
-// Internal returns an Internal service client for addr.
+// Internal returns an Internal service client for addr: in process for
+// this node's own address, else with Batch on the node's stream. One
+// lookup under the pool's lock: it runs on every call to another node.
 func (p *Pool) Internal(addr string) (serverpb.InternalClient, error) {
-	c, err := p.Conn(addr)
+	l := p.local.Load()
+	local := l != nil && addr == l.addr
+	p.mu.Lock()
+	c, err := p.connLocked(addr)
+	var s *batchStream
+	if err == nil && !local {
+		if s = p.mu.streams[addr]; s == nil {
+			s = &batchStream{}
+			p.mu.streams[addr] = s
+		}
+	}
+	p.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
 	cl := serverpb.NewInternalClient(c)
-	if l := p.local.Load(); l != nil && addr == l.addr {
+	if local {
 		return localInternal{InternalClient: cl, srv: l.srv}, nil
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	s := p.mu.streams[addr]
-	if s == nil {
-		if p.mu.closed {
-			return nil, fmt.Errorf("kv: connection pool closed")
-		}
-		s = &batchStream{}
-		p.mu.streams[addr] = s
 	}
 	return streamInternal{InternalClient: cl, s: s}, nil
 }
