@@ -237,6 +237,12 @@ func TestMetricsCountSyncs(t *testing.T) {
 		t.Fatalf("pebble metrics missing: %+v", m)
 	}
 	t.Logf("%d WAL syncs for %d synced commits; metrics %+v", syncs, commits, m)
+	if err := e.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if after := e.Metrics(); after.TableBytesWritten <= m.TableBytesWritten || after.Flushes <= m.Flushes {
+		t.Fatalf("a flush wrote %d sstable bytes (%d flushes)", after.TableBytesWritten-m.TableBytesWritten, after.Flushes-m.Flushes)
+	}
 }
 
 func TestCheckpoint(t *testing.T) {

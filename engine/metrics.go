@@ -35,6 +35,10 @@ type Metrics struct {
 	CompactionsInProgress int64
 	CompactionDebtBytes   uint64
 	Ingests               uint64
+	// TableBytesWritten is the bytes flushes and compactions wrote to
+	// sstables; over WALBytesWritten it is the write amplification of the
+	// LSM (entries deleted while still in a memtable are never written).
+	TableBytesWritten uint64
 	// BlockCacheSizeBytes, BlockCacheHits and BlockCacheMisses describe the
 	// block cache.
 	BlockCacheSizeBytes int64
@@ -69,6 +73,8 @@ func (e *Engine) Metrics() Metrics {
 	m.CompactionsInProgress = pm.Compact.NumInProgress
 	m.CompactionDebtBytes = pm.Compact.EstimatedDebt
 	m.Ingests = pm.Ingest.Count
+	total := pm.Total()
+	m.TableBytesWritten = total.TableBytesFlushed + total.TableBytesCompacted
 	m.BlockCacheSizeBytes = pm.BlockCache.Size
 	m.BlockCacheHits = pm.BlockCache.Hits
 	m.BlockCacheMisses = pm.BlockCache.Misses

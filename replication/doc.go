@@ -8,8 +8,9 @@
 //   - Hub and GroupTransport: one gRPC connection per peer node carries
 //     every group; each message names its group; a message for a group the
 //     node does not run gets an error reply at once.
-//   - Group: a raft instance with our timing, file snapshots, and errors
-//     translated into this package's (ErrNotLeader, ...).
+//   - Group: a raft instance with our timing, snapshots (exportingStore:
+//     taking one records no data, sending one exports the FSM's current
+//     state), and errors translated into this package's (ErrNotLeader, ...).
 //
 // The FSM (package range/replica) keeps its state, applied index included,
 // in the same engine; groups start with NoSnapshotRestoreOnStart so a restart

@@ -35,8 +35,11 @@ type Timing struct {
 	LeaderLeaseTimeout time.Duration
 	CommitTimeout      time.Duration
 	// SnapshotThreshold is how many entries since the last snapshot trigger
-	// a new one; TrailingLogs is how many entries are kept after it, so that
-	// a follower a little behind catches up from the log.
+	// a new one (checked every SnapshotInterval to twice that);
+	// TrailingLogs is how many entries are kept after it, so that a
+	// follower a little behind catches up from the log. With an Export,
+	// snapshots are cheap to take, and the log is best truncated before
+	// Pebble flushes its entries.
 	SnapshotThreshold uint64
 	TrailingLogs      uint64
 	SnapshotInterval  time.Duration
@@ -51,9 +54,9 @@ func DefaultTiming() Timing {
 		ElectionTimeout:    800 * time.Millisecond,
 		LeaderLeaseTimeout: 400 * time.Millisecond,
 		CommitTimeout:      20 * time.Millisecond,
-		SnapshotThreshold:  8192,
-		TrailingLogs:       10240,
-		SnapshotInterval:   30 * time.Second,
+		SnapshotThreshold:  1024,
+		TrailingLogs:       1024,
+		SnapshotInterval:   5 * time.Second,
 	}
 }
 
@@ -64,7 +67,9 @@ type GroupConfig struct {
 	LocalAddr raft.ServerAddress // this node's rpc address
 	Engine    *engine.Engine
 	Hub       *Hub
-	FSM       raft.FSM
+	// FSM is the group's state machine. One that is an Exporter gets lazy
+	// snapshots (exportingStore).
+	FSM raft.FSM
 	// SnapshotDir holds the group's raft snapshots (a directory per group).
 	SnapshotDir string
 	Timing      Timing
@@ -176,9 +181,13 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 		return nil, fmt.Errorf("replication: snapshot dir of r%d: %w", cfg.ID, err)
 	}
 	hl := newHCLogger(logger.With("range", uint64(cfg.ID)))
-	snaps, err := raft.NewFileSnapshotStoreWithLogger(cfg.SnapshotDir, 1, hl)
+	files, err := raft.NewFileSnapshotStoreWithLogger(cfg.SnapshotDir, 1, hl)
 	if err != nil {
 		return nil, fmt.Errorf("replication: snapshot store of r%d: %w", cfg.ID, err)
+	}
+	var snaps raft.SnapshotStore = files
+	if ex, ok := cfg.FSM.(Exporter); ok {
+		snaps = &exportingStore{FileSnapshotStore: files, dir: cfg.SnapshotDir, export: ex.ExportState}
 	}
 	tr, err := cfg.Hub.Transport(cfg.ID)
 	if err != nil {

@@ -93,6 +93,9 @@ var (
 	descSyncs = prometheus.NewDesc("shard_store_wal_fsyncs_total", "Fsyncs of the store's write-ahead log.", nil, nil)
 	descSyncd = prometheus.NewDesc("shard_store_synced_commits_total",
 		"Batches committed durably (raft log appends among them); over shard_store_wal_fsyncs_total: writes per fsync.", nil, nil)
+	descWALBytes = prometheus.NewDesc("shard_store_wal_bytes_total", "Bytes written to the store's write-ahead log.", nil, nil)
+	descSSTBytes = prometheus.NewDesc("shard_store_sstable_bytes_written_total",
+		"Bytes the store's flushes and compactions wrote to sstables; over shard_store_wal_bytes_total: the LSM's write amplification.", nil, nil)
 )
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -102,6 +105,8 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descStore
 	ch <- descSyncs
 	ch <- descSyncd
+	ch <- descWALBytes
+	ch <- descSSTBytes
 }
 
 func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -127,6 +132,8 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descStore, prometheus.GaugeValue, float64(em.DiskUsageBytes))
 	ch <- prometheus.MustNewConstMetric(descSyncs, prometheus.CounterValue, float64(em.WALSyncs))
 	ch <- prometheus.MustNewConstMetric(descSyncd, prometheus.CounterValue, float64(em.SyncedBatchCommits))
+	ch <- prometheus.MustNewConstMetric(descWALBytes, prometheus.CounterValue, float64(em.WALBytesWritten))
+	ch <- prometheus.MustNewConstMetric(descSSTBytes, prometheus.CounterValue, float64(em.TableBytesWritten))
 }
 
 func voterCount(d *kvpb.RangeDescriptor) int {

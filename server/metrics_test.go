@@ -78,13 +78,17 @@ func TestMetrics(t *testing.T) {
 	c.Split([]byte("m/5"))
 	got := scrape(t, c.Server(1).HTTPAddr())
 	for _, want := range []string{"shard_ranges", "shard_leaders", "shard_ranges_under_replicated", "shard_store_bytes",
-		"shard_raft_apply_latency_seconds_count", "shard_txn_commit_latency_seconds{path=1pc}_count", "shard_tso_latency_seconds_count"} {
+		"shard_raft_apply_latency_seconds_count", "shard_txn_commit_latency_seconds{path=1pc}_count", "shard_tso_latency_seconds_count",
+		"shard_store_sstable_bytes_written_total"} {
 		if _, ok := got[want]; !ok {
 			t.Errorf("no %s in /metrics", want)
 		}
 	}
 	if syncs, commits := got["shard_store_wal_fsyncs_total"], got["shard_store_synced_commits_total"]; syncs < 1 || commits < 1 {
 		t.Errorf("fsyncs %v, synced commits %v: the writes were durable, so neither can be 0", syncs, commits)
+	}
+	if got["shard_store_wal_bytes_total"] <= 0 {
+		t.Errorf("WAL bytes %v after durable writes", got["shard_store_wal_bytes_total"])
 	}
 	if got["shard_ranges"] < 2 || got["shard_store_bytes"] <= 0 || got["shard_txn_commit_latency_seconds{path=1pc}_count"] < 20 ||
 		got["shard_tso_latency_seconds_count"] < 1 {

@@ -23,7 +23,11 @@
 //     failure during apply could differ between replicas and panics.
 //   - An entry is applied at most once: entries at or below the stored
 //     applied index are skipped (raft replays the log after a restart with
-//     NoSnapshotRestoreOnStart).
+//     NoSnapshotRestoreOnStart, and after a restored snapshot whose export
+//     was taken later than the index raft recorded for it).
+//   - A raft snapshot (Snapshot) records no data; ExportState writes the
+//     state a follower is sent, read from one Pebble snapshot so that its
+//     applied index, descriptor and span agree while applies go on.
 //   - Versions of a key only grow: a command's write timestamp is
 //     max(proposed, last applied + 1), so a new leader with a slower clock
 //     cannot write under an older version.

@@ -19,7 +19,7 @@ import (
 // gcKey holds the replica's GC threshold (8 bytes), written with each GC.
 func gcKey(id uint64) []byte { return keys.ReplicaKey(id, keys.ReplicaGCSuffix, nil) }
 
-func loadGCThreshold(eng *engine.Engine, id uint64) (engine.Timestamp, error) {
+func loadGCThreshold(eng engine.Reader, id uint64) (engine.Timestamp, error) {
 	v, err := eng.Get(gcKey(id))
 	if errors.Is(err, engine.ErrNotFound) {
 		return 0, nil

@@ -695,6 +695,9 @@ func (s *memSink) ID() string    { return "mem" }
 func (s *memSink) Close() error  { s.closed = true; return nil }
 func (s *memSink) Cancel() error { s.canceled = true; return nil }
 
+// persist takes a raft snapshot of r, which records no data, and returns
+// what replication's snapshot store would send for it: an export of r's
+// current state.
 func persist(t testing.TB, r *Replica) []byte {
 	t.Helper()
 	snap, err := r.Snapshot()
@@ -706,10 +709,14 @@ func persist(t testing.TB, r *Replica) []byte {
 	if err := snap.Persist(&sink); err != nil {
 		t.Fatal(err)
 	}
-	if !sink.closed || sink.canceled {
-		t.Fatalf("sink closed %v canceled %v", sink.closed, sink.canceled)
+	if !sink.closed || sink.canceled || sink.Len() != 0 {
+		t.Fatalf("sink closed %v canceled %v, %d bytes", sink.closed, sink.canceled, sink.Len())
 	}
-	return sink.Bytes()
+	var out bytes.Buffer
+	if err := r.ExportState(&out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
 }
 
 func restore(r *Replica, b []byte) error { return r.Restore(io.NopCloser(bytes.NewReader(b))) }
@@ -822,4 +829,55 @@ func TestSnapshotMakesAppliedStateDurable(t *testing.T) {
 		t.Fatalf("applied %d after a crash following the snapshot, want 20", got)
 	}
 	wantValue(t, crashed, "k20", "v")
+}
+
+// TestExportStateDuringApplies: a snapshot is exported while the leader
+// keeps applying (replication's store exports when it sends one), so the
+// applied index it names must be the one its data is at: the receiver
+// skips the entries up to that index.
+func TestExportStateDuringApplies(t *testing.T) {
+	src := openEngine(t, vfs.NewMem())
+	r := open(t, src, 5, testDesc(5, "a", "z", 1), nil)
+	const n = 300
+	exports := make(chan []byte, 1000)
+	done := make(chan struct{})
+	go func() {
+		defer close(exports)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			var b bytes.Buffer
+			if err := r.ExportState(&b); err != nil {
+				t.Error(err)
+				return
+			}
+			exports <- b.Bytes()
+		}
+	}()
+	for i := uint64(1); i <= n; i++ {
+		mustOK(t, apply1(t, r, i, writes(i, put(fmt.Sprintf("k%03d", i), "v"))))
+	}
+	close(done)
+	seen := map[uint64]bool{}
+	for b := range exports {
+		dst := openEngine(t, vfs.NewMem())
+		r2 := open(t, dst, 5, testDesc(5, "a", "z", 1), nil)
+		if err := restore(r2, b); err != nil {
+			t.Fatal(err)
+		}
+		applied, _ := state(r2)
+		seen[applied] = true
+		for i := uint64(1); i <= n; i++ {
+			_, _, found := read(t, dst, fmt.Sprintf("k%03d", i))
+			if found != (i <= applied) {
+				t.Fatalf("export at applied index %d: k%03d found %v", applied, i, found)
+			}
+		}
+	}
+	if len(seen) < 2 {
+		t.Fatalf("exports at %d distinct indexes: none raced the applies", len(seen))
+	}
 }

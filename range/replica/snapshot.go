@@ -12,6 +12,7 @@ import (
 
 	"github.com/shardingsystem/shard/engine"
 	"github.com/shardingsystem/shard/kvpb"
+	"github.com/shardingsystem/shard/replication"
 )
 
 // A raft snapshot of a range is a header followed by the engine's export of
@@ -22,21 +23,15 @@ const snapMagic = "shardsnp2"
 
 var errBadSnapshot = errors.New("replica: malformed snapshot")
 
-type fsmSnapshot struct {
-	snap    *engine.Snapshot
-	desc    *kvpb.RangeDescriptor
-	applied uint64
-	lastTS  engine.Timestamp
-	gc      engine.Timestamp
-}
-
-// Snapshot captures the replica's state cheaply: a Pebble snapshot plus the
-// descriptor and applied index. Raft compacts its log after the snapshot is
-// persisted, so the applied state must be durable first: a synced rewrite of
-// it makes everything applied so far durable (the WAL is sequential).
+// Snapshot marks how far raft may truncate the log: the replica's state is
+// durable in the engine on its own, so the snapshot records no data, and
+// replication's snapshot store calls ExportState when it sends one to a
+// follower. Raft truncates its log after the snapshot is persisted, so the
+// applied state must be durable first: a synced rewrite of it makes
+// everything applied so far durable (the WAL is sequential).
 func (r *Replica) Snapshot() (raft.FSMSnapshot, error) {
 	r.mu.Lock()
-	desc, applied, lastTS, gc := r.mu.desc, r.mu.applied, r.mu.lastTS, r.mu.gcThreshold
+	desc, applied, lastTS := r.mu.desc, r.mu.applied, r.mu.lastTS
 	r.mu.Unlock()
 	if desc == nil {
 		return nil, ErrNotInitialized
@@ -49,42 +44,59 @@ func (r *Replica) Snapshot() (raft.FSMSnapshot, error) {
 	if err := b.Commit(true); err != nil {
 		return nil, fmt.Errorf("replica: r%d: sync before snapshot: %w", r.id, err)
 	}
-	return &fsmSnapshot{snap: r.eng.NewSnapshot(), desc: desc, applied: applied, lastTS: lastTS, gc: gc}, nil
+	return markSnapshot{}, nil
 }
 
-// Persist streams the header and the span into sink.
-func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	err := s.write(sink)
+// A replica's group gets lazy snapshots: see replication.Exporter.
+var _ replication.Exporter = (*Replica)(nil)
+
+// markSnapshot is a snapshot with no data (see Snapshot).
+type markSnapshot struct{}
+
+func (markSnapshot) Persist(sink raft.SnapshotSink) error { return sink.Close() }
+func (markSnapshot) Release()                             {}
+
+// ExportState writes the replica's current state in the format Restore
+// reads: the applied state, GC threshold and descriptor as of one Pebble
+// snapshot, then the descriptor's span from it. It may run concurrently
+// with applies (replication.Exporter): an apply batch writes its effects,
+// applied index and descriptor together, so the snapshot holds all of one
+// batch or none of it.
+func (r *Replica) ExportState(w io.Writer) error {
+	snap := r.eng.NewSnapshot()
+	defer snap.Close()
+	v, err := snap.Get(appliedKey(r.id))
 	if err != nil {
-		_ = sink.Cancel()
-		return err
+		return fmt.Errorf("replica: r%d: export: applied state: %w", r.id, err)
 	}
-	return sink.Close()
-}
-
-func (s *fsmSnapshot) write(w io.Writer) error {
-	bw := bufio.NewWriterSize(w, 256<<10)
-	enc, err := proto.Marshal(s.desc)
+	if len(v) != 16 {
+		return fmt.Errorf("replica: r%d: export: corrupt applied state (%d bytes)", r.id, len(v))
+	}
+	enc, err := snap.Get(DescriptorKey(r.id))
 	if err != nil {
-		return err
+		return fmt.Errorf("replica: r%d: export: descriptor: %w", r.id, err)
+	}
+	desc := &kvpb.RangeDescriptor{}
+	if err := proto.Unmarshal(enc, desc); err != nil {
+		return fmt.Errorf("replica: r%d: export: corrupt descriptor: %w", r.id, err)
+	}
+	gc, err := loadGCThreshold(snap, r.id)
+	if err != nil {
+		return fmt.Errorf("replica: r%d: export: gc threshold: %w", r.id, err)
 	}
 	hdr := []byte(snapMagic)
-	hdr = binary.BigEndian.AppendUint64(hdr, s.applied)
-	hdr = binary.BigEndian.AppendUint64(hdr, uint64(s.lastTS))
-	hdr = binary.BigEndian.AppendUint64(hdr, uint64(s.gc))
+	hdr = append(hdr, v...) // applied:8 | lastTS:8
+	hdr = binary.BigEndian.AppendUint64(hdr, uint64(gc))
 	hdr = binary.BigEndian.AppendUint32(hdr, uint32(len(enc)))
 	hdr = append(hdr, enc...)
-	if _, err := bw.Write(hdr); err != nil {
+	if _, err := w.Write(hdr); err != nil {
 		return err
 	}
-	if _, err := s.snap.ExportSpan(s.desc.StartKey, s.desc.EndKey, bw); err != nil {
-		return fmt.Errorf("replica: export r%d: %w", s.desc.RangeId, err)
+	if _, err := snap.ExportSpan(desc.StartKey, desc.EndKey, w); err != nil {
+		return fmt.Errorf("replica: export r%d: %w", r.id, err)
 	}
-	return bw.Flush()
+	return nil
 }
-
-// Release frees the Pebble snapshot.
-func (s *fsmSnapshot) Release() { _ = s.snap.Close() }
 
 // Restore replaces the replica's span and state with a snapshot's. The data
 // is ingested atomically; the descriptor and applied index are written after
