@@ -68,3 +68,7 @@ func localStatus(err error) error {
 func (l localInternal) Batch(ctx context.Context, in *kvpb.BatchRequest, _ ...grpc.CallOption) (*kvpb.BatchResponse, error) {
 	return callLocal(ctx, in, l.srv.Batch)
 }
+
+func (l localInternal) GetTimestamps(ctx context.Context, in *serverpb.GetTimestampsRequest, _ ...grpc.CallOption) (*serverpb.GetTimestampsResponse, error) {
+	return callLocal(ctx, in, l.srv.GetTimestamps)
+}
