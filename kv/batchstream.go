@@ -16,18 +16,18 @@ import (
 	"github.com/shardingsystem/shard/serverpb"
 )
 
-// Batch calls to another node travel on one long-lived Internal.BatchStream
-// stream per node, many at once, each request with an id that its response
-// carries back (server/internal.go). A unary gRPC call costs an HTTP/2
-// stream of its own: headers both ways, a server goroutine whose stack
-// grows from scratch, per-call credentials and interceptors; on the stream
-// a call is one message each way.
+// Batch and GetTimestamps calls to another node travel on one long-lived
+// Internal.BatchStream stream per node, many at once, each request with an
+// id that its response carries back (server/internal.go). A unary gRPC
+// call costs an HTTP/2 stream of its own: headers both ways, a server
+// goroutine whose stack grows from scratch, per-call credentials and
+// interceptors; on the stream a call is one message each way.
 //
 // A call behaves as the unary one would:
 //   - the caller's deadline travels with the request (timeout_us) and
 //     bounds the server's handler; the caller stops waiting when its
 //     context ends;
-//   - a failed Batch comes back as the same gRPC status;
+//   - a failed call comes back as the same gRPC status;
 //   - a broken stream fails the calls in flight with codes.Unavailable (as
 //     a broken connection fails unary calls: their outcome is unknown),
 //     and the next call opens a new stream.
@@ -36,8 +36,8 @@ import (
 // every other response on the stream. So does everything when the node
 // does not serve BatchStream.
 
-// streamInternal is the Internal client of a remote node with Batch on its
-// stream.
+// streamInternal is the Internal client of a remote node with Batch and
+// GetTimestamps on its stream.
 type streamInternal struct {
 	serverpb.InternalClient
 	s *batchStream
@@ -46,15 +46,34 @@ type streamInternal struct {
 var _ serverpb.InternalClient = streamInternal{}
 
 func (c streamInternal) Batch(ctx context.Context, in *kvpb.BatchRequest, opts ...grpc.CallOption) (*kvpb.BatchResponse, error) {
-	if !streamable(in) || c.s.unsupported.Load() {
-		return c.InternalClient.Batch(ctx, in, opts...)
+	unary := func() (*kvpb.BatchResponse, error) { return c.InternalClient.Batch(ctx, in, opts...) }
+	if !streamable(in) {
+		return unary()
 	}
-	resp, err := c.s.call(ctx, c.InternalClient, in)
+	return onStream(ctx, c, &serverpb.BatchStreamRequest{Batch: in}, (*serverpb.BatchStreamResponse).GetBatch, unary)
+}
+
+func (c streamInternal) GetTimestamps(ctx context.Context, in *serverpb.GetTimestampsRequest, opts ...grpc.CallOption) (*serverpb.GetTimestampsResponse, error) {
+	unary := func() (*serverpb.GetTimestampsResponse, error) {
+		return c.InternalClient.GetTimestamps(ctx, in, opts...)
+	}
+	return onStream(ctx, c, &serverpb.BatchStreamRequest{Timestamps: in}, (*serverpb.BatchStreamResponse).GetTimestamps, unary)
+}
+
+// onStream makes the call req on c's stream and returns the response get
+// picks from its answer; or makes it unary when the node does not serve
+// BatchStream.
+func onStream[Resp any](ctx context.Context, c streamInternal, req *serverpb.BatchStreamRequest,
+	get func(*serverpb.BatchStreamResponse) Resp, unary func() (Resp, error)) (Resp, error) {
+	if c.s.unsupported.Load() {
+		return unary()
+	}
+	resp, err := c.s.call(ctx, c.InternalClient, req)
 	if status.Code(err) == codes.Unimplemented {
 		c.s.unsupported.Store(true)
-		return c.InternalClient.Batch(ctx, in, opts...)
+		return unary()
 	}
-	return resp, err
+	return get(resp), err
 }
 
 // streamable reports a batch whose response is small: no scans.
@@ -173,8 +192,9 @@ func (s *batchStream) openLocked(cl serverpb.InternalClient) *streamOpen {
 	return op
 }
 
-// call runs one Batch on the stream.
-func (s *batchStream) call(ctx context.Context, cl serverpb.InternalClient, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
+// call runs one call (req without its id and timeout) on the stream and
+// returns its response, whose code is OK.
+func (s *batchStream) call(ctx context.Context, cl serverpb.InternalClient, req *serverpb.BatchStreamRequest) (*serverpb.BatchStreamResponse, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, status.FromContextError(err).Err()
 	}
@@ -182,7 +202,6 @@ func (s *batchStream) call(ctx context.Context, cl serverpb.InternalClient, ba *
 	if err != nil {
 		return nil, err
 	}
-	req := &serverpb.BatchStreamRequest{Batch: ba}
 	if d, ok := ctx.Deadline(); ok {
 		left := time.Until(d)
 		if left <= 0 {
@@ -210,7 +229,7 @@ func (s *batchStream) call(ctx context.Context, cl serverpb.InternalClient, ba *
 		if r.Code != uint32(codes.OK) {
 			return nil, status.Error(codes.Code(r.Code), r.Message)
 		}
-		return r.Batch, nil
+		return r, nil
 	case <-ctx.Done():
 		sc.forget(req.Id)
 		return nil, status.FromContextError(ctx.Err()).Err()
@@ -307,7 +326,13 @@ func (sc *streamConn) failureLocked() error {
 // next request before it exits.
 const streamWorkerIdle = 5 * time.Second
 
-// ServeBatchStream serves the Batch calls of one BatchStream with batch:
+// StreamHandlers are the methods a BatchStream carries.
+type StreamHandlers struct {
+	Batch         func(context.Context, *kvpb.BatchRequest) (*kvpb.BatchResponse, error)
+	GetTimestamps func(context.Context, *serverpb.GetTimestampsRequest) (*serverpb.GetTimestampsResponse, error)
+}
+
+// ServeBatchStream serves the calls of one BatchStream with h:
 // requests run concurrently, each bounded by its timeout and by the
 // stream, and each response goes back as soon as it is ready. It returns
 // when the client closes the stream or it breaks, once every request in
@@ -319,7 +344,7 @@ const streamWorkerIdle = 5 * time.Second
 // worker exits after streamWorkerIdle without work. A goroutine per
 // request would grow a fresh stack for each (runtime.newstack was 5 % of
 // a leaseholder's CPU serving point selects).
-func ServeBatchStream(stream serverpb.Internal_BatchStreamServer, batch func(context.Context, *kvpb.BatchRequest) (*kvpb.BatchResponse, error)) error {
+func ServeBatchStream(stream serverpb.Internal_BatchStreamServer, h StreamHandlers) error {
 	ctx := stream.Context()
 	var sendMu sync.Mutex
 	serve := func(req *serverpb.BatchStreamRequest) {
@@ -327,12 +352,20 @@ func ServeBatchStream(stream serverpb.Internal_BatchStreamServer, batch func(con
 		if us := req.GetTimeoutUs(); us > 0 {
 			cctx, cancel = context.WithTimeout(ctx, time.Duration(us)*time.Microsecond)
 		}
-		resp, err := batch(cctx, req.GetBatch())
+		out := &serverpb.BatchStreamResponse{Id: req.GetId()}
+		var err error
+		switch {
+		case req.GetBatch() != nil:
+			out.Batch, err = h.Batch(cctx, req.GetBatch())
+		case req.GetTimestamps() != nil:
+			out.Timestamps, err = h.GetTimestamps(cctx, req.GetTimestamps())
+		default:
+			err = status.Error(codes.InvalidArgument, "kv: a stream request without a call")
+		}
 		cancel()
-		out := &serverpb.BatchStreamResponse{Id: req.GetId(), Batch: resp}
 		if err != nil {
 			st := status.Convert(err)
-			out.Batch, out.Code, out.Message = nil, uint32(st.Code()), st.Message()
+			out.Batch, out.Timestamps, out.Code, out.Message = nil, nil, uint32(st.Code()), st.Message()
 		}
 		sendMu.Lock()
 		_ = stream.Send(out) // fails only when the stream is gone

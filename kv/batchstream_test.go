@@ -26,9 +26,9 @@ type echoNode struct {
 	serverpb.UnimplementedInternalServer
 	noStream bool // BatchStream unimplemented, as on an older node
 
-	streams, unary atomic.Int32
-	release        chan struct{}
-	deadlines      chan time.Duration // how long the handler had, when asked
+	streams, unary, unaryTSO atomic.Int32
+	release                  chan struct{}
+	deadlines                chan time.Duration // how long the handler had, when asked
 }
 
 func (e *echoNode) Batch(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
@@ -62,12 +62,26 @@ func (e *echoNode) batch(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Batc
 	return out, nil
 }
 
+// GetTimestamps hands out count timestamps from 1000, or fails with
+// Unavailable when asked for 13.
+func (e *echoNode) GetTimestamps(ctx context.Context, req *serverpb.GetTimestampsRequest) (*serverpb.GetTimestampsResponse, error) {
+	e.unaryTSO.Add(1)
+	return e.timestamps(ctx, req)
+}
+
+func (e *echoNode) timestamps(_ context.Context, req *serverpb.GetTimestampsRequest) (*serverpb.GetTimestampsResponse, error) {
+	if req.Count == 13 {
+		return nil, status.Error(codes.Unavailable, "unlucky")
+	}
+	return &serverpb.GetTimestampsResponse{First: 1000, Count: req.Count}, nil
+}
+
 func (e *echoNode) BatchStream(stream serverpb.Internal_BatchStreamServer) error {
 	if e.noStream {
 		return status.Error(codes.Unimplemented, "method BatchStream not implemented")
 	}
 	e.streams.Add(1)
-	return ServeBatchStream(stream, e.batch)
+	return ServeBatchStream(stream, StreamHandlers{Batch: e.batch, GetTimestamps: e.timestamps})
 }
 
 // startEchoNode serves e on loopback and returns a pool whose Internal
@@ -261,6 +275,40 @@ func TestBatchStreamBreaks(t *testing.T) {
 		t.Fatalf("%d streams opened, want 2", s)
 	}
 	close(e.release)
+}
+
+// TestBatchStreamCarriesTimestamps: GetTimestamps calls share the stream
+// with batches, a handler's status comes back as it is, and a node without
+// BatchStream is asked unary.
+func TestBatchStreamCarriesTimestamps(t *testing.T) {
+	for _, noStream := range []bool{false, true} {
+		e := &echoNode{noStream: noStream}
+		p, addr := startEchoNode(t, e)
+		cl, err := p.Internal(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		for i := range 3 {
+			resp, err := cl.GetTimestamps(ctx, &serverpb.GetTimestampsRequest{Count: uint64(i + 1)})
+			if err != nil || resp.First != 1000 || resp.Count != uint64(i+1) {
+				t.Fatalf("no stream %v, call %d: %v, %v", noStream, i, resp, err)
+			}
+		}
+		if resp, err := cl.Batch(ctx, getBatch("k")); err != nil || echoed(resp) != "k" {
+			t.Fatalf("no stream %v: a batch after the timestamps: %q, %v", noStream, echoed(resp), err)
+		}
+		if _, err := cl.GetTimestamps(ctx, &serverpb.GetTimestampsRequest{Count: 13}); status.Code(err) != codes.Unavailable {
+			t.Fatalf("no stream %v: failing handler: %v, want Unavailable", noStream, err)
+		}
+		wantUnary := int32(0)
+		if noStream {
+			wantUnary = 4
+		}
+		if u := e.unaryTSO.Load(); u != wantUnary {
+			t.Fatalf("no stream %v: %d unary GetTimestamps calls, want %d", noStream, u, wantUnary)
+		}
+	}
 }
 
 // TestBatchStreamFallsBackToUnary: a node without BatchStream is called

@@ -38,7 +38,7 @@ func (i *internalServer) Batch(ctx context.Context, ba *kvpb.BatchRequest) (*kvp
 // BatchStream serves Batch calls multiplexed on one stream (see
 // kv/batchstream.go).
 func (i *internalServer) BatchStream(stream serverpb.Internal_BatchStreamServer) error {
-	return kv.ServeBatchStream(stream, i.Batch)
+	return kv.ServeBatchStream(stream, kv.StreamHandlers{Batch: i.Batch, GetTimestamps: i.GetTimestamps})
 }
 
 // batchResult puts a structured error into the response; other errors

@@ -3066,13 +3066,15 @@ func (x *AdminPrepareReplicaResponse) GetError() *kvpb.Error {
 	return nil
 }
 
-// BatchStreamRequest is one Batch call on a BatchStream.
+// BatchStreamRequest is one call on a BatchStream: a Batch (batch) or a
+// GetTimestamps (timestamps).
 type BatchStreamRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	// timeout_us is what is left of the caller's deadline (0: none).
-	TimeoutUs     int64              `protobuf:"varint,2,opt,name=timeout_us,json=timeoutUs,proto3" json:"timeout_us,omitempty"`
-	Batch         *kvpb.BatchRequest `protobuf:"bytes,3,opt,name=batch,proto3" json:"batch,omitempty"`
+	TimeoutUs     int64                 `protobuf:"varint,2,opt,name=timeout_us,json=timeoutUs,proto3" json:"timeout_us,omitempty"`
+	Batch         *kvpb.BatchRequest    `protobuf:"bytes,3,opt,name=batch,proto3" json:"batch,omitempty"`
+	Timestamps    *GetTimestampsRequest `protobuf:"bytes,4,opt,name=timestamps,proto3" json:"timestamps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3128,14 +3130,23 @@ func (x *BatchStreamRequest) GetBatch() *kvpb.BatchRequest {
 	return nil
 }
 
-// BatchStreamResponse answers the request with the same id: batch, or the
-// gRPC status Batch would have failed with (code not OK).
+func (x *BatchStreamRequest) GetTimestamps() *GetTimestampsRequest {
+	if x != nil {
+		return x.Timestamps
+	}
+	return nil
+}
+
+// BatchStreamResponse answers the request with the same id: the method's
+// response (batch or timestamps), or the gRPC status the unary call would
+// have failed with (code not OK).
 type BatchStreamResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	Batch         *kvpb.BatchResponse    `protobuf:"bytes,2,opt,name=batch,proto3" json:"batch,omitempty"`
 	Code          uint32                 `protobuf:"varint,3,opt,name=code,proto3" json:"code,omitempty"`
 	Message       string                 `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	Timestamps    *GetTimestampsResponse `protobuf:"bytes,5,opt,name=timestamps,proto3" json:"timestamps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3196,6 +3207,13 @@ func (x *BatchStreamResponse) GetMessage() string {
 		return x.Message
 	}
 	return ""
+}
+
+func (x *BatchStreamResponse) GetTimestamps() *GetTimestampsResponse {
+	if x != nil {
+		return x.Timestamps
+	}
+	return nil
 }
 
 var File_serverpb_server_proto protoreflect.FileDescriptor
@@ -3398,17 +3416,23 @@ const file_serverpb_server_proto_rawDesc = "" +
 	"\x1aAdminPrepareReplicaRequest\x12\x19\n" +
 	"\brange_id\x18\x01 \x01(\x04R\arangeId\"D\n" +
 	"\x1bAdminPrepareReplicaResponse\x12%\n" +
-	"\x05error\x18\x01 \x01(\v2\x0f.shard.kv.ErrorR\x05error\"q\n" +
+	"\x05error\x18\x01 \x01(\v2\x0f.shard.kv.ErrorR\x05error\"\xb5\x01\n" +
 	"\x12BatchStreamRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12\x1d\n" +
 	"\n" +
 	"timeout_us\x18\x02 \x01(\x03R\ttimeoutUs\x12,\n" +
-	"\x05batch\x18\x03 \x01(\v2\x16.shard.kv.BatchRequestR\x05batch\"\x82\x01\n" +
+	"\x05batch\x18\x03 \x01(\v2\x16.shard.kv.BatchRequestR\x05batch\x12B\n" +
+	"\n" +
+	"timestamps\x18\x04 \x01(\v2\".shard.server.GetTimestampsRequestR\n" +
+	"timestamps\"\xc7\x01\n" +
 	"\x13BatchStreamResponse\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12-\n" +
 	"\x05batch\x18\x02 \x01(\v2\x17.shard.kv.BatchResponseR\x05batch\x12\x12\n" +
 	"\x04code\x18\x03 \x01(\rR\x04code\x12\x18\n" +
-	"\amessage\x18\x04 \x01(\tR\amessage2\x9c\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\x12C\n" +
+	"\n" +
+	"timestamps\x18\x05 \x01(\v2#.shard.server.GetTimestampsResponseR\n" +
+	"timestamps2\x9c\n" +
 	"\n" +
 	"\bInternal\x128\n" +
 	"\x05Batch\x12\x16.shard.kv.BatchRequest\x1a\x17.shard.kv.BatchResponse\x12V\n" +
@@ -3569,66 +3593,68 @@ var file_serverpb_server_proto_depIdxs = []int32{
 	55, // 39: shard.server.MergeRangesResponse.desc:type_name -> shard.kv.RangeDescriptor
 	56, // 40: shard.server.AdminPrepareReplicaResponse.error:type_name -> shard.kv.Error
 	65, // 41: shard.server.BatchStreamRequest.batch:type_name -> shard.kv.BatchRequest
-	66, // 42: shard.server.BatchStreamResponse.batch:type_name -> shard.kv.BatchResponse
-	65, // 43: shard.server.Internal.Batch:input_type -> shard.kv.BatchRequest
-	53, // 44: shard.server.Internal.BatchStream:input_type -> shard.server.BatchStreamRequest
-	0,  // 45: shard.server.Internal.Join:input_type -> shard.server.JoinRequest
-	2,  // 46: shard.server.Internal.Identify:input_type -> shard.server.IdentifyRequest
-	4,  // 47: shard.server.Internal.CreateReplica:input_type -> shard.server.CreateReplicaRequest
-	6,  // 48: shard.server.Internal.ReplicaState:input_type -> shard.server.ReplicaStateRequest
-	8,  // 49: shard.server.Internal.AdminSplit:input_type -> shard.server.AdminSplitRequest
-	12, // 50: shard.server.Internal.GetTimestamps:input_type -> shard.server.GetTimestampsRequest
-	10, // 51: shard.server.Internal.AdminTransferLeader:input_type -> shard.server.AdminTransferLeaderRequest
-	29, // 52: shard.server.Internal.ReportLoad:input_type -> shard.server.ReportLoadRequest
-	31, // 53: shard.server.Internal.ControllerInfo:input_type -> shard.server.ControllerInfoRequest
-	39, // 54: shard.server.Internal.AdminChangeReplicas:input_type -> shard.server.AdminChangeReplicasRequest
-	45, // 55: shard.server.Internal.AdminSubsume:input_type -> shard.server.AdminSubsumeRequest
-	47, // 56: shard.server.Internal.AdminMerge:input_type -> shard.server.AdminMergeRequest
-	51, // 57: shard.server.Internal.AdminPrepareReplica:input_type -> shard.server.AdminPrepareReplicaRequest
-	14, // 58: shard.server.Admin.Nodes:input_type -> shard.server.NodesRequest
-	17, // 59: shard.server.Admin.Ranges:input_type -> shard.server.RangesRequest
-	20, // 60: shard.server.Admin.SplitRange:input_type -> shard.server.SplitRangeRequest
-	22, // 61: shard.server.Admin.TransferLeader:input_type -> shard.server.TransferLeaderRequest
-	24, // 62: shard.server.Admin.KV:input_type -> shard.server.KVRequest
-	26, // 63: shard.server.Admin.KVTxn:input_type -> shard.server.KVTxnRequest
-	34, // 64: shard.server.Admin.HotRanges:input_type -> shard.server.HotRangesRequest
-	35, // 65: shard.server.Admin.Events:input_type -> shard.server.EventsRequest
-	37, // 66: shard.server.Admin.ExplainRange:input_type -> shard.server.ExplainRangeRequest
-	41, // 67: shard.server.Admin.RelocateReplica:input_type -> shard.server.RelocateReplicaRequest
-	43, // 68: shard.server.Admin.SetNodeState:input_type -> shard.server.SetNodeStateRequest
-	49, // 69: shard.server.Admin.MergeRanges:input_type -> shard.server.MergeRangesRequest
-	66, // 70: shard.server.Internal.Batch:output_type -> shard.kv.BatchResponse
-	54, // 71: shard.server.Internal.BatchStream:output_type -> shard.server.BatchStreamResponse
-	1,  // 72: shard.server.Internal.Join:output_type -> shard.server.JoinResponse
-	3,  // 73: shard.server.Internal.Identify:output_type -> shard.server.IdentifyResponse
-	5,  // 74: shard.server.Internal.CreateReplica:output_type -> shard.server.CreateReplicaResponse
-	7,  // 75: shard.server.Internal.ReplicaState:output_type -> shard.server.ReplicaStateResponse
-	9,  // 76: shard.server.Internal.AdminSplit:output_type -> shard.server.AdminSplitResponse
-	13, // 77: shard.server.Internal.GetTimestamps:output_type -> shard.server.GetTimestampsResponse
-	11, // 78: shard.server.Internal.AdminTransferLeader:output_type -> shard.server.AdminTransferLeaderResponse
-	30, // 79: shard.server.Internal.ReportLoad:output_type -> shard.server.ReportLoadResponse
-	33, // 80: shard.server.Internal.ControllerInfo:output_type -> shard.server.ControllerInfoResponse
-	40, // 81: shard.server.Internal.AdminChangeReplicas:output_type -> shard.server.AdminChangeReplicasResponse
-	46, // 82: shard.server.Internal.AdminSubsume:output_type -> shard.server.AdminSubsumeResponse
-	48, // 83: shard.server.Internal.AdminMerge:output_type -> shard.server.AdminMergeResponse
-	52, // 84: shard.server.Internal.AdminPrepareReplica:output_type -> shard.server.AdminPrepareReplicaResponse
-	16, // 85: shard.server.Admin.Nodes:output_type -> shard.server.NodesResponse
-	19, // 86: shard.server.Admin.Ranges:output_type -> shard.server.RangesResponse
-	21, // 87: shard.server.Admin.SplitRange:output_type -> shard.server.SplitRangeResponse
-	23, // 88: shard.server.Admin.TransferLeader:output_type -> shard.server.TransferLeaderResponse
-	25, // 89: shard.server.Admin.KV:output_type -> shard.server.KVResponse
-	27, // 90: shard.server.Admin.KVTxn:output_type -> shard.server.KVTxnResponse
-	19, // 91: shard.server.Admin.HotRanges:output_type -> shard.server.RangesResponse
-	36, // 92: shard.server.Admin.Events:output_type -> shard.server.EventsResponse
-	38, // 93: shard.server.Admin.ExplainRange:output_type -> shard.server.ExplainRangeResponse
-	42, // 94: shard.server.Admin.RelocateReplica:output_type -> shard.server.RelocateReplicaResponse
-	44, // 95: shard.server.Admin.SetNodeState:output_type -> shard.server.SetNodeStateResponse
-	50, // 96: shard.server.Admin.MergeRanges:output_type -> shard.server.MergeRangesResponse
-	70, // [70:97] is the sub-list for method output_type
-	43, // [43:70] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	12, // 42: shard.server.BatchStreamRequest.timestamps:type_name -> shard.server.GetTimestampsRequest
+	66, // 43: shard.server.BatchStreamResponse.batch:type_name -> shard.kv.BatchResponse
+	13, // 44: shard.server.BatchStreamResponse.timestamps:type_name -> shard.server.GetTimestampsResponse
+	65, // 45: shard.server.Internal.Batch:input_type -> shard.kv.BatchRequest
+	53, // 46: shard.server.Internal.BatchStream:input_type -> shard.server.BatchStreamRequest
+	0,  // 47: shard.server.Internal.Join:input_type -> shard.server.JoinRequest
+	2,  // 48: shard.server.Internal.Identify:input_type -> shard.server.IdentifyRequest
+	4,  // 49: shard.server.Internal.CreateReplica:input_type -> shard.server.CreateReplicaRequest
+	6,  // 50: shard.server.Internal.ReplicaState:input_type -> shard.server.ReplicaStateRequest
+	8,  // 51: shard.server.Internal.AdminSplit:input_type -> shard.server.AdminSplitRequest
+	12, // 52: shard.server.Internal.GetTimestamps:input_type -> shard.server.GetTimestampsRequest
+	10, // 53: shard.server.Internal.AdminTransferLeader:input_type -> shard.server.AdminTransferLeaderRequest
+	29, // 54: shard.server.Internal.ReportLoad:input_type -> shard.server.ReportLoadRequest
+	31, // 55: shard.server.Internal.ControllerInfo:input_type -> shard.server.ControllerInfoRequest
+	39, // 56: shard.server.Internal.AdminChangeReplicas:input_type -> shard.server.AdminChangeReplicasRequest
+	45, // 57: shard.server.Internal.AdminSubsume:input_type -> shard.server.AdminSubsumeRequest
+	47, // 58: shard.server.Internal.AdminMerge:input_type -> shard.server.AdminMergeRequest
+	51, // 59: shard.server.Internal.AdminPrepareReplica:input_type -> shard.server.AdminPrepareReplicaRequest
+	14, // 60: shard.server.Admin.Nodes:input_type -> shard.server.NodesRequest
+	17, // 61: shard.server.Admin.Ranges:input_type -> shard.server.RangesRequest
+	20, // 62: shard.server.Admin.SplitRange:input_type -> shard.server.SplitRangeRequest
+	22, // 63: shard.server.Admin.TransferLeader:input_type -> shard.server.TransferLeaderRequest
+	24, // 64: shard.server.Admin.KV:input_type -> shard.server.KVRequest
+	26, // 65: shard.server.Admin.KVTxn:input_type -> shard.server.KVTxnRequest
+	34, // 66: shard.server.Admin.HotRanges:input_type -> shard.server.HotRangesRequest
+	35, // 67: shard.server.Admin.Events:input_type -> shard.server.EventsRequest
+	37, // 68: shard.server.Admin.ExplainRange:input_type -> shard.server.ExplainRangeRequest
+	41, // 69: shard.server.Admin.RelocateReplica:input_type -> shard.server.RelocateReplicaRequest
+	43, // 70: shard.server.Admin.SetNodeState:input_type -> shard.server.SetNodeStateRequest
+	49, // 71: shard.server.Admin.MergeRanges:input_type -> shard.server.MergeRangesRequest
+	66, // 72: shard.server.Internal.Batch:output_type -> shard.kv.BatchResponse
+	54, // 73: shard.server.Internal.BatchStream:output_type -> shard.server.BatchStreamResponse
+	1,  // 74: shard.server.Internal.Join:output_type -> shard.server.JoinResponse
+	3,  // 75: shard.server.Internal.Identify:output_type -> shard.server.IdentifyResponse
+	5,  // 76: shard.server.Internal.CreateReplica:output_type -> shard.server.CreateReplicaResponse
+	7,  // 77: shard.server.Internal.ReplicaState:output_type -> shard.server.ReplicaStateResponse
+	9,  // 78: shard.server.Internal.AdminSplit:output_type -> shard.server.AdminSplitResponse
+	13, // 79: shard.server.Internal.GetTimestamps:output_type -> shard.server.GetTimestampsResponse
+	11, // 80: shard.server.Internal.AdminTransferLeader:output_type -> shard.server.AdminTransferLeaderResponse
+	30, // 81: shard.server.Internal.ReportLoad:output_type -> shard.server.ReportLoadResponse
+	33, // 82: shard.server.Internal.ControllerInfo:output_type -> shard.server.ControllerInfoResponse
+	40, // 83: shard.server.Internal.AdminChangeReplicas:output_type -> shard.server.AdminChangeReplicasResponse
+	46, // 84: shard.server.Internal.AdminSubsume:output_type -> shard.server.AdminSubsumeResponse
+	48, // 85: shard.server.Internal.AdminMerge:output_type -> shard.server.AdminMergeResponse
+	52, // 86: shard.server.Internal.AdminPrepareReplica:output_type -> shard.server.AdminPrepareReplicaResponse
+	16, // 87: shard.server.Admin.Nodes:output_type -> shard.server.NodesResponse
+	19, // 88: shard.server.Admin.Ranges:output_type -> shard.server.RangesResponse
+	21, // 89: shard.server.Admin.SplitRange:output_type -> shard.server.SplitRangeResponse
+	23, // 90: shard.server.Admin.TransferLeader:output_type -> shard.server.TransferLeaderResponse
+	25, // 91: shard.server.Admin.KV:output_type -> shard.server.KVResponse
+	27, // 92: shard.server.Admin.KVTxn:output_type -> shard.server.KVTxnResponse
+	19, // 93: shard.server.Admin.HotRanges:output_type -> shard.server.RangesResponse
+	36, // 94: shard.server.Admin.Events:output_type -> shard.server.EventsResponse
+	38, // 95: shard.server.Admin.ExplainRange:output_type -> shard.server.ExplainRangeResponse
+	42, // 96: shard.server.Admin.RelocateReplica:output_type -> shard.server.RelocateReplicaResponse
+	44, // 97: shard.server.Admin.SetNodeState:output_type -> shard.server.SetNodeStateResponse
+	50, // 98: shard.server.Admin.MergeRanges:output_type -> shard.server.MergeRangesResponse
+	72, // [72:99] is the sub-list for method output_type
+	45, // [45:72] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_serverpb_server_proto_init() }

@@ -47,7 +47,7 @@ const (
 type InternalClient interface {
 	// Batch executes a batch on the node's replica of the range.
 	Batch(ctx context.Context, in *kvpb.BatchRequest, opts ...grpc.CallOption) (*kvpb.BatchResponse, error)
-	// BatchStream carries many Batch calls, concurrently, on one long-lived
+	// BatchStream carries many Batch and GetTimestamps calls, concurrently, on one long-lived
 	// stream: each request's id comes back on its response, in any order.
 	// Between nodes it spares each call an HTTP/2 stream of its own (headers
 	// both ways, a server goroutine and its stack growth).
@@ -260,7 +260,7 @@ func (c *internalClient) AdminPrepareReplica(ctx context.Context, in *AdminPrepa
 type InternalServer interface {
 	// Batch executes a batch on the node's replica of the range.
 	Batch(context.Context, *kvpb.BatchRequest) (*kvpb.BatchResponse, error)
-	// BatchStream carries many Batch calls, concurrently, on one long-lived
+	// BatchStream carries many Batch and GetTimestamps calls, concurrently, on one long-lived
 	// stream: each request's id comes back on its response, in any order.
 	// Between nodes it spares each call an HTTP/2 stream of its own (headers
 	// both ways, a server goroutine and its stack growth).
