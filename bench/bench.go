@@ -157,6 +157,16 @@ func (r *Report) Print(w io.Writer) {
 			t.P99Ms, t.MaxMs, t.Errors, t.Retries, run.Durability.FsyncsPerSec, wpf, cpu, r.Ratio(i))
 	}
 	_ = tw.Flush()
+	for _, run := range r.Runs {
+		if len(run.Durability.Nodes) == 0 {
+			continue
+		}
+		var parts []string
+		for _, n := range run.Durability.Nodes {
+			parts = append(parts, fmt.Sprintf("%s leads %d of %d ranges, %.1f CPU s", n.Name, n.Leaders, n.Ranges, n.CPUSeconds))
+		}
+		fmt.Fprintf(w, "%s nodes (leaders at the end, CPU over the run): %s\n", run.System, strings.Join(parts, "; "))
+	}
 }
 
 // WriteJSON saves the report at path.

@@ -23,6 +23,19 @@ type Counters struct {
 	// CPUSeconds is the CPU time the system's processes used (0 where it
 	// cannot be read).
 	CPUSeconds float64 `json:"cpu_seconds"`
+	// Nodes are the same per node of a cluster, with where its ranges'
+	// leaders are (shard only).
+	Nodes []NodeCounters `json:"nodes,omitempty"`
+}
+
+// NodeCounters are one node's CPU time and its share of the ranges. Where
+// the leaders are decides which node does a write's leader work, so runs
+// of one binary differ with it: reports show it next to the throughput.
+type NodeCounters struct {
+	Name       string  `json:"name"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+	Ranges     int     `json:"ranges"`
+	Leaders    int     `json:"leaders"`
 }
 
 // Rates are what happened between two readings of Counters.
@@ -35,11 +48,22 @@ type Rates struct {
 	Fsyncs     float64 `json:"fsyncs"`
 	Commits    float64 `json:"commits"`
 	CPUSeconds float64 `json:"cpu_seconds"`
+	// Nodes are the nodes as b found them, with their CPU time since a.
+	Nodes []NodeCounters `json:"nodes,omitempty"`
 }
 
 // Delta returns the rates between readings a and b (b later).
 func Delta(a, b Counters) Rates {
 	r := Rates{Fsyncs: b.Fsyncs - a.Fsyncs, Commits: b.Commits - a.Commits, CPUSeconds: b.CPUSeconds - a.CPUSeconds}
+	for _, n := range b.Nodes {
+		for _, was := range a.Nodes {
+			if was.Name == n.Name {
+				n.CPUSeconds -= was.CPUSeconds
+				r.Nodes = append(r.Nodes, n)
+				break
+			}
+		}
+	}
 	if s := b.At.Sub(a.At).Seconds(); s > 0 {
 		r.FsyncsPerSec = r.Fsyncs / s
 	}

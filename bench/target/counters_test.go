@@ -1,6 +1,7 @@
 package target
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -35,5 +36,13 @@ func TestDelta(t *testing.T) {
 	}
 	if r := Delta(Counters{At: t0}, Counters{At: t0}); r.FsyncsPerSec != 0 || r.CommitsPerFsync != 0 {
 		t.Errorf("empty delta %+v", r)
+	}
+	// Nodes: the later reading's layout, CPU since the earlier one; a node
+	// that was not running at the start is left out.
+	a := Counters{At: t0, Nodes: []NodeCounters{{Name: "n1", CPUSeconds: 10, Ranges: 4, Leaders: 4}, {Name: "n2", CPUSeconds: 5, Ranges: 4}}}
+	b := Counters{At: t0.Add(time.Second), Nodes: []NodeCounters{{Name: "n1", CPUSeconds: 30, Ranges: 7, Leaders: 5}, {Name: "n2", CPUSeconds: 12, Ranges: 7, Leaders: 2}, {Name: "n3", CPUSeconds: 3, Ranges: 7}}}
+	want := []NodeCounters{{Name: "n1", CPUSeconds: 20, Ranges: 7, Leaders: 5}, {Name: "n2", CPUSeconds: 7, Ranges: 7, Leaders: 2}}
+	if got := Delta(a, b).Nodes; !slices.Equal(got, want) {
+		t.Errorf("nodes %+v, want %+v", got, want)
 	}
 }

@@ -68,6 +68,16 @@ func TestE2EBench(t *testing.T) {
 	if rep.Machine.CPUs == 0 || !strings.Contains(out, "first/this") {
 		t.Errorf("no machine or side-by-side table:\n%s", out)
 	}
+	// Where the leaders were: every node, with leaders somewhere (a range
+	// may be between leaders at the moment of reading).
+	nodes := rep.Runs[0].Durability.Nodes
+	leaders := 0
+	for _, n := range nodes {
+		leaders += n.Leaders
+	}
+	if len(nodes) != 3 || nodes[0].Ranges == 0 || leaders == 0 || !strings.Contains(out, "shard nodes (leaders") {
+		t.Errorf("layout %+v:\n%s", nodes, out)
+	}
 }
 
 // TestE2EBenchEtcd runs single-key writes on shard and on a 3-member etcd
