@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/objstorage/objstorageprovider"
@@ -68,11 +69,15 @@ func (s *Snapshot) ExportSpan(start, end []byte, w io.Writer) (n int64, err erro
 // ErrCorrupt and leaves the engine unchanged. The ingest is durable when
 // IngestSpan returns.
 //
+// puts are unversioned keys outside the span set in the same ingest, so
+// that state describing the span (a replica's applied index and
+// descriptor) changes atomically with it.
+//
 // Pebble's excise also removes the span's old data from snapshots opened
 // before the ingest; callers must not read the span through such a
 // snapshot afterwards (a replica ingests only its own span, which it does
 // not serve while it restores).
-func (e *Engine) IngestSpan(start, end []byte, r io.Reader) (err error) {
+func (e *Engine) IngestSpan(start, end []byte, r io.Reader, puts ...KeyValue) (err error) {
 	if bytes.Compare(start, end) >= 0 {
 		return fmt.Errorf("%w: IngestSpan [%q, %q)", ErrInvalidSpan, start, end)
 	}
@@ -115,6 +120,9 @@ func (e *Engine) IngestSpan(start, end []byte, r io.Reader) (err error) {
 		entries++
 	}
 	if err := b.finish(); err != nil {
+		return err
+	}
+	if err := b.addPuts(puts, lower, upper); err != nil {
 		return err
 	}
 	e.ingest.mu.Lock()
@@ -201,6 +209,42 @@ func (b *sstBuilder) closeTable() error {
 	}
 	b.tables++
 	return nil
+}
+
+// KeyValue is an unversioned key and its value.
+type KeyValue struct{ Key, Value []byte }
+
+// addPuts writes puts, unversioned keys outside [lower, upper), to tables
+// of their own.
+func (b *sstBuilder) addPuts(puts []KeyValue, lower, upper []byte) error {
+	enc := make([]KeyValue, len(puts))
+	for i, p := range puts {
+		if err := checkKey(p.Key); err != nil {
+			return err
+		}
+		k := EncodeKey(nil, p.Key, 0)
+		if compareKeys(k, lower) >= 0 && compareKeys(k, upper) < 0 {
+			return fmt.Errorf("%w: put of %q inside the ingested span", ErrInvalidSpan, p.Key)
+		}
+		enc[i] = KeyValue{Key: k, Value: p.Value}
+	}
+	slices.SortFunc(enc, func(a, b KeyValue) int { return compareKeys(a.Key, b.Key) })
+	for i, p := range enc {
+		if i > 0 && compareKeys(enc[i-1].Key, p.Key) == 0 {
+			return fmt.Errorf("%w: two puts of one key", ErrInvalidSpan)
+		}
+		// A table must not straddle the span: puts on both sides of it go
+		// to two tables.
+		if i > 0 && compareKeys(enc[i-1].Key, lower) < 0 && compareKeys(p.Key, upper) >= 0 {
+			if err := b.finish(); err != nil {
+				return err
+			}
+		}
+		if err := b.add(p.Key, p.Value); err != nil {
+			return err
+		}
+	}
+	return b.finish()
 }
 
 func (b *sstBuilder) finish() error {

@@ -302,3 +302,38 @@ func TestIngestWriteFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestIngestSpanWithPuts: unversioned keys outside the span are set by the
+// same ingest, on either side of it; a put inside the span, or a damaged
+// stream, changes nothing.
+func TestIngestSpanWithPuts(t *testing.T) {
+	src, dst := openTestEngine(t), openTestEngine(t)
+	fillSpanSource(t, src, "src")
+	fillSpanSource(t, dst, "stale")
+	commit(t, dst, false, func(b *Batch) error { return b.Put([]byte("a-state"), []byte("old")) })
+	stream := exportSpan(t, src, "c", "e")
+	before := dumpRaw(t, dst, nil, nil)
+	inside := []KeyValue{{Key: []byte("a-state"), Value: []byte("new")}, {Key: []byte("d-state"), Value: []byte("x")}}
+	if err := dst.IngestSpan([]byte("c"), []byte("e"), bytes.NewReader(stream), inside...); !errors.Is(err, ErrInvalidSpan) {
+		t.Fatalf("a put inside the span: %v", err)
+	}
+	damaged := stream[:len(stream)-3]
+	puts := []KeyValue{{Key: []byte("z-state"), Value: []byte("after")}, {Key: []byte("a-state"), Value: []byte("new")}}
+	if err := dst.IngestSpan([]byte("c"), []byte("e"), bytes.NewReader(damaged), puts...); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a damaged stream: %v", err)
+	}
+	if after := dumpRaw(t, dst, nil, nil); !equalRaw(after, before) {
+		t.Fatal("a rejected ingest changed the target")
+	}
+	if err := dst.IngestSpan([]byte("c"), []byte("e"), bytes.NewReader(stream), puts...); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range puts {
+		if v, err := dst.Get(p.Key); err != nil || string(v) != string(p.Value) {
+			t.Fatalf("%s = %q (%v), want %q", p.Key, v, err, p.Value)
+		}
+	}
+	if !equalRaw(dumpRaw(t, dst, []byte("c"), []byte("e")), dumpRaw(t, src, []byte("c"), []byte("e"))) {
+		t.Fatal("the span is not the source's")
+	}
+}

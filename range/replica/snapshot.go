@@ -98,10 +98,9 @@ func (r *Replica) ExportState(w io.Writer) error {
 	return nil
 }
 
-// Restore replaces the replica's span and state with a snapshot's. The data
-// is ingested atomically; the descriptor and applied index are written after
-// it, synced. A crash in between leaves the new data with the old applied
-// index, which raft's log replay (entries after the snapshot) does not need.
+// Restore replaces the replica's span and state with a snapshot's: the
+// data, descriptor, applied state and GC threshold in one atomic, durable
+// ingest.
 func (r *Replica) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
 	br := bufio.NewReaderSize(rc, 256<<10)
@@ -128,22 +127,16 @@ func (r *Replica) Restore(rc io.ReadCloser) error {
 	if err := proto.Unmarshal(enc, desc); err != nil || desc.RangeId != r.id {
 		return fmt.Errorf("%w: descriptor of r%d in snapshot for r%d (%v)", errBadSnapshot, desc.RangeId, r.id, err)
 	}
-	if err := r.eng.IngestSpan(desc.StartKey, desc.EndKey, br); err != nil {
+	// The state goes in with the data, atomically: a crash must not leave
+	// the new data with the old applied index, or raft would apply the
+	// entries between the snapshot's index and the export's again.
+	state := []engine.KeyValue{
+		{Key: DescriptorKey(r.id), Value: enc},
+		{Key: appliedKey(r.id), Value: encodeApplied(applied, lastTS)},
+		{Key: gcKey(r.id), Value: binary.BigEndian.AppendUint64(nil, uint64(gc))},
+	}
+	if err := r.eng.IngestSpan(desc.StartKey, desc.EndKey, br, state...); err != nil {
 		return fmt.Errorf("replica: r%d: ingest snapshot: %w", r.id, err)
-	}
-	b := r.eng.NewBatch()
-	defer b.Close()
-	if err := b.Put(DescriptorKey(r.id), enc); err != nil {
-		return err
-	}
-	if err := b.Put(appliedKey(r.id), encodeApplied(applied, lastTS)); err != nil {
-		return err
-	}
-	if err := b.Put(gcKey(r.id), binary.BigEndian.AppendUint64(nil, uint64(gc))); err != nil {
-		return err
-	}
-	if err := b.Commit(true); err != nil {
-		return fmt.Errorf("replica: r%d: store snapshot state: %w", r.id, err)
 	}
 	r.mu.Lock()
 	r.mu.desc, r.mu.applied, r.mu.lastTS, r.mu.gcThreshold = desc, applied, lastTS, gc
