@@ -313,7 +313,10 @@ func cleanNamespaceSlot(s int) error {
 // ignoreGone drops the error of deleting a link that is already gone (its
 // peer's deletion took it).
 func ignoreGone(err error) error {
-	if err != nil && strings.Contains(err.Error(), "Cannot find device") {
+	// The device may go between the lookup and the delete: deleting a
+	// namespace removes the root end of its veths asynchronously ("No such
+	// device" then).
+	if err != nil && (strings.Contains(err.Error(), "Cannot find device") || strings.Contains(err.Error(), "No such device")) {
 		return nil
 	}
 	return err
