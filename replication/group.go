@@ -37,7 +37,7 @@ type Timing struct {
 	// SnapshotThreshold is how many entries since the last snapshot trigger
 	// a new one (checked every SnapshotInterval to twice that);
 	// TrailingLogs is how many entries are kept after it, so that a
-	// follower a little behind catches up from the log. With an Export,
+	// follower a little behind catches up from the log. With an Exporter FSM,
 	// snapshots are cheap to take, and the log is best truncated before
 	// Pebble flushes its entries.
 	SnapshotThreshold uint64
