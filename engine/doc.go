@@ -61,6 +61,21 @@
 // span operations (ClearSpan, ExportSpan, IngestSpan, ApproximateSpanStats)
 // need start < end.
 //
+// # Keys rewritten often
+//
+// Every write of a key is an entry of its own in the memtable until the
+// memtable is flushed (64 MiB of writes later), and a pebble iterator that
+// lands on a key whose newest entry is a delete, or that steps from a key
+// with Next, walks all of that key's entries. A hot row's lock slot, taken
+// and released by every transaction that writes the row, gathers thousands
+// (BenchmarkGetKeyRewrittenUnversioned: 424 us a read after 10,000
+// take-and-clear rounds, against 1 us after one). So such a key is cleared
+// by writing an empty value rather than by deleting it (the replica's lock
+// slots do), and GetKey reads its unversioned value and then seeks to the
+// version rather than stepping to it: 2.6 us after 10,000 rounds. Scans
+// still step from an unversioned entry to its versions with Next (a seek per
+// row would cost every scan more than the hot rows cost).
+//
 // # Writes and durability
 //
 // A Batch is built by one goroutine and committed atomically. Commit(true)

@@ -291,7 +291,13 @@ func readGetKey(r pebble.Reader, key []byte, ts Timestamp) (out KeyRead, err err
 			return KeyRead{}, fmt.Errorf("engine: get: %w", err)
 		}
 		out.Unversioned = append([]byte{}, v...)
-		valid = it.Next()
+		if ts == 0 {
+			return out, nil
+		}
+		// Seek to the versions rather than step to them: Next steps over
+		// every entry the unversioned key has in the memtable, one per
+		// write since the last flush (doc.go, "Keys rewritten often").
+		valid = it.SeekPrefixGE(EncodeKey(nil, key, ts))
 	}
 	if ts == 0 {
 		return out, iterError(it)

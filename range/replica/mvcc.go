@@ -114,7 +114,7 @@ func (s keyState) value() (data []byte, vts engine.Timestamp, found bool) {
 }
 
 // readKey reads key's lock slot and its newest version at or below ts (a
-// delete too) with one seek, where readLockSlot and Get would take one each.
+// delete too) with one iterator, where readLockSlot and Get would take one each.
 func readKey(r engine.Reader, key []byte, ts engine.Timestamp) (keyState, error) {
 	kr, err := r.GetKey(key, ts)
 	if err != nil {
@@ -135,7 +135,12 @@ func readKey(r engine.Reader, key []byte, ts engine.Timestamp) (keyState, error)
 	return s, nil
 }
 
+// decodeLockSlot decodes a stored lock slot; an empty value is a cleared
+// slot (applier.putLockSlot) and decodes to nil.
 func decodeLockSlot(key, raw []byte) (*kvpb.LockSlot, error) {
+	if len(raw) == 0 {
+		return nil, nil
+	}
 	slot := &kvpb.LockSlot{}
 	if err := proto.Unmarshal(raw, slot); err != nil {
 		return nil, fmt.Errorf("replica: corrupt lock slot of %q: %w", key, err)

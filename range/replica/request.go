@@ -489,9 +489,9 @@ func (r *Replica) checkScanLocks(snap engine.Reader, start, end []byte, ts engin
 		if f != nil && !f.Matches(k) {
 			return nil // a lock on a key the scan does not return
 		}
-		slot := &kvpb.LockSlot{}
-		if err := proto.Unmarshal(raw, slot); err != nil {
-			return fmt.Errorf("replica: corrupt lock slot of %q: %w", k, err)
+		slot, err := decodeLockSlot(k, raw)
+		if err != nil || slot == nil {
+			return err
 		}
 		if l := blockingLock(slot, ts); l != nil {
 			locked = kvpb.NewKeyLocked(append([]byte(nil), k...), l)
