@@ -15,6 +15,10 @@ import (
 // delete) and every version above, and removes the rest. The threshold is
 // then part of the replica's state: reads below it are refused, since the
 // versions they would need may be gone.
+//
+// A GC also deletes the cleared lock slots (empty values, see
+// applier.putLockSlot) it finds, so that a key locked once does not carry
+// one for good; a hot key gets a new one with its next lock.
 
 // gcKey holds the replica's GC threshold (8 bytes), written with each GC.
 func gcKey(id uint64) []byte { return keys.ReplicaKey(id, keys.ReplicaGCSuffix, nil) }
@@ -50,6 +54,13 @@ func (a *applier) gc(g *kvpb.GCRequest) (uint64, *kvpb.Error) {
 		return b.ClearVersionsBelow(k, below)
 	})
 	a.must(err, "gc")
+	err = a.r.eng.Scan(a.desc.StartKey, a.desc.EndKey, func(k, raw []byte) error {
+		if len(raw) != 0 {
+			return nil // a lock, or a slot that remembers a rollback
+		}
+		return b.Delete(k)
+	})
+	a.must(err, "gc: cleared lock slots")
 	a.gcThreshold = threshold
 	a.must(b.Put(gcKey(a.r.id), binary.BigEndian.AppendUint64(nil, uint64(threshold))), "gc threshold")
 	return n, nil

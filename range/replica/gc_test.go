@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -81,4 +82,40 @@ func TestGCKeepsWhatReadsAtOrAboveThresholdSee(t *testing.T) {
 	if got := r2.GCThreshold(); got != 25 {
 		t.Errorf("GC threshold after reopen = %d, want 25", got)
 	}
+}
+
+// TestGCDeletesClearedLockSlots: a commit clears its lock slots with empty
+// values (applier.putLockSlot); a GC deletes them, and leaves a held lock
+// and a rollback's record alone.
+func TestGCDeletesClearedLockSlots(t *testing.T) {
+	x := newTxnRange(t)
+	s1, s2, s3 := at(100), at(200), at(300)
+	x.ok(prewriteReq("p", s1, 3000, putM("p", "1"), putM("q", "1")))
+	x.ok(commitReq(s1, at(110), "p", "q"))
+	x.ok(prewriteReq("held", s2, 3000, putM("held", "2")))
+	x.ok(prewriteReq("r", s3, 3000, putM("r", "3")))
+	x.ok(rollbackReq(s3, "r"))
+	rolledBack := x.slot("r")
+	if rolledBack == nil || rolledBack.RolledBack == 0 {
+		t.Fatalf("r's slot after a rollback is %v, want a rollback record", rolledBack)
+	}
+	for _, k := range []string{"p", "q"} {
+		if raw, err := x.eng.Get([]byte(k)); err != nil || len(raw) != 0 {
+			t.Fatalf("%s before GC: %q, %v; want a cleared slot", k, raw, err)
+		}
+	}
+
+	x.ok(&kvpb.Request{Value: &kvpb.Request_Gc{Gc: &kvpb.GCRequest{Threshold: at(50)}}})
+	for _, k := range []string{"p", "q"} {
+		if raw, err := x.eng.Get([]byte(k)); !errors.Is(err, engine.ErrNotFound) {
+			t.Errorf("%s after GC: %q, %v; want no slot", k, raw, err)
+		}
+		x.wantAt(k, at(110), "1")
+	}
+	x.wantLock("held", s2)
+	if got := x.slot("r"); got == nil || got.RolledBack != rolledBack.RolledBack {
+		t.Errorf("r's rollback record after GC: %v, want %v", got, rolledBack)
+	}
+	// The rolled-back transaction still cannot commit.
+	x.fails(commitReq(s3, at(310), "r"), isTxnNotFound, "txn not found after rollback and GC")
 }

@@ -119,7 +119,8 @@ func (a *applier) putLockSlot(key []byte, slot *kvpb.LockSlot) {
 		// An empty value, not a delete: a read that lands on a deleted
 		// key steps over every entry the key has in the memtable, one per
 		// lock taken since the last flush, which on a hot row is
-		// thousands (engine doc, "Keys rewritten often").
+		// thousands (engine doc, "Keys rewritten often"). The MVCC GC
+		// deletes it later (gc.go).
 		a.must(b.Put(key, nil), "clear lock slot")
 		return
 	}
