@@ -9,6 +9,8 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"runtime"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -838,8 +840,8 @@ func TestSnapshotMakesAppliedStateDurable(t *testing.T) {
 func TestExportStateDuringApplies(t *testing.T) {
 	src := openEngine(t, vfs.NewMem())
 	r := open(t, src, 5, testDesc(5, "a", "z", 1), nil)
-	const n = 300
 	exports := make(chan []byte, 1000)
+	var exported atomic.Int64
 	done := make(chan struct{})
 	go func() {
 		defer close(exports)
@@ -855,10 +857,18 @@ func TestExportStateDuringApplies(t *testing.T) {
 				return
 			}
 			exports <- b.Bytes()
+			exported.Add(1)
 		}
 	}()
-	for i := uint64(1); i <= n; i++ {
-		mustOK(t, apply1(t, r, i, writes(i, put(fmt.Sprintf("k%03d", i), "v"))))
+	// Apply until the exporter has run several times during the applies,
+	// however the two goroutines are scheduled.
+	for exported.Load() == 0 {
+		runtime.Gosched()
+	}
+	n := uint64(0)
+	for first := exported.Load(); n < 300 || (exported.Load()-first < 4 && n < 100000); {
+		n++
+		mustOK(t, apply1(t, r, n, writes(n, put(fmt.Sprintf("k%06d", n), "v"))))
 	}
 	close(done)
 	seen := map[uint64]bool{}
@@ -871,9 +881,9 @@ func TestExportStateDuringApplies(t *testing.T) {
 		applied, _ := state(r2)
 		seen[applied] = true
 		for i := uint64(1); i <= n; i++ {
-			_, _, found := read(t, dst, fmt.Sprintf("k%03d", i))
+			_, _, found := read(t, dst, fmt.Sprintf("k%06d", i))
 			if found != (i <= applied) {
-				t.Fatalf("export at applied index %d: k%03d found %v", applied, i, found)
+				t.Fatalf("export at applied index %d: k%06d found %v", applied, i, found)
 			}
 		}
 	}
