@@ -507,37 +507,24 @@ func (t *Txn) commitTwoPC(ctx context.Context, muts []*kvpb.Mutation) (engine.Ti
 		p = slices.IndexFunc(muts, func(x *kvpb.Mutation) bool { return x == m })
 	}
 	primary := muts[p].Key
-	// Every range at once, the primary's too. Nothing is committed before
-	// all have answered, so a secondary's lock whose primary lock is not
-	// there yet is pending until its TTL runs out (CheckTxnStatusRequest.
-	// secondary_ttl_ms), not rolled back.
 	groups, err := t.c.groupByRange(ctx, muts)
 	if err != nil {
 		return 0, err
 	}
+	if commit, err, fallback := t.commitPrimaryOnePC(ctx, primary, groups); !fallback {
+		return commit, err
+	}
+	// Every range at once, the primary's too. Nothing is committed before
+	// all have answered, so a secondary's lock whose primary lock is not
+	// there yet is pending until its TTL runs out (CheckTxnStatusRequest.
+	// secondary_ttl_ms), not rolled back.
 	// From the start: a prewrite may wait for older transactions' locks
 	// longer than the primary's TTL. Heartbeats that come before the
 	// primary's lock exists find nothing and are ignored.
 	stopHB := t.heartbeat(primary)
 	defer stopHB()
-	chunks := chunkGroups(groups)
-	errs := make(chan error, len(chunks))
-	sem := make(chan struct{}, maxParallelChunks)
-	for _, g := range chunks {
-		go func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			errs <- t.prewrite(ctx, primary, g.muts)
-		}()
-	}
-	var first error
-	for range chunks {
-		if err := <-errs; err != nil && first == nil {
-			first = err
-		}
-	}
-	if first != nil {
-		return 0, t.abandon(first, primary, muts)
+	if err := t.prewriteAll(ctx, primary, groups); err != nil {
+		return 0, t.abandon(err, primary, muts)
 	}
 	commit, err := t.c.Now(ctx)
 	if err != nil {
@@ -553,14 +540,72 @@ func (t *Txn) commitTwoPC(ctx context.Context, muts []*kvpb.Mutation) (engine.Ti
 		}
 		return 0, fmt.Errorf("kv: commit of transaction %d has an unknown outcome: %w", t.start, err)
 	}
-	if len(muts) > syncResolveMutations {
+	t.resolveCommitted(commit, secondaries(muts, p), len(muts))
+	return commit, nil
+}
+
+// resolveCommitted commits the locks of a committed transaction of n
+// writes on the keys of muts.
+func (t *Txn) resolveCommitted(commit engine.Timestamp, muts []*kvpb.Mutation, n int) {
+	done := t.c.resolveAsync(t.start, commit, muts, true)
+	if n > syncResolveMutations {
 		// A big transaction (a bulk load) resolves its locks before
 		// returning, so that readers do not meet them one by one.
-		t.c.resolveAsync(t.start, commit, secondaries(muts, p), true).Wait()
-	} else {
-		t.c.resolveAsync(t.start, commit, secondaries(muts, p), true)
+		done.Wait()
 	}
-	return commit, nil
+}
+
+// commitPrimaryOnePC commits a transaction of several ranges with one
+// raft command fewer: it prewrites every range but the primary's, then
+// commits the primary's range with a one-phase commit, which is the
+// commit point. Until it applies, a secondary's lock finds neither a lock
+// nor a version at the primary, as when the primary's prewrite is late,
+// and is pending while its TTL runs; a resolver that rolls the
+// transaction back after that leaves a rollback record on the primary,
+// which the one-phase commit then fails on. The leaseholder takes the
+// commit timestamp after the primary range's latches are held, and the
+// secondaries' locks are in place before the request is sent. fallback
+// reports that the caller must commit the usual way: the primary's range
+// is too big for one command (nothing was written), or it split (the
+// secondaries' locks are held, and prewriting them again is harmless).
+func (t *Txn) commitPrimaryOnePC(ctx context.Context, primary []byte, groups []txnGroup) (_ engine.Timestamp, _ error, fallback bool) {
+	pg := slices.IndexFunc(groups, func(g txnGroup) bool {
+		return slices.ContainsFunc(g.muts, func(m *kvpb.Mutation) bool { return bytes.Equal(m.Key, primary) })
+	})
+	if pg < 0 || len(groups[pg].muts) > maxOnePCMutations || mutationBytes(groups[pg].muts) > maxCommandBytes {
+		return 0, nil, true
+	}
+	var secondaries []*kvpb.Mutation
+	for i, g := range groups {
+		if i != pg {
+			secondaries = append(secondaries, g.muts...)
+		}
+	}
+	if err := t.prewriteAll(ctx, primary, slices.Delete(slices.Clone(groups), pg, pg+1)); err != nil {
+		return 0, t.abandon(err, primary, secondaries), false
+	}
+	// The primary's range is locked by nothing of ours: wait only for
+	// older transactions' locks there, as a prewrite does, since the
+	// secondaries' locks are held.
+	req := &kvpb.Request{Value: &kvpb.Request_OnePc{OnePc: &kvpb.OnePCRequest{StartTs: uint64(t.start), ReadTs: uint64(t.read), Mutations: groups[pg].muts}}}
+	resp, err := t.c.sendResolvingAs(ctx, groups[pg].muts[0].Key, req, t.start)
+	var kerr *kvpb.Error
+	switch {
+	case err == nil:
+		commit := engine.Timestamp(resp.GetOnePc().GetCommitTs())
+		t.resolveCommitted(commit, secondaries, len(secondaries)+len(groups[pg].muts))
+		return commit, nil, false
+	case errors.Is(err, ErrWriteConflict):
+		// Rejected, nothing written; rolling back the primary too keeps a
+		// late copy of the request out.
+		return 0, t.abandon(err, primary, append(secondaries, groups[pg].muts...)), false
+	case errors.As(err, &kerr) && kerr.GetKeyMismatch() != nil:
+		// The primary's range split: prewrite it the usual way. The
+		// secondaries' prewrites are repeated, which is idempotent.
+		return 0, nil, true
+	default:
+		return 0, fmt.Errorf("kv: commit of transaction %d has an unknown outcome: %w", t.start, err), false
+	}
 }
 
 // secondaries returns muts without muts[p].
@@ -587,6 +632,28 @@ func (t *Txn) lockOnly(ctx context.Context, muts []*kvpb.Mutation) (engine.Times
 		return 0, first
 	}
 	return t.start, nil
+}
+
+// prewriteAll prewrites groups' mutations, every range at once (a few
+// chunks at a time), and returns the first error.
+func (t *Txn) prewriteAll(ctx context.Context, primary []byte, groups []txnGroup) error {
+	chunks := chunkGroups(groups)
+	errs := make(chan error, len(chunks))
+	sem := make(chan struct{}, maxParallelChunks)
+	for _, g := range chunks {
+		go func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs <- t.prewrite(ctx, primary, g.muts)
+		}()
+	}
+	var first error
+	for range chunks {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // prewrite locks muts, all of one range at the time of grouping, regrouping

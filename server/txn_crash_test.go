@@ -187,6 +187,32 @@ func TestCrashedCoordinator(t *testing.T) {
 		wantValues(t, "read after the late commit", readAt(t, cl, 0, a, z), "new", "new")
 	})
 
+	t.Run("died before the primary's one-phase commit", func(t *testing.T) {
+		// kv.Txn commits a transaction of several ranges by prewriting the
+		// secondaries and then committing the primary's range in one phase:
+		// this one died in between.
+		a, z := crashKeys(t, c, "onepc")
+		c.WaitReplicated()
+		writeBoth(t, cl, "old", a, z)
+		d := beginDead(t, cl, a, defaultLockTTL)
+		d.prewrite(z, "dead")
+		// A reader finds the secondary's lock, no lock and no version at the
+		// primary: it waits for the TTL, then rolls the transaction back.
+		wantValues(t, "read after the dead transaction", readAt(t, cl, 0, z, a), "old", "old")
+		// The one-phase commit arrives late: the rollback left on the
+		// primary refuses it.
+		err := d.send(a, &kvpb.Request{Value: &kvpb.Request_OnePc{OnePc: &kvpb.OnePCRequest{
+			StartTs:   uint64(d.start),
+			Mutations: []*kvpb.Mutation{{Op: kvpb.LockOp_LOCK_PUT, Key: a, Value: []byte("dead")}}}}})
+		var kerr *kvpb.Error
+		if !errors.As(err, &kerr) || kerr.GetWriteConflict() == nil {
+			t.Fatalf("late one-phase commit of the rolled back transaction: %v, want a write conflict", err)
+		}
+		wantValues(t, "read after the late commit", readAt(t, cl, 0, a, z), "old", "old")
+		writeBoth(t, cl, "new", a, z)
+		wantValues(t, "read after the next writer", readAt(t, cl, 0, a, z), "new", "new")
+	})
+
 	t.Run("died after committing the primary", func(t *testing.T) {
 		a, z := crashKeys(t, c, "after")
 		c.WaitReplicated()
