@@ -37,11 +37,12 @@
 // its start timestamp, resolving the locks they meet through the lock's
 // primary key; writes buffered until Commit, which uses one raft command
 // when they all fall in one range (1PC) and Percolator's two phases
-// otherwise (prewrite locks in every range at once, the primary's too; a
-// resolver that meets a secondary before its primary's lock exists waits
-// out the secondary's TTL before rolling the primary back; commit
-// timestamp; commit the primary, which is the commit point; secondaries
-// resolved in the background, owned by the client until Close). A write-write conflict is
+// otherwise (prewrite locks in every range at once but the primary's; a
+// one-phase commit of the primary's range, which is the commit point; a
+// resolver that meets a secondary before then waits out the secondary's
+// TTL before rolling the primary back, which the one-phase commit then
+// fails on; secondaries resolved in the background, owned by the client
+// until Close; see DESIGN.md for the fallback). A write-write conflict is
 // ErrWriteConflict (SQLSTATE 40001); RunTxn retries on it. A pessimistic
 // transaction (SetPessimistic, for SQL transaction blocks) locks the keys
 // it is about to write as it reads them (GetManyForUpdate), waiting for
