@@ -377,11 +377,12 @@ func (t *Txn) Commit(ctx context.Context) (_ engine.Timestamp, err error) {
 			}
 			return ts, err
 		}
+		groups = nil // the range split: group again
 	}
 	if err := t.snapshot(ctx); err != nil {
 		return 0, err
 	}
-	ts, err := t.commitTwoPC(ctx, muts)
+	ts, err := t.commitTwoPC(ctx, muts, groups)
 	t.c.countOutcome(err)
 	if err == nil {
 		t.c.txns.twoPC.Add(1)
@@ -486,7 +487,9 @@ func (t *Txn) ttl() int64 {
 	return (time.Since(t.began) + lockTTL).Milliseconds()
 }
 
-func (t *Txn) commitTwoPC(ctx context.Context, muts []*kvpb.Mutation) (engine.Timestamp, error) {
+// commitTwoPC commits muts, which groups splits by range (nil: not yet
+// grouped).
+func (t *Txn) commitTwoPC(ctx context.Context, muts []*kvpb.Mutation, groups []txnGroup) (engine.Timestamp, error) {
 	// The primary must leave a version when it commits, or its status could
 	// not be told from a rollback: a key that is written, not only locked.
 	p := -1
@@ -507,9 +510,11 @@ func (t *Txn) commitTwoPC(ctx context.Context, muts []*kvpb.Mutation) (engine.Ti
 		p = slices.IndexFunc(muts, func(x *kvpb.Mutation) bool { return x == m })
 	}
 	primary := muts[p].Key
-	groups, err := t.c.groupByRange(ctx, muts)
-	if err != nil {
-		return 0, err
+	if groups == nil {
+		var err error
+		if groups, err = t.c.groupByRange(ctx, muts); err != nil {
+			return 0, err
+		}
 	}
 	if commit, err, fallback := t.commitPrimaryOnePC(ctx, primary, groups); !fallback {
 		return commit, err
@@ -575,14 +580,14 @@ func (t *Txn) commitPrimaryOnePC(ctx context.Context, primary []byte, groups []t
 	if pg < 0 || len(groups[pg].muts) > maxOnePCMutations || mutationBytes(groups[pg].muts) > maxCommandBytes {
 		return 0, nil, true
 	}
-	var secondaries []*kvpb.Mutation
+	var others []*kvpb.Mutation
 	for i, g := range groups {
 		if i != pg {
-			secondaries = append(secondaries, g.muts...)
+			others = append(others, g.muts...)
 		}
 	}
 	if err := t.prewriteAll(ctx, primary, slices.Delete(slices.Clone(groups), pg, pg+1)); err != nil {
-		return 0, t.abandon(err, primary, secondaries), false
+		return 0, t.abandon(err, primary, others), false
 	}
 	// The primary's range is locked by nothing of ours: wait only for
 	// older transactions' locks there, as a prewrite does, since the
@@ -593,12 +598,12 @@ func (t *Txn) commitPrimaryOnePC(ctx context.Context, primary []byte, groups []t
 	switch {
 	case err == nil:
 		commit := engine.Timestamp(resp.GetOnePc().GetCommitTs())
-		t.resolveCommitted(commit, secondaries, len(secondaries)+len(groups[pg].muts))
+		t.resolveCommitted(commit, others, len(others)+len(groups[pg].muts))
 		return commit, nil, false
 	case errors.Is(err, ErrWriteConflict):
 		// Rejected, nothing written; rolling back the primary too keeps a
 		// late copy of the request out.
-		return 0, t.abandon(err, primary, append(secondaries, groups[pg].muts...)), false
+		return 0, t.abandon(err, primary, append(others, groups[pg].muts...)), false
 	case errors.As(err, &kerr) && kerr.GetKeyMismatch() != nil:
 		// The primary's range split: prewrite it the usual way. The
 		// secondaries' prewrites are repeated, which is idempotent.
