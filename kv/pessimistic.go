@@ -28,6 +28,23 @@ import (
 // a lock lost at the leaseholder (see range/replica/memlock.go) costs at
 // most that write conflict. A transaction that read a span (a scan) cannot
 // refresh: spans are not tracked.
+//
+// The refresh waits while the transaction has read nothing but keys it
+// locked (TPC-B's three UPDATEs): such a key goes to newer with the
+// version it was read at, and
+//   - the next plain read or scan refreshes first (readable), every key
+//     from the read timestamp and the newer ones from their versions;
+//   - else Commit sends each newer key's mutation with read_ts just above
+//     its version, so the prewrite or one-phase commit that writes the key
+//     checks it from there; that makes the refresh's oracle call and its
+//     round trips, made while the row's lock is held, unnecessary. Commit
+//     refreshes after all when a key it read will not be checked that way
+//     (locked, then not written).
+// Invariant: when Commit sends the writes, every key the transaction read
+// is unchanged from where it was read (its version for a key in newer, the
+// read timestamp for the others) up to the commit timestamp, or the
+// commit fails: the reads are those of one snapshot just above the newest
+// version in newer.
 
 // SetPessimistic makes GetManyForUpdate lock the keys it reads; the sql
 // layer calls it for transaction blocks.
@@ -37,11 +54,53 @@ func (t *Txn) SetPessimistic() {
 	}
 }
 
-// noteRead records a key read at the read timestamp, for refreshes.
-func (t *Txn) noteRead(key []byte) {
+// noteRead records a key read at the read timestamp, for refreshes;
+// plain is false for a locked read (lockAndGet).
+func (t *Txn) noteRead(key []byte, plain bool) {
 	if t.pessimistic {
 		t.readKeys = append(t.readKeys, key)
+		t.readPlain = t.readPlain || plain
 	}
+}
+
+// readable readies the transaction for a plain read or a scan: its start
+// timestamp if it is lazy, and the refresh that locked reads put off.
+func (t *Txn) readable(ctx context.Context) error {
+	if err := t.snapshot(ctx); err != nil {
+		return err
+	}
+	if len(t.newer) > 0 {
+		return t.refresh(ctx)
+	}
+	return nil
+}
+
+// checkNewer settles, at commit, the refresh that locked reads put off:
+// the writes of the keys in newer are checked from just above the version
+// read, or, when the commit would not check every key read, the refresh
+// is made now.
+func (t *Txn) checkNewer(ctx context.Context) error {
+	if !t.checkedAtCommit() {
+		return t.refresh(ctx)
+	}
+	for k, vts := range t.newer {
+		t.writes[k].ReadTs = uint64(vts + 1)
+	}
+	return nil
+}
+
+// checkedAtCommit reports whether Commit checks every key read so far
+// from where it was read: each one is written, or locked at commit.
+func (t *Txn) checkedAtCommit() bool {
+	if t.readPlain || t.scanned {
+		return false
+	}
+	for _, k := range t.readKeys {
+		if _, ok := t.writes[string(k)]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // GetManyForUpdate is GetMany for keys the caller is about to write: in a
@@ -77,39 +136,59 @@ func (t *Txn) lockAndGet(ctx context.Context, key []byte) ([]byte, bool, error) 
 	if t.locked == nil {
 		t.locked = map[string]bool{}
 	}
+	again := t.locked[string(key)]
 	t.locked[string(key)] = true
 	t.lastLocked = key
+	t.noteRead(key, false)
 	g := resp.GetGet()
 	if vts := engine.Timestamp(g.GetTimestamp()); vts >= t.at() {
-		if err := t.refresh(ctx, key, vts); err != nil {
-			return nil, false, err
+		// A key read before is refreshed from the read timestamp: both
+		// reads must have seen one version.
+		if !again {
+			if t.newer == nil {
+				t.newer = map[string]engine.Timestamp{}
+			}
+			t.newer[string(key)] = vts
+		}
+		if again || t.readPlain || t.scanned {
+			if err := t.refresh(ctx); err != nil {
+				return nil, false, err
+			}
 		}
 	}
-	t.noteRead(key)
 	return g.GetValue(), g.GetFound(), nil
 }
 
 // refresh moves the read timestamp to a new one from the oracle: the keys
-// read so far must be unchanged since the read timestamp, and key (just
-// read at its newest version, vts) since vts. The ranges are asked at
-// once: the transaction holds key's lock meanwhile.
-func (t *Txn) refresh(ctx context.Context, key []byte, vts engine.Timestamp) error {
+// read so far must be unchanged since the read timestamp, those in newer
+// since the version they were read at. The ranges are asked at once: the
+// transaction holds the locks of the keys in newer meanwhile.
+func (t *Txn) refresh(ctx context.Context) error {
 	if t.scanned {
-		return fmt.Errorf("%w: key %q changed after the snapshot, which read spans that cannot be refreshed", ErrWriteConflict, key)
+		return fmt.Errorf("%w: a row locked after the snapshot changed after it, and the transaction read spans that cannot be refreshed", ErrWriteConflict)
 	}
+	t.c.txns.refreshes.Add(1)
 	to, err := t.c.Now(ctx)
 	if err != nil {
 		return err
 	}
-	groups, err := t.c.keysByRange(ctx, t.readKeys)
+	var atRead [][]byte
+	for _, k := range t.readKeys {
+		if _, ok := t.newer[string(k)]; !ok {
+			atRead = append(atRead, k)
+		}
+	}
+	groups, err := t.c.keysByRange(ctx, atRead)
 	if err != nil {
 		return err
 	}
-	froms := make([]engine.Timestamp, len(groups), len(groups)+1)
+	froms := make([]engine.Timestamp, len(groups), len(groups)+len(t.newer))
 	for i := range froms {
 		froms[i] = t.at()
 	}
-	groups, froms = append(groups, [][]byte{key}), append(froms, vts)
+	for k, vts := range t.newer {
+		groups, froms = append(groups, [][]byte{[]byte(k)}), append(froms, vts)
+	}
 	errs := make([]error, len(groups))
 	var wg sync.WaitGroup
 	for i, ks := range groups {
@@ -120,6 +199,7 @@ func (t *Txn) refresh(ctx context.Context, key []byte, vts engine.Timestamp) err
 		return err
 	}
 	t.read = to
+	clear(t.newer)
 	return nil
 }
 

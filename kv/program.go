@@ -93,7 +93,7 @@ func (t *Txn) ScanProgram(ctx context.Context, start, end []byte, limit int, fil
 	if t.HasWrites(start, end, filter) {
 		return ErrOwnWrites
 	}
-	if err := t.snapshot(ctx); err != nil {
+	if err := t.readable(ctx); err != nil {
 		return err
 	}
 	t.scanned = true

@@ -40,17 +40,18 @@ const (
 	maxLockWaits = 200
 )
 
-// TxnStats counts how transactions committed.
+// TxnStats counts how transactions committed, and their refreshes (see
+// pessimistic.go).
 type TxnStats struct {
-	OnePC, TwoPC, Conflicts, Aborted uint64
+	OnePC, TwoPC, Conflicts, Aborted, Refreshes uint64
 }
 
-type txnCounters struct{ onePC, twoPC, conflicts, aborted atomic.Uint64 }
+type txnCounters struct{ onePC, twoPC, conflicts, aborted, refreshes atomic.Uint64 }
 
 // TxnStats returns the client's transaction counters.
 func (c *Client) TxnStats() TxnStats {
 	t := &c.txns
-	return TxnStats{OnePC: t.onePC.Load(), TwoPC: t.twoPC.Load(), Conflicts: t.conflicts.Load(), Aborted: t.aborted.Load()}
+	return TxnStats{OnePC: t.onePC.Load(), TwoPC: t.twoPC.Load(), Conflicts: t.conflicts.Load(), Aborted: t.aborted.Load(), Refreshes: t.refreshes.Load()}
 }
 
 // Txn is a snapshot-isolation transaction: it reads at its start
@@ -76,11 +77,16 @@ type Txn struct {
 	read engine.Timestamp
 	// pessimistic: UPDATE and DELETE lock rows as they read them
 	// (SetPessimistic); reads are then tracked for refreshes: readKeys
-	// the keys read, scanned set once a span was read (no refresh then),
-	// locked the keys locked, lastLocked the last of them.
+	// the keys read, readPlain set once one was read without a lock,
+	// scanned once a span was read (no refresh then), newer the keys a
+	// locked read found a version of above the read timestamp, whose
+	// refresh waits (pessimistic.go), locked the keys locked, lastLocked
+	// the last of them.
 	pessimistic bool
 	readKeys    [][]byte
+	readPlain   bool
 	scanned     bool
+	newer       map[string]engine.Timestamp
 	locked      map[string]bool
 	lastLocked  []byte
 	writes      map[string]*kvpb.Mutation
@@ -186,7 +192,7 @@ func (t *Txn) readTS(ctx context.Context, n int) (engine.Timestamp, error) {
 		t.latest = true
 		return latestTS, nil
 	}
-	if err := t.snapshot(ctx); err != nil {
+	if err := t.readable(ctx); err != nil {
 		return 0, err
 	}
 	return t.at(), nil
@@ -229,7 +235,7 @@ func (t *Txn) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	t.noteRead(key)
+	t.noteRead(key, true)
 	g := resp.GetGet()
 	return g.GetValue(), g.GetFound(), nil
 }
@@ -263,7 +269,7 @@ func (t *Txn) ScanFiltered(ctx context.Context, start, end []byte, limit int, fi
 	if t.done {
 		return nil, ErrTxnDone
 	}
-	if err := t.snapshot(ctx); err != nil {
+	if err := t.readable(ctx); err != nil {
 		return nil, err
 	}
 	t.scanned = true
@@ -350,6 +356,11 @@ func (t *Txn) Commit(ctx context.Context) (_ engine.Timestamp, err error) {
 	t.done = true
 	if len(t.locked) > 0 {
 		defer func() { t.unlockUnwritten(err == nil) }()
+	}
+	if len(t.newer) > 0 {
+		if err := t.checkNewer(ctx); err != nil {
+			return 0, err
+		}
 	}
 	if len(t.writes) == 0 {
 		return t.start, nil
@@ -966,7 +977,7 @@ func (t *Txn) GetMany(ctx context.Context, keys [][]byte) ([]KeyResult, error) {
 		return nil, err
 	}
 	for _, i := range todo {
-		t.noteRead(keys[i])
+		t.noteRead(keys[i], true)
 	}
 	if len(todo) == 1 {
 		return out, t.getBatch(ctx, keys, todo, ts, out)

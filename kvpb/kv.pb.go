@@ -1498,10 +1498,14 @@ func (x *LockSlot) GetRolledBack() uint64 {
 }
 
 type Mutation struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Op            LockOp                 `protobuf:"varint,1,opt,name=op,proto3,enum=shard.kv.LockOp" json:"op,omitempty"`
-	Key           []byte                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
-	Value         []byte                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Op    LockOp                 `protobuf:"varint,1,opt,name=op,proto3,enum=shard.kv.LockOp" json:"op,omitempty"`
+	Key   []byte                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Value []byte                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	// read_ts, when above the request's read_ts, is where the transaction
+	// read this key: a locked read of its newest version, just below it
+	// (see kv/pessimistic.go). A version committed at or after it conflicts.
+	ReadTs        uint64 `protobuf:"varint,4,opt,name=read_ts,json=readTs,proto3" json:"read_ts,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1555,6 +1559,13 @@ func (x *Mutation) GetValue() []byte {
 		return x.Value
 	}
 	return nil
+}
+
+func (x *Mutation) GetReadTs() uint64 {
+	if x != nil {
+		return x.ReadTs
+	}
+	return 0
 }
 
 // PrewriteRequest locks the mutations' keys for a transaction.
@@ -4331,11 +4342,12 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\bLockSlot\x12\"\n" +
 	"\x04lock\x18\x01 \x01(\v2\x0e.shard.kv.LockR\x04lock\x12\x1f\n" +
 	"\vrolled_back\x18\x02 \x01(\x04R\n" +
-	"rolledBack\"T\n" +
+	"rolledBack\"m\n" +
 	"\bMutation\x12 \n" +
 	"\x02op\x18\x01 \x01(\x0e2\x10.shard.kv.LockOpR\x02op\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\fR\x03key\x12\x14\n" +
-	"\x05value\x18\x03 \x01(\fR\x05value\"\xa8\x01\n" +
+	"\x05value\x18\x03 \x01(\fR\x05value\x12\x17\n" +
+	"\aread_ts\x18\x04 \x01(\x04R\x06readTs\"\xa8\x01\n" +
 	"\x0fPrewriteRequest\x12\x18\n" +
 	"\aprimary\x18\x01 \x01(\fR\aprimary\x12\x19\n" +
 	"\bstart_ts\x18\x02 \x01(\x04R\astartTs\x12\x15\n" +

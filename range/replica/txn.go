@@ -157,6 +157,13 @@ func (a *applier) checkWritable(key []byte, start, read engine.Timestamp, ks key
 	return nil
 }
 
+// readAt is where a transaction read m's key: the request's read
+// timestamp, or the mutation's own when higher (a locked read of the
+// key's newest version, see kv/pessimistic.go).
+func readAt(readTS uint64, m *kvpb.Mutation) engine.Timestamp {
+	return engine.Timestamp(max(readTS, m.ReadTs))
+}
+
 func (a *applier) prewrite(p *kvpb.PrewriteRequest) *kvpb.Error {
 	start := engine.Timestamp(p.StartTs)
 	slots := make([]*kvpb.LockSlot, len(p.Mutations))
@@ -171,7 +178,7 @@ func (a *applier) prewrite(p *kvpb.PrewriteRequest) *kvpb.Error {
 		if l := slots[i].Lock; l != nil && l.StartTs == p.StartTs {
 			continue // a retried prewrite
 		}
-		if err := a.checkWritable(m.Key, start, engine.Timestamp(p.ReadTs), ks); err != nil {
+		if err := a.checkWritable(m.Key, start, readAt(p.ReadTs, m), ks); err != nil {
 			return err
 		}
 	}
@@ -326,7 +333,7 @@ func (a *applier) onePC(p *kvpb.OnePCRequest) (engine.Timestamp, *kvpb.Error) {
 			return 0, kvpb.NewInvalid("key %q written twice in one transaction", m.Key)
 		}
 		seen[string(m.Key)] = true
-		if err := a.checkWritable(m.Key, start, engine.Timestamp(p.ReadTs), states[i]); err != nil {
+		if err := a.checkWritable(m.Key, start, readAt(p.ReadTs, m), states[i]); err != nil {
 			return 0, err
 		}
 	}
