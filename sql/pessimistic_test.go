@@ -201,6 +201,7 @@ func TestLockedRowsSkipRefresh(t *testing.T) {
 	exec(a, "INSERT INTO counter VALUES (1, 0)")
 	exec(a, "CREATE TABLE side (id int PRIMARY KEY, v int)")
 	exec(a, "INSERT INTO side SELECT g, 0 FROM generate_series(1, 20) g")
+	exec(a, "CREATE TABLE hist (tid int, delta int)")
 	refreshes := func() uint64 { return c.Server(1).KV().TxnStats().Refreshes }
 	query := func(q string) int {
 		t.Helper()
@@ -228,6 +229,7 @@ func TestLockedRowsSkipRefresh(t *testing.T) {
 		exec(b, "UPDATE counter SET n = 100 WHERE id = 1")
 		before := refreshes()
 		exec(tx, "UPDATE counter SET n = n + 1 WHERE id = 1")
+		exec(tx, "INSERT INTO hist VALUES (1, 1)") // as TPC-B's history
 		if err := tx.Commit(ctx); err != nil {
 			t.Fatalf("commit: %v", err)
 		}
