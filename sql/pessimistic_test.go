@@ -3,6 +3,7 @@ package sql_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -306,4 +307,75 @@ func TestLockedRowsSkipRefresh(t *testing.T) {
 			t.Fatalf("side 9 is %d, want 9", n)
 		}
 	})
+}
+
+// TestLockedTransfersConserveTotal: blocks that move money with UPDATEs
+// alone (no plain read: their refreshes wait for the commit) race
+// autocommit increments, which take no row lock, so only the commit's
+// check of each locked row from the version it read keeps an increment
+// from being lost. The total must end at the start plus the increments
+// that committed.
+func TestLockedTransfersConserveTotal(t *testing.T) {
+	_, _, addrs := startPessimisticCluster(t)
+	ctx := context.Background()
+	const accounts, start = 5, 1000
+	setup := connect(t, addrs[0], "postgres")
+	if _, err := setup.Exec(ctx, "CREATE TABLE acc (id int PRIMARY KEY, b int)"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := setup.Exec(ctx, fmt.Sprintf("INSERT INTO acc SELECT g, %d FROM generate_series(1, %d) g", start, accounts)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	increments, transfers := 0, 0
+	errs := make(chan error, 8)
+	for w := range 6 {
+		conn := connect(t, addrs[w%len(addrs)], "postgres")
+		wg.Go(func() {
+			for i := 0; time.Now().Before(deadline); i++ {
+				from, to := (w+i)%accounts+1, (w+2*i+1)%accounts+1
+				var err error
+				if w < 2 {
+					_, err = conn.Exec(ctx, "UPDATE acc SET b = b + 1 WHERE id = $1", to)
+					if err == nil {
+						mu.Lock()
+						increments++
+						mu.Unlock()
+					}
+				} else {
+					err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+						if _, err := tx.Exec(ctx, "UPDATE acc SET b = b - 3 WHERE id = $1", from); err != nil {
+							return err
+						}
+						_, err := tx.Exec(ctx, "UPDATE acc SET b = b + 3 WHERE id = $1", to)
+						return err
+					})
+					if err == nil {
+						mu.Lock()
+						transfers++
+						mu.Unlock()
+					}
+				}
+				if err != nil && sqlState(err) != "40001" {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	var total int
+	if err := setup.QueryRow(ctx, "SELECT sum(b) FROM acc").Scan(&total); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d increments and %d transfers committed", increments, transfers)
+	if want := accounts*start + increments; total != want {
+		t.Fatalf("total is %d, want %d (%d increments committed)", total, want, increments)
+	}
 }
