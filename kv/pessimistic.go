@@ -58,7 +58,10 @@ func (t *Txn) SetPessimistic() {
 // plain is false for a locked read (lockAndGet).
 func (t *Txn) noteRead(key []byte, plain bool) {
 	if t.pessimistic {
-		t.readKeys = append(t.readKeys, key)
+		if t.readKeys == nil {
+			t.readKeys = map[string]struct{}{}
+		}
+		t.readKeys[string(key)] = struct{}{}
 		t.readPlain = t.readPlain || plain
 	}
 }
@@ -95,8 +98,8 @@ func (t *Txn) checkedAtCommit() bool {
 	if t.readPlain || t.scanned {
 		return false
 	}
-	for _, k := range t.readKeys {
-		if _, ok := t.writes[string(k)]; !ok {
+	for k := range t.readKeys {
+		if _, ok := t.writes[k]; !ok {
 			return false
 		}
 	}
@@ -136,14 +139,14 @@ func (t *Txn) lockAndGet(ctx context.Context, key []byte) ([]byte, bool, error) 
 	if t.locked == nil {
 		t.locked = map[string]bool{}
 	}
-	again := t.locked[string(key)]
+	_, again := t.readKeys[string(key)]
 	t.locked[string(key)] = true
 	t.lastLocked = key
 	t.noteRead(key, false)
 	g := resp.GetGet()
 	if vts := engine.Timestamp(g.GetTimestamp()); vts >= t.at() {
-		// A key read before is refreshed from the read timestamp: both
-		// reads must have seen one version.
+		// A key read before (plain or locked) is refreshed from the read
+		// timestamp: both reads must have seen one version.
 		if !again {
 			if t.newer == nil {
 				t.newer = map[string]engine.Timestamp{}
@@ -173,9 +176,9 @@ func (t *Txn) refresh(ctx context.Context) error {
 		return err
 	}
 	var atRead [][]byte
-	for _, k := range t.readKeys {
-		if _, ok := t.newer[string(k)]; !ok {
-			atRead = append(atRead, k)
+	for k := range t.readKeys {
+		if _, ok := t.newer[k]; !ok {
+			atRead = append(atRead, []byte(k))
 		}
 	}
 	groups, err := t.c.keysByRange(ctx, atRead)

@@ -83,7 +83,7 @@ type Txn struct {
 	// refresh waits (pessimistic.go), locked the keys locked, lastLocked
 	// the last of them.
 	pessimistic bool
-	readKeys    [][]byte
+	readKeys    map[string]struct{}
 	readPlain   bool
 	scanned     bool
 	newer       map[string]engine.Timestamp

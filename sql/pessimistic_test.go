@@ -277,6 +277,27 @@ func TestLockedRowsSkipRefresh(t *testing.T) {
 		}
 	})
 
+	t.Run("a row read before it was locked is checked from the snapshot", func(t *testing.T) {
+		// The bank transfer of tools/jepsen: read, then write what was read.
+		tx := begin(11)
+		var n int
+		if err := tx.QueryRow(ctx, "SELECT n FROM counter WHERE id = 1").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		exec(b, "UPDATE counter SET n = 800 WHERE id = 1")
+		_, err := tx.Exec(ctx, "UPDATE counter SET n = $1 WHERE id = 1", n+1)
+		if err == nil {
+			err = tx.Commit(ctx)
+		}
+		if sqlState(err) != "40001" {
+			t.Fatalf("writing %d after reading %d: got %v, want a serialization failure (40001)", n+1, n, err)
+		}
+		_ = tx.Rollback(ctx) // the UPDATE failed: the block is aborted
+		if n := query("SELECT n FROM counter WHERE id = 1"); n != 800 {
+			t.Fatalf("counter is %d, want 800", n)
+		}
+	})
+
 	t.Run("a locked row left unwritten is refreshed at commit", func(t *testing.T) {
 		tx := begin(8)
 		exec(b, "UPDATE counter SET n = 500 WHERE id = 1")
