@@ -48,7 +48,9 @@
 // it is about to write as it reads them (GetManyForUpdate), waiting for
 // another transaction's lock, and moves its read timestamp forward when
 // the key changed after its snapshot and nothing else it read did
-// (pessimistic.go). Client.BeginDeferred takes the start timestamp at the
+// (pessimistic.go); while it has read only keys it locked, it puts that
+// off, and its commit checks each such key from the version it read.
+// Client.BeginDeferred takes the start timestamp at the
 // first read; a blind write to one range takes none of its own.
 //
 // # Programmed scans

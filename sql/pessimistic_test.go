@@ -10,9 +10,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"google.golang.org/grpc"
 
 	"github.com/shardingsystem/shard/internal/testcluster"
+	"github.com/shardingsystem/shard/meta/controller"
 	"github.com/shardingsystem/shard/server"
+	"github.com/shardingsystem/shard/serverpb"
 )
 
 // startPessimisticCluster starts two nodes (one replica per range: the
@@ -398,5 +401,91 @@ func TestLockedTransfersConserveTotal(t *testing.T) {
 	t.Logf("%d increments and %d transfers committed", increments, transfers)
 	if want := accounts*start + increments; total != want {
 		t.Fatalf("total is %d, want %d (%d increments committed)", total, want, increments)
+	}
+}
+
+// TestLockWaitsAreNotLoad: transactions queued for a row's lock do not
+// make its range look busy. Served reads count their time as CPU, the
+// controller splits a range over half a core, and TPC-B's waiters for its
+// branch row made the branch's range look several cores busy: it was split
+// again and again. Four blocks wait about 1.5 s each here; the range must
+// stay far below half a core.
+func TestLockWaitsAreNotLoad(t *testing.T) {
+	ctl := controller.DefaultConfig()
+	ctl.SplitQPS, ctl.SplitCPU = 1e9, 1e9 // report loads, never split
+	c := testcluster.Start(t, testcluster.Options{Nodes: 1, Controller: &ctl, Configure: func(i int, cfg *server.Config) {
+		cfg.SQLAddr = "127.0.0.1:0"
+		cfg.RootPassword = logicPassword
+	}})
+	addr := c.Server(1).SQLAddr()
+	ctx := context.Background()
+	holder := connect(t, addr, "postgres")
+	for _, q := range []string{"CREATE TABLE counter (id int PRIMARY KEY, n int)", "INSERT INTO counter VALUES (1, 0)"} {
+		if _, err := holder.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	tx, err := holder.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, "UPDATE counter SET n = n + 1 WHERE id = 1"); err != nil {
+		t.Fatal(err)
+	}
+	const waiters = 4
+	var wg sync.WaitGroup
+	errs := make(chan error, waiters)
+	for range waiters {
+		conn := connect(t, addr, "postgres")
+		wg.Go(func() {
+			errs <- pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+				_, err := tx.Exec(ctx, "UPDATE counter SET n = n + 1 WHERE id = 1")
+				return err
+			})
+		})
+	}
+	time.Sleep(1500 * time.Millisecond) // the waiters queue for the lock
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("a waiter failed: %v", err)
+		}
+	}
+	var n int
+	if err := holder.QueryRow(ctx, "SELECT n FROM counter WHERE id = 1").Scan(&n); err != nil || n != waiters+1 {
+		t.Fatalf("counter is %d (%v), want %d", n, err, waiters+1)
+	}
+
+	conn, err := grpc.NewClient(c.Addr(1), c.DialOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	admin := serverpb.NewAdminClient(conn)
+	// Reports come every second; the waits decay with a half-life of 2 s.
+	busiest, reports := 0.0, 0
+	for range 15 {
+		time.Sleep(200 * time.Millisecond)
+		resp, err := admin.Ranges(ctx, &serverpb.RangesRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range resp.Ranges {
+			if l := r.GetLoad(); l != nil {
+				reports++
+				busiest = max(busiest, l.CpuPerSec)
+			}
+		}
+	}
+	if reports == 0 {
+		t.Fatal("no range load was reported")
+	}
+	t.Logf("busiest range: %.0f%% of a core", 100*busiest)
+	if busiest >= 0.3 {
+		t.Fatalf("a range looked %.0f%% of a core busy after lock waits of about %d s", 100*busiest, waiters*3/2)
 	}
 }

@@ -54,13 +54,16 @@ func (r *Replica) Execute(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Bat
 	start := r.cfg.Clock()
 	var resp *kvpb.BatchResponse
 	var err error
+	idle := &idleClock{}
 	if writes > 0 {
 		resp, err = r.write(ctx, ba.Requests)
 	} else {
-		resp, err = r.read(ctx, ba.Requests)
+		var rctx context.Context
+		rctx, idle = withIdleClock(ctx)
+		resp, err = r.read(rctx, ba.Requests)
 	}
 	if err == nil {
-		r.recordLoad(ba.Requests, reads, writes, start)
+		r.recordLoad(ba.Requests, reads, writes, start, idle.d)
 	}
 	return resp, err
 }
@@ -273,7 +276,10 @@ func (r *Replica) ensureLeaseholder(ctx context.Context) error {
 }
 
 func (r *Replica) read(ctx context.Context, reqs []*kvpb.Request) (*kvpb.BatchResponse, error) {
-	if err := r.ensureLeaseholder(ctx); err != nil {
+	t := r.cfg.Clock()
+	err := r.ensureLeaseholder(ctx)
+	r.waited(ctx, t)
+	if err != nil {
 		return nil, err
 	}
 	// The descriptor may have shrunk (split) while we waited.
@@ -309,6 +315,17 @@ func (r *Replica) read(ctx context.Context, reqs []*kvpb.Request) (*kvpb.BatchRe
 	return out, nil
 }
 
+// waitLatches waits for the latches of writes on [start, end) (end nil:
+// the key start) to be released, on ctx's idle clock.
+func (r *Replica) waitLatches(ctx context.Context, start, end []byte) error {
+	t := r.cfg.Clock()
+	defer r.waited(ctx, t)
+	if err := r.latches.wait(ctx, start, end); err != nil {
+		return kvpb.NewUnavailable("r%d: %v", r.id, err)
+	}
+	return nil
+}
+
 // readTS is the timestamp of a read: the newest data for read_ts 0.
 func readTS(ts uint64) engine.Timestamp {
 	if ts == 0 {
@@ -332,8 +349,9 @@ func (r *Replica) get(ctx context.Context, g *kvpb.GetRequest) (*kvpb.GetRespons
 	}
 	ts := readTS(g.ReadTs)
 	if g.LockFor != 0 {
-		ok, waited := r.memLocks.acquire(ctx, g.Key, g.LockFor, r.group.IsLeader)
-		if waited {
+		t := r.cfg.Clock()
+		ok, queued := r.memLocks.acquire(ctx, g.Key, g.LockFor, r.group.IsLeader)
+		if queued {
 			// The range may have split, or its lease moved, during the
 			// wait: the newest version is only ours to read while we
 			// serve the key, and a client sent elsewhere retries there.
@@ -344,14 +362,15 @@ func (r *Replica) get(ctx context.Context, g *kvpb.GetRequest) (*kvpb.GetRespons
 				return nil, err
 			}
 		}
+		r.waited(ctx, t)
 		if !ok {
 			return nil, kvpb.NewWriteConflict(g.Key, 0, "another transaction held the row's write lock too long")
 		}
 		ts = engine.MaxTimestamp
 	}
 	if g.ReadTs > 0 || g.LockFor != 0 {
-		if err := r.latches.wait(ctx, g.Key, nil); err != nil {
-			return nil, kvpb.NewUnavailable("r%d: %v", r.id, err)
+		if err := r.waitLatches(ctx, g.Key, nil); err != nil {
+			return nil, err
 		}
 	}
 	ks, err := readKey(r.eng, g.Key, ts)
@@ -408,8 +427,8 @@ func (r *Replica) scan(ctx context.Context, s *kvpb.ScanRequest, desc *kvpb.Rang
 		resp.ResumeKey = append([]byte(nil), end...)
 	}
 	if s.ReadTs > 0 {
-		if err := r.latches.wait(ctx, start, end); err != nil {
-			return nil, kvpb.NewUnavailable("r%d: %v", r.id, err)
+		if err := r.waitLatches(ctx, start, end); err != nil {
+			return nil, err
 		}
 	}
 	// The versions and the locks are read from one snapshot: read one
@@ -518,8 +537,8 @@ func (r *Replica) refresh(ctx context.Context, f *kvpb.RefreshRequest) error {
 		return err
 	}
 	for _, k := range f.Keys {
-		if err := r.latches.wait(ctx, k, nil); err != nil {
-			return kvpb.NewUnavailable("r%d: %v", r.id, err)
+		if err := r.waitLatches(ctx, k, nil); err != nil {
+			return err
 		}
 		ks, err := readKey(r.eng, k, to) // the newest version at or below to, a delete too
 		if err != nil {

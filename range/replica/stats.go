@@ -2,6 +2,7 @@ package replica
 
 import (
 	"bytes"
+	"context"
 	"time"
 
 	"github.com/shardingsystem/shard/engine"
@@ -11,8 +12,9 @@ import (
 
 // recordLoad notes a served batch in the replica's load tracker: its first
 // key stands for it in the key sample, and serving time of a read counts
-// as CPU (a write's is counted when it applies).
-func (r *Replica) recordLoad(reqs []*kvpb.Request, reads, writes int, start time.Time) {
+// as CPU (a write's is counted when it applies), less the time it spent
+// waiting (idle).
+func (r *Replica) recordLoad(reqs []*kvpb.Request, reads, writes int, start time.Time, idle time.Duration) {
 	now := r.cfg.Clock()
 	var key []byte
 	written := 0
@@ -25,7 +27,33 @@ func (r *Replica) recordLoad(reqs []*kvpb.Request, reads, writes int, start time
 	}
 	r.load.Record(now, key, reads, writes, written)
 	if reads > 0 {
-		r.load.RecordCPU(now, now.Sub(start))
+		r.load.RecordCPU(now, now.Sub(start)-idle)
+	}
+}
+
+// idleClock sums the time a read batch spends waiting: for a row's write
+// lock, for latches, for proof of leadership. That is not load: TPC-B's
+// UPDATE of its one branch row waits for the lock most of the time it is
+// served, and counted as CPU, the waits of the queued transactions made
+// the branch's range look several cores busy, so the controller split it
+// again and again, and every split spread the transactions over more
+// ranges.
+type idleClock struct{ d time.Duration }
+
+type idleKey struct{}
+
+// withIdleClock returns ctx carrying a new idle clock.
+func withIdleClock(ctx context.Context) (context.Context, *idleClock) {
+	c := &idleClock{}
+	return context.WithValue(ctx, idleKey{}, c), c
+}
+
+// waited adds the time since start (Config.Clock) to ctx's idle clock, if
+// it has one. A clock belongs to one batch, which its reads serve one
+// after the other.
+func (r *Replica) waited(ctx context.Context, start time.Time) {
+	if c, ok := ctx.Value(idleKey{}).(*idleClock); ok {
+		c.d += r.cfg.Clock().Sub(start)
 	}
 }
 
