@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -63,5 +64,13 @@ func TestVictim(t *testing.T) {
 	}
 	if _, err := victim([]cluster.Range{{ID: 1}}, MetaLeader); err == nil {
 		t.Error("meta-leader without a leader: no error")
+	}
+	// No load reported yet: no range can be told busy.
+	idle := []cluster.Range{{ID: 1, Leader: 1}, {ID: 2, Leader: 2}, {ID: 6, Leader: 3}}
+	if r, err := victim(idle, RangeLeader); !errors.Is(err, errNoLoad) {
+		t.Errorf("range-leader with no load reported: r%d %v, want errNoLoad", r.ID, err)
+	}
+	if r, err := victim(idle, MetaLeader); err != nil || r.ID != 1 {
+		t.Errorf("meta-leader with no load reported: r%d %v", r.ID, err)
 	}
 }
