@@ -145,8 +145,8 @@ func (t *Txn) lockAndGet(ctx context.Context, key []byte) ([]byte, bool, error) 
 	t.noteRead(key, false)
 	g := resp.GetGet()
 	if vts := engine.Timestamp(g.GetTimestamp()); vts >= t.at() {
-		// A key read before (plain or locked) is refreshed from the read
-		// timestamp: both reads must have seen one version.
+		// A key read before (plain or locked) is refreshed from where it
+		// was first read: both reads must have seen one version.
 		if !again {
 			if t.newer == nil {
 				t.newer = map[string]engine.Timestamp{}

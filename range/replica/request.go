@@ -54,13 +54,11 @@ func (r *Replica) Execute(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Bat
 	start := r.cfg.Clock()
 	var resp *kvpb.BatchResponse
 	var err error
-	idle := &idleClock{}
+	ctx, idle := withIdleClock(ctx)
 	if writes > 0 {
 		resp, err = r.write(ctx, ba.Requests)
 	} else {
-		var rctx context.Context
-		rctx, idle = withIdleClock(ctx)
-		resp, err = r.read(rctx, ba.Requests)
+		resp, err = r.read(ctx, ba.Requests)
 	}
 	if err == nil {
 		r.recordLoad(ba.Requests, reads, writes, start, idle.d)
