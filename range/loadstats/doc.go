@@ -6,10 +6,12 @@
 // # Lifecycle
 //
 // A replica owns one Tracker. It calls Record for each request batch it
-// serves and RecordCPU for the time it spent evaluating or applying one; the
-// node's load report calls Snapshot and passes the sample to FindSplit with
-// the range's bounds; the replica calls Reset when a split or merge applies,
-// because the old history no longer describes the new span.
+// serves and RecordCPU for the time it spent evaluating or applying one
+// (not the time a read waited for a lock, a latch or proof of leadership,
+// which is no load: see the replica's idleClock); the node's load report
+// calls Snapshot and passes the sample to FindSplit with the range's
+// bounds; the replica calls Reset when a split or merge applies, because
+// the old history no longer describes the new span.
 //
 // # Rates
 //
