@@ -359,6 +359,7 @@ func (t *Txn) Commit(ctx context.Context) (_ engine.Timestamp, err error) {
 	}
 	if len(t.newer) > 0 {
 		if err := t.checkNewer(ctx); err != nil {
+			t.c.countOutcome(err)
 			return 0, err
 		}
 	}

@@ -215,6 +215,12 @@ func TestLockedRowsSkipRefresh(t *testing.T) {
 		}
 		return n
 	}
+	wantCounter := func(t *testing.T, want int) {
+		t.Helper()
+		if n := query("SELECT n FROM counter WHERE id = 1"); n != want {
+			t.Fatalf("counter is %d, want %d", n, want)
+		}
+	}
 	// begin starts a block whose snapshot is taken before b's next writes,
 	// and has it lock and write a row of side first.
 	begin := func(side int) pgx.Tx {
@@ -240,9 +246,7 @@ func TestLockedRowsSkipRefresh(t *testing.T) {
 		if n := refreshes() - before; n != 0 {
 			t.Errorf("%d refreshes, want none", n)
 		}
-		if n := query("SELECT n FROM counter WHERE id = 1"); n != 101 {
-			t.Fatalf("counter is %d, want 101", n)
-		}
+		wantCounter(t, 101)
 	})
 
 	t.Run("a write after the locked read fails the commit", func(t *testing.T) {
@@ -255,9 +259,7 @@ func TestLockedRowsSkipRefresh(t *testing.T) {
 		if err := tx.Commit(ctx); sqlState(err) != "40001" {
 			t.Fatalf("commit: got %v, want a serialization failure (40001)", err)
 		}
-		if n := query("SELECT n FROM counter WHERE id = 1"); n != 300 {
-			t.Fatalf("counter is %d, want 300", n)
-		}
+		wantCounter(t, 300)
 	})
 
 	t.Run("a plain read after the locked read sees the newer snapshot", func(t *testing.T) {
@@ -275,9 +277,7 @@ func TestLockedRowsSkipRefresh(t *testing.T) {
 		if err := tx.Commit(ctx); err != nil {
 			t.Fatalf("commit: %v", err)
 		}
-		if n := query("SELECT n FROM counter WHERE id = 1"); n != 401 {
-			t.Fatalf("counter is %d, want 401", n)
-		}
+		wantCounter(t, 401)
 	})
 
 	t.Run("a row read before it was locked is checked from the snapshot", func(t *testing.T) {
@@ -296,9 +296,7 @@ func TestLockedRowsSkipRefresh(t *testing.T) {
 			t.Fatalf("writing %d after reading %d: got %v, want a serialization failure (40001)", n+1, n, err)
 		}
 		_ = tx.Rollback(ctx) // the UPDATE failed: the block is aborted
-		if n := query("SELECT n FROM counter WHERE id = 1"); n != 800 {
-			t.Fatalf("counter is %d, want 800", n)
-		}
+		wantCounter(t, 800)
 	})
 
 	t.Run("a locked row left unwritten is refreshed at commit", func(t *testing.T) {

@@ -54,14 +54,16 @@ func (r *Replica) Execute(ctx context.Context, ba *kvpb.BatchRequest) (*kvpb.Bat
 	start := r.cfg.Clock()
 	var resp *kvpb.BatchResponse
 	var err error
-	ctx, idle := withIdleClock(ctx)
+	var idle time.Duration
 	if writes > 0 {
 		resp, err = r.write(ctx, ba.Requests)
 	} else {
-		resp, err = r.read(ctx, ba.Requests)
+		rctx, clock := withIdleClock(ctx)
+		resp, err = r.read(rctx, ba.Requests)
+		idle = clock.d
 	}
 	if err == nil {
-		r.recordLoad(ba.Requests, reads, writes, start, idle.d)
+		r.recordLoad(ba.Requests, reads, writes, start, idle)
 	}
 	return resp, err
 }
