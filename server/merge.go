@@ -22,7 +22,9 @@ import (
 //  2. freezes right (AdminSubsume to its leader): from here on the merge is
 //     only ever finished, never undone;
 //  3. waits until every replica of right has applied the freeze, so every
-//     node's copy of right's data is final;
+//     node's copy of right's data is final, and moves left's replicas onto
+//     right's nodes if either range moved since step 1 (right stays put:
+//     frozen, it refuses every request until the merge is done);
 //  4. extends left over right (AdminMerge to left's leader); each replica
 //     of left waits for its node's replica of right before applying;
 //  5. records the merge in meta in one batch.
@@ -75,12 +77,11 @@ func (s *Server) mergeRanges(ctx context.Context, leftID, rightID uint64) (*kvpb
 	if err := s.waitReplicasApplied(ctx, sub.Desc, sub.Applied); err != nil {
 		return nil, err
 	}
-	// The left's voters may have changed since step 1 (a move that was
-	// already running): its replicas must be where right's are.
-	if left, err = s.rangeByID(ctx, leftID); err != nil {
-		return nil, err
-	}
-	if err := sameVoters(left, sub.Desc); err != nil {
+	// The voters may have changed since step 1: a move or a decommission
+	// that was already running, or a merge being finished that finds them
+	// elsewhere. Right is frozen for good, refusing every request until
+	// the merge is done, so left goes where right is.
+	if left, err = s.colocateWith(ctx, leftID, sub.Desc); err != nil {
 		return nil, fmt.Errorf("r%d is frozen but cannot be merged yet: %w", rightID, err)
 	}
 	// 4. Extend the left.
@@ -101,6 +102,54 @@ func (s *Server) mergeRanges(ctx context.Context, leftID, rightID uint64) (*kvpb
 	s.kv.EvictRange(right)
 	s.log.Info("merged ranges", "left", leftID, "right", rightID, "span", keys.Pretty(merged.StartKey)+"-"+keys.Pretty(merged.EndKey))
 	return merged, nil
+}
+
+// maxColocateMoves bounds colocateWith's relocations: a range of three
+// voters needs at most three.
+const maxColocateMoves = 6
+
+// colocateWith moves range id's replicas, one relocation at a time, onto
+// the nodes of right's voters (right is frozen: its replicas stay), and
+// returns id's descriptor once its voters are right's.
+func (s *Server) colocateWith(ctx context.Context, id uint64, right *kvpb.RangeDescriptor) (*kvpb.RangeDescriptor, error) {
+	for moves := 0; ; moves++ {
+		d, err := s.rangeByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		err = sameVoters(d, right)
+		if err == nil {
+			return d, nil
+		}
+		from, to := colocationMove(d, right)
+		if moves == maxColocateMoves || from == 0 && to == 0 {
+			return nil, err
+		}
+		s.log.Info("merge: moving a replica of the left-hand range onto the frozen right-hand range's nodes",
+			"left", id, "right", right.RangeId, "from", from, "to", to)
+		if err := s.relocate(ctx, id, from, to); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// colocationMove picks the next relocation that brings d's replicas
+// closer to right's voters: to is a node of right's without a replica of
+// d, from a node of d's that right does not have (0: none).
+func colocationMove(d, right *kvpb.RangeDescriptor) (from, to uint64) {
+	for _, r := range right.Replicas {
+		if !d.HasReplica(r.NodeId) {
+			to = r.NodeId
+			break
+		}
+	}
+	for _, r := range d.Replicas {
+		if !right.HasReplica(r.NodeId) {
+			from = r.NodeId
+			break
+		}
+	}
+	return from, to
 }
 
 // sameVoters checks that two ranges have voters on the same nodes and no

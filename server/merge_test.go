@@ -115,3 +115,74 @@ func TestMergedAwayReplicaCollected(t *testing.T) {
 		return false, fmt.Sprintf("n4 still holds r%d: %v", right.RangeId, st.Desc)
 	})
 }
+
+// TestFrozenMergeFinishesAfterLeftMoved: a merge froze the right-hand
+// range, and the left-hand range's replicas moved before it could finish
+// (a move or a decommission already running, as the Jepsen churn test once
+// had it). The right stays frozen, refusing every request, until the merge
+// is done; finishing it moves the left's replicas onto the right's nodes.
+// Before, the merge failed on the voters' mismatch every time it was
+// finished, so the right's keys stayed unavailable for good.
+func TestFrozenMergeFinishesAfterLeftMoved(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Nodes: 4})
+	c.WaitReplicated()
+	lo, hi := dbSpan()
+	c.Split(lo)
+	c.Split(hi)
+	cl := c.NewClient()
+	key := func(i int) string { return string(sqlKey(uint64(i)<<56, fmt.Sprint(i))) }
+	for i := range 200 {
+		put(t, cl, key(i), "v")
+	}
+	left, right := c.Split(sqlKey(100<<56, ""))
+	if left.HasReplica(4) {
+		t.Skipf("n4 already holds r%d", left.RangeId)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	internal, err := c.Internal(c.LeaderOf(right.RangeId))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := internal.AdminSubsume(ctx, &serverpb.AdminSubsumeRequest{RangeId: right.RangeId, IntoRangeId: left.RangeId})
+	if err == nil && sub.Error != nil {
+		err = sub.Error
+	}
+	if err != nil {
+		t.Fatalf("freeze r%d: %v", right.RangeId, err)
+	}
+	// As after a merge cut short: meta shows the right frozen.
+	testcluster.WaitFor(t, 30*time.Second, fmt.Sprintf("meta to show r%d frozen", right.RangeId), func() (bool, string) {
+		for _, d := range c.Descriptors() {
+			if d.RangeId == right.RangeId && d.MergingInto == left.RangeId {
+				return true, ""
+			}
+		}
+		return false, ""
+	})
+	admin, err := c.Admin(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := left.Replicas[0].NodeId
+	if _, err := admin.RelocateReplica(ctx, &serverpb.RelocateReplicaRequest{RangeId: left.RangeId, FromNodeId: from, ToNodeId: 4}); err != nil {
+		t.Fatalf("move r%d n%d → n4: %v", left.RangeId, from, err)
+	}
+	if _, err := admin.MergeRanges(ctx, &serverpb.MergeRangesRequest{RangeId: left.RangeId}); err != nil {
+		t.Fatalf("finish the merge of the frozen r%d into r%d: %v", right.RangeId, left.RangeId, err)
+	}
+	for _, d := range c.Descriptors() {
+		if d.RangeId == right.RangeId {
+			t.Fatalf("r%d is still in meta after the merge: %v", right.RangeId, d)
+		}
+		if d.RangeId == left.RangeId && (string(d.EndKey) != string(right.EndKey) || d.HasReplica(4) || !d.HasReplica(from)) {
+			t.Fatalf("r%d after the merge: %v (want it over r%d, on n%d and not n4)", left.RangeId, d, right.RangeId, from)
+		}
+	}
+	for i := range 200 {
+		if v, ok := get(t, cl, key(i)); !ok || v != "v" {
+			t.Fatalf("%x after the merge: %q %v", key(i), v, ok)
+		}
+	}
+	put(t, cl, key(150), "w")
+}

@@ -283,6 +283,11 @@ func (c *Cluster) replicasAgree(d *kvpb.RangeDescriptor) (bool, string) {
 	return true, ""
 }
 
+// Internal returns an Internal (node-to-node) client of node i.
+func (c *Cluster) Internal(i int) (serverpb.InternalClient, error) {
+	return c.pool.Internal(c.Addr(i))
+}
+
 // Admin returns an Admin client of node i.
 func (c *Cluster) Admin(i int) (serverpb.AdminClient, error) {
 	conn, err := c.pool.Conn(c.Addr(i))
