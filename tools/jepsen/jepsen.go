@@ -140,6 +140,9 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		Logf: logf, Recorder: rec, Recovery: opts.Recovery,
 	}, faults)
 
+	if genErr != nil {
+		postmortem(ctx, c, logf)
+	}
 	res := &Result{Dir: opts.Dir}
 	if evs, err := c.Events(ctx); err != nil {
 		logf("controller events: %v", err)
@@ -176,6 +179,23 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		return res, genErr
 	}
 	return res, nil
+}
+
+// postmortem logs what the cluster looks like when a test could not
+// finish (its final reads never succeeded): every range with its replicas
+// and leader, the nodes' states, and the end of every node's log. CI keeps
+// only a test's output, not its run directory.
+func postmortem(ctx context.Context, c *cluster.Cluster, logf func(string, ...any)) {
+	rs, err := c.Ranges(ctx)
+	if err != nil {
+		logf("postmortem: ranges: %v", err)
+	}
+	for _, r := range rs {
+		logf("postmortem: %v qps %.0f generation %d %s", r, r.QPS, r.Generation, r.Error)
+	}
+	states, err := c.NodeStates(ctx)
+	logf("postmortem: node states %v (err %v)", states, err)
+	logf("postmortem: node logs:\n%s", c.LogTail(40))
 }
 
 // checkerFor returns the checker of a workload.

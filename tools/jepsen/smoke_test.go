@@ -32,7 +32,7 @@ func TestSmoke(t *testing.T) {
 				t.Fatalf("%s: %v (run directory kept: %s)", s.Name, err, dir)
 			}
 			sum := res.Report.Summary
-			t.Logf("%s: %d ops, %+v; during faults %+v, after %+v; %s", s.Name, sum.Ops, sum.All, sum.DuringFaults, sum.AfterFaults, res.Check)
+			t.Logf("%s: %d ops, %+v; during faults %+v, after %+v; errors %v; %s", s.Name, sum.Ops, sum.All, sum.DuringFaults, sum.AfterFaults, sum.Errs, res.Check)
 			for class, n := range sum.Errs {
 				for _, code := range s.Forbid {
 					if strings.HasPrefix(class, code) {
