@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/shardingsystem/shard/engine"
@@ -29,8 +30,11 @@ import (
 //     of left waits for its node's replica of right before applying;
 //  5. records the merge in meta in one batch.
 //
-// A merge interrupted after step 2 (the controller's node died) is finished
-// by the next controller: right's meta entry carries merging_into.
+// A merge interrupted after step 2 (the controller's node died, the caller
+// of a manual merge gave up) is finished by the next controller, or by a
+// manual merge of left: right's meta entry carries merging_into. If left
+// split meanwhile, the ranges between them are merged back into left
+// first (closeGap); the controller leaves both ranges alone until then.
 
 // mergeWait bounds step 3.
 const mergeWait = 30 * time.Second
@@ -46,7 +50,15 @@ func (s *Server) mergeRanges(ctx context.Context, leftID, rightID uint64) (*kvpb
 		return nil, err
 	}
 	if !bytes.Equal(left.EndKey, right.StartKey) {
-		return nil, kvpb.NewInvalid("r%d ends at %s but r%d starts at %s: not adjacent", leftID, keys.Pretty(left.EndKey), rightID, keys.Pretty(right.StartKey))
+		if right.MergingInto != leftID || bytes.Compare(left.EndKey, right.StartKey) > 0 {
+			return nil, kvpb.NewInvalid("r%d ends at %s but r%d starts at %s: not adjacent", leftID, keys.Pretty(left.EndKey), rightID, keys.Pretty(right.StartKey))
+		}
+		// Right is frozen into left, and left split since (a load split
+		// decided before meta showed the freeze): the ranges between them
+		// go back into left first.
+		if left, err = s.closeGap(ctx, left, right); err != nil {
+			return nil, fmt.Errorf("r%d is frozen but cannot be merged yet: %w", rightID, err)
+		}
 	}
 	if right.MergingInto != 0 && right.MergingInto != leftID {
 		return nil, kvpb.NewInvalid("r%d is being merged into r%d", rightID, right.MergingInto)
@@ -104,13 +116,46 @@ func (s *Server) mergeRanges(ctx context.Context, leftID, rightID uint64) (*kvpb
 	return merged, nil
 }
 
+// maxGapMerges bounds closeGap's merges.
+const maxGapMerges = 8
+
+// closeGap merges into left, one by one, the ranges between it and right,
+// which is frozen into it, and returns left's descriptor once it borders
+// right.
+func (s *Server) closeGap(ctx context.Context, left, right *kvpb.RangeDescriptor) (*kvpb.RangeDescriptor, error) {
+	for range maxGapMerges {
+		if bytes.Equal(left.EndKey, right.StartKey) {
+			return left, nil
+		}
+		descs, err := s.meta.Descriptors(ctx)
+		if err != nil {
+			return nil, err
+		}
+		i := slices.IndexFunc(descs, func(d *kvpb.RangeDescriptor) bool { return bytes.Equal(d.StartKey, left.EndKey) })
+		if i < 0 {
+			return nil, fmt.Errorf("no range starts at the end of r%d, %s", left.RangeId, keys.Pretty(left.EndKey))
+		}
+		next := descs[i]
+		s.log.Info("merge: the left-hand range split after the right froze; merging the range between them back",
+			"left", left.RangeId, "between", next.RangeId, "right", right.RangeId)
+		if _, err := s.colocateWith(ctx, next.RangeId, left); err != nil {
+			return nil, err
+		}
+		if left, err = s.mergeRanges(ctx, left.RangeId, next.RangeId); err != nil {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("r%d still does not border r%d after %d merges", left.RangeId, right.RangeId, maxGapMerges)
+}
+
 // maxColocateMoves bounds colocateWith's relocations: a range of three
 // voters needs at most three.
 const maxColocateMoves = 6
 
 // colocateWith moves range id's replicas, one relocation at a time, onto
-// the nodes of right's voters (right is frozen: its replicas stay), and
-// returns id's descriptor once its voters are right's.
+// the nodes of right's voters (right's replicas stay: it is frozen, or the
+// left-hand side of a merge), and returns id's descriptor once its voters
+// are right's.
 func (s *Server) colocateWith(ctx context.Context, id uint64, right *kvpb.RangeDescriptor) (*kvpb.RangeDescriptor, error) {
 	for moves := 0; ; moves++ {
 		d, err := s.rangeByID(ctx, id)
@@ -272,8 +317,8 @@ func (a *adminServer) MergeRanges(ctx context.Context, req *serverpb.MergeRanges
 		return nil, toStatus(kvpb.NewRangeNotFound(req.RangeId))
 	}
 	for _, d := range descs {
-		if bytes.Equal(d.StartKey, left.EndKey) {
-			right = d
+		if bytes.Equal(d.StartKey, left.EndKey) && right == nil || d.MergingInto == left.RangeId {
+			right = d // a range frozen into left first: that merge is to be finished
 		}
 	}
 	if right == nil {

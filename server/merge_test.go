@@ -116,28 +116,23 @@ func TestMergedAwayReplicaCollected(t *testing.T) {
 	})
 }
 
-// TestFrozenMergeFinishesAfterLeftMoved: a merge froze the right-hand
-// range, and the left-hand range's replicas moved before it could finish
-// (a move or a decommission already running, as the Jepsen churn test once
-// had it). The right stays frozen, refusing every request, until the merge
-// is done; finishing it moves the left's replicas onto the right's nodes.
-// Before, the merge failed on the voters' mismatch every time it was
-// finished, so the right's keys stayed unavailable for good.
-func TestFrozenMergeFinishesAfterLeftMoved(t *testing.T) {
-	c := testcluster.Start(t, testcluster.Options{Nodes: 4})
+// frozenMerge sets up a merge cut short in a 4-node cluster: the
+// right-hand range is frozen for a merge into the left-hand one, and meta
+// shows it, as when the executor stopped right after the freeze (its
+// caller gave up, or its node died). Until the merge is finished, the
+// right refuses every request.
+func frozenMerge(t *testing.T) (c *testcluster.Cluster, left, right *kvpb.RangeDescriptor, key func(int) string) {
+	c = testcluster.Start(t, testcluster.Options{Nodes: 4})
 	c.WaitReplicated()
 	lo, hi := dbSpan()
 	c.Split(lo)
 	c.Split(hi)
 	cl := c.NewClient()
-	key := func(i int) string { return string(sqlKey(uint64(i)<<56, fmt.Sprint(i))) }
+	key = func(i int) string { return string(sqlKey(uint64(i)<<56, fmt.Sprint(i))) }
 	for i := range 200 {
 		put(t, cl, key(i), "v")
 	}
-	left, right := c.Split(sqlKey(100<<56, ""))
-	if left.HasReplica(4) {
-		t.Skipf("n4 already holds r%d", left.RangeId)
-	}
+	left, right = c.Split(sqlKey(100<<56, ""))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	internal, err := c.Internal(c.LeaderOf(right.RangeId))
@@ -151,7 +146,6 @@ func TestFrozenMergeFinishesAfterLeftMoved(t *testing.T) {
 	if err != nil {
 		t.Fatalf("freeze r%d: %v", right.RangeId, err)
 	}
-	// As after a merge cut short: meta shows the right frozen.
 	testcluster.WaitFor(t, 30*time.Second, fmt.Sprintf("meta to show r%d frozen", right.RangeId), func() (bool, string) {
 		for _, d := range c.Descriptors() {
 			if d.RangeId == right.RangeId && d.MergingInto == left.RangeId {
@@ -160,29 +154,91 @@ func TestFrozenMergeFinishesAfterLeftMoved(t *testing.T) {
 		}
 		return false, ""
 	})
+	return c, left, right, key
+}
+
+// finishMerge finishes the merge through admin MergeRanges and checks
+// that left covers right's span, keeps every key, and takes writes.
+func finishMerge(t *testing.T, c *testcluster.Cluster, left, right *kvpb.RangeDescriptor, key func(int) string) *kvpb.RangeDescriptor {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
 	admin, err := c.Admin(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	from := left.Replicas[0].NodeId
-	if _, err := admin.RelocateReplica(ctx, &serverpb.RelocateReplicaRequest{RangeId: left.RangeId, FromNodeId: from, ToNodeId: 4}); err != nil {
-		t.Fatalf("move r%d n%d → n4: %v", left.RangeId, from, err)
-	}
 	if _, err := admin.MergeRanges(ctx, &serverpb.MergeRangesRequest{RangeId: left.RangeId}); err != nil {
 		t.Fatalf("finish the merge of the frozen r%d into r%d: %v", right.RangeId, left.RangeId, err)
 	}
+	var merged *kvpb.RangeDescriptor
 	for _, d := range c.Descriptors() {
 		if d.RangeId == right.RangeId {
 			t.Fatalf("r%d is still in meta after the merge: %v", right.RangeId, d)
 		}
-		if d.RangeId == left.RangeId && (string(d.EndKey) != string(right.EndKey) || d.HasReplica(4) || !d.HasReplica(from)) {
-			t.Fatalf("r%d after the merge: %v (want it over r%d, on n%d and not n4)", left.RangeId, d, right.RangeId, from)
+		if d.RangeId == left.RangeId {
+			merged = d
 		}
 	}
+	if merged == nil || string(merged.StartKey) != string(left.StartKey) || string(merged.EndKey) != string(right.EndKey) {
+		t.Fatalf("r%d after the merge: %v (want it over its span and r%d's)", left.RangeId, merged, right.RangeId)
+	}
+	cl := c.NewClient()
 	for i := range 200 {
 		if v, ok := get(t, cl, key(i)); !ok || v != "v" {
 			t.Fatalf("%x after the merge: %q %v", key(i), v, ok)
 		}
 	}
 	put(t, cl, key(150), "w")
+	return merged
+}
+
+// TestFrozenMergeFinishesAfterLeftMoved: a merge froze the right-hand
+// range, and the left-hand range's replicas moved before it could finish
+// (a move or a decommission already running, as the Jepsen churn test once
+// had it). The right stays frozen, refusing every request, until the merge
+// is done; finishing it moves the left's replicas onto the right's nodes.
+// Before, the merge failed on the voters' mismatch every time it was
+// finished, so the right's keys stayed unavailable for good.
+func TestFrozenMergeFinishesAfterLeftMoved(t *testing.T) {
+	c, left, right, key := frozenMerge(t)
+	from := moveToN4(t, c, left)
+	if merged := finishMerge(t, c, left, right, key); merged.HasReplica(4) || !merged.HasReplica(from) {
+		t.Fatalf("r%d after the merge: %v (want it on n%d and not n4, where r%d is)", left.RangeId, merged, from, right.RangeId)
+	}
+}
+
+// TestFrozenMergeFinishesAfterLeftSplit: after the freeze, the left-hand
+// range split (the controller decided a load split before meta showed the
+// freeze, as in the Jepsen churn test), and the range split off was moved.
+// Finishing the merge merges that range back into the left first. Before,
+// the merge failed as "not adjacent" every time it was finished, and the
+// right's keys stayed unavailable for good.
+func TestFrozenMergeFinishesAfterLeftSplit(t *testing.T) {
+	c, left, right, key := frozenMerge(t)
+	_, mid := c.Split(sqlKey(50<<56, ""))
+	moveToN4(t, c, mid)
+	finishMerge(t, c, left, right, key)
+	for _, d := range c.Descriptors() {
+		if d.RangeId == mid.RangeId {
+			t.Fatalf("r%d, split off r%d after the freeze, is still in meta: %v", mid.RangeId, left.RangeId, d)
+		}
+	}
+}
+
+// moveToN4 moves d's first replica to n4 and returns the node it left
+// (the test is skipped when n4 already holds d).
+func moveToN4(t *testing.T, c *testcluster.Cluster, d *kvpb.RangeDescriptor) (from uint64) {
+	if d.HasReplica(4) {
+		t.Skipf("n4 already holds r%d", d.RangeId)
+	}
+	admin, err := c.Admin(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	from = d.Replicas[0].NodeId
+	if _, err := admin.RelocateReplica(ctx, &serverpb.RelocateReplicaRequest{RangeId: d.RangeId, FromNodeId: from, ToNodeId: 4}); err != nil {
+		t.Fatalf("move r%d n%d → n4: %v", d.RangeId, from, err)
+	}
+	return from
 }
