@@ -145,8 +145,12 @@ func TestTSOUniqueAndIncreasing(t *testing.T) {
 	if m.Timestamps < uint64(len(all)) {
 		t.Fatalf("the oracle handed out %d timestamps, fewer than the %d calls", m.Timestamps, len(all))
 	}
-	if m.Batches >= m.Requests || m.Requests >= m.Timestamps {
-		t.Fatalf("no batching: %d batches for %d requests for %d timestamps", m.Batches, m.Requests, m.Timestamps)
+	// The clients batch their callers: 16 callers share 3 clients. How
+	// many requests the oracle's node serves together depends on the
+	// machine's timing (a loaded one served every request alone once);
+	// TestTSOTakeBatchesQueued checks that it does.
+	if m.Requests >= m.Timestamps {
+		t.Fatalf("no batching: %d requests for %d timestamps", m.Requests, m.Timestamps)
 	}
 }
 
