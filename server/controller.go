@@ -147,9 +147,6 @@ func (h *controllerHost) round(ctx context.Context) {
 	// Frozen ranges first: their merge must be finished (a controller died
 	// halfway through it), whatever else is decided.
 	actions := h.pendingMerges(st)
-	// The planner leaves them alone: a split of the left would leave the
-	// right frozen and not adjacent to it.
-	st.InFlight = append(st.InFlight, actions...)
 	plan := h.mu.ctl.Decide(st)
 	actions = append(actions, plan.Actions...)
 	var start []controller.Action

@@ -34,7 +34,7 @@ import (
 // of a manual merge gave up) is finished by the next controller, or by a
 // manual merge of left: right's meta entry carries merging_into. If left
 // split meanwhile, the ranges between them are merged back into left
-// first (closeGap); the controller leaves both ranges alone until then.
+// first (closeGap); until the merge is done, left is not merged away.
 
 // mergeWait bounds step 3.
 const mergeWait = 30 * time.Second
@@ -64,6 +64,13 @@ func (s *Server) mergeRanges(ctx context.Context, leftID, rightID uint64) (*kvpb
 		return nil, kvpb.NewInvalid("r%d is being merged into r%d", rightID, right.MergingInto)
 	}
 	if right.MergingInto == 0 {
+		// A range frozen into right goes first: merged away, right would
+		// leave it frozen into a range that no longer exists.
+		if into, err := s.frozenInto(ctx, rightID); err != nil {
+			return nil, err
+		} else if into != 0 {
+			return nil, kvpb.NewInvalid("r%d is being merged into r%d: that merge goes first", into, rightID)
+		}
 		if !keys.SameTenant(left.StartKey, right.EndKey) && !s.releasedSpan(ctx, left.StartKey, right.EndKey) {
 			return nil, kvpb.NewInvalid("r%d and r%d belong to different databases", leftID, rightID)
 		}
@@ -114,6 +121,21 @@ func (s *Server) mergeRanges(ctx context.Context, leftID, rightID uint64) (*kvpb
 	s.kv.EvictRange(right)
 	s.log.Info("merged ranges", "left", leftID, "right", rightID, "span", keys.Pretty(merged.StartKey)+"-"+keys.Pretty(merged.EndKey))
 	return merged, nil
+}
+
+// frozenInto returns a range that meta shows frozen for a merge into id
+// (0: none).
+func (s *Server) frozenInto(ctx context.Context, id uint64) (uint64, error) {
+	descs, err := s.meta.Descriptors(ctx)
+	if err != nil {
+		return 0, err
+	}
+	for _, d := range descs {
+		if d.MergingInto == id {
+			return d.RangeId, nil
+		}
+	}
+	return 0, nil
 }
 
 // maxGapMerges bounds closeGap's merges.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,6 +133,7 @@ func frozenMerge(t *testing.T) (c *testcluster.Cluster, left, right *kvpb.RangeD
 	for i := range 200 {
 		put(t, cl, key(i), "v")
 	}
+	c.Split(sqlKey(30<<56, "")) // a left neighbour for the left
 	left, right = c.Split(sqlKey(100<<56, ""))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -241,4 +243,32 @@ func moveToN4(t *testing.T, c *testcluster.Cluster, d *kvpb.RangeDescriptor) (fr
 		t.Fatalf("move r%d n%d → n4: %v", d.RangeId, from, err)
 	}
 	return from
+}
+
+// TestFrozenMergeKeepsItsLeft: while a range is frozen into the left, the
+// left is not merged into its own left neighbour (the frozen range would
+// wait for a range that no longer exists); the merge into the left is
+// finished first.
+func TestFrozenMergeKeepsItsLeft(t *testing.T) {
+	c, left, right, key := frozenMerge(t)
+	var before *kvpb.RangeDescriptor
+	for _, d := range c.Descriptors() {
+		if string(d.EndKey) == string(left.StartKey) {
+			before = d
+		}
+	}
+	if before == nil {
+		t.Fatalf("no range ends where r%d starts", left.RangeId)
+	}
+	admin, err := c.Admin(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err = admin.MergeRanges(ctx, &serverpb.MergeRangesRequest{RangeId: before.RangeId})
+	if err == nil || !strings.Contains(err.Error(), "that merge goes first") {
+		t.Fatalf("merging r%d into r%d while r%d is frozen into it: %v, want a refusal", left.RangeId, before.RangeId, right.RangeId, err)
+	}
+	finishMerge(t, c, left, right, key)
 }
