@@ -192,8 +192,8 @@ func (s *Server) colocateWith(ctx context.Context, id uint64, right *kvpb.RangeD
 		if moves == maxColocateMoves || from == 0 && to == 0 {
 			return nil, err
 		}
-		s.log.Info("merge: moving a replica of the left-hand range onto the frozen right-hand range's nodes",
-			"left", id, "right", right.RangeId, "from", from, "to", to)
+		s.log.Info("merge: moving a replica onto the other range's nodes",
+			"range", id, "onto", right.RangeId, "from", from, "to", to)
 		if err := s.relocate(ctx, id, from, to); err != nil {
 			return nil, err
 		}

@@ -182,10 +182,14 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 }
 
 // postmortem logs what the cluster looks like when a test could not
-// finish (its final reads never succeeded): every range with its replicas
-// and leader, the nodes' states, and the end of every node's log. CI keeps
-// only a test's output, not its run directory.
+// finish (its final reads never succeeded): the end of every node's log,
+// the nodes' states, and every range with its replicas and leader, last
+// (where a shortened output keeps it). CI keeps only a test's output, not
+// its run directory.
 func postmortem(ctx context.Context, c *cluster.Cluster, logf func(string, ...any)) {
+	logf("postmortem: node logs:\n%s", c.LogTail(40))
+	states, err := c.NodeStates(ctx)
+	logf("postmortem: node states %v (err %v)", states, err)
 	rs, err := c.Ranges(ctx)
 	if err != nil {
 		logf("postmortem: ranges: %v", err)
@@ -193,9 +197,6 @@ func postmortem(ctx context.Context, c *cluster.Cluster, logf func(string, ...an
 	for _, r := range rs {
 		logf("postmortem: %v qps %.0f generation %d %s", r, r.QPS, r.Generation, r.Error)
 	}
-	states, err := c.NodeStates(ctx)
-	logf("postmortem: node states %v (err %v)", states, err)
-	logf("postmortem: node logs:\n%s", c.LogTail(40))
 }
 
 // checkerFor returns the checker of a workload.
