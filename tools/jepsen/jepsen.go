@@ -195,7 +195,11 @@ func postmortem(ctx context.Context, c *cluster.Cluster, logf func(string, ...an
 		logf("postmortem: ranges: %v", err)
 	}
 	for _, r := range rs {
-		logf("postmortem: %v qps %.0f generation %d %s", r, r.QPS, r.Generation, r.Error)
+		frozen := ""
+		if r.MergingInto != 0 {
+			frozen = fmt.Sprintf(" frozen into r%d", r.MergingInto)
+		}
+		logf("postmortem: %v qps %.0f generation %d%s %s", r, r.QPS, r.Generation, frozen, r.Error)
 	}
 }
 

@@ -55,6 +55,7 @@ type Range struct {
 	Leader           uint64   // 0: unknown
 	Generation       uint64
 	QPS              float64 // reads and writes per second, as the leader last measured
+	MergingInto      uint64  // frozen for a merge into this range (0: not)
 	Error            string
 }
 
@@ -108,7 +109,8 @@ func (c *Cluster) Ranges(ctx context.Context) ([]Range, error) {
 		out = out[:0]
 		for _, r := range resp.Ranges {
 			rg := Range{ID: r.Desc.RangeId, StartKey: r.Desc.StartKey, EndKey: r.Desc.EndKey, Leader: r.LeaderNodeId,
-				Generation: r.Desc.Generation, QPS: r.GetLoad().GetReadsPerSec() + r.GetLoad().GetWritesPerSec(), Error: r.Error}
+				Generation: r.Desc.Generation, QPS: r.GetLoad().GetReadsPerSec() + r.GetLoad().GetWritesPerSec(),
+				MergingInto: r.Desc.MergingInto, Error: r.Error}
 			for _, rep := range r.Desc.Replicas {
 				rg.Replicas = append(rg.Replicas, rep.NodeId)
 			}
