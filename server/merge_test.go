@@ -13,21 +13,28 @@ import (
 	"github.com/shardingsystem/shard/serverpb"
 )
 
-// mergeAfterMoves sets up what co-location and rebalancing can do just
-// before a merge: in a 4-node cluster, a replica of the right-hand range
-// goes to n4 and back, then the two ranges merge. n4 is left with a stale
-// replica of the right-hand range, which meta no longer lists.
-func mergeAfterMoves(t *testing.T) (c *testcluster.Cluster, left, right *kvpb.RangeDescriptor, key func(int) string) {
-	c = testcluster.Start(t, testcluster.Options{Nodes: 4})
+// mergeCluster starts a 4-node cluster whose database span is its own
+// range, holding 200 keys (key(i)), spread over it.
+func mergeCluster(t *testing.T) (*testcluster.Cluster, func(int) string) {
+	c := testcluster.Start(t, testcluster.Options{Nodes: 4})
 	c.WaitReplicated()
 	lo, hi := dbSpan()
 	c.Split(lo)
 	c.Split(hi)
 	cl := c.NewClient()
-	key = func(i int) string { return string(sqlKey(uint64(i)<<56, fmt.Sprint(i))) }
+	key := func(i int) string { return string(sqlKey(uint64(i)<<56, fmt.Sprint(i))) }
 	for i := range 200 {
 		put(t, cl, key(i), "v")
 	}
+	return c, key
+}
+
+// mergeAfterMoves sets up what co-location and rebalancing can do just
+// before a merge: in a 4-node cluster, a replica of the right-hand range
+// goes to n4 and back, then the two ranges merge. n4 is left with a stale
+// replica of the right-hand range, which meta no longer lists.
+func mergeAfterMoves(t *testing.T) (c *testcluster.Cluster, left, right *kvpb.RangeDescriptor, key func(int) string) {
+	c, key = mergeCluster(t)
 	left, right = c.Split(sqlKey(100<<56, ""))
 	if right.HasReplica(4) || left.HasReplica(4) {
 		t.Skipf("n4 already holds r%d or r%d", left.RangeId, right.RangeId)
@@ -123,16 +130,7 @@ func TestMergedAwayReplicaCollected(t *testing.T) {
 // caller gave up, or its node died). Until the merge is finished, the
 // right refuses every request.
 func frozenMerge(t *testing.T) (c *testcluster.Cluster, left, right *kvpb.RangeDescriptor, key func(int) string) {
-	c = testcluster.Start(t, testcluster.Options{Nodes: 4})
-	c.WaitReplicated()
-	lo, hi := dbSpan()
-	c.Split(lo)
-	c.Split(hi)
-	cl := c.NewClient()
-	key = func(i int) string { return string(sqlKey(uint64(i)<<56, fmt.Sprint(i))) }
-	for i := range 200 {
-		put(t, cl, key(i), "v")
-	}
+	c, key = mergeCluster(t)
 	c.Split(sqlKey(30<<56, "")) // a left neighbour for the left
 	left, right = c.Split(sqlKey(100<<56, ""))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
