@@ -21,10 +21,17 @@ import (
 
 // Errors returned by Group, translated from hashicorp/raft's.
 var (
-	ErrNotLeader        = errors.New("replication: not the leader")
-	ErrLeadershipLost   = errors.New("replication: leadership lost while committing")
-	ErrGroupShutdown    = errors.New("replication: group is shut down")
-	ErrTimeout          = errors.New("replication: timed out")
+	ErrNotLeader      = errors.New("replication: not the leader")
+	ErrLeadershipLost = errors.New("replication: leadership lost while committing")
+	ErrGroupShutdown  = errors.New("replication: group is shut down")
+	ErrTimeout        = errors.New("replication: timed out")
+	// ErrUnknownOutcome wraps the failure of a proposal that raft had
+	// appended: it may still be committed and applied (leadership lost,
+	// shutdown while in flight).
+	ErrUnknownOutcome = errors.New("replication: outcome unknown")
+	// ErrVotesHeld refuses a vote request to a replica that restarted
+	// less than a lease ago (GroupTransport.refuseVotesUntil).
+	ErrVotesHeld        = errors.New("replication: votes held")
 	ErrAlreadyBootstrap = errors.New("replication: group already has state")
 )
 
@@ -221,6 +228,15 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 	if err != nil {
 		return nil, err
 	}
+	existing, err := raft.HasExistingState(cached, logs, snaps)
+	if err != nil {
+		_ = tr.Close()
+		return nil, fmt.Errorf("replication: state of r%d: %w", cfg.ID, err)
+	}
+	if existing {
+		// A lease lasts less than the shorter of the two timeouts (lease.go).
+		tr.refuseVotesUntil(time.Now().Add(min(cfg.Timing.HeartbeatTimeout, cfg.Timing.LeaderLeaseTimeout)))
+	}
 	r, err := raft.NewRaft(rc, cfg.FSM, cached, logs, snaps, tr)
 	if err != nil {
 		_ = tr.Close()
@@ -333,6 +349,12 @@ func (g *Group) Propose(ctx context.Context, cmd []byte) (any, uint64, error) {
 	defer g.leave()
 	f := g.raft.Apply(cmd, timeoutOf(ctx, 10*time.Second))
 	if err := f.Error(); err != nil {
+		// raft refuses before appending with ErrNotLeader, ErrNotVoter,
+		// ErrLeadershipTransferInProgress and ErrEnqueueTimeout; the
+		// others come after.
+		if errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrAbortedByRestore) || errors.Is(err, raft.ErrRaftShutdown) {
+			return nil, 0, fmt.Errorf("%w: %w", ErrUnknownOutcome, translate(err))
+		}
 		return nil, 0, translate(err)
 	}
 	return f.Response(), f.Index(), nil

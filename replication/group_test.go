@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -521,4 +522,53 @@ func gtStartGroup(t *testing.T, timing replication.Timing) []*gtMember {
 		}
 	}
 	return ms
+}
+
+// TestRestartedReplicaHoldsVotes: a replica that restarts on existing
+// state refuses vote requests for a lease's length (min(HeartbeatTimeout,
+// LeaderLeaseTimeout)), then answers them again. Before the crash it may
+// have acknowledged a leader whose lease still runs (lease.go); raft,
+// which forgot that leader, would otherwise vote at once, and a new leader
+// could be elected while the old one still serves reads from its lease.
+func TestRestartedReplicaHoldsVotes(t *testing.T) {
+	timing := gtFastTiming()
+	timing.HeartbeatTimeout, timing.ElectionTimeout, timing.LeaderLeaseTimeout = time.Second, time.Second, 500*time.Millisecond
+	ms := gtStartGroup(t, timing)
+	if err := gtPut(ms, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	var follower *gtMember
+	for _, m := range ms {
+		if !m.g.IsLeader() {
+			follower = m
+		}
+	}
+	// A candidate from outside the group: its requests reach the
+	// follower's transport like any member's, and raft refuses them (it
+	// is no voter) when the transport lets them through.
+	cand := gtStartMember(t, 9, timing)
+	tr, err := cand.hub.Transport(gtRange)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ask := func() error {
+		req := &raft.RequestVoteRequest{RPCHeader: raft.RPCHeader{ProtocolVersion: raft.ProtocolVersionMax, ID: []byte("9"), Addr: []byte(cand.addr)},
+			Term: follower.g.Term() + 1, LastLogIndex: 1 << 40, LastLogTerm: 1 << 40}
+		var resp raft.RequestVoteResponse
+		return tr.RequestVote(replication.ServerID(follower.id), follower.addr, req, &resp)
+	}
+	if err := ask(); err != nil {
+		t.Fatalf("a replica that did not restart: %v, want raft's answer", err)
+	}
+	follower.stop(t)
+	follower.start(t)
+	restarted := time.Now()
+	err = ask()
+	if time.Since(restarted) < timing.LeaderLeaseTimeout && (err == nil || !strings.Contains(err.Error(), "votes held")) {
+		t.Fatalf("a vote request right after the restart: %v, want it held", err)
+	}
+	time.Sleep(timing.LeaderLeaseTimeout - time.Since(restarted) + 50*time.Millisecond)
+	if err := ask(); err != nil {
+		t.Fatalf("a vote request a lease after the restart: %v, want raft's answer", err)
+	}
 }

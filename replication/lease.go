@@ -21,6 +21,13 @@ import (
 //     exception is a vote request flagged as a leadership transfer, which
 //     only the leader starts (Group.TransferLeadership ends the lease
 //     first, for the rest of the term).
+//   - A follower that restarts forgets its leader, and raft would grant
+//     the next vote request at once; so a replica that opens on existing
+//     state refuses vote and pre-vote requests for min(HeartbeatTimeout,
+//     LeaderLeaseTimeout) after it starts (GroupTransport.refuseVotesUntil),
+//     which outlasts any lease its last acknowledgement before the crash
+//     gave. It cannot win an election of its own sooner either: its
+//     heartbeat timer starts when it does.
 //   - The leader itself votes for nobody while it leads, and it steps down
 //     only after LeaderLeaseTimeout without contact from a quorum.
 //   - A new leader needs the votes of a quorum, which shares a member with

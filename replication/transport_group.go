@@ -36,6 +36,9 @@ type GroupTransport struct {
 
 	// leases sees the followers' acknowledgements (lease.go).
 	leases leases
+	// votesAfter is when this replica starts to answer vote requests
+	// (unix nanoseconds; 0: at once): see refuseVotesUntil.
+	votesAfter atomic.Int64
 
 	// ctx is canceled by Close and by Hub.Close. Outbound calls derive from
 	// it; inbound dispatch gives up when it is done.
@@ -341,6 +344,9 @@ func (t *GroupTransport) dispatch(ctx context.Context, cmd any, data io.Reader, 
 	if t.ctx.Err() != nil {
 		return nil, ErrTransportClosed
 	}
+	if err := t.holdVote(cmd); err != nil {
+		return nil, err
+	}
 	handled := false
 	if heartbeat {
 		if fn := t.heartbeatFn.Load(); fn != nil {
@@ -368,4 +374,38 @@ func (t *GroupTransport) dispatch(ctx context.Context, cmd any, data io.Reader, 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// refuseVotesUntil makes the replica refuse vote and pre-vote requests
+// until t. A replica that restarts on existing state calls it with its
+// start plus the longest a lease can last (lease.go): before it crashed,
+// it may have acknowledged a leader whose lease still runs, and raft,
+// which forgot that leader, would vote for anyone at once. Refusing votes
+// keeps the promise its acknowledgement made (no new leader before the
+// lease ends). A leadership transfer's vote is not held: the leader ends
+// its lease before starting one.
+func (t *GroupTransport) refuseVotesUntil(until time.Time) {
+	t.votesAfter.Store(until.UnixNano())
+}
+
+// holdVote refuses cmd if it asks for a vote while votes are held.
+func (t *GroupTransport) holdVote(cmd any) error {
+	after := t.votesAfter.Load()
+	if after == 0 {
+		return nil
+	}
+	switch v := cmd.(type) {
+	case *raft.RequestVoteRequest:
+		if v.LeadershipTransfer {
+			return nil
+		}
+	case *raft.RequestPreVoteRequest:
+	default:
+		return nil
+	}
+	if left := time.Until(time.Unix(0, after)); left > 0 {
+		return fmt.Errorf("%w: votes are held for %v after a restart", ErrVotesHeld, left.Round(time.Millisecond))
+	}
+	t.votesAfter.Store(0)
+	return nil
 }
