@@ -196,22 +196,22 @@ func (s *batchStream) openLocked(cl serverpb.InternalClient) *streamOpen {
 // returns its response, whose code is OK.
 func (s *batchStream) call(ctx context.Context, cl serverpb.InternalClient, req *serverpb.BatchStreamRequest) (*serverpb.BatchStreamResponse, error) {
 	if err := ctx.Err(); err != nil {
-		return nil, status.FromContextError(err).Err()
+		return nil, unsentError{status.FromContextError(err).Err()}
 	}
 	sc, err := s.conn(ctx, cl)
 	if err != nil {
-		return nil, err
+		return nil, unsentError{err}
 	}
 	if d, ok := ctx.Deadline(); ok {
 		left := time.Until(d)
 		if left <= 0 {
-			return nil, status.Error(codes.DeadlineExceeded, context.DeadlineExceeded.Error())
+			return nil, unsentError{status.Error(codes.DeadlineExceeded, context.DeadlineExceeded.Error())}
 		}
 		req.TimeoutUs = max(1, left.Microseconds())
 	}
 	ch, err := sc.register(req)
 	if err != nil {
-		return nil, err
+		return nil, unsentError{err}
 	}
 	sc.sendMu.Lock()
 	err = sc.stream.Send(req)

@@ -28,6 +28,12 @@ var (
 	// ErrUnavailable is returned when no replica could serve a request before
 	// the deadline.
 	ErrUnavailable = errors.New("kv: unavailable")
+	// ErrAmbiguous is returned for a request that must not apply twice
+	// when an attempt failed in a way that leaves open whether it was
+	// applied (a lost answer, a raft proposal in flight when its leader
+	// lost leadership): the request is not sent again, and the caller
+	// cannot know whether it took effect (SQLSTATE 40003).
+	ErrAmbiguous = errors.New("kv: result is ambiguous")
 )
 
 // Config configures a Client.
@@ -210,6 +216,9 @@ func (c *Client) Send(ctx context.Context, key []byte, reqs []*kvpb.Request) (*k
 		if err == nil {
 			return resp, nil
 		}
+		if errors.Is(err, ErrAmbiguous) {
+			return nil, err
+		}
 		lastErr = err
 		var kerr *kvpb.Error
 		if !errors.As(err, &kerr) {
@@ -240,15 +249,54 @@ func (c *Client) Send(ctx context.Context, key []byte, reqs []*kvpb.Request) (*k
 
 // sendToRange tries the range's replicas, leader first, following NotLeader
 // hints. It returns the first definitive answer or the last error.
+//
+// A batch that must not apply twice (onceOnly) is not sent again after an
+// attempt that may have been applied: that ends with ErrAmbiguous.
 func (c *Client) sendToRange(ctx context.Context, desc *kvpb.RangeDescriptor, reqs []*kvpb.Request) (*kvpb.BatchResponse, error) {
 	ba := &kvpb.BatchRequest{RangeId: desc.RangeId, Requests: reqs}
+	once := onceOnly(reqs)
 	var resp *kvpb.BatchResponse
 	err := c.tryLeader(ctx, desc, func(addr string) error {
 		var err error
 		resp, err = c.sendTo(ctx, addr, ba)
+		if err != nil && once && mayHaveApplied(err) {
+			return fmt.Errorf("%w: r%d at %s: %w", ErrAmbiguous, desc.RangeId, addr, err)
+		}
 		return err
 	})
 	return resp, err
+}
+
+// onceOnly reports a batch that must not be applied twice: the one-phase
+// commit of a transaction without a start timestamp (a blind write of a
+// deferred transaction, kv.BeginDeferred). Its range takes its timestamps,
+// so a second copy would commit the same writes again later, over writes
+// committed in between. Every other request is safe to repeat: reads;
+// puts; the transactional requests, which name their transaction and find
+// what an earlier copy did (range/replica/txn.go).
+func onceOnly(reqs []*kvpb.Request) bool {
+	for _, r := range reqs {
+		if p := r.GetOnePc(); p != nil && p.StartTs == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// mayHaveApplied reports whether a failed attempt may have been applied
+// all the same: a range says so (kvpb.Error.ambiguous) or the failure is
+// the transport's or the attempt's deadline, after the request may have
+// reached the node. A request the client never sent (errUnsent) and a
+// range's refusal were not applied.
+func mayHaveApplied(err error) bool {
+	if isUnsent(err) {
+		return false
+	}
+	var kerr *kvpb.Error
+	if errors.As(err, &kerr) {
+		return kerr.Ambiguous
+	}
+	return true
 }
 
 // tryLeader calls call with the addresses of desc's replicas, cached leader
@@ -272,6 +320,9 @@ func (c *Client) tryLeader(ctx context.Context, desc *kvpb.RangeDescriptor, call
 			return nil
 		}
 		lastErr = err
+		if errors.Is(err, ErrAmbiguous) {
+			return err
+		}
 		var kerr *kvpb.Error
 		if !errors.As(err, &kerr) {
 			if ctx.Err() != nil {
@@ -297,14 +348,17 @@ func (c *Client) tryLeader(ctx context.Context, desc *kvpb.RangeDescriptor, call
 func (c *Client) sendTo(ctx context.Context, addr string, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
 	cl, err := c.cfg.Pool.Internal(addr)
 	if err != nil {
-		return nil, err
+		return nil, unsentError{err}
 	}
 	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
 	defer cancel()
 	resp, err := cl.Batch(actx, ba)
 	if err != nil {
 		if s, ok := status.FromError(err); ok && s.Code() == codes.Unavailable {
-			return nil, kvpb.NewUnavailable("%s: %s", addr, s.Message())
+			// The connection failed: the request may have arrived.
+			kerr := kvpb.NewUnavailable("%s: %s", addr, s.Message())
+			kerr.Ambiguous = !isUnsent(err)
+			return nil, kerr
 		}
 		return nil, err
 	}
@@ -400,4 +454,17 @@ func backoff(ctx context.Context, attempt int) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// unsentError is the failure of a call before its request left this
+// process (no connection, no stream, a context that had already ended):
+// it cannot have been applied. It keeps the gRPC status of the error it
+// wraps.
+type unsentError struct{ error }
+
+func (e unsentError) Unwrap() error { return e.error }
+
+func isUnsent(err error) bool {
+	var u unsentError
+	return errors.As(err, &u)
 }

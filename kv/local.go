@@ -45,7 +45,7 @@ var _ serverpb.InternalClient = localInternal{}
 func callLocal[Req, Resp proto.Message](ctx context.Context, in Req, h func(context.Context, Req) (Resp, error)) (Resp, error) {
 	var zero Resp
 	if err := ctx.Err(); err != nil {
-		return zero, status.FromContextError(err).Err()
+		return zero, unsentError{status.FromContextError(err).Err()}
 	}
 	out, err := h(ctx, proto.Clone(in).(Req))
 	if err != nil {

@@ -419,13 +419,64 @@ func (t *Txn) commitOnePC(ctx context.Context, muts []*kvpb.Mutation) (ts engine
 	req := &kvpb.Request{Value: &kvpb.Request_OnePc{OnePc: &kvpb.OnePCRequest{StartTs: uint64(t.start), ReadTs: uint64(t.read), Mutations: muts}}}
 	resp, err := t.c.sendResolving(ctx, muts[0].Key, req)
 	var kerr *kvpb.Error
-	if errors.As(err, &kerr) && kerr.GetKeyMismatch() != nil {
+	if errors.As(err, &kerr) && kerr.GetKeyMismatch() != nil && !errors.Is(err, ErrAmbiguous) {
+		// A deferred transaction's commit is never sent twice: this
+		// answer is its only attempt's. Another's may follow an attempt
+		// that was applied, before the split, and whose answer was lost.
+		if i := slices.IndexFunc(muts, written); t.start != 0 && i >= 0 {
+			if ts, err := t.earlierCommit(ctx, muts[i].Key); ts != 0 || err != nil {
+				return ts, err, false
+			}
+		}
 		return 0, nil, true
+	}
+	if errors.Is(err, ErrAmbiguous) {
+		return 0, unknownOutcome(t.start, err), false
 	}
 	if err != nil {
 		return 0, err, false
 	}
 	return engine.Timestamp(resp.GetOnePc().GetCommitTs()), nil, false
+}
+
+// written reports a mutation that leaves a version when it commits.
+func written(m *kvpb.Mutation) bool { return m.Op != kvpb.LockOp_LOCK_ONLY }
+
+// earlierCommit is the commit timestamp of this transaction's one-phase
+// commit on key's range if an earlier attempt of it was applied, 0 if
+// none was (and none can be any more), or ErrTxnAborted if another
+// transaction rolled it back. key is a key the commit writes.
+//
+// It is asked when a retried one-phase commit comes back with a split:
+// the attempts before may have been applied, and a fallback to two
+// phases would then find the transaction's own versions, fail, and roll
+// back what is committed. The status check is a raft command, so every
+// attempt before it in the range's log has been applied; an attempt after
+// it is refused, as the split precedes it.
+func (t *Txn) earlierCommit(ctx context.Context, key []byte) (engine.Timestamp, error) {
+	req := &kvpb.Request{Value: &kvpb.Request_CheckTxnStatus{CheckTxnStatus: &kvpb.CheckTxnStatusRequest{
+		Primary: key, StartTs: uint64(t.start), Peek: true}}}
+	resp, err := t.c.sendOne(ctx, key, req)
+	if err != nil {
+		return 0, unknownOutcome(t.start, err)
+	}
+	st := resp.GetCheckTxnStatus()
+	switch st.GetStatus() {
+	case kvpb.TxnStatus_TXN_COMMITTED:
+		return engine.Timestamp(st.CommitTs), nil
+	case kvpb.TxnStatus_TXN_ABORTED:
+		return 0, fmt.Errorf("%w: transaction %d was rolled back on %q", ErrTxnAborted, t.start, key)
+	}
+	return 0, nil
+}
+
+// unknownOutcome is the error of a commit that may or may not have been
+// applied; it matches ErrAmbiguous.
+func unknownOutcome(start engine.Timestamp, err error) error {
+	if !errors.Is(err, ErrAmbiguous) {
+		err = fmt.Errorf("%w: %w", ErrAmbiguous, err)
+	}
+	return fmt.Errorf("kv: commit of transaction %d has an unknown outcome: %w", start, err)
 }
 
 // Bounds on one raft command of a transaction: a 1PC commit with more
@@ -555,7 +606,7 @@ func (t *Txn) commitTwoPC(ctx context.Context, muts []*kvpb.Mutation, groups []t
 		if errors.As(err, &kerr) && kerr.GetTxnNotFound() != nil {
 			return 0, fmt.Errorf("%w: %v", ErrTxnAborted, kerr)
 		}
-		return 0, fmt.Errorf("kv: commit of transaction %d has an unknown outcome: %w", t.start, err)
+		return 0, unknownOutcome(t.start, err)
 	}
 	t.resolveCommitted(commit, secondaries(muts, p), len(muts))
 	return commit, nil
@@ -618,10 +669,21 @@ func (t *Txn) commitPrimaryOnePC(ctx context.Context, primary []byte, groups []t
 		return 0, t.abandon(err, primary, append(others, groups[pg].muts...)), false
 	case errors.As(err, &kerr) && kerr.GetKeyMismatch() != nil:
 		// The primary's range split: prewrite it the usual way. The
-		// secondaries' prewrites are repeated, which is idempotent.
+		// secondaries' prewrites are repeated, which is idempotent. But an
+		// earlier attempt may have committed before the split.
+		commit, err := t.earlierCommit(ctx, primary)
+		switch {
+		case err != nil && errors.Is(err, ErrTxnAborted):
+			return 0, t.abandon(err, primary, others), false
+		case err != nil:
+			return 0, err, false
+		case commit != 0:
+			t.resolveCommitted(commit, others, len(others)+len(groups[pg].muts))
+			return commit, nil, false
+		}
 		return 0, nil, true
 	default:
-		return 0, fmt.Errorf("kv: commit of transaction %d has an unknown outcome: %w", t.start, err), false
+		return 0, unknownOutcome(t.start, err), false
 	}
 }
 

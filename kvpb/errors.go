@@ -9,6 +9,13 @@ import (
 // Error makes *Error a Go error, so the structured errors of a batch travel
 // through Go code as values and over the wire as messages.
 func (e *Error) Error() string {
+	if e.GetAmbiguous() {
+		return e.detail() + " (the request may have been applied)"
+	}
+	return e.detail()
+}
+
+func (e *Error) detail() string {
 	switch d := e.GetDetail().(type) {
 	case *Error_NotLeader:
 		return fmt.Sprintf("not leader (leader: n%d %s)", d.NotLeader.LeaderNodeId, d.NotLeader.LeaderAddr)

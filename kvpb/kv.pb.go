@@ -1886,8 +1886,12 @@ type CheckTxnStatusRequest struct {
 	StartTs        uint64                 `protobuf:"varint,2,opt,name=start_ts,json=startTs,proto3" json:"start_ts,omitempty"`
 	NowTs          uint64                 `protobuf:"varint,3,opt,name=now_ts,json=nowTs,proto3" json:"now_ts,omitempty"`
 	SecondaryTtlMs int64                  `protobuf:"varint,4,opt,name=secondary_ttl_ms,json=secondaryTtlMs,proto3" json:"secondary_ttl_ms,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// peek: report the status and change nothing (no rollback, whatever the
+	// lock's or the secondary's TTL). The coordinator asks this way whether
+	// an attempt at its own commit point applied.
+	Peek          bool `protobuf:"varint,5,opt,name=peek,proto3" json:"peek,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *CheckTxnStatusRequest) Reset() {
@@ -1946,6 +1950,13 @@ func (x *CheckTxnStatusRequest) GetSecondaryTtlMs() int64 {
 		return x.SecondaryTtlMs
 	}
 	return 0
+}
+
+func (x *CheckTxnStatusRequest) GetPeek() bool {
+	if x != nil {
+		return x.Peek
+	}
+	return false
 }
 
 type CheckTxnStatusResponse struct {
@@ -3740,7 +3751,12 @@ type Error struct {
 	//	*Error_WriteConflict
 	//	*Error_TxnNotFound
 	//	*Error_Program
-	Detail        isError_Detail `protobuf_oneof:"detail"`
+	Detail isError_Detail `protobuf_oneof:"detail"`
+	// ambiguous: the request may have been applied although it failed (its
+	// raft proposal was in flight when leadership was lost, the group shut
+	// down or the wait timed out). A request that must not apply twice is
+	// not sent again after such an error.
+	Ambiguous     bool `protobuf:"varint,11,opt,name=ambiguous,proto3" json:"ambiguous,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3870,6 +3886,13 @@ func (x *Error) GetProgram() *ProgramError {
 		}
 	}
 	return nil
+}
+
+func (x *Error) GetAmbiguous() bool {
+	if x != nil {
+		return x.Ambiguous
+	}
+	return false
 }
 
 type isError_Detail interface {
@@ -4363,12 +4386,13 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\x0fRollbackRequest\x12\x19\n" +
 	"\bstart_ts\x18\x01 \x01(\x04R\astartTs\x12\x12\n" +
 	"\x04keys\x18\x02 \x03(\fR\x04keys\"\x12\n" +
-	"\x10RollbackResponse\"\x8d\x01\n" +
+	"\x10RollbackResponse\"\xa1\x01\n" +
 	"\x15CheckTxnStatusRequest\x12\x18\n" +
 	"\aprimary\x18\x01 \x01(\fR\aprimary\x12\x19\n" +
 	"\bstart_ts\x18\x02 \x01(\x04R\astartTs\x12\x15\n" +
 	"\x06now_ts\x18\x03 \x01(\x04R\x05nowTs\x12(\n" +
-	"\x10secondary_ttl_ms\x18\x04 \x01(\x03R\x0esecondaryTtlMs\"\x86\x01\n" +
+	"\x10secondary_ttl_ms\x18\x04 \x01(\x03R\x0esecondaryTtlMs\x12\x12\n" +
+	"\x04peek\x18\x05 \x01(\bR\x04peek\"\x86\x01\n" +
 	"\x16CheckTxnStatusResponse\x12+\n" +
 	"\x06status\x18\x01 \x01(\x0e2\x13.shard.kv.TxnStatusR\x06status\x12\x1b\n" +
 	"\tcommit_ts\x18\x02 \x01(\x04R\bcommitTs\x12\"\n" +
@@ -4473,7 +4497,7 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\bstart_ts\x18\x02 \x01(\x04R\astartTs\"@\n" +
 	"\fProgramError\x12\x18\n" +
 	"\amessage\x18\x01 \x01(\tR\amessage\x12\x16\n" +
-	"\x06detail\x18\x02 \x01(\fR\x06detail\"\x9a\x05\n" +
+	"\x06detail\x18\x02 \x01(\fR\x06detail\"\xb8\x05\n" +
 	"\x05Error\x129\n" +
 	"\n" +
 	"not_leader\x18\x01 \x01(\v2\x18.shard.kv.NotLeaderErrorH\x00R\tnotLeader\x12F\n" +
@@ -4487,7 +4511,8 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\x0ewrite_conflict\x18\b \x01(\v2\x1c.shard.kv.WriteConflictErrorH\x00R\rwriteConflict\x12@\n" +
 	"\rtxn_not_found\x18\t \x01(\v2\x1a.shard.kv.TxnNotFoundErrorH\x00R\vtxnNotFound\x122\n" +
 	"\aprogram\x18\n" +
-	" \x01(\v2\x16.shard.kv.ProgramErrorH\x00R\aprogramB\b\n" +
+	" \x01(\v2\x16.shard.kv.ProgramErrorH\x00R\aprogram\x12\x1c\n" +
+	"\tambiguous\x18\v \x01(\bR\tambiguousB\b\n" +
 	"\x06detail\"n\n" +
 	"\fSplitTrigger\x12-\n" +
 	"\x04left\x18\x01 \x01(\v2\x19.shard.kv.RangeDescriptorR\x04left\x12/\n" +

@@ -144,6 +144,18 @@ func (r *Replica) translate(err error) error {
 	return err
 }
 
+// translateProposal is translate for the failure of a proposal: one that
+// raft had appended may still be committed and applied, and the error says
+// so (kvpb.Error.ambiguous).
+func (r *Replica) translateProposal(err error) error {
+	out := r.translate(err)
+	var kerr *kvpb.Error
+	if errors.Is(err, replication.ErrUnknownOutcome) && errors.As(out, &kerr) {
+		kerr.Ambiguous = true
+	}
+	return out
+}
+
 func (r *Replica) write(ctx context.Context, reqs []*kvpb.Request) (*kvpb.BatchResponse, error) {
 	if !r.group.IsLeader() {
 		return nil, r.notLeader()
@@ -215,7 +227,7 @@ func (r *Replica) propose(ctx context.Context, cmd *kvpb.Command) (*ApplyResult,
 	start := time.Now()
 	resp, _, err := r.group.Propose(ctx, data)
 	if err != nil {
-		return nil, r.translate(err)
+		return nil, r.translateProposal(err)
 	}
 	if obs := r.cfg.ObserveApply; obs != nil {
 		obs(time.Since(start))

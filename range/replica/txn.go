@@ -260,7 +260,7 @@ func (a *applier) checkTxnStatus(c *kvpb.CheckTxnStatusRequest) (*kvpb.CheckTxnS
 	start, now := engine.Timestamp(c.StartTs), engine.Timestamp(c.NowTs)
 	slot := a.lockSlot(c.Primary)
 	if l := slot.Lock; l != nil && l.StartTs == c.StartTs {
-		if !lockExpired(l, now) {
+		if c.Peek || !lockExpired(l, now) {
 			return &kvpb.CheckTxnStatusResponse{Status: kvpb.TxnStatus_TXN_PENDING, Lock: l}, nil
 		}
 		a.rollback(c.Primary, start)
@@ -276,6 +276,9 @@ func (a *applier) checkTxnStatus(c *kvpb.CheckTxnStatusRequest) (*kvpb.CheckTxnS
 	// live, the prewrite may still come (they are sent at once); after
 	// that, rolling back keeps it out for good.
 	if slot.RolledBack < c.StartTs {
+		if c.Peek {
+			return &kvpb.CheckTxnStatusResponse{Status: kvpb.TxnStatus_TXN_PENDING}, nil
+		}
 		if c.SecondaryTtlMs > 0 && !lockExpired(&kvpb.Lock{StartTs: c.StartTs, TtlMs: c.SecondaryTtlMs}, now) {
 			return &kvpb.CheckTxnStatusResponse{Status: kvpb.TxnStatus_TXN_PENDING}, nil
 		}
