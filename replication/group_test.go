@@ -572,3 +572,73 @@ func TestRestartedReplicaHoldsVotes(t *testing.T) {
 		t.Fatalf("a vote request a lease after the restart: %v, want raft's answer", err)
 	}
 }
+
+// TestRestartedFollowerKeepsLease: the leader L holds its lease on the
+// acknowledgements of follower A alone (the other follower, B, is cut off
+// from L and campaigns). A restarts, and L cannot reach it afterwards. B's
+// next vote request reaches A, which forgot L. No one may lead before L's
+// lease has ended. B campaigns in rounds of 300-600 ms once it lost L;
+// A restarts just before B's second round can start, which then comes
+// within 300 ms, while the lease lasts 240 ms: most trials would catch an
+// overlap.
+func TestRestartedFollowerKeepsLease(t *testing.T) {
+	timing := gtFastTiming()
+	timing.LeaderLeaseTimeout = timing.HeartbeatTimeout
+	ms := gtStartGroup(t, timing)
+	if err := gtPut(ms, "k", "v"); err != nil {
+		t.Fatal(err)
+	}
+	cut := func(a, b *gtMember, on bool) {
+		a.hub.SetPartitioned(b.addr, on)
+		b.hub.SetPartitioned(a.addr, on)
+	}
+	const trials = 8
+	for trial := range trials {
+		for _, a := range ms {
+			for _, b := range ms {
+				if a != b {
+					a.hub.SetPartitioned(b.addr, false)
+				}
+			}
+		}
+		l := gtLeader(t, ms)
+		var fa, fb *gtMember
+		for _, m := range ms {
+			switch {
+			case m == l:
+			case fa == nil:
+				fa = m
+			default:
+				fb = m
+			}
+		}
+		cut(l, fb, true)
+		gtWaitFor(t, 5*time.Second, "the cut-off follower to campaign", func() (bool, string) {
+			return fb.g.State() == "Candidate", fb.g.State()
+		})
+		time.Sleep(timing.ElectionTimeout - 30*time.Millisecond)
+		gtWaitFor(t, 5*time.Second, "a lease on one follower", func() (bool, string) {
+			return l.g.IsLeader() && l.g.HasLease(), "no lease"
+		})
+		fa.stop(t)
+		cut(l, fa, true)
+		fa.start(t)
+		restarted := time.Now()
+		var lastLease, newLeader time.Time
+		for time.Since(restarted) < 3*time.Second && newLeader.IsZero() {
+			// The new leader first: a lease seen after it overlaps it.
+			if fa.g.IsLeader() || fb.g.IsLeader() {
+				newLeader = time.Now()
+			}
+			if l.g.HasLease() {
+				lastLease = time.Now()
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if !newLeader.IsZero() && !lastLease.Before(newLeader) {
+			t.Fatalf("trial %d: the old leader held its lease %v after the restart, when another led already (%v)",
+				trial, lastLease.Sub(restarted), newLeader.Sub(restarted))
+		}
+		t.Logf("trial %d: lease until %v after the restart, new leader at %v", trial, lastLease.Sub(restarted), newLeader.Sub(restarted))
+	}
+}
