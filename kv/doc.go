@@ -27,7 +27,10 @@
 //
 // A result (a failed condition, an invalid request) is returned at once.
 // A write retried after an ambiguous failure (timeout) may apply twice; puts
-// are idempotent, a conditional put may then report a failed condition.
+// are idempotent, a conditional put may then report a failed condition. The
+// one request that must not apply twice, a deferred transaction's one-phase
+// commit, is not sent again after an attempt that may have been applied: it
+// fails with ErrAmbiguous.
 //
 // # Transactions
 //
