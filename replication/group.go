@@ -341,7 +341,9 @@ func (g *Group) Bootstrap(voters []raft.Server) error {
 }
 
 // Propose replicates cmd and applies it; it returns the FSM's response and
-// the entry's index once it is applied on this node.
+// the entry's index once it is applied on this node. A failure that
+// matches ErrUnknownOutcome comes with the index the entry was given (0
+// if unknown).
 func (g *Group) Propose(ctx context.Context, cmd []byte) (any, uint64, error) {
 	if !g.enter() {
 		return nil, 0, ErrGroupShutdown
@@ -353,7 +355,9 @@ func (g *Group) Propose(ctx context.Context, cmd []byte) (any, uint64, error) {
 		// ErrLeadershipTransferInProgress and ErrEnqueueTimeout; the
 		// others come after.
 		if errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrAbortedByRestore) || errors.Is(err, raft.ErrRaftShutdown) {
-			return nil, 0, fmt.Errorf("%w: %w", ErrUnknownOutcome, translate(err))
+			// The index raft gave the entry, for a caller that waits to
+			// see what was applied there.
+			return nil, f.Index(), fmt.Errorf("%w: %w", ErrUnknownOutcome, translate(err))
 		}
 		return nil, 0, translate(err)
 	}
@@ -407,6 +411,17 @@ func (g *Group) Term() uint64 { return g.raft.CurrentTerm() }
 
 // CommitIndex and AppliedIndex expose raft's progress.
 func (g *Group) CommitIndex() uint64  { return g.raft.CommitIndex() }
+
+// Entry returns the term and data of the log entry at index on this node;
+// ok is false when the log does not hold it (truncated, compacted, not yet
+// appended).
+func (g *Group) Entry(index uint64) (term uint64, data []byte, ok bool) {
+	var l raft.Log
+	if err := g.logs.GetLog(index, &l); err != nil {
+		return 0, nil, false
+	}
+	return l.Term, l.Data, true
+}
 func (g *Group) AppliedIndex() uint64 { return g.raft.AppliedIndex() }
 func (g *Group) LastIndex() uint64    { return g.raft.LastIndex() }
 

@@ -144,18 +144,6 @@ func (r *Replica) translate(err error) error {
 	return err
 }
 
-// translateProposal is translate for the failure of a proposal: one that
-// raft had appended may still be committed and applied, and the error says
-// so (kvpb.Error.ambiguous).
-func (r *Replica) translateProposal(err error) error {
-	out := r.translate(err)
-	var kerr *kvpb.Error
-	if errors.Is(err, replication.ErrUnknownOutcome) && errors.As(out, &kerr) {
-		kerr.Ambiguous = true
-	}
-	return out
-}
-
 func (r *Replica) write(ctx context.Context, reqs []*kvpb.Request) (*kvpb.BatchResponse, error) {
 	if !r.group.IsLeader() {
 		return nil, r.notLeader()
@@ -209,7 +197,7 @@ func (r *Replica) onePC(ctx context.Context, p *kvpb.OnePCRequest) (*kvpb.BatchR
 		req.StartTs = uint64(first)
 	}
 	req.CommitTs = uint64(first) + uint64(n-1)
-	res, err := r.propose(ctx, &kvpb.Command{Writes: []*kvpb.Request{{Value: &kvpb.Request_OnePc{OnePc: req}}}})
+	res, err := r.proposeWatched(ctx, &kvpb.Command{Writes: []*kvpb.Request{{Value: &kvpb.Request_OnePc{OnePc: req}}}}, req.CommitTs)
 	if err != nil {
 		return nil, err
 	}
@@ -220,26 +208,56 @@ func (r *Replica) onePC(ctx context.Context, p *kvpb.OnePCRequest) (*kvpb.BatchR
 // propose replicates cmd and returns its apply result; a deterministic
 // rejection comes back as the error.
 func (r *Replica) propose(ctx context.Context, cmd *kvpb.Command) (*ApplyResult, error) {
+	res, _, err := r.proposeRaw(ctx, cmd)
+	return res, r.proposeError(err)
+}
+
+// proposeRaw is propose with replication's errors untranslated and, for a
+// proposal raft appended, its index.
+func (r *Replica) proposeRaw(ctx context.Context, cmd *kvpb.Command) (*ApplyResult, uint64, error) {
 	data, err := proto.Marshal(cmd)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	return r.proposeData(ctx, data)
+}
+
+// proposeData is proposeRaw of an encoded command.
+func (r *Replica) proposeData(ctx context.Context, data []byte) (*ApplyResult, uint64, error) {
 	start := time.Now()
-	resp, _, err := r.group.Propose(ctx, data)
+	resp, index, err := r.group.Propose(ctx, data)
 	if err != nil {
-		return nil, r.translateProposal(err)
+		return nil, index, err
 	}
 	if obs := r.cfg.ObserveApply; obs != nil {
 		obs(time.Since(start))
 	}
 	res, ok := resp.(*ApplyResult)
 	if !ok || res == nil {
-		return nil, fmt.Errorf("replica: r%d: unexpected apply result %T", r.id, resp)
+		return nil, index, fmt.Errorf("replica: r%d: unexpected apply result %T", r.id, resp)
 	}
 	if res.Err != nil {
-		return nil, res.Err
+		return nil, index, res.Err
 	}
-	return res, nil
+	return res, index, nil
+}
+
+// proposeError translates a proposal's error (nil stays nil); a proposal
+// raft had appended may still be committed and applied, and the error
+// says so (kvpb.Error.ambiguous).
+func (r *Replica) proposeError(err error) error {
+	if err == nil {
+		return nil
+	}
+	var kerr *kvpb.Error
+	if errors.As(err, &kerr) {
+		return err // the command's own result
+	}
+	out := r.translate(err)
+	if errors.Is(err, replication.ErrUnknownOutcome) && errors.As(out, &kerr) {
+		kerr.Ambiguous = true
+	}
+	return out
 }
 
 // EnsureLeaseholder proves that this node leads the range and has applied

@@ -98,10 +98,14 @@ func (a *applier) applyTxn(req *kvpb.Request) *ApplyResult {
 		n, err = a.gc(v.Gc)
 		resp = &kvpb.Response{Value: &kvpb.Response_Gc{Gc: &kvpb.GCResponse{Keys: n}}}
 	}
+	res := &ApplyResult{Responses: []*kvpb.Response{resp}}
 	if err != nil {
-		return &ApplyResult{Err: err}
+		res = &ApplyResult{Err: err}
 	}
-	return &ApplyResult{Responses: []*kvpb.Response{resp}}
+	if p := req.GetOnePc(); p != nil {
+		a.r.outcomes.deliver(p.CommitTs, res)
+	}
+	return res
 }
 
 func (a *applier) lockSlot(key []byte) *kvpb.LockSlot {
