@@ -416,6 +416,10 @@ func (g *Group) CommitIndex() uint64  { return g.raft.CommitIndex() }
 // ok is false when the log does not hold it (truncated, compacted, not yet
 // appended).
 func (g *Group) Entry(index uint64) (term uint64, data []byte, ok bool) {
+	if !g.enter() {
+		return 0, nil, false // closing: the engine may close next
+	}
+	defer g.leave()
 	var l raft.Log
 	if err := g.logs.GetLog(index, &l); err != nil {
 		return 0, nil, false

@@ -90,7 +90,8 @@ func (r *Replica) proposeWatched(ctx context.Context, cmd *kvpb.Command, commit 
 	results, unwatch := r.outcomes.watch(commit)
 	defer unwatch()
 	res, index, err := r.proposeData(ctx, data)
-	if err == nil || !errors.Is(err, replication.ErrUnknownOutcome) || index == 0 {
+	if err == nil || !errors.Is(err, replication.ErrUnknownOutcome) || index == 0 ||
+		errors.Is(err, replication.ErrGroupShutdown) { // the node is stopping: nothing to wait for
 		return res, r.proposeError(err)
 	}
 	// The entry's term, while this node's log still holds it: once an
