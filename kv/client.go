@@ -32,7 +32,7 @@ var (
 	// when an attempt failed in a way that leaves open whether it was
 	// applied (a lost answer, a raft proposal in flight when its leader
 	// lost leadership): the request is not sent again, and the caller
-	// cannot know whether it took effect (SQLSTATE 40003).
+	// cannot know whether it took effect (SQLSTATE 08007).
 	ErrAmbiguous = errors.New("kv: result is ambiguous")
 )
 
@@ -286,7 +286,7 @@ func onceOnly(reqs []*kvpb.Request) bool {
 // mayHaveApplied reports whether a failed attempt may have been applied
 // all the same: a range says so (kvpb.Error.ambiguous) or the failure is
 // the transport's or the attempt's deadline, after the request may have
-// reached the node. A request the client never sent (errUnsent) and a
+// reached the node. A request the client never sent (unsentError) and a
 // range's refusal were not applied.
 func mayHaveApplied(err error) bool {
 	if isUnsent(err) {
