@@ -49,7 +49,11 @@
 // reading it (kv/pessimistic.go): a second writer of the row waits for the
 // first to finish, then reads its version and goes on, moving the
 // block's snapshot forward, if nothing else the block read changed
-// meanwhile; otherwise it fails with 40001.
+// meanwhile; otherwise it fails with 40001. A commit that may or may not
+// have been applied (its answer was lost with a node or a connection
+// between nodes) fails with 08007, transaction_resolution_unknown, as a
+// PostgreSQL client sees when its connection drops during COMMIT; it is
+// never applied twice.
 //
 // # Schema changes
 //
