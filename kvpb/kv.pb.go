@@ -3753,9 +3753,10 @@ type Error struct {
 	//	*Error_Program
 	Detail isError_Detail `protobuf_oneof:"detail"`
 	// ambiguous: the request may have been applied although it failed (its
-	// raft proposal was in flight when leadership was lost, the group shut
-	// down or the wait timed out). A request that must not apply twice is
-	// not sent again after such an error.
+	// raft proposal was in flight when leadership was lost or the group shut
+	// down, and the old leader could not learn its fate; or the transport
+	// failed after sending it). A request that must not apply twice is not
+	// sent again after such an error.
 	Ambiguous     bool `protobuf:"varint,11,opt,name=ambiguous,proto3" json:"ambiguous,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -352,8 +352,10 @@ func (g *Group) Propose(ctx context.Context, cmd []byte) (any, uint64, error) {
 	f := g.raft.Apply(cmd, timeoutOf(ctx, 10*time.Second))
 	if err := f.Error(); err != nil {
 		// raft refuses before appending with ErrNotLeader, ErrNotVoter,
-		// ErrLeadershipTransferInProgress and ErrEnqueueTimeout; the
-		// others come after.
+		// ErrLeadershipTransferInProgress and ErrEnqueueTimeout. Leadership
+		// lost and a restore come after; a shutdown may come either way
+		// (index 0 when raft had not appended the entry), and counts as
+		// unknown.
 		if errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrAbortedByRestore) || errors.Is(err, raft.ErrRaftShutdown) {
 			// The index raft gave the entry, for a caller that waits to
 			// see what was applied there.
@@ -411,6 +413,8 @@ func (g *Group) Term() uint64 { return g.raft.CurrentTerm() }
 
 // CommitIndex and AppliedIndex expose raft's progress.
 func (g *Group) CommitIndex() uint64  { return g.raft.CommitIndex() }
+func (g *Group) AppliedIndex() uint64 { return g.raft.AppliedIndex() }
+func (g *Group) LastIndex() uint64    { return g.raft.LastIndex() }
 
 // Entry returns the term and data of the log entry at index on this node;
 // ok is false when the log does not hold it (truncated, compacted, not yet
@@ -426,8 +430,6 @@ func (g *Group) Entry(index uint64) (term uint64, data []byte, ok bool) {
 	}
 	return l.Term, l.Data, true
 }
-func (g *Group) AppliedIndex() uint64 { return g.raft.AppliedIndex() }
-func (g *Group) LastIndex() uint64    { return g.raft.LastIndex() }
 
 // Configuration returns the current membership.
 func (g *Group) Configuration() ([]raft.Server, error) {

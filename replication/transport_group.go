@@ -377,7 +377,7 @@ func (t *GroupTransport) dispatch(ctx context.Context, cmd any, data io.Reader, 
 }
 
 // refuseVotesUntil makes the replica refuse vote and pre-vote requests
-// until t. A replica that restarts on existing state calls it with its
+// until until. A replica that restarts on existing state calls it with its
 // start plus the longest a lease can last (lease.go): before it crashed,
 // it may have acknowledged a leader whose lease still runs, and raft,
 // which forgot that leader, would vote for anyone at once. Refusing votes

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -173,7 +172,7 @@ func TestDeferredCommitIsNotRepeated(t *testing.T) {
 	if ln.applied != 1 {
 		t.Errorf("the node applied the deferred commit %d times, want once", ln.applied)
 	}
-	if got := readKeys(t, cl, "a/1"); !bytes.Equal([]byte(got["a/1"]), []byte("blind")) {
+	if got := readKeys(t, cl, "a/1"); got["a/1"] != "blind" {
 		t.Errorf("a/1 = %q, want the write that was applied", got["a/1"])
 	}
 }

@@ -388,7 +388,7 @@ func kvError(err error) error {
 	switch {
 	case errors.Is(err, kv.ErrAmbiguous):
 		return pgerror.Wrap(err, pgerror.CodeTransactionResolutionUnknown, "the outcome of the commit is unknown").
-			WithHint("The connection to the node that applies it was lost; read the data to see whether it took effect.")
+			WithHint("It may or may not have taken effect; read the data to find out.")
 	case errors.Is(err, kv.ErrWriteConflict), errors.Is(err, kv.ErrTxnAborted):
 		return pgerror.Wrap(err, pgerror.CodeSerializationFailure, "could not serialize access due to concurrent update").
 			WithHint("The transaction might succeed if retried.")

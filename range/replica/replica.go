@@ -67,8 +67,8 @@ type Replica struct {
 	latches *latches
 	// memLocks are the write locks taken at this leaseholder (memlock.go).
 	memLocks *memLocks
-	// outcomes carry the results of one-phase commits whose proposals'
-	// fate was unknown to their proposers (outcome.go).
+	// outcomes carry the results of the one-phase commits proposed here to
+	// their proposers, for one that lost leadership meanwhile (outcome.go).
 	outcomes outcomes
 	// load measures the requests the replica serves (see stats.go).
 	load *loadstats.Tracker

@@ -208,21 +208,16 @@ func (r *Replica) onePC(ctx context.Context, p *kvpb.OnePCRequest) (*kvpb.BatchR
 // propose replicates cmd and returns its apply result; a deterministic
 // rejection comes back as the error.
 func (r *Replica) propose(ctx context.Context, cmd *kvpb.Command) (*ApplyResult, error) {
-	res, _, err := r.proposeRaw(ctx, cmd)
+	data, err := proto.Marshal(cmd)
+	if err != nil {
+		return nil, err
+	}
+	res, _, err := r.proposeData(ctx, data)
 	return res, r.proposeError(err)
 }
 
-// proposeRaw is propose with replication's errors untranslated and, for a
-// proposal raft appended, its index.
-func (r *Replica) proposeRaw(ctx context.Context, cmd *kvpb.Command) (*ApplyResult, uint64, error) {
-	data, err := proto.Marshal(cmd)
-	if err != nil {
-		return nil, 0, err
-	}
-	return r.proposeData(ctx, data)
-}
-
-// proposeData is proposeRaw of an encoded command.
+// proposeData proposes an encoded command; it returns replication's errors
+// untranslated and, for a proposal raft appended, its index.
 func (r *Replica) proposeData(ctx context.Context, data []byte) (*ApplyResult, uint64, error) {
 	start := time.Now()
 	resp, index, err := r.group.Propose(ctx, data)
