@@ -245,7 +245,7 @@ func TestBatchStreamBreaks(t *testing.T) {
 	}
 
 	// Break the stream itself: close the pool's stream from under it.
-	st := p.mu.streams[addr]
+	st := p.mu.remotes[addr].s
 	st.mu.Lock()
 	sc := st.mu.cur
 	st.mu.Unlock()

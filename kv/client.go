@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -304,16 +305,18 @@ func mayHaveApplied(err error) bool {
 // RangeNotFound and Unavailable, until one succeeds or fails with a
 // definitive error. It keeps the range's leader cache up to date.
 func (c *Client) tryLeader(ctx context.Context, desc *kvpb.RangeDescriptor, call func(addr string) error) error {
-	tried := map[string]bool{}
+	// A handful of addresses: a slice on the stack, not a map.
+	var triedBuf [8]string
+	tried := triedBuf[:0]
 	candidates := c.candidates(desc)
-	var lastErr error = kvpb.NewUnavailable("r%d has no reachable replica", desc.RangeId)
+	var lastErr error
 	for len(candidates) > 0 {
 		addr := candidates[0]
 		candidates = candidates[1:]
-		if tried[addr] || addr == "" {
+		if addr == "" || slices.Contains(tried, addr) {
 			continue
 		}
-		tried[addr] = true
+		tried = append(tried, addr)
 		err := call(addr)
 		if err == nil {
 			c.cache.setLeader(desc.RangeId, addr)
@@ -332,7 +335,7 @@ func (c *Client) tryLeader(ctx context.Context, desc *kvpb.RangeDescriptor, call
 		}
 		switch d := kerr.Detail.(type) {
 		case *kvpb.Error_NotLeader:
-			if hint := d.NotLeader.LeaderAddr; hint != "" && !tried[hint] {
+			if hint := d.NotLeader.LeaderAddr; hint != "" && !slices.Contains(tried, hint) {
 				c.cache.setLeader(desc.RangeId, hint)
 				candidates = append([]string{hint}, candidates...)
 			}
@@ -342,6 +345,9 @@ func (c *Client) tryLeader(ctx context.Context, desc *kvpb.RangeDescriptor, call
 		}
 	}
 	c.cache.setLeader(desc.RangeId, "")
+	if lastErr == nil {
+		lastErr = kvpb.NewUnavailable("r%d has no reachable replica", desc.RangeId)
+	}
 	return lastErr
 }
 
@@ -374,13 +380,19 @@ func (c *Client) sendTo(ctx context.Context, addr string, ba *kvpb.BatchRequest)
 // candidates lists the addresses to try for a range: the cached leader, the
 // replicas, and for the meta range the seeds.
 func (c *Client) candidates(desc *kvpb.RangeDescriptor) []string {
-	var out []string
+	reps := desc.Replicas
+	out := make([]string, 0, 1+len(reps))
 	if l := c.cache.leader(desc.RangeId); l != "" {
 		out = append(out, l)
 	}
-	reps := desc.Replicas
-	for _, i := range rand.Perm(len(reps)) {
-		out = append(out, reps[i].Addr)
+	// The replicas from a random one on, so that clients without a
+	// leader in their cache spread over them.
+	first := 0
+	if len(reps) > 1 {
+		first = rand.IntN(len(reps))
+	}
+	for i := range reps {
+		out = append(out, reps[(first+i)%len(reps)].Addr)
 	}
 	if desc.RangeId == MetaRangeID && c.cfg.Seeds != nil {
 		out = append(out, c.cfg.Seeds()...)

@@ -21,8 +21,9 @@ type Pool struct {
 	mu   struct {
 		sync.Mutex
 		conns map[string]*grpc.ClientConn
-		// streams carry the Batch calls to each node (batchstream.go).
-		streams map[string]*batchStream
+		// remotes are the Internal clients of other nodes, made once:
+		// Batch on the node's stream (batchstream.go), the rest unary.
+		remotes map[string]*streamInternal
 		closed  bool
 	}
 	// local is this node's own server (SetLocal); read on every call.
@@ -47,7 +48,7 @@ func NewPool(opts ...grpc.DialOption) *Pool {
 	)
 	p := &Pool{opts: opts}
 	p.mu.conns = map[string]*grpc.ClientConn{}
-	p.mu.streams = map[string]*batchStream{}
+	p.mu.remotes = map[string]*streamInternal{}
 	return p
 }
 
@@ -81,15 +82,11 @@ func (p *Pool) Internal(addr string) (serverpb.InternalClient, error) {
 	l := p.local.Load()
 	local := l != nil && addr == l.addr
 	p.mu.Lock()
-	c, err := p.connLocked(addr)
-	var s *batchStream
-	if err == nil && !local {
-		if s = p.mu.streams[addr]; s == nil {
-			s = &batchStream{}
-			p.mu.streams[addr] = s
-		}
+	defer p.mu.Unlock()
+	if r, ok := p.mu.remotes[addr]; ok && !local {
+		return r, nil
 	}
-	p.mu.Unlock()
+	c, err := p.connLocked(addr)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +94,9 @@ func (p *Pool) Internal(addr string) (serverpb.InternalClient, error) {
 	if local {
 		return localInternal{InternalClient: cl, srv: l.srv}, nil
 	}
-	return streamInternal{InternalClient: cl, s: s}, nil
+	r := &streamInternal{InternalClient: cl, s: &batchStream{}}
+	p.mu.remotes[addr] = r
+	return r, nil
 }
 
 // SetLocal makes calls to addr (this node's own address) of the hot
@@ -115,11 +114,11 @@ type localTarget struct {
 // Close closes every connection.
 func (p *Pool) Close() error {
 	p.mu.Lock()
-	conns, streams := p.mu.conns, p.mu.streams
-	p.mu.conns, p.mu.streams, p.mu.closed = nil, nil, true
+	conns, remotes := p.mu.conns, p.mu.remotes
+	p.mu.conns, p.mu.remotes, p.mu.closed = nil, nil, true
 	p.mu.Unlock()
-	for _, s := range streams {
-		s.close()
+	for _, r := range remotes {
+		r.s.close()
 	}
 	for _, c := range conns {
 		_ = c.Close()
