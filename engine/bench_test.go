@@ -150,3 +150,47 @@ func must(b *testing.B, err error) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkWalkVersions walks the 64 versions of a hot row, newest first,
+// as a replica looks for a transaction's own version below the commits of
+// others (range/replica's findCommit): a GetMVCC seek per version, or one
+// Versions walk.
+func BenchmarkWalkVersions(b *testing.B) {
+	const n = 64
+	for _, flushed := range []bool{false, true} {
+		e := openTestEngine(b)
+		key := []byte("hot")
+		batch := e.NewBatch()
+		for i := 1; i <= n; i++ {
+			must(b, batch.PutMVCC(key, Timestamp(i), []byte("a row's value of some forty bytes.....")))
+		}
+		must(b, batch.Commit(false))
+		if flushed {
+			must(b, e.Flush())
+		}
+		b.Run(fmt.Sprintf("flushed=%v/seeks", flushed), func(b *testing.B) {
+			for b.Loop() {
+				seen := 0
+				for ts := MaxTimestamp; ts > 0; seen++ {
+					_, vts, err := e.GetMVCC(key, ts)
+					if err != nil {
+						b.Fatal(err)
+					}
+					ts = vts - 1
+				}
+				if seen != n {
+					b.Fatalf("saw %d versions", seen)
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("flushed=%v/versions", flushed), func(b *testing.B) {
+			for b.Loop() {
+				seen := 0
+				must(b, e.Versions(key, MaxTimestamp, func(Timestamp, []byte) bool { seen++; return true }))
+				if seen != n {
+					b.Fatalf("saw %d versions", seen)
+				}
+			}
+		})
+	}
+}

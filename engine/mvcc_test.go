@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 )
 
@@ -419,5 +420,69 @@ func TestClearVersionsBelow(t *testing.T) {
 	}
 	if v, err := e.Get([]byte("a")); err != nil || string(v) != "lock" {
 		t.Errorf("unversioned entry of a: %q, %v", v, err)
+	}
+}
+
+// TestVersions walks a key's versions, some flushed to a table and some
+// in the memtable, next to keys whose encodings share its bytes.
+func TestVersions(t *testing.T) {
+	e := openTestEngine(t)
+	k := []byte("k")
+	commit(t, e, true, func(b *Batch) error {
+		return errors.Join(
+			b.PutMVCC(k, 10, []byte("v10")),
+			b.PutMVCC(k, 20, []byte("v20")),
+			b.DeleteMVCC(k, 25),
+			b.PutMVCC([]byte("j"), 35, []byte("j35")),
+			b.PutMVCC([]byte("k\x00"), 5, []byte("neighbour")),
+		)
+	})
+	if err := e.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	commit(t, e, true, func(b *Batch) error {
+		return errors.Join(
+			b.PutMVCC(k, 30, []byte("v30")),
+			b.PutMVCC(k, 40, []byte("")),
+			b.PutMVCC(k, 50, []byte("v50")),
+			b.Put(k, []byte("unversioned")),
+			b.PutMVCC([]byte("ka"), 45, []byte("ka45")),
+		)
+	})
+	walk := func(r Reader, key []byte, ts Timestamp, limit int) string {
+		t.Helper()
+		var out []string
+		err := r.Versions(key, ts, func(vts Timestamp, v []byte) bool {
+			out = append(out, fmt.Sprintf("%d=%s", vts, v))
+			return len(out) < limit
+		})
+		if err != nil {
+			t.Fatalf("Versions(%q, %d): %v", key, ts, err)
+		}
+		return strings.Join(out, " ")
+	}
+	snap := e.NewSnapshot()
+	defer snap.Close()
+	for _, r := range []Reader{e, snap} {
+		for _, tc := range []struct {
+			key   string
+			ts    Timestamp
+			limit int
+			want  string
+		}{
+			{"k", MaxTimestamp, 10, "50=v50 40= 30=v30"}, // the tombstone at 25 ends it
+			{"k", 45, 10, "40= 30=v30"},
+			{"k", 24, 10, "20=v20 10=v10"},
+			{"k", 10, 10, "10=v10"},
+			{"k", 9, 10, ""},
+			{"k", 0, 10, ""},
+			{"k", MaxTimestamp, 1, "50=v50"}, // fn said stop
+			{"k\x00", MaxTimestamp, 10, "5=neighbour"},
+			{"missing", MaxTimestamp, 10, ""},
+		} {
+			if got := walk(r, []byte(tc.key), tc.ts, tc.limit); got != tc.want {
+				t.Errorf("%T: Versions(%q, %d) = %q, want %q", r, tc.key, tc.ts, got, tc.want)
+			}
+		}
 	}
 }

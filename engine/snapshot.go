@@ -140,3 +140,12 @@ func (s *Snapshot) ScanMVCCReverse(start, end []byte, ts Timestamp, limit int,
 	defer s.release()
 	return readScanMVCCReverse(s.snap, start, end, ts, limit, fn)
 }
+
+// Versions implements Reader.
+func (s *Snapshot) Versions(key []byte, ts Timestamp, fn func(vts Timestamp, value []byte) bool) error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.release()
+	return readVersions(s.snap, key, ts, fn)
+}

@@ -161,31 +161,29 @@ func readLockSlot(r engine.Reader, key []byte) (*kvpb.LockSlot, error) {
 }
 
 // findCommit looks for the version of key written by the transaction that
-// started at start: versions at or above start, newest first.
+// started at start: versions at or above start, newest first. On a hot row
+// these are every commit since start (a transaction that waited for the
+// row's lock commits over them), so it steps through them rather than
+// seeking each (engine.Reader.Versions).
 func findCommit(r engine.Reader, key []byte, start engine.Timestamp) (commit engine.Timestamp, found bool, err error) {
-	ts := engine.MaxTimestamp
-	for ts >= start {
-		raw, vts, err := r.GetMVCC(key, ts)
-		if errors.Is(err, engine.ErrNotFound) {
-			return 0, false, nil
-		}
-		if err != nil {
-			return 0, false, err
-		}
+	var decodeErr error
+	err = r.Versions(key, engine.MaxTimestamp, func(vts engine.Timestamp, raw []byte) bool {
 		if vts < start {
-			return 0, false, nil
+			return false
 		}
 		_, vstart, _, err := decodeVersion(raw)
 		if err != nil {
-			return 0, false, fmt.Errorf("key %q: %w", key, err)
+			decodeErr = fmt.Errorf("key %q: %w", key, err)
+			return false
 		}
 		if vstart == start {
-			return vts, true, nil
+			commit, found = vts, true
+			return false
 		}
-		if vts == 0 {
-			return 0, false, nil
-		}
-		ts = vts - 1
+		return true
+	})
+	if err = errors.Join(err, decodeErr); err != nil {
+		return 0, false, err
 	}
-	return 0, false, nil
+	return commit, found, nil
 }

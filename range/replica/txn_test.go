@@ -488,6 +488,16 @@ func TestOnePhaseCommitRetryIsIdempotent(t *testing.T) {
 		t.Fatalf("late retried one-phase commit reports commit ts %d, want %d", got, c)
 	}
 	x.wantAt("a", at(150), "3")
+	// Nor do many, as on a hot row (findCommit walks them all).
+	for i := range int64(20) {
+		x.ok(onePCReq(at(200+10*i), at(205+10*i), putM("a", strconv.FormatInt(i, 10))))
+	}
+	res = x.do(onePCReq(s, at(500), putM("a", "1"), putM("b", "2")))
+	mustOK(t, res)
+	if got := res.Responses[0].GetOnePc().GetCommitTs(); got != c {
+		t.Fatalf("retried one-phase commit after 20 more commits reports commit ts %d, want %d", got, c)
+	}
+	x.wantAt("a", at(500), "19")
 }
 
 // TestLockOnlyPrimaryCannotBeFound records why a coordinator must choose a
