@@ -229,33 +229,20 @@ func readScan(r pebble.Reader, start, end []byte, fn func(key, value []byte) err
 	return iterError(it)
 }
 
+// readGetMVCC is the first step of readVersions.
 func readGetMVCC(r pebble.Reader, key []byte, ts Timestamp) (value []byte, vts Timestamp, err error) {
-	if ts == 0 {
-		return nil, 0, ErrNotFound
-	}
-	seek := EncodeKey(nil, key, ts)
-	prefix := seek[:len(key)+1]
-	// The prefix bounds let pebble use the bloom filters and stop at the
-	// end of this user key.
-	it, err := newIter(r, prefix, immediateSuccessor(nil, prefix))
+	found := false
+	err = readVersions(r, key, ts, func(t Timestamp, v []byte) bool {
+		value, vts, found = append([]byte{}, v...), t, true
+		return false
+	})
 	if err != nil {
 		return nil, 0, err
 	}
-	defer closeIter(it, &err)
-	if !it.SeekPrefixGE(seek) {
-		if err := it.Error(); err != nil {
-			return nil, 0, fmt.Errorf("engine: get: %w", err)
-		}
+	if !found {
 		return nil, 0, ErrNotFound
 	}
-	v, vts, live, err := currentVersion(it)
-	if err != nil {
-		return nil, 0, err
-	}
-	if !live {
-		return nil, 0, ErrNotFound
-	}
-	return v, vts, nil
+	return value, vts, nil
 }
 
 func readVersions(r pebble.Reader, key []byte, ts Timestamp, fn func(vts Timestamp, value []byte) bool) (err error) {
@@ -264,13 +251,14 @@ func readVersions(r pebble.Reader, key []byte, ts Timestamp, fn func(vts Timesta
 	}
 	seek := EncodeKey(nil, key, ts)
 	prefix := seek[:len(key)+1]
+	// The prefix bounds let pebble use the bloom filters and end the walk
+	// at the key's oldest version; the versions are adjacent entries, so
+	// Next reaches each without a seek.
 	it, err := newIter(r, prefix, immediateSuccessor(nil, prefix))
 	if err != nil {
 		return err
 	}
 	defer closeIter(it, &err)
-	// The bounds end the walk at the key's oldest version; the versions
-	// are adjacent entries, so Next reaches each without a seek.
 	for valid := it.SeekPrefixGE(seek); valid; valid = it.Next() {
 		_, vts, err := DecodeKey(it.Key())
 		if err != nil {

@@ -38,6 +38,8 @@ func BenchmarkPointSelect(b *testing.B) {
 	c.WaitReplicated()
 	ctx := context.Background()
 	addr := c.Server(1).SQLAddr()
+	// Without TLS, as `shard bench` connects (sslmode=require, which
+	// connect in logic_test.go uses, would put TLS in every select).
 	dial := func(db string) *pgx.Conn {
 		conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://root:%s@%s/%s?sslmode=disable", logicPassword, addr, db))
 		if err != nil {
