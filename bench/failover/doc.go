@@ -2,7 +2,9 @@
 // load: a constant-rate mixed workload runs against a shard cluster while
 // the leader of a busy range, and then the leader of the meta range, is
 // killed with SIGKILL. For each kill it reports the longest gap without a
-// successful operation around it and the errors the clients got.
+// successful operation around it, the slowest operation and the errors the
+// clients got. The split and transfer-leader faults measure the same for a
+// split of a busy range and a move of its leadership, which kill nothing.
 //
 // # Model
 //
@@ -22,6 +24,11 @@
 //     and, when possible, on a node that does not lead the meta range, so
 //     that the two faults are apart.
 //   - meta-leader: the leader of the meta range (range 1).
+//   - split: the busiest range, as for range-leader, split at the middle
+//     of its first keys (admin SplitRange); the observation window starts
+//     when the split is asked for, and no node is restarted.
+//   - transfer-leader: the busiest range, as for range-leader, whose
+//     leadership moves to another of its replicas (admin TransferLeader).
 //
 // # Invariants
 //

@@ -19,25 +19,38 @@ import (
 const (
 	RangeLeader = "range-leader"
 	MetaLeader  = "meta-leader"
+	// Split splits the busiest range (no node dies): what clients see of
+	// a split under load, the new range's first election and its
+	// discovery.
+	Split = "split"
+	// TransferLeader moves the busiest range's leadership to another of
+	// its replicas (no node dies), as the controller does to balance
+	// leaders.
+	TransferLeader = "transfer-leader"
 )
+
+// splitSample bounds the keys read to pick a split point.
+const splitSample = 1000
 
 // Options configure a failover run.
 type Options struct {
 	// Run configures the workload; MaxRate should be set (a constant
 	// rate), Duration is ignored: the faults decide the length.
 	Run workload.Options
-	// Faults are the faults in order; default range-leader, meta-leader.
+	// Faults are the faults in order (RangeLeader, MetaLeader, Split,
+	// TransferLeader); default range-leader, meta-leader.
 	Faults []string
 	// Warmup is the load before the first fault and after each recovery;
 	// default 10 s.
 	Warmup time.Duration
-	// Observe is how long a killed node stays dead; default 10 s.
+	// Observe is how long a killed node stays dead (the window after a
+	// split); default 10 s.
 	Observe time.Duration
 	// Logf gets progress lines; nil discards them.
 	Logf func(format string, args ...any)
 }
 
-// Fault is one kill and what the clients saw.
+// Fault is one kill (or split) and what the clients saw.
 type Fault struct {
 	Kind  string `json:"kind"`
 	Node  string `json:"node"`
@@ -53,6 +66,9 @@ type Fault struct {
 	GapFrom      float64 `json:"gap_from_s"`
 	// Errors counts the operations that failed in the observation window.
 	Errors int64 `json:"errors"`
+	// SlowestOpMs is the longest an operation that ended in the
+	// observation window took, success or error.
+	SlowestOpMs float64 `json:"slowest_op_ms"`
 }
 
 // Result is a failover run's outcome.
@@ -68,8 +84,8 @@ func Run(ctx context.Context, s *target.Shard, wl workload.Workload, opts Option
 		opts.Faults = []string{RangeLeader, MetaLeader}
 	}
 	for _, f := range opts.Faults {
-		if f != RangeLeader && f != MetaLeader {
-			return nil, fmt.Errorf("failover: unknown fault %q (want %s or %s)", f, RangeLeader, MetaLeader)
+		if f != RangeLeader && f != MetaLeader && f != Split && f != TransferLeader {
+			return nil, fmt.Errorf("failover: unknown fault %q (want %s, %s, %s or %s)", f, RangeLeader, MetaLeader, Split, TransferLeader)
 		}
 	}
 	if opts.Warmup <= 0 {
@@ -105,6 +121,25 @@ func Run(ctx context.Context, s *target.Shard, wl workload.Workload, opts Option
 		if ferr = sleep(ctx, runOpts.Ramp+opts.Warmup); ferr != nil {
 			break
 		}
+		if kind == Split || kind == TransferLeader {
+			now := func() float64 { return time.Since(start).Seconds() }
+			var f Fault
+			if kind == Split {
+				f, ferr = split(ctx, c, now)
+			} else {
+				f, ferr = transfer(ctx, c, now)
+			}
+			if ferr != nil {
+				break
+			}
+			logf("failover: %s r%d %s (leader %s) at %.1fs", kind, f.Range, f.Span, f.Node, f.At)
+			faults = append(faults, f)
+			if ferr = sleep(ctx, opts.Observe); ferr != nil {
+				break
+			}
+			runOpts.Ramp = 0
+			continue
+		}
 		f, n, err := kill(ctx, c, kind)
 		if err != nil {
 			ferr = err
@@ -136,7 +171,7 @@ func Run(ctx context.Context, s *target.Shard, wl workload.Workload, opts Option
 	if ferr != nil {
 		return nil, ferr
 	}
-	succ, errs := rec.times()
+	succ, errs, ops := rec.times()
 	for i := range faults {
 		f := &faults[i]
 		from, to := start.Add(time.Duration(f.At*float64(time.Second))), start.Add(time.Duration((f.At+opts.Observe.Seconds())*float64(time.Second)))
@@ -148,6 +183,7 @@ func Run(ctx context.Context, s *target.Shard, wl workload.Workload, opts Option
 				f.Errors++
 			}
 		}
+		f.SlowestOpMs = float64(slowest(ops, from, to)) / float64(time.Millisecond)
 	}
 	return &Result{Faults: faults, Run: out.res}, nil
 }
@@ -155,26 +191,89 @@ func Run(ctx context.Context, s *target.Shard, wl workload.Workload, opts Option
 // loadWait bounds how long kill waits for the ranges' first load reports.
 const loadWait = 10 * time.Second
 
-// kill finds the victim of kind and kills it.
-func kill(ctx context.Context, c *cluster.Cluster, kind string) (Fault, *cluster.Node, error) {
+// pick returns the victim of kind, waiting up to loadWait for the load
+// reports that tell the busiest range.
+func pick(ctx context.Context, c *cluster.Cluster, kind string) (cluster.Range, error) {
 	deadline := time.Now().Add(loadWait)
-	var r cluster.Range
 	for {
 		rs, err := c.Ranges(ctx)
 		if err != nil {
-			return Fault{}, nil, fmt.Errorf("failover: %w", err)
+			return cluster.Range{}, fmt.Errorf("failover: %w", err)
 		}
-		r, err = victim(rs, kind)
+		r, err := victim(rs, kind)
 		if errors.Is(err, errNoLoad) && time.Now().Before(deadline) {
 			if err := sleep(ctx, 200*time.Millisecond); err != nil {
-				return Fault{}, nil, err
+				return cluster.Range{}, err
 			}
 			continue
 		}
-		if err != nil {
-			return Fault{}, nil, err
+		return r, err
+	}
+}
+
+// split splits the busiest range in the middle of its first keys (the
+// range's traffic is on both sides) and returns the fault, its At set by
+// now when the split returned.
+func split(ctx context.Context, c *cluster.Cluster, now func() float64) (Fault, error) {
+	r, err := pick(ctx, c, Split)
+	if err != nil {
+		return Fault{}, err
+	}
+	ks, err := c.Keys(ctx, r.StartKey, r.EndKey, splitSample)
+	if err != nil {
+		return Fault{}, fmt.Errorf("failover: keys of r%d: %w", r.ID, err)
+	}
+	if len(ks) < 2 {
+		return Fault{}, fmt.Errorf("failover: r%d has %d keys, too few to split", r.ID, len(ks))
+	}
+	at := ks[len(ks)/2]
+	f := Fault{Kind: Split, Range: r.ID, Span: fmt.Sprintf("[%s, %s) at %s", keys.Pretty(r.StartKey), keys.Pretty(r.EndKey), keys.Pretty(at))}
+	if n := c.NodeByID(r.Leader); n != nil {
+		f.Node = n.Name
+	}
+	// The window starts when the split was asked for: its commit is
+	// somewhere in the call.
+	f.At = now()
+	if _, _, err := c.Split(ctx, at); err != nil {
+		return Fault{}, fmt.Errorf("failover: split r%d at %s: %w", r.ID, keys.Pretty(at), err)
+	}
+	return f, nil
+}
+
+// transfer moves the busiest range's leadership to another of its
+// replicas and returns the fault (Node is the leader before), its At set
+// when the transfer was asked for.
+func transfer(ctx context.Context, c *cluster.Cluster, now func() float64) (Fault, error) {
+	r, err := pick(ctx, c, TransferLeader)
+	if err != nil {
+		return Fault{}, err
+	}
+	var to *cluster.Node
+	for _, id := range r.Replicas {
+		if n := c.NodeByID(id); id != r.Leader && n != nil && n.Running() {
+			to = n
+			break
 		}
-		break
+	}
+	if to == nil {
+		return Fault{}, fmt.Errorf("failover: r%d has no running replica besides its leader n%d", r.ID, r.Leader)
+	}
+	f := Fault{Kind: TransferLeader, Range: r.ID, Span: fmt.Sprintf("[%s, %s) to %s", keys.Pretty(r.StartKey), keys.Pretty(r.EndKey), to.Name)}
+	if n := c.NodeByID(r.Leader); n != nil {
+		f.Node = n.Name
+	}
+	f.At = now()
+	if _, err := c.TransferLeader(ctx, r.ID, to); err != nil {
+		return Fault{}, fmt.Errorf("failover: transfer r%d to %s: %w", r.ID, to.Name, err)
+	}
+	return f, nil
+}
+
+// kill finds the victim of kind and kills it.
+func kill(ctx context.Context, c *cluster.Cluster, kind string) (Fault, *cluster.Node, error) {
+	r, err := pick(ctx, c, kind)
+	if err != nil {
+		return Fault{}, nil, err
 	}
 	n := c.NodeByID(r.Leader)
 	if n == nil || !n.Running() {
@@ -232,6 +331,17 @@ func victim(rs []cluster.Range, kind string) (cluster.Range, error) {
 	return *best, nil
 }
 
+// slowest returns the longest duration of the ops that ended in [from, to).
+func slowest(ops []op, from, to time.Time) time.Duration {
+	var d time.Duration
+	for _, o := range ops {
+		if !o.end.Before(from) && o.end.Before(to) {
+			d = max(d, o.took)
+		}
+	}
+	return d
+}
+
 // longestGap returns the longest interval between consecutive times of
 // sorted succ that ends after from and starts before to (an interval
 // still open at the last success ends at to).
@@ -270,32 +380,41 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// recorder keeps the times of successes and errors of every worker.
+// recorder keeps the times of successes and errors of every worker, and
+// how long each operation took.
 type recorder struct {
 	mu   sync.Mutex
 	succ []time.Time
 	errs []time.Time
+	ops  []op
 }
 
-func (r *recorder) record(t time.Time, ok bool) {
+// op is one recorded operation: when it ended and how long it took.
+type op struct {
+	end  time.Time
+	took time.Duration
+}
+
+func (r *recorder) record(start, end time.Time, ok bool) {
 	r.mu.Lock()
 	if ok {
-		r.succ = append(r.succ, t)
+		r.succ = append(r.succ, end)
 	} else {
-		r.errs = append(r.errs, t)
+		r.errs = append(r.errs, end)
 	}
+	r.ops = append(r.ops, op{end: end, took: end.Sub(start)})
 	r.mu.Unlock()
 }
 
-// times returns the sorted times.
-func (r *recorder) times() (succ, errs []time.Time) {
+// times returns the sorted times, and the operations.
+func (r *recorder) times() (succ, errs []time.Time, ops []op) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	succ, errs = slices.Clone(r.succ), slices.Clone(r.errs)
+	succ, errs, ops = slices.Clone(r.succ), slices.Clone(r.errs), slices.Clone(r.ops)
 	cmp := func(a, b time.Time) int { return a.Compare(b) }
 	slices.SortFunc(succ, cmp)
 	slices.SortFunc(errs, cmp)
-	return succ, errs
+	return succ, errs, ops
 }
 
 // tracked is a workload whose workers record their outcomes.
@@ -318,11 +437,12 @@ type trackedWorker struct {
 }
 
 func (w *trackedWorker) Op(ctx context.Context, rng *rand.Rand) (string, error) {
-	op, err := w.Worker.Op(ctx, rng)
+	start := time.Now()
+	name, err := w.Worker.Op(ctx, rng)
 	// An attempt cut off by the end of the run counts for nothing, and
 	// one the runner retries (40001) is neither a success nor an error.
 	if ctx.Err() == nil && !workload.IsRetry(err) {
-		w.rec.record(time.Now(), err == nil)
+		w.rec.record(start, time.Now(), err == nil)
 	}
-	return op, err
+	return name, err
 }

@@ -41,6 +41,24 @@ func TestLongestGap(t *testing.T) {
 	}
 }
 
+func TestSlowest(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	ops := []op{
+		{end: at(10), took: 900 * time.Millisecond}, // ended before the window
+		{end: at(150), took: 120 * time.Millisecond},
+		{end: at(400), took: 350 * time.Millisecond}, // began before the window, ended in it
+		{end: at(500), took: 5 * time.Millisecond},
+		{end: at(2000), took: time.Second}, // ended at the window's end: not in it
+	}
+	if d := slowest(ops, at(100), at(2000)); d != 350*time.Millisecond {
+		t.Fatalf("slowest %s, want 350ms", d)
+	}
+	if d := slowest(ops, at(600), at(1000)); d != 0 {
+		t.Fatalf("slowest of an empty window %s, want 0", d)
+	}
+}
+
 func TestVictim(t *testing.T) {
 	rs := []cluster.Range{
 		{ID: 1, Leader: 1},

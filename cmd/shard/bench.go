@@ -56,7 +56,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	// pgbench
 	scale := fs.Int("scale", 1, "select, tpcb: pgbench's scale factor (100,000 accounts each)")
 	// failover
-	faults := fs.String("faults", failover.RangeLeader+","+failover.MetaLeader, "failover: the kills, in order")
+	faults := fs.String("faults", failover.RangeLeader+","+failover.MetaLeader, "failover: the faults, in order ("+failover.RangeLeader+", "+failover.MetaLeader+", "+failover.Split+", "+failover.TransferLeader+")")
 	warmup := fs.Duration("warmup", 10*time.Second, "failover: load before the first kill and after each recovery")
 	observe := fs.Duration("observe", 10*time.Second, "failover: how long a killed node stays down")
 	if help, err := parseFlags(fs, args); help || err != nil {
@@ -270,9 +270,9 @@ func benchFailover(ctx context.Context, shard *target.Shard, wl workload.Workloa
 		return err
 	}
 	fmt.Fprintf(stdout, "\nmachine: %d CPUs (%s), %d GiB, %s\n", rep.Machine.CPUs, rep.Machine.CPU, rep.Machine.MemoryGiB, rep.Machine.OS)
-	fmt.Fprintf(stdout, "%-14s %-5s %-7s %8s %16s %8s\n", "fault", "node", "range", "at(s)", "longest gap(ms)", "errors")
+	fmt.Fprintf(stdout, "%-14s %-5s %-7s %8s %16s %16s %8s\n", "fault", "node", "range", "at(s)", "longest gap(ms)", "slowest op(ms)", "errors")
 	for _, f := range res.Faults {
-		fmt.Fprintf(stdout, "%-14s %-5s r%-6d %8.1f %16.0f %8d\n", f.Kind, f.Node, f.Range, f.At, f.LongestGapMs, f.Errors)
+		fmt.Fprintf(stdout, "%-14s %-5s r%-6d %8.1f %16.0f %16.0f %8d\n", f.Kind, f.Node, f.Range, f.At, f.LongestGapMs, f.SlowestOpMs, f.Errors)
 	}
 	if jsonPath != "" {
 		b, err := json.MarshalIndent(struct {
