@@ -31,8 +31,7 @@ var (
 	ErrUnknownOutcome = errors.New("replication: outcome unknown")
 	// ErrVotesHeld refuses a vote request to a replica that restarted
 	// less than a lease ago (GroupTransport.refuseVotesUntil).
-	ErrVotesHeld        = errors.New("replication: votes held")
-	ErrAlreadyBootstrap = errors.New("replication: group already has state")
+	ErrVotesHeld = errors.New("replication: votes held")
 )
 
 // Timing holds the Raft timeouts of every group of a node.
@@ -85,8 +84,15 @@ type GroupConfig struct {
 	// instead of HeartbeatTimeout until the group has a leader: for the
 	// new group of a split, on the node that led the range split, so that
 	// the new range elects in about half the usual time (the other nodes
-	// keep the usual timeout, so they rarely compete).
+	// keep the usual timeout, so they rarely compete). The node usually
+	// campaigns before that, with CampaignNow; the shorter timeout is the
+	// fallback when that election fails.
 	FastElection bool
+	// Bootstrap, when set, are the voters of a new group: a group with no
+	// raft state is bootstrapped with them before its raft starts, so that
+	// it answers no request (a vote, say) without its configuration. A
+	// group with state ignores it.
+	Bootstrap []raft.Server
 }
 
 // Group is one range's Raft group on this node. Its methods are safe for
@@ -173,8 +179,8 @@ func NodeIDOf(id raft.ServerID) uint64 {
 const logCacheEntries = 64
 
 // OpenGroup starts the group's raft instance on existing or empty state. An
-// empty group waits to be bootstrapped (Bootstrap) or to be contacted by a
-// leader that added it.
+// empty group is bootstrapped with GroupConfig.Bootstrap if set (every voter
+// with the same list), else waits to be contacted by a leader that added it.
 func OpenGroup(cfg GroupConfig) (*Group, error) {
 	logger := cfg.Logger
 	if logger == nil {
@@ -236,6 +242,11 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 	if existing {
 		// A lease lasts less than the shorter of the two timeouts (lease.go).
 		tr.refuseVotesUntil(time.Now().Add(min(cfg.Timing.HeartbeatTimeout, cfg.Timing.LeaderLeaseTimeout)))
+	} else if len(cfg.Bootstrap) > 0 {
+		if err := raft.BootstrapCluster(rc, cached, logs, snaps, tr, raft.Configuration{Servers: cfg.Bootstrap}); err != nil {
+			_ = tr.Close()
+			return nil, fmt.Errorf("replication: bootstrap r%d: %w", cfg.ID, err)
+		}
 	}
 	r, err := raft.NewRaft(rc, cfg.FSM, cached, logs, snaps, tr)
 	if err != nil {
@@ -311,6 +322,36 @@ func (g *Group) slowDown(lost raft.ServerAddress) {
 	}
 }
 
+// CampaignNow makes a follower that has never heard from a leader (a new
+// group, see GroupConfig.FastElection) campaign at once rather than when
+// its heartbeat timer fires. It does nothing to a leader, a candidate, or a
+// follower that has heard from a leader within the heartbeat timeout (raft
+// checks its last contact).
+//
+// Raft has no call for it: a shorter heartbeat timeout makes a follower's
+// timer fire at once, so the timeout is set 1 ms shorter (or longer, then
+// back) and restored.
+func (g *Group) CampaignNow() {
+	if !g.enter() {
+		return
+	}
+	defer g.leave()
+	g.compactMu.Lock()
+	defer g.compactMu.Unlock()
+	rc := g.raft.ReloadableConfig()
+	d := rc.HeartbeatTimeout
+	rc.HeartbeatTimeout = d - time.Millisecond
+	if g.raft.ReloadConfig(rc) != nil {
+		// At the leader lease timeout already: go up first.
+		rc.HeartbeatTimeout = d + time.Millisecond
+		if g.raft.ReloadConfig(rc) != nil {
+			return
+		}
+	}
+	rc.HeartbeatTimeout = d
+	_ = g.raft.ReloadConfig(rc)
+}
+
 // HeartbeatTimeout returns the heartbeat timeout in force: the leader
 // lease timeout while a follower is about to campaign (see hasten), else
 // Timing.HeartbeatTimeout.
@@ -328,17 +369,6 @@ func (g *Group) setHeartbeatTimeout(d time.Duration) {
 
 // ID returns the group id.
 func (g *Group) ID() GroupID { return g.id }
-
-// Bootstrap makes a brand new group with the given voters. Every voter may
-// call it with the same list; it fails with ErrAlreadyBootstrap when the
-// group has state.
-func (g *Group) Bootstrap(voters []raft.Server) error {
-	err := g.raft.BootstrapCluster(raft.Configuration{Servers: voters}).Error()
-	if errors.Is(err, raft.ErrCantBootstrap) {
-		return ErrAlreadyBootstrap
-	}
-	return translate(err)
-}
 
 // Propose replicates cmd and applies it; it returns the FSM's response and
 // the entry's index once it is applied on this node. A failure that

@@ -57,6 +57,9 @@ type gtMember struct {
 
 	rep *replica.Replica
 	g   *replication.Group // nil while stopped
+	// boot are the voters start bootstraps a new group with (none: it
+	// waits for a leader to add it).
+	boot []raft.Server
 
 	// conns are the member's outbound connections, for kill.
 	connsMu sync.Mutex
@@ -132,6 +135,7 @@ func (m *gtMember) start(t *testing.T) {
 	m.g, err = replication.OpenGroup(replication.GroupConfig{
 		ID: gtRange, NodeID: m.id, LocalAddr: m.addr, Engine: m.eng, Hub: m.hub, FSM: m.rep,
 		SnapshotDir: replication.SnapshotDirFor(m.snapDir, gtRange), Timing: m.timing, Logger: gtQuiet,
+		Bootstrap: m.boot,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -524,12 +528,46 @@ func gtStartGroup(t *testing.T, timing replication.Timing) []*gtMember {
 		if err := replica.WriteInitialState(m.eng, desc, 0); err != nil {
 			t.Fatal(err)
 		}
+		m.boot = voters
 		m.start(t)
-		if err := m.g.Bootstrap(voters); err != nil {
-			t.Fatal(err)
-		}
 	}
 	return ms
+}
+
+// TestCampaignNow: a new group whose heartbeat timeout is an hour elects
+// the member told to campaign, at once. Both ways of firing raft's timer
+// are covered: a heartbeat timeout above the leader lease timeout (set
+// shorter, then back) and one equal to it (set longer, then back), as a
+// FastElection group has.
+func TestCampaignNow(t *testing.T) {
+	for _, tc := range []struct {
+		name                       string
+		heartbeat, election, lease time.Duration
+	}{
+		{"above the lease timeout", time.Hour, time.Hour, 500 * time.Millisecond},
+		{"at the lease timeout", time.Hour, 2 * time.Hour, time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			timing := gtFastTiming()
+			timing.HeartbeatTimeout, timing.ElectionTimeout, timing.LeaderLeaseTimeout = tc.heartbeat, tc.election, tc.lease
+			ms := gtStartGroup(t, timing)
+			// Bootstrapped before raft started: each knows the voters
+			// before it can answer a vote.
+			for _, m := range ms {
+				if servers, err := m.g.Configuration(); err != nil || len(servers) != 3 {
+					t.Fatalf("n%d's new group: configuration %v, %v; want the 3 voters", m.id, servers, err)
+				}
+			}
+			ms[1].g.CampaignNow()
+			// Without it no member would campaign for an hour.
+			if l := gtLeader(t, ms); l != ms[1] {
+				t.Fatalf("n%d leads, want n%d, which campaigned", l.id, ms[1].id)
+			}
+			if got := ms[1].g.HeartbeatTimeout(); got != tc.heartbeat {
+				t.Fatalf("heartbeat timeout %s after CampaignNow, want %s restored", got, tc.heartbeat)
+			}
+		})
+	}
 }
 
 // TestRestartedReplicaHoldsVotes: a replica that restarts on existing

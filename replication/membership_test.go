@@ -35,10 +35,8 @@ func TestGroupMembership(t *testing.T) {
 	if err := replica.WriteInitialState(n1.eng, desc, 0); err != nil {
 		t.Fatal(err)
 	}
+	n1.boot = []raft.Server{{ID: replication.ServerID(n1.id), Address: n1.addr, Suffrage: raft.Voter}}
 	n1.start(t)
-	if err := n1.g.Bootstrap([]raft.Server{{ID: replication.ServerID(n1.id), Address: n1.addr, Suffrage: raft.Voter}}); err != nil {
-		t.Fatal(err)
-	}
 	members := []*gtMember{n1}
 	mbWaitConfig(t, members, mbConfig(members))
 	if l := gtLeader(t, members); l != n1 {

@@ -42,8 +42,9 @@
 // to the unknown-group handler (SetUnknownGroupHandler), which may create it
 // on the spot (a replica that missed the split that created it); dispatch is
 // then retried once. Otherwise the caller gets codes.NotFound, which the
-// client side turns back into ErrUnknownGroup. An unknown group never makes a
-// caller wait.
+// client side turns back into ErrUnknownGroup. Before all that, an RPC for
+// a group that is not open waits up to groupOpenWait for it to open
+// (Hub.accept: the new range of a split opens on each node a little apart).
 //
 // A routed request becomes a raft.RPC sent on the group's consumer channel
 // (unbuffered, like hashicorp's NetworkTransport); the handler then waits for
@@ -273,8 +274,11 @@ type Hub struct {
 
 	mu struct {
 		sync.RWMutex
-		closed      bool
-		groups      map[GroupID]*GroupTransport
+		closed bool
+		groups map[GroupID]*GroupTransport
+		// opened is closed (and replaced) whenever a group's transport
+		// opens: a vote waiting for its group (accept) looks again.
+		opened      chan struct{}
 		peers       map[raft.ServerAddress]*peerConn
 		partitioned map[raft.ServerAddress]bool
 	}
@@ -301,6 +305,7 @@ func NewHub(cfg TransportConfig) (*Hub, error) {
 	h := &Hub{cfg: cfg, log: cfg.Logger.With("local", string(cfg.LocalAddr))}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	h.mu.groups = make(map[GroupID]*GroupTransport)
+	h.mu.opened = make(chan struct{})
 	h.mu.peers = make(map[raft.ServerAddress]*peerConn)
 	h.mu.partitioned = make(map[raft.ServerAddress]bool)
 
@@ -353,6 +358,8 @@ func (h *Hub) Transport(id GroupID) (*GroupTransport, error) {
 	}
 	t := newGroupTransport(h, id)
 	h.mu.groups[id] = t
+	close(h.mu.opened)
+	h.mu.opened = make(chan struct{})
 	return t, nil
 }
 
@@ -474,21 +481,50 @@ func (h *Hub) peerLocked(target raft.ServerAddress) (raftpb.RaftTransportClient,
 	return nil, nil, nil, false
 }
 
+// groupOpenWait is how long an RPC for a group that is not open waits for
+// it to open (see accept).
+const groupOpenWait = 250 * time.Millisecond
+
 // accept admits an inbound RPC from the peer at from for group id and
-// returns the group's transport.
-func (h *Hub) accept(id GroupID, from []byte) (*GroupTransport, error) {
-	h.mu.RLock()
-	closed, cut := h.mu.closed, len(from) > 0 && h.mu.partitioned[raft.ServerAddress(from)]
-	t := h.mu.groups[id]
-	h.mu.RUnlock()
-	switch {
-	case closed:
-		return nil, ErrTransportClosed
-	case cut:
-		h.log.Debug("replication: refused rpc from partitioned peer", "peer", string(from), "group", uint64(id))
-		return nil, fmt.Errorf("%w: refusing traffic from %s", ErrPartitioned, from)
-	case t != nil:
-		return t, nil
+// returns the group's transport. An RPC for a group that is not open first
+// waits up to groupOpenWait for it to open, or until ctx ends: each node
+// opens the new range of a split when it applies the split, and the node
+// that led the split campaigns at once (Group.CampaignNow), so its votes,
+// and then its appends, often reach a replica a few milliseconds before it
+// has applied the split. Refused, a vote would cost the candidate a whole
+// election timeout, and an append would have the replica made from
+// nothing (the unknown-group handler), brought up by a snapshot.
+func (h *Hub) accept(ctx context.Context, id GroupID, from []byte) (*GroupTransport, error) {
+	var waited <-chan time.Time
+	var t *GroupTransport
+	for {
+		h.mu.RLock()
+		closed, cut := h.mu.closed, len(from) > 0 && h.mu.partitioned[raft.ServerAddress(from)]
+		var opened chan struct{}
+		t, opened = h.mu.groups[id], h.mu.opened
+		h.mu.RUnlock()
+		switch {
+		case closed:
+			return nil, ErrTransportClosed
+		case cut:
+			h.log.Debug("replication: refused rpc from partitioned peer", "peer", string(from), "group", uint64(id))
+			return nil, fmt.Errorf("%w: refusing traffic from %s", ErrPartitioned, from)
+		case t != nil:
+			return t, nil
+		}
+		if waited == nil {
+			timer := time.NewTimer(groupOpenWait)
+			defer timer.Stop()
+			waited = timer.C
+		}
+		select {
+		case <-opened:
+			continue
+		case <-waited:
+		case <-ctx.Done():
+		case <-h.ctx.Done():
+		}
+		break
 	}
 	if fn := h.unknownGroup.Load(); fn != nil && (*fn)(id) {
 		h.mu.RLock()

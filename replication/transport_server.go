@@ -26,7 +26,7 @@ type raftService struct {
 // serveInbound routes one inbound command to its group and waits for raft's
 // answer, of type R.
 func serveInbound[R any](ctx context.Context, h *Hub, id uint64, from []byte, cmd any, data io.Reader, heartbeat bool) (*R, error) {
-	t, err := h.accept(GroupID(id), from)
+	t, err := h.accept(ctx, GroupID(id), from)
 	if err != nil {
 		return nil, inboundStatus(err)
 	}
@@ -105,7 +105,7 @@ func (s *raftService) AppendEntriesPipeline(stream grpc.BidiStreamingServer[raft
 		cmd := decodeAppendEntriesRequest(req)
 		from := senderAddr(cmd.Addr, cmd.Leader)
 		if t == nil {
-			if t, err = s.hub.accept(GroupID(req.GetGroupId()), from); err != nil {
+			if t, err = s.hub.accept(stream.Context(), GroupID(req.GetGroupId()), from); err != nil {
 				return inboundStatus(err)
 			}
 		} else {

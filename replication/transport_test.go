@@ -3,6 +3,7 @@ package replication
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"reflect"
@@ -277,6 +278,67 @@ func TestTransportUnknownGroup(t *testing.T) {
 	defer mu.Unlock()
 	if !reflect.DeepEqual(asked, []GroupID{7}) {
 		t.Fatalf("handler asked for %v, want [7]", asked)
+	}
+}
+
+// TestTransportWaitsForGroup: an RPC for a group that opens while it
+// waits is served (a split's new range, opened on the leader's node first);
+// one for a group that does not open is refused after groupOpenWait.
+func TestTransportWaitsForGroup(t *testing.T) {
+	a, b := trStartNode(t), trStartNode(t)
+	ta, err := a.hub.Transport(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	var resp raft.RequestVoteResponse
+	if err := ta.RequestVote("b", b.addr, &raft.RequestVoteRequest{RPCHeader: trHeader(a.addr), Term: 5}, &resp); !errors.Is(err, ErrUnknownGroup) {
+		t.Fatalf("RequestVote to a group that never opens: %v, want ErrUnknownGroup", err)
+	}
+	if d := time.Since(start); d < groupOpenWait {
+		t.Fatalf("refused after %s, before groupOpenWait (%s)", d, groupOpenWait)
+	}
+
+	// The group opens 100 ms after the calls were sent: a call that
+	// reached b before then waits for it; one that came later finds it
+	// open.
+	voted, appended := make(chan error, 1), make(chan error, 1)
+	go func() {
+		var resp raft.RequestVoteResponse
+		err := ta.RequestVote("b", b.addr, &raft.RequestVoteRequest{RPCHeader: trHeader(a.addr), Term: 6}, &resp)
+		if err == nil && (!resp.Granted || resp.Term != 6) {
+			err = fmt.Errorf("response %+v, want granted in term 6", resp)
+		}
+		voted <- err
+	}()
+	go func() {
+		var resp raft.AppendEntriesResponse
+		req := &raft.AppendEntriesRequest{RPCHeader: trHeader(a.addr), Term: 6, PrevLogEntry: 1, PrevLogTerm: 1,
+			Entries: []*raft.Log{{Index: 2, Term: 6, Type: raft.LogNoop}}}
+		err := ta.AppendEntries("b", b.addr, req, &resp)
+		if err == nil && (!resp.Success || resp.Term != 6) {
+			err = fmt.Errorf("response %+v, want success in term 6", resp)
+		}
+		appended <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	tb, err := b.hub.Transport(7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trServe(t, tb, func(rpc raft.RPC) {
+		switch c := rpc.Command.(type) {
+		case *raft.RequestVoteRequest:
+			rpc.Respond(&raft.RequestVoteResponse{Term: c.Term, Granted: true}, nil)
+		case *raft.AppendEntriesRequest:
+			rpc.Respond(&raft.AppendEntriesResponse{Term: c.Term, Success: true}, nil)
+		}
+	})
+	if err := <-voted; err != nil {
+		t.Fatalf("vote for a group that opened while it waited: %v", err)
+	}
+	if err := <-appended; err != nil {
+		t.Fatalf("append to a group that opened while it waited: %v", err)
 	}
 }
 

@@ -19,7 +19,8 @@ import (
 //
 // It refuses when a local replica still overlaps the range's span: that
 // replica has not applied the split yet, and will create the range itself
-// when it does.
+// when it does. It refuses before asking the leader for a snapshot, so a
+// replica that is only slow to apply the split is not sent one.
 type missingReplicas struct {
 	s *Server
 
@@ -80,6 +81,16 @@ func (m *missingReplicas) create(id replication.GroupID) bool {
 	}
 	if desc == nil {
 		return false
+	}
+	// A local replica in the way that meta does not call stale has not
+	// applied the split that made the range yet, and will open it itself
+	// when it does: refuse before the leader truncates its log for a
+	// snapshot that replica would then be sent for nothing. (createReplica
+	// checks again, and collects a stale one.)
+	for _, r := range s.store.overlapping(desc) {
+		if !maybeStale(r, descs, s.id.NodeID) {
+			return false
+		}
 	}
 	// The leader must bring the new replica up by snapshot: the range's log
 	// does not hold what it inherited from a split.

@@ -137,7 +137,7 @@ func (s *store) openReplica(id uint64, desc *kvpb.RangeDescriptor) (*replica.Rep
 	return s.open(id, desc, false)
 }
 
-// open is openReplica; fast campaigns early (see splitApplied).
+// open is openReplica; fast campaigns at once (see splitApplied).
 func (s *store) open(id uint64, desc *kvpb.RangeDescriptor, fast bool) (*replica.Replica, error) {
 	s.openMu.Lock()
 	defer s.openMu.Unlock()
@@ -161,19 +161,31 @@ func (s *store) open(id uint64, desc *kvpb.RangeDescriptor, fast bool) (*replica
 	if err != nil {
 		return nil, err
 	}
+	bootstrap := replica.NeedsBootstrap(s.eng, id)
 	g, err := replication.OpenGroup(replication.GroupConfig{
 		ID: replication.GroupID(id), NodeID: s.nodeID, LocalAddr: raft.ServerAddress(s.addr),
 		Engine: s.eng, Hub: s.hub, FSM: rep, Timing: s.timing, Logger: s.log,
 		SnapshotDir:  replication.SnapshotDirFor(s.snaps, replication.GroupID(id)),
 		FastElection: fast,
+		Bootstrap:    bootstrapVoters(rep, bootstrap),
 	})
 	if err != nil {
 		return nil, err
 	}
 	rep.Attach(g)
-	if err := s.maybeBootstrap(rep, g); err != nil {
-		_ = g.Close()
-		return nil, err
+	if bootstrap {
+		// The group is bootstrapped, now or before a crash that came
+		// before this.
+		if err := replica.ClearBootstrap(s.eng, id); err != nil {
+			_ = g.Close()
+			return nil, err
+		}
+	}
+	if fast {
+		// The right-hand side of a split this node led (splitApplied).
+		// Campaigning cannot cut a lease short: a replica that knows a
+		// leader of the new group refuses the votes (replication/lease.go).
+		g.CampaignNow()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -185,26 +197,23 @@ func (s *store) open(id uint64, desc *kvpb.RangeDescriptor, fast bool) (*replica
 	return rep, nil
 }
 
-// maybeBootstrap bootstraps the group of a replica that carries the
-// bootstrap marker, with its descriptor's voters, unless the group already
-// has raft state (a crash after bootstrapping, before clearing the marker).
-func (s *store) maybeBootstrap(rep *replica.Replica, g *replication.Group) error {
-	id := rep.RangeID()
-	if !replica.NeedsBootstrap(s.eng, id) {
+// bootstrapVoters returns the voters of a replica that carries the
+// bootstrap marker (bootstrap true), from its descriptor: the group is
+// bootstrapped with them unless it already has raft state (a crash after
+// bootstrapping, before the marker was cleared). Nil when there is no
+// marker.
+func bootstrapVoters(rep *replica.Replica, bootstrap bool) []raft.Server {
+	d := rep.Desc()
+	if !bootstrap || d == nil {
 		return nil
 	}
-	if d := rep.Desc(); d != nil && !g.HasState() {
-		var voters []raft.Server
-		for _, r := range d.Replicas {
-			if r.Type == kvpb.ReplicaType_VOTER {
-				voters = append(voters, raft.Server{ID: replication.ServerID(r.NodeId), Address: raft.ServerAddress(r.Addr), Suffrage: raft.Voter})
-			}
-		}
-		if err := g.Bootstrap(voters); err != nil && !errors.Is(err, replication.ErrAlreadyBootstrap) {
-			return fmt.Errorf("server: bootstrap r%d: %w", id, err)
+	var voters []raft.Server
+	for _, r := range d.Replicas {
+		if r.Type == kvpb.ReplicaType_VOTER {
+			voters = append(voters, raft.Server{ID: replication.ServerID(r.NodeId), Address: raft.ServerAddress(r.Addr), Suffrage: raft.Voter})
 		}
 	}
-	return replica.ClearBootstrap(s.eng, id)
+	return voters
 }
 
 // errOverlap is returned when a new replica would overlap a live one.
@@ -223,17 +232,27 @@ func (s *store) createReplica(desc *kvpb.RangeDescriptor, collect func(*replica.
 	if r := s.get(desc.RangeId); r != nil {
 		return r, nil
 	}
+	for _, r := range s.overlapping(desc) {
+		if collect != nil && collect(r) {
+			continue
+		}
+		return nil, fmt.Errorf("%w: r%d overlaps r%d", errOverlap, desc.RangeId, r.RangeID())
+	}
+	return s.openReplica(desc.RangeId, desc)
+}
+
+// overlapping returns the live replicas of other ranges whose spans overlap
+// desc's.
+func (s *store) overlapping(desc *kvpb.RangeDescriptor) []*replica.Replica {
+	var out []*replica.Replica
 	for _, r := range s.list() {
 		od := r.Desc()
 		if od != nil && r.RangeID() != desc.RangeId &&
 			string(od.StartKey) < string(desc.EndKey) && string(desc.StartKey) < string(od.EndKey) {
-			if collect != nil && collect(r) {
-				continue
-			}
-			return nil, fmt.Errorf("%w: r%d overlaps r%d", errOverlap, desc.RangeId, r.RangeID())
+			out = append(out, r)
 		}
 	}
-	return s.openReplica(desc.RangeId, desc)
+	return out
 }
 
 // splitApplied runs on the left-hand replica's apply goroutine once a split
@@ -241,9 +260,12 @@ func (s *store) createReplica(desc *kvpb.RangeDescriptor, collect func(*replica.
 // Opening it asynchronously keeps the left's apply loop from waiting on the
 // right's raft start.
 //
-// The node that leads the left-hand side campaigns early for the right's
-// (replication.GroupConfig.FastElection): a range is usually split where
-// it is busy, and the new range serves once it has a leader.
+// The node that leads the left-hand side campaigns for the right's as soon
+// as it has opened it (replication.Group.CampaignNow, in open), and with
+// the shorter timeout of replication.GroupConfig.FastElection if that
+// election fails: a range is usually split where it is busy, and the new
+// range serves once it has a leader. The other replicas' votes wait for
+// their own right-hand side to open (replication's voteGroupWait).
 func (s *store) splitApplied(right *kvpb.RangeDescriptor) {
 	fast := false
 	for _, r := range s.list() {
