@@ -3,8 +3,9 @@
 // the leader of a busy range, and then the leader of the meta range, is
 // killed with SIGKILL. For each kill it reports the longest gap without a
 // successful operation around it, the slowest operation and the errors the
-// clients got. The split and transfer-leader faults measure the same for a
-// split of a busy range and a move of its leadership, which kill nothing.
+// clients got. The split, transfer-leader and merge faults measure the same
+// for a split of a busy range, a move of its leadership and its merge into
+// its neighbour, which kill nothing.
 //
 // # Model
 //
@@ -29,6 +30,9 @@
 //     when the split is asked for, and no node is restarted.
 //   - transfer-leader: the busiest range, as for range-leader, whose
 //     leadership moves to another of its replicas (admin TransferLeader).
+//   - merge: the busiest range that can merge into its left-hand
+//     neighbour (one database, not the meta range) is merged into it
+//     (admin MergeRanges): the busy range is the one frozen meanwhile.
 //
 // # Invariants
 //

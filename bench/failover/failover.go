@@ -1,6 +1,7 @@
 package failover
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,9 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/shardingsystem/shard/bench/target"
 	"github.com/shardingsystem/shard/bench/workload"
@@ -27,6 +31,10 @@ const (
 	// its replicas (no node dies), as the controller does to balance
 	// leaders.
 	TransferLeader = "transfer-leader"
+	// Merge merges the busiest range into its left-hand neighbour (no
+	// node dies), as the controller does with cold ranges: the busy range
+	// is the one frozen while the merge applies.
+	Merge = "merge"
 )
 
 // splitSample bounds the keys read to pick a split point.
@@ -38,7 +46,7 @@ type Options struct {
 	// rate), Duration is ignored: the faults decide the length.
 	Run workload.Options
 	// Faults are the faults in order (RangeLeader, MetaLeader, Split,
-	// TransferLeader); default range-leader, meta-leader.
+	// TransferLeader, Merge); default range-leader, meta-leader.
 	Faults []string
 	// Warmup is the load before the first fault and after each recovery;
 	// default 10 s.
@@ -84,8 +92,8 @@ func Run(ctx context.Context, s *target.Shard, wl workload.Workload, opts Option
 		opts.Faults = []string{RangeLeader, MetaLeader}
 	}
 	for _, f := range opts.Faults {
-		if f != RangeLeader && f != MetaLeader && f != Split && f != TransferLeader {
-			return nil, fmt.Errorf("failover: unknown fault %q (want %s, %s, %s or %s)", f, RangeLeader, MetaLeader, Split, TransferLeader)
+		if !slices.Contains([]string{RangeLeader, MetaLeader, Split, TransferLeader, Merge}, f) {
+			return nil, fmt.Errorf("failover: unknown fault %q (want %s, %s, %s, %s or %s)", f, RangeLeader, MetaLeader, Split, TransferLeader, Merge)
 		}
 	}
 	if opts.Warmup <= 0 {
@@ -121,13 +129,16 @@ func Run(ctx context.Context, s *target.Shard, wl workload.Workload, opts Option
 		if ferr = sleep(ctx, runOpts.Ramp+opts.Warmup); ferr != nil {
 			break
 		}
-		if kind == Split || kind == TransferLeader {
+		if kind == Split || kind == TransferLeader || kind == Merge {
 			now := func() float64 { return time.Since(start).Seconds() }
 			var f Fault
-			if kind == Split {
+			switch kind {
+			case Split:
 				f, ferr = split(ctx, c, now)
-			} else {
+			case TransferLeader:
 				f, ferr = transfer(ctx, c, now)
+			default:
+				f, ferr = merge(ctx, c, now)
 			}
 			if ferr != nil {
 				break
@@ -267,6 +278,47 @@ func transfer(ctx context.Context, c *cluster.Cluster, now func() float64) (Faul
 		return Fault{}, fmt.Errorf("failover: transfer r%d to %s: %w", r.ID, to.Name, err)
 	}
 	return f, nil
+}
+
+// merge merges the busiest range that can be merged into its left-hand
+// neighbour (both in one database, the meta range excepted) and returns
+// the fault (Range is the busy range, Node its leader), its At set when
+// the merge was asked for.
+func merge(ctx context.Context, c *cluster.Cluster, now func() float64) (Fault, error) {
+	if _, err := pick(ctx, c, Merge); err != nil { // wait for the load reports
+		return Fault{}, err
+	}
+	rs, err := c.Ranges(ctx)
+	if err != nil {
+		return Fault{}, fmt.Errorf("failover: %w", err)
+	}
+	byLoad := slices.Clone(rs)
+	slices.SortFunc(byLoad, func(a, b cluster.Range) int { return cmp.Compare(b.QPS, a.QPS) })
+	for _, r := range byLoad {
+		var left *cluster.Range
+		for i := range rs {
+			if string(rs[i].EndKey) == string(r.StartKey) && rs[i].ID != cluster.MetaRangeID && r.ID != cluster.MetaRangeID {
+				left = &rs[i]
+			}
+		}
+		if left == nil || r.QPS <= 0 {
+			continue
+		}
+		f := Fault{Kind: Merge, Range: r.ID, Span: fmt.Sprintf("[%s, %s) into r%d", keys.Pretty(r.StartKey), keys.Pretty(r.EndKey), left.ID)}
+		if n := c.NodeByID(r.Leader); n != nil {
+			f.Node = n.Name
+		}
+		f.At = now()
+		_, err := c.Merge(ctx, left.ID)
+		if status.Code(err) == codes.InvalidArgument {
+			continue // another database's range, say
+		}
+		if err != nil {
+			return Fault{}, fmt.Errorf("failover: merge r%d into r%d: %w", r.ID, left.ID, err)
+		}
+		return f, nil
+	}
+	return Fault{}, errors.New("failover: no busy range can be merged into its left-hand neighbour")
 }
 
 // kill finds the victim of kind and kills it.

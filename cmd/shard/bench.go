@@ -56,7 +56,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	// pgbench
 	scale := fs.Int("scale", 1, "select, tpcb: pgbench's scale factor (100,000 accounts each)")
 	// failover
-	faults := fs.String("faults", failover.RangeLeader+","+failover.MetaLeader, "failover: the faults, in order ("+failover.RangeLeader+", "+failover.MetaLeader+", "+failover.Split+", "+failover.TransferLeader+")")
+	faults := fs.String("faults", failover.RangeLeader+","+failover.MetaLeader, "failover: the faults, in order ("+failover.RangeLeader+", "+failover.MetaLeader+", "+failover.Split+", "+failover.TransferLeader+", "+failover.Merge+")")
 	warmup := fs.Duration("warmup", 10*time.Second, "failover: load before the first kill and after each recovery")
 	observe := fs.Duration("observe", 10*time.Second, "failover: how long a killed node stays down")
 	if help, err := parseFlags(fs, args); help || err != nil {

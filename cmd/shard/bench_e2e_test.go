@@ -102,7 +102,8 @@ func TestE2EBenchEtcd(t *testing.T) {
 
 // TestE2EBenchFailover kills a busy range's leader under load and checks
 // that the report finds the gap the kill made and that the cluster served
-// again afterwards.
+// again afterwards; then splits a busy range, which must not stop the
+// workload for its whole window.
 func TestE2EBenchFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test with real processes; skipped with -short")
@@ -110,11 +111,14 @@ func TestE2EBenchFailover(t *testing.T) {
 	var rep struct {
 		Failover failover.Result `json:"failover"`
 	}
-	out := runBenchCmd(t, &rep, "failover", "--faults", "range-leader", "--warmup", "3s", "--observe", "6s",
+	out := runBenchCmd(t, &rep, "failover", "--faults", "range-leader,split", "--warmup", "3s", "--observe", "6s",
 		"--ramp", "0s", "--concurrency", "4", "--max-rate", "200", "--keys", "2000")
 	fo := rep.Failover
-	if len(fo.Faults) != 1 {
-		t.Fatalf("want one fault:\n%s", out)
+	if len(fo.Faults) != 2 {
+		t.Fatalf("want two faults:\n%s", out)
+	}
+	if s := fo.Faults[1]; s.Kind != failover.Split || s.Range == 0 || s.SlowestOpMs <= 0 || s.LongestGapMs >= 6000 {
+		t.Errorf("split %+v:\n%s", s, out)
 	}
 	f := fo.Faults[0]
 	// At 200 ops/s successes are 5 ms apart: a kill of a leader the
