@@ -277,7 +277,7 @@ type Hub struct {
 		closed bool
 		groups map[GroupID]*GroupTransport
 		// opened is closed (and replaced) whenever a group's transport
-		// opens: a vote waiting for its group (accept) looks again.
+		// opens: an RPC waiting for its group (accept) looks again.
 		opened      chan struct{}
 		peers       map[raft.ServerAddress]*peerConn
 		partitioned map[raft.ServerAddress]bool
