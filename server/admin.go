@@ -90,14 +90,8 @@ func (s *Server) rangeStatus(ctx context.Context, d *kvpb.RangeDescriptor) *serv
 	out := &serverpb.RangeStatus{Desc: d}
 	var fallback *serverpb.ReplicaStateResponse
 	for _, r := range d.Replicas {
-		cl, err := s.pool.Internal(r.Addr)
-		if err != nil {
-			continue
-		}
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		st, err := cl.ReplicaState(cctx, &serverpb.ReplicaStateRequest{RangeId: d.RangeId})
-		cancel()
-		if err != nil || st.Error != nil {
+		st := s.replicaState(ctx, r, d.RangeId)
+		if st == nil {
 			continue
 		}
 		if st.RaftState == "Leader" {
@@ -114,6 +108,22 @@ func (s *Server) rangeStatus(ctx context.Context, d *kvpb.RangeDescriptor) *serv
 		out.Error = "no replica answered"
 	}
 	return out
+}
+
+// replicaState asks the replica r of range id for its state; nil when it
+// does not answer (within 2 s) or reports an error.
+func (s *Server) replicaState(ctx context.Context, r *kvpb.ReplicaDescriptor, id uint64) *serverpb.ReplicaStateResponse {
+	cl, err := s.pool.Internal(r.Addr)
+	if err != nil {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	st, err := cl.ReplicaState(cctx, &serverpb.ReplicaStateRequest{RangeId: id})
+	if err != nil || st.Error != nil {
+		return nil
+	}
+	return st
 }
 
 func (a *adminServer) Ranges(ctx context.Context, _ *serverpb.RangesRequest) (*serverpb.RangesResponse, error) {

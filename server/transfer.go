@@ -20,7 +20,8 @@ import (
 // sends AdminTransferLeader to the range's leader, following NotLeader
 // hints; the leader hands over with raft's leadership transfer (TimeoutNow
 // to the target, which starts an election at once). The admin call then
-// waits, briefly, until the replicas report the target as leader.
+// waits, briefly, until the target is the only replica that reports itself
+// leader.
 
 // transferWait bounds how long TransferLeader waits for the replicas to
 // report the new leader after the transfer returned.
@@ -70,16 +71,32 @@ func (a *adminServer) TransferLeader(ctx context.Context, req *serverpb.Transfer
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	// The transfer returned once the old leader stepped down; wait for the
-	// replicas to agree on the new one.
+	// Wait until the target is the only replica that says it leads: the
+	// old leader says so until it hears of the new term, and a caller that
+	// asks who leads right after must not be told the old one.
 	deadline := time.Now().Add(transferWait)
 	for {
-		st := s.rangeStatus(ctx, desc)
-		if st.LeaderNodeId == req.NodeId || time.Now().After(deadline) || ctx.Err() != nil {
-			return &serverpb.TransferLeaderResponse{LeaderNodeId: st.LeaderNodeId}, nil
+		if c := s.claimants(ctx, desc); len(c) == 1 && c[0] == req.NodeId {
+			return &serverpb.TransferLeaderResponse{LeaderNodeId: req.NodeId}, nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return &serverpb.TransferLeaderResponse{LeaderNodeId: s.rangeStatus(ctx, desc).LeaderNodeId}, nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// claimants returns the nodes whose replica of d says it leads (of those
+// that answer): more than one while an old leader has not yet heard of its
+// successor's term.
+func (s *Server) claimants(ctx context.Context, d *kvpb.RangeDescriptor) []uint64 {
+	var out []uint64
+	for _, r := range d.Replicas {
+		if st := s.replicaState(ctx, r, d.RangeId); st != nil && st.RaftState == "Leader" {
+			out = append(out, r.NodeId)
+		}
+	}
+	return out
 }
 
 func replicaIDs(d *kvpb.RangeDescriptor) []uint64 {
