@@ -609,14 +609,3 @@ func (w slogWriter) Write(p []byte) (int, error) {
 	w.l.Warn(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
-
-// HasState reports whether the group has any raft state on this node (a
-// bootstrapped or contacted group has at least one log entry or a term).
-func (g *Group) HasState() bool {
-	last, _ := g.logs.LastIndex()
-	if last > 0 {
-		return true
-	}
-	term, _ := g.logs.GetUint64([]byte("CurrentTerm"))
-	return term > 0
-}

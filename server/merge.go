@@ -258,14 +258,8 @@ func (s *Server) waitReplicasApplied(ctx context.Context, d *kvpb.RangeDescripto
 	for _, r := range d.Replicas {
 		for {
 			var applied uint64
-			cl, err := s.pool.Internal(r.Addr)
-			if err == nil {
-				cctx, ccancel := context.WithTimeout(ctx, 2*time.Second)
-				st, err2 := cl.ReplicaState(cctx, &serverpb.ReplicaStateRequest{RangeId: d.RangeId})
-				ccancel()
-				if err2 == nil && st.Error == nil {
-					applied = st.AppliedIndex
-				}
+			if st := s.replicaState(ctx, r, d.RangeId); st != nil {
+				applied = st.AppliedIndex
 			}
 			if applied >= index {
 				break

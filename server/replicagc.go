@@ -171,14 +171,7 @@ func (s *Server) askLeader(ctx context.Context, d *kvpb.RangeDescriptor) (*serve
 		if r.NodeId == s.NodeID() {
 			continue
 		}
-		cl, err := s.pool.Internal(r.Addr)
-		if err != nil {
-			continue
-		}
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		st, err := cl.ReplicaState(cctx, &serverpb.ReplicaStateRequest{RangeId: d.RangeId})
-		cancel()
-		if err == nil && st.Error == nil && st.RaftState == "Leader" {
+		if st := s.replicaState(ctx, r, d.RangeId); st != nil && st.RaftState == "Leader" {
 			return st, nil
 		}
 	}

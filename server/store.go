@@ -162,12 +162,16 @@ func (s *store) open(id uint64, desc *kvpb.RangeDescriptor, fast bool) (*replica
 		return nil, err
 	}
 	bootstrap := replica.NeedsBootstrap(s.eng, id)
+	var voters []raft.Server
+	if bootstrap {
+		voters = bootstrapVoters(rep)
+	}
 	g, err := replication.OpenGroup(replication.GroupConfig{
 		ID: replication.GroupID(id), NodeID: s.nodeID, LocalAddr: raft.ServerAddress(s.addr),
 		Engine: s.eng, Hub: s.hub, FSM: rep, Timing: s.timing, Logger: s.log,
 		SnapshotDir:  replication.SnapshotDirFor(s.snaps, replication.GroupID(id)),
 		FastElection: fast,
-		Bootstrap:    bootstrapVoters(rep, bootstrap),
+		Bootstrap:    voters,
 	})
 	if err != nil {
 		return nil, err
@@ -198,13 +202,12 @@ func (s *store) open(id uint64, desc *kvpb.RangeDescriptor, fast bool) (*replica
 }
 
 // bootstrapVoters returns the voters of a replica that carries the
-// bootstrap marker (bootstrap true), from its descriptor: the group is
-// bootstrapped with them unless it already has raft state (a crash after
-// bootstrapping, before the marker was cleared). Nil when there is no
-// marker.
-func bootstrapVoters(rep *replica.Replica, bootstrap bool) []raft.Server {
+// bootstrap marker, from its descriptor: the group is bootstrapped with
+// them unless it already has raft state (a crash after bootstrapping,
+// before the marker was cleared).
+func bootstrapVoters(rep *replica.Replica) []raft.Server {
 	d := rep.Desc()
-	if !bootstrap || d == nil {
+	if d == nil {
 		return nil
 	}
 	var voters []raft.Server

@@ -202,23 +202,32 @@ func Run(ctx context.Context, s *target.Shard, wl workload.Workload, opts Option
 // loadWait bounds how long kill waits for the ranges' first load reports.
 const loadWait = 10 * time.Second
 
-// pick returns the victim of kind, waiting up to loadWait for the load
-// reports that tell the busiest range.
+// pick returns the victim of kind (see loadedRanges).
 func pick(ctx context.Context, c *cluster.Cluster, kind string) (cluster.Range, error) {
+	rs, err := loadedRanges(ctx, c, kind)
+	if err != nil {
+		return cluster.Range{}, err
+	}
+	return victim(rs, kind)
+}
+
+// loadedRanges returns the ranges once victim can pick one of kind (for
+// all but the meta leader, some range but the meta range has reported its
+// load), waiting up to loadWait; after that, as they are.
+func loadedRanges(ctx context.Context, c *cluster.Cluster, kind string) ([]cluster.Range, error) {
 	deadline := time.Now().Add(loadWait)
 	for {
 		rs, err := c.Ranges(ctx)
 		if err != nil {
-			return cluster.Range{}, fmt.Errorf("failover: %w", err)
+			return nil, fmt.Errorf("failover: %w", err)
 		}
-		r, err := victim(rs, kind)
-		if errors.Is(err, errNoLoad) && time.Now().Before(deadline) {
+		if _, err := victim(rs, kind); errors.Is(err, errNoLoad) && time.Now().Before(deadline) {
 			if err := sleep(ctx, 200*time.Millisecond); err != nil {
-				return cluster.Range{}, err
+				return nil, err
 			}
 			continue
 		}
-		return r, err
+		return rs, nil
 	}
 }
 
@@ -285,12 +294,9 @@ func transfer(ctx context.Context, c *cluster.Cluster, now func() float64) (Faul
 // the fault (Range is the busy range, Node its leader), its At set when
 // the merge was asked for.
 func merge(ctx context.Context, c *cluster.Cluster, now func() float64) (Fault, error) {
-	if _, err := pick(ctx, c, Merge); err != nil { // wait for the load reports
-		return Fault{}, err
-	}
-	rs, err := c.Ranges(ctx)
+	rs, err := loadedRanges(ctx, c, Merge)
 	if err != nil {
-		return Fault{}, fmt.Errorf("failover: %w", err)
+		return Fault{}, err
 	}
 	byLoad := slices.Clone(rs)
 	slices.SortFunc(byLoad, func(a, b cluster.Range) int { return cmp.Compare(b.QPS, a.QPS) })
