@@ -349,7 +349,14 @@ func setPrimaryKey(t *catalog.Table, db *catalog.Database, cols []string, name s
 			hasShard = true
 		}
 	}
-	if !hasShard {
+	// A primary key without the shard column gets a global unique index,
+	// so that it stays unique across shard values and WHERE id = $1 stays
+	// one lookup. A hidden row id does not: no statement can write it
+	// (INSERT, UPDATE and COPY refuse the column) and the node that makes
+	// one makes it unique (rowIDGen), so there is nothing to check, and a
+	// lookup by it may fan out. Its table's INSERT then writes one key, in
+	// its shard value's range, and commits in one raft round.
+	if !hasShard && !t.ColumnByID(ids[0]).Hidden {
 		g := &catalog.Index{ID: t.NextIndexID, Name: name + "_global", Columns: ids, Unique: true, Global: true, Implicit: true}
 		t.NextIndexID++
 		t.Indexes = append(t.Indexes, g)
