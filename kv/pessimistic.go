@@ -44,7 +44,9 @@ import (
 // is unchanged from where it was read (its version for a key in newer, the
 // read timestamp for the others) up to the commit timestamp, or the
 // commit fails: the reads are those of one snapshot just above the newest
-// version in newer.
+// version in newer. Keys read with GetManyUnnoted are the exception the
+// caller answers for: each is implied by a locked key the invariant covers
+// (a global index entry by its row), or recorded with NoteReads.
 
 // SetPessimistic makes GetManyForUpdate lock the keys it reads; the sql
 // layer calls it for transaction blocks.

@@ -1020,8 +1020,50 @@ const maxParallelGets = 32
 // GetMany reads keys as of the start timestamp (or the transaction's own
 // writes), several at once; results are in the order of keys.
 func (t *Txn) GetMany(ctx context.Context, keys [][]byte) ([]KeyResult, error) {
+	out, _, err := t.getMany(ctx, keys, true)
+	return out, err
+}
+
+// GetManyUnnoted is GetMany without recording the keys as read, and also
+// returns the timestamp it read at (the snapshot: never a lazy
+// transaction's read of the newest version). A pessimistic transaction
+// refreshes the keys it read when it moves its snapshot (pessimistic.go),
+// and refreshes before a plain read once a locked read found a newer
+// version; it does neither for these. The caller must, for each key whose
+// value it relies on, either hold the lock of a key whose state at commit
+// implies that value (a global index entry's row: see sql's
+// scanRel.lookupIndex), or record it with NoteReads before it uses it.
+func (t *Txn) GetManyUnnoted(ctx context.Context, keys [][]byte) ([]KeyResult, engine.Timestamp, error) {
+	return t.getMany(ctx, keys, false)
+}
+
+// NoteReads records keys that GetManyUnnoted read at ts as read, as
+// GetMany would have, and makes the refresh GetMany would have made before
+// reading them. If the transaction moved its snapshot since ts, the keys
+// went unchecked in between, and it fails with ErrWriteConflict.
+func (t *Txn) NoteReads(ctx context.Context, keys [][]byte, ts engine.Timestamp) error {
+	if !t.pessimistic || len(keys) == 0 {
+		return nil
+	}
+	if ts != t.at() {
+		return fmt.Errorf("%w: the transaction moved its snapshot after an index lookup whose row then changed", ErrWriteConflict)
+	}
+	for _, k := range keys {
+		t.noteRead(k, true)
+	}
+	if len(t.newer) > 0 {
+		return t.refresh(ctx)
+	}
+	return nil
+}
+
+// Locked reports whether the transaction holds key's lock
+// (GetManyForUpdate).
+func (t *Txn) Locked(key []byte) bool { return t.locked[string(key)] }
+
+func (t *Txn) getMany(ctx context.Context, keys [][]byte, note bool) ([]KeyResult, engine.Timestamp, error) {
 	if t.done {
-		return nil, ErrTxnDone
+		return nil, 0, ErrTxnDone
 	}
 	out := make([]KeyResult, len(keys))
 	var todo []int
@@ -1033,17 +1075,25 @@ func (t *Txn) GetMany(ctx context.Context, keys [][]byte) ([]KeyResult, error) {
 		todo = append(todo, i)
 	}
 	if len(todo) == 0 {
-		return out, nil
+		return out, t.at(), nil
 	}
-	ts, err := t.readTS(ctx, len(todo))
-	if err != nil {
-		return nil, err
-	}
-	for _, i := range todo {
-		t.noteRead(keys[i], true)
+	var ts engine.Timestamp
+	if note {
+		var err error
+		if ts, err = t.readTS(ctx, len(todo)); err != nil {
+			return nil, 0, err
+		}
+		for _, i := range todo {
+			t.noteRead(keys[i], true)
+		}
+	} else {
+		if err := t.snapshot(ctx); err != nil {
+			return nil, 0, err
+		}
+		ts = t.at()
 	}
 	if len(todo) == 1 {
-		return out, t.getBatch(ctx, keys, todo, ts, out)
+		return out, ts, t.getBatch(ctx, keys, todo, ts, out)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -1051,7 +1101,7 @@ func (t *Txn) GetMany(ctx context.Context, keys [][]byte) ([]KeyResult, error) {
 	// batch that meets a lock (or a split) is read key by key, resolving.
 	batches, err := t.getBatches(ctx, keys, todo)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	sem := make(chan struct{}, maxParallelGets)
 	errs := make(chan error, len(batches))
@@ -1071,9 +1121,9 @@ func (t *Txn) GetMany(ctx context.Context, keys [][]byte) ([]KeyResult, error) {
 	wg.Wait()
 	close(errs)
 	if err := <-errs; err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return out, nil
+	return out, ts, nil
 }
 
 // maxGetBatch bounds the keys read in one request.

@@ -50,6 +50,35 @@ func sqlState(err error) string {
 	return ""
 }
 
+// execer is a connection or a transaction block.
+type execer interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}
+
+// mustExec runs q and fails the test on an error.
+func mustExec(t *testing.T, conn execer, q string, args ...any) {
+	t.Helper()
+	if _, err := conn.Exec(context.Background(), q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+// beginWrite starts a block on conn whose snapshot is taken by a locking
+// write, q, before the caller's next writes from elsewhere (a plain read
+// would make every later change of a row it locks a refresh). The block
+// is rolled back at the end of the test if still open.
+func beginWrite(t *testing.T, conn *pgx.Conn, q string, args ...any) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = tx.Rollback(ctx) })
+	mustExec(t, tx, q, args...)
+	return tx
+}
+
 // TestHotRowUpdatesQueue: transaction blocks that all increment one row
 // (after reading a row of their own, which a refresh must check) queue on
 // the row's lock instead of failing with 40001 at COMMIT, as they did
@@ -193,13 +222,9 @@ func TestLockedRowsSkipRefresh(t *testing.T) {
 	addr := c.Server(1).SQLAddr()
 	a, b := connect(t, addr, "postgres"), connect(t, addr, "postgres")
 	ctx := context.Background()
-	exec := func(conn interface {
-		Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
-	}, q string, args ...any) {
+	exec := func(conn execer, q string, args ...any) {
 		t.Helper()
-		if _, err := conn.Exec(ctx, q, args...); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
+		mustExec(t, conn, q, args...)
 	}
 	exec(a, "CREATE TABLE counter (id int PRIMARY KEY, n int)")
 	exec(a, "INSERT INTO counter VALUES (1, 0)")
@@ -221,17 +246,10 @@ func TestLockedRowsSkipRefresh(t *testing.T) {
 			t.Fatalf("counter is %d, want %d", n, want)
 		}
 	}
-	// begin starts a block whose snapshot is taken before b's next writes,
-	// and has it lock and write a row of side first.
+	// begin starts a block that locks and writes a row of side first.
 	begin := func(side int) pgx.Tx {
 		t.Helper()
-		tx, err := a.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = tx.Rollback(ctx) })
-		exec(tx, "UPDATE side SET v = v + 1 WHERE id = $1", side)
-		return tx
+		return beginWrite(t, a, "UPDATE side SET v = v + 1 WHERE id = $1", side)
 	}
 
 	t.Run("commits checking the row from its version", func(t *testing.T) {
@@ -486,4 +504,139 @@ func TestLockWaitsAreNotLoad(t *testing.T) {
 	if busiest >= 0.3 {
 		t.Fatalf("a range looked %.0f%% of a core busy after lock waits of about %d s", 100*busiest, waiters*3/2)
 	}
+}
+
+// TestLockThroughGlobalIndex: in a database with a shard key, a table
+// whose primary key lacks it is reached by id through the key's global
+// unique index. A block that updates such a row by id, and waits for the
+// row or finds it changed since its snapshot, commits instead of failing
+// with 40001 (it used to: the index lookup was a scan, which cannot be
+// refreshed), and needs no refresh: the row it locked implies the index
+// entry. An entry the locked row does not imply (the row left it) is
+// still checked.
+func TestLockThroughGlobalIndex(t *testing.T) {
+	c := testcluster.Start(t, testcluster.Options{Nodes: 1, Configure: func(i int, cfg *server.Config) {
+		cfg.SQLAddr = "127.0.0.1:0"
+		cfg.RootPassword = logicPassword
+	}})
+	addr := c.Server(1).SQLAddr()
+	ctx := context.Background()
+	if _, err := connect(t, addr, "postgres").Exec(ctx, "CREATE DATABASE sk WITH shard_key = 'grp'"); err != nil {
+		t.Fatal(err)
+	}
+	a, b := connect(t, addr, "sk"), connect(t, addr, "sk")
+	exec := func(conn execer, q string, args ...any) {
+		t.Helper()
+		mustExec(t, conn, q, args...)
+	}
+	exec(a, "CREATE TABLE acct (id int PRIMARY KEY, grp int NOT NULL, n int, email text UNIQUE)")
+	exec(a, "INSERT INTO acct VALUES (1, 1, 0, 'a'), (2, 1, 0, 'b'), (3, 2, 0, 'c'), (4, 2, 0, 'd')")
+	refreshes := func() uint64 { return c.Server(1).KV().TxnStats().Refreshes }
+	// begin starts a block that locks and writes row id first.
+	begin := func(id int) pgx.Tx {
+		t.Helper()
+		return beginWrite(t, a, "UPDATE acct SET n = n + 1000 WHERE id = $1", id)
+	}
+
+	t.Run("a row changed since the snapshot", func(t *testing.T) {
+		tx := begin(3)
+		exec(b, "UPDATE acct SET n = 100 WHERE id = 1")
+		before := refreshes()
+		_, err := tx.Exec(ctx, "UPDATE acct SET n = n + 1 WHERE id = 1")
+		var n int
+		if err == nil {
+			// TPC-B's SELECT of the row it has just updated.
+			err = tx.QueryRow(ctx, "SELECT n FROM acct WHERE id = 1").Scan(&n)
+		}
+		if err == nil {
+			err = tx.Commit(ctx)
+		}
+		if err != nil {
+			t.Fatalf("update by id through the global index: %v (SQLSTATE %s)", err, sqlState(err))
+		}
+		if r := refreshes() - before; r != 0 || n != 101 {
+			t.Fatalf("the block read n = %d and refreshed %d times, want 101 and none", n, r)
+		}
+		if err := b.QueryRow(ctx, "SELECT n FROM acct WHERE id = 1").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 101 {
+			t.Fatalf("n is %d, want 101", n)
+		}
+	})
+
+	t.Run("a lookup of a row not locked, after a locked row moved on", func(t *testing.T) {
+		tx := begin(3)
+		exec(b, "UPDATE acct SET n = 500 WHERE id = 1")
+		exec(b, "UPDATE acct SET n = 44 WHERE id = 4")
+		_, err := tx.Exec(ctx, "UPDATE acct SET n = n + 1 WHERE id = 1")
+		var n int
+		if err == nil {
+			err = tx.QueryRow(ctx, "SELECT n FROM acct WHERE id = 4").Scan(&n)
+		}
+		if err == nil {
+			err = tx.Commit(ctx)
+		}
+		_ = tx.Rollback(ctx)
+		if err != nil || n != 44 {
+			t.Fatalf("read n = %d of row 4, err %v; want 44 and a commit", n, err)
+		}
+	})
+
+	t.Run("a lookup that finds nothing, after a locked row moved on", func(t *testing.T) {
+		// The block's snapshot moves to row 1's new version; an id
+		// inserted in between must not be missed by a read that then
+		// goes on as if it still read at the old snapshot.
+		tx := begin(3)
+		exec(b, "UPDATE acct SET n = 600 WHERE id = 1")
+		_, err := tx.Exec(ctx, "UPDATE acct SET n = n + 1 WHERE id = 1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec(b, "INSERT INTO acct VALUES (99, 1, 0, 'z')")
+		var n int
+		err = tx.QueryRow(ctx, "SELECT count(*) FROM acct WHERE id = 99").Scan(&n)
+		_ = tx.Rollback(ctx)
+		if sqlState(err) != "40001" {
+			t.Fatalf("the SELECT got %d rows, err %v; want a serialization failure (40001)", n, err)
+		}
+	})
+
+	t.Run("a row that left the index entry", func(t *testing.T) {
+		// At the block's snapshot 'd' is row 4's; then row 4 takes 'x'
+		// and row 3 takes 'd'. Updating by 'd' from the old entry would
+		// find row 4 no longer matching and update nothing, which no
+		// snapshot allows: row 3 had 'd' by then.
+		tx := begin(1)
+		exec(b, "UPDATE acct SET email = 'x' WHERE id = 4")
+		exec(b, "UPDATE acct SET email = 'd' WHERE id = 3")
+		_, err := tx.Exec(ctx, "UPDATE acct SET n = n + 1 WHERE email = 'd'")
+		if err == nil {
+			err = tx.Commit(ctx)
+		}
+		_ = tx.Rollback(ctx) // after a failed statement
+		if sqlState(err) != "40001" {
+			t.Fatalf("got %v, want a serialization failure (40001)", err)
+		}
+	})
+
+	t.Run("an index entry changed since the snapshot", func(t *testing.T) {
+		tx := begin(1)
+		exec(b, "UPDATE acct SET id = 7, n = 0, email = 'g' WHERE id = 2")
+		_, err := tx.Exec(ctx, "UPDATE acct SET n = n + 1 WHERE id = 2")
+		if err == nil {
+			err = tx.Commit(ctx)
+		}
+		_ = tx.Rollback(ctx) // after a failed statement
+		if sqlState(err) != "40001" {
+			t.Fatalf("got %v, want a serialization failure (40001)", err)
+		}
+		var n int
+		if err := b.QueryRow(ctx, "SELECT n FROM acct WHERE id = 7").Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Fatalf("n is %d, want 0", n)
+		}
+	})
 }

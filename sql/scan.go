@@ -6,6 +6,7 @@ import (
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 
+	"github.com/shardingsystem/shard/engine"
 	"github.com/shardingsystem/shard/keys"
 	"github.com/shardingsystem/shard/kv"
 	"github.com/shardingsystem/shard/sql/catalog"
@@ -125,34 +126,23 @@ func (s *scanRel) scan(e *execCtx) ([]scanned, error) {
 			}
 		}
 	case accessIndex:
-		ix := s.index
-		col := t.ColumnByID(ix.Columns[0])
-		vals, err := keyValues(e, s.shardVals, col.Type)
+		look, err := s.lookupIndex(e)
 		if err != nil {
 			return nil, err
 		}
-		var rowKeys [][]byte
-		for _, d := range vals {
-			prefix := rowenc.IndexLookupPrefix(t, ix, rowenc.ShardHash(col.Type, d), []types.Datum{d})
-			kvs, err := e.txn.Scan(e.ctx, prefix, keys.PrefixEnd(prefix), 0)
-			if err != nil {
-				return nil, err
-			}
-			for _, kv := range kvs {
-				rowKeys = append(rowKeys, kv.Value)
-			}
-		}
-		rowKeys = dedupKeys(rowKeys)
-		res, err := s.getMany(e, rowKeys)
+		res, err := s.getMany(e, look.rowKeys)
 		if err != nil {
 			return nil, err
 		}
 		for i, r := range res {
 			if r.Found {
-				if err := add(rowKeys[i], r.Value); err != nil {
+				if err := add(look.rowKeys[i], r.Value); err != nil {
 					return nil, err
 				}
 			}
+		}
+		if err := look.settle(e, s, found); err != nil {
+			return nil, err
 		}
 	default:
 		spans, err := s.spans(e)
@@ -199,6 +189,119 @@ func (s *scanRel) scan(e *execCtx) ([]scanned, error) {
 		}
 	}
 	return found, nil
+}
+
+// indexLookup is what lookupIndex read: the keys of the rows to read and,
+// for a unique index, the entries that listed them.
+type indexLookup struct {
+	rowKeys [][]byte
+	// entries[i] listed vals[i] at rowKeys[i], read at at without
+	// recording it (kv.Txn.GetManyUnnoted) when open[i]: settle decides.
+	entries [][]byte
+	vals    []types.Datum
+	open    []bool
+	at      engine.Timestamp
+}
+
+// lookupIndex reads the entries of the global index s.index whose first
+// column is one of s.shardVals.
+//
+// The entries of a unique one-column index are read as keys, with one
+// request per range: an entry with a non-NULL value is keyed by the value
+// alone (rowenc.UniqueKeyed), so its lookup prefix is its key. A
+// transaction block that then locks a row changed since its snapshot can
+// refresh reads of keys, not reads of spans (kv/pessimistic.go), so UPDATE
+// ... WHERE id = $1 through the global index of a primary key queues on
+// the row's lock where a scan of the index would fail with 40001. Other
+// indexes are scanned by prefix.
+//
+// An entry whose row the statement locks, or the transaction holds locked,
+// is left open for settle; the others, and the values with no entry, are
+// recorded as read at once, before the rows are read.
+func (s *scanRel) lookupIndex(e *execCtx) (*indexLookup, error) {
+	t, ix := s.table, s.index
+	col := t.ColumnByID(ix.Columns[0])
+	vals, err := keyValues(e, s.shardVals, col.Type)
+	if err != nil {
+		return nil, err
+	}
+	l := &indexLookup{}
+	if ix.Unique && len(ix.Columns) == 1 {
+		seen := map[string]bool{}
+		var keys [][]byte
+		var kvals []types.Datum
+		for _, d := range vals {
+			k := rowenc.IndexLookupPrefix(t, ix, rowenc.ShardHash(col.Type, d), []types.Datum{d})
+			if !seen[string(k)] {
+				seen[string(k)] = true
+				keys, kvals = append(keys, k), append(kvals, d)
+			}
+		}
+		res, at, err := e.txn.GetManyUnnoted(e.ctx, keys)
+		if err != nil {
+			return nil, err
+		}
+		l.at = at
+		var now [][]byte
+		for i, r := range res {
+			if !r.Found {
+				now = append(now, keys[i])
+				continue
+			}
+			open := s.forUpdate || s.lock || e.txn.Locked(r.Value)
+			if !open {
+				now = append(now, keys[i])
+			}
+			l.rowKeys, l.entries = append(l.rowKeys, r.Value), append(l.entries, keys[i])
+			l.vals, l.open = append(l.vals, kvals[i]), append(l.open, open)
+		}
+		if err := e.txn.NoteReads(e.ctx, now, at); err != nil {
+			return nil, err
+		}
+		return l, nil
+	}
+	for _, d := range vals {
+		prefix := rowenc.IndexLookupPrefix(t, ix, rowenc.ShardHash(col.Type, d), []types.Datum{d})
+		kvs, err := e.txn.Scan(e.ctx, prefix, keys.PrefixEnd(prefix), 0)
+		if err != nil {
+			return nil, err
+		}
+		for _, kv := range kvs {
+			l.rowKeys = append(l.rowKeys, kv.Value)
+		}
+	}
+	l.rowKeys = dedupKeys(l.rowKeys)
+	return l, nil
+}
+
+// settle records as read (kv.Txn.NoteReads) each open entry that the rows
+// read after it, found, do not imply. The entry of value v for row key k
+// is implied when the transaction holds k's lock and the row it read at k
+// is there with v in the indexed column: the commit checks the row from
+// the version read (a row written, or locked, kv/pessimistic.go), and as
+// long as the row has v the unique index's entry for v is that one. So
+// TPC-B's UPDATE by id, and its SELECT of the row it updated, need no
+// refresh of the index. An open entry whose row is gone, changed or not
+// locked is recorded, and refreshed like any read.
+func (l *indexLookup) settle(e *execCtx, s *scanRel, found []scanned) error {
+	rows := make(map[string]row, len(found))
+	for _, f := range found {
+		rows[string(f.key)] = f.row
+	}
+	pos := s.table.ColumnIndex(s.index.Columns[0])
+	typ := s.table.Columns[pos].Type
+	var note [][]byte
+	for i, entry := range l.entries {
+		if !l.open[i] {
+			continue
+		}
+		r, ok := rows[string(l.rowKeys[i])]
+		if ok && e.txn.Locked(l.rowKeys[i]) && r[pos] != nil && types.Compare(typ, r[pos], l.vals[i]) == 0 {
+			continue
+		}
+		note = append(note, entry)
+	}
+	return e.txn.NoteReads(e.ctx, note, l.at)
 }
 
 // getMany reads rows by key, locking them first for an UPDATE, a DELETE
