@@ -38,7 +38,17 @@ type Run struct {
 	// efficiency that other load on the machine disturbs less than
 	// throughput.
 	CPUMsPerOp float64 `json:"cpu_ms_per_op"`
+	// Check is the outcome of the workload's check of its data after the
+	// run (workload.Checker): "ok", what failed, or empty for a workload
+	// without one.
+	Check string `json:"check,omitempty"`
 }
+
+// CheckOK is Run.Check for a check that passed.
+const CheckOK = "ok"
+
+// Failed reports whether the run's data failed the workload's check.
+func (r *Run) Failed() bool { return r.Check != "" && r.Check != CheckOK }
 
 // IsWrite reports whether operations named op write.
 func IsWrite(op string) bool {
@@ -70,6 +80,12 @@ func Measure(ctx context.Context, sys System, wl workload.Workload, opts workloa
 		return nil, err
 	}
 	r := &Run{System: sys.Name(), Result: res, Durability: target.Delta(before, after)}
+	if c, ok := wl.(workload.Checker); ok && ctx.Err() == nil {
+		r.Check = CheckOK
+		if err := c.Check(ctx); err != nil {
+			r.Check = err.Error()
+		}
+	}
 	for _, op := range res.Ops {
 		if IsWrite(op.Name) {
 			r.Writes += op.Count
@@ -157,6 +173,11 @@ func (r *Report) Print(w io.Writer) {
 			t.P99Ms, t.MaxMs, t.Errors, t.Retries, run.Durability.FsyncsPerSec, wpf, cpu, r.Ratio(i))
 	}
 	_ = tw.Flush()
+	for _, run := range r.Runs {
+		if run.Check != "" {
+			fmt.Fprintf(w, "%s: check of %s's data after the run: %s\n", run.System, run.Result.Workload, run.Check)
+		}
+	}
 	for _, run := range r.Runs {
 		if len(run.Durability.Nodes) == 0 {
 			continue

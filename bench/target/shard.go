@@ -32,6 +32,9 @@ type ShardOptions struct {
 	Nodes int
 	// Database is the database the workloads use; default "bench".
 	Database string
+	// ShardKey is the database's shard key column (CREATE DATABASE ...
+	// WITH shard_key); empty for none.
+	ShardKey string
 	// ExtraArgs are added to every node's `shard start`.
 	ExtraArgs []string
 	// Logf gets progress lines; nil discards them.
@@ -85,7 +88,11 @@ func StartShard(ctx context.Context, opts ShardOptions) (_ *Shard, err error) {
 		return nil, fmt.Errorf("target: connect to shard: %w", err)
 	}
 	defer conn.Close(context.Background())
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{opts.Database}.Sanitize()); err != nil {
+	create := "CREATE DATABASE " + pgx.Identifier{opts.Database}.Sanitize()
+	if opts.ShardKey != "" {
+		create += " WITH shard_key = '" + strings.ReplaceAll(opts.ShardKey, "'", "''") + "'"
+	}
+	if _, err := conn.Exec(ctx, create); err != nil {
 		return nil, fmt.Errorf("target: create database %s: %w", opts.Database, err)
 	}
 	return s, nil

@@ -102,6 +102,15 @@ func TestPostgres(t *testing.T) {
 				t.Errorf("sum of %s = %d, history's deltas %d", col, got, sum)
 			}
 		}
+		// The workload's own check agrees, and catches a delta applied
+		// to one table only.
+		if err := wl.Check(ctx); err != nil {
+			t.Errorf("check after the run: %v", err)
+		}
+		count(t, dsn, "WITH u AS (UPDATE pgbench_tellers SET tbalance = tbalance + 7 WHERE tid = 1 RETURNING 1) SELECT count(*) FROM u")
+		if err := wl.Check(ctx); err == nil || !strings.Contains(err.Error(), "the tellers to") {
+			t.Errorf("check after a teller's balance alone changed: %v", err)
+		}
 	})
 	for _, letter := range ycsbLetters {
 		t.Run("ycsb "+letter, func(t *testing.T) {

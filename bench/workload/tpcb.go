@@ -30,6 +30,32 @@ func (*TPCB) Name() string { return "tpcb" }
 // Setup makes and loads pgbench's tables.
 func (t *TPCB) Setup(ctx context.Context) error { return setupPgbench(ctx, t.opts) }
 
+// Check checks that no transaction was lost or half applied: every
+// delta recorded in the history was added once to the accounts', the
+// tellers' and the branches' balances, which start at 0. Together with
+// the runner's error count it is what "zero anomalies" means for a run.
+func (t *TPCB) Check(ctx context.Context) error {
+	conn, err := pgx.Connect(ctx, t.opts.DSN)
+	if err != nil {
+		return fmt.Errorf("tpcb check: %w", err)
+	}
+	defer conn.Close(context.Background())
+	var history, accounts, tellers, branches int64
+	err = conn.QueryRow(ctx, `SELECT
+		(SELECT coalesce(sum(delta), 0) FROM pgbench_history),
+		(SELECT sum(abalance) FROM pgbench_accounts),
+		(SELECT sum(tbalance) FROM pgbench_tellers),
+		(SELECT sum(bbalance) FROM pgbench_branches)`).Scan(&history, &accounts, &tellers, &branches)
+	if err != nil {
+		return fmt.Errorf("tpcb check: %w", err)
+	}
+	if accounts != history || tellers != history || branches != history {
+		return fmt.Errorf("tpcb check: the history's deltas add up to %d, but the balances of the accounts to %d, the tellers to %d, the branches to %d",
+			history, accounts, tellers, branches)
+	}
+	return nil
+}
+
 // Worker opens a connection for worker id.
 func (t *TPCB) Worker(ctx context.Context, id int) (Worker, error) {
 	sess, err := newSession(ctx, t.opts.DSN, id)

@@ -23,6 +23,14 @@ type Workload interface {
 	Worker(ctx context.Context, id int) (Worker, error)
 }
 
+// A Checker is a Workload whose data must satisfy an invariant after a
+// run, whatever the operations were: the runner's caller checks it once
+// the workers are done. Check returns an error that says what does not
+// hold.
+type Checker interface {
+	Check(ctx context.Context) error
+}
+
 // A Worker runs operations on its own connection. It is used by one
 // goroutine only.
 type Worker interface {

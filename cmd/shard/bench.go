@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -43,6 +44,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	jsonPath := fs.String("json", "", "write the report (every run, per-second series, the machine) to this file")
 	profDir := fs.String("profile", "", "fetch CPU and allocation profiles of every node during the run into this directory")
 	keep := fs.Bool("keep", false, "keep the started cluster's data and logs (its directory is printed)")
+	shardKey := fs.String("shard-key", "", "the shard key of the database the command creates (CREATE DATABASE ... WITH shard_key): tpcb with bid places each branch's rows in one range, so a transaction commits in one raft round")
 	// kv
 	readPct := fs.Int("read-percent", 0, "kv: percent of operations that read")
 	keyCount := fs.Int64("keys", 100_000, "kv: number of keys")
@@ -97,6 +99,14 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return usagef("failover runs on a cluster the command starts: no --url or --compare")
 		}
 	}
+	if *shardKey != "" {
+		if *url != "" {
+			return usagef("--shard-key is for the database the command creates: not with --url")
+		}
+		if !shardKeyRE.MatchString(*shardKey) {
+			return usagef("--shard-key %q: want a lower-case column name", *shardKey)
+		}
+	}
 	if _, err := newWorkload("postgresql://check"); err != nil {
 		return err
 	}
@@ -132,7 +142,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stdout, "starting a %d-node shard cluster (3 replicas, fsync on)...\n", *nodes)
-		shard, err = target.StartShard(ctx, target.ShardOptions{Binary: bin, Nodes: *nodes, Keep: *keep})
+		shard, err = target.StartShard(ctx, target.ShardOptions{Binary: bin, Nodes: *nodes, Keep: *keep, ShardKey: *shardKey})
 		if err != nil {
 			return err
 		}
@@ -208,8 +218,16 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "report written to %s\n", *jsonPath)
 	}
+	for _, run := range rep.Runs {
+		if run.Failed() {
+			return fmt.Errorf("%s: the check of the data after the run failed: %s", run.System, run.Check)
+		}
+	}
 	return nil
 }
+
+// shardKeyRE is what --shard-key accepts, as the platform API's shard_key.
+var shardKeyRE = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
 
 // measureWithProfiles is bench.Measure, fetching every node's CPU profile
 // over the middle of the run and its allocation profile at the end when

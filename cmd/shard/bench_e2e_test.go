@@ -137,3 +137,24 @@ func TestE2EBenchFailover(t *testing.T) {
 		t.Errorf("no successes in the last second %+v:\n%s", last, out)
 	}
 }
+
+// TestE2EBenchTPCBShardKey runs tpcb on a database sharded by branch, as
+// the benchmark's figures for TPC-B are taken: every transaction commits
+// (the UPDATEs by account and teller id reach their rows through global
+// indexes, and wait for their locks rather than fail), and the balances
+// add up after the run.
+func TestE2EBenchTPCBShardKey(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test with real processes; skipped with -short")
+	}
+	var rep bench.Report
+	out := runBenchCmd(t, &rep, "tpcb", "--shard-key", "bid", "--duration", "3s", "--ramp", "0s", "--concurrency", "4")
+	if len(rep.Runs) != 1 {
+		t.Fatalf("want one run:\n%s", out)
+	}
+	run := rep.Runs[0]
+	tot := run.Result.Total
+	if tot.Count == 0 || tot.Errors != 0 || run.Check != bench.CheckOK {
+		t.Errorf("%d transactions, %d errors (first %q), check %q:\n%s", tot.Count, tot.Errors, tot.FirstError, run.Check, out)
+	}
+}
