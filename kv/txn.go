@@ -240,6 +240,44 @@ func (t *Txn) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 	return g.GetValue(), g.GetFound(), nil
 }
 
+// GetVia is the read of a global index lookup by a lazy transaction that
+// has read nothing yet (BeginLazy): the newest version of entry and, if
+// there is one, the newest version of the key its value names, with no
+// timestamp from the oracle. ok is false, and nothing is read, when the
+// transaction cannot: it has a timestamp, or made its one read of a newest
+// version. After it, every other operation fails with ErrNeedSnapshot.
+//
+// The two reads are of two moments. The result is linearizable, as one
+// read of the second moment, only when the named key's value implies the
+// entry (a row that has the indexed value implies its unique index's
+// entry for it, sql's scanRel.lookupLatest): the caller checks that, and
+// fails the statement with ErrNeedSnapshot otherwise. An entry not found
+// needs no check: no key had it at that moment.
+func (t *Txn) GetVia(ctx context.Context, entry []byte) (key []byte, res KeyResult, ok bool, err error) {
+	if t.done {
+		return nil, KeyResult{}, false, ErrTxnDone
+	}
+	if !t.lazyRead() || t.latest {
+		return nil, KeyResult{}, false, nil
+	}
+	t.latest = true
+	read := func(k []byte) (KeyResult, error) {
+		req := &kvpb.Request{Value: &kvpb.Request_Get{Get: &kvpb.GetRequest{Key: k, ReadTs: uint64(latestTS)}}}
+		resp, err := t.c.sendResolving(ctx, k, req)
+		if err != nil {
+			return KeyResult{}, err
+		}
+		g := resp.GetGet()
+		return KeyResult{Value: g.GetValue(), Found: g.GetFound()}, nil
+	}
+	e, err := read(entry)
+	if err != nil || !e.Found {
+		return nil, KeyResult{}, true, err
+	}
+	res, err = read(e.Value)
+	return e.Value, res, true, err
+}
+
 // GetForUpdate reads key and locks it at commit, so that a concurrent
 // writer of key makes one of the two fail (SELECT ... FOR UPDATE).
 func (t *Txn) GetForUpdate(ctx context.Context, key []byte) ([]byte, bool, error) {

@@ -355,27 +355,38 @@ func TestLockedRowsSkipRefresh(t *testing.T) {
 // check of each locked row from the version it read keeps an increment
 // from being lost. The total must end at the start plus the increments
 // that committed.
+//
+// It runs twice: in a database without a shard key, and in one sharded by
+// grp, where the rows are reached by id through the primary key's global
+// index, whose entries the locked rows imply (sql's lookupIndex). There
+// the blocks also read back the row they took from, which they hold
+// locked, and read another account, and the autocommit increments are
+// followed by reads by id, which take no timestamp (lookupLatest).
 func TestLockedTransfersConserveTotal(t *testing.T) {
 	_, _, addrs := startPessimisticCluster(t)
+	mustExec(t, connect(t, addrs[0], "postgres"), "CREATE DATABASE sharded WITH shard_key = 'grp'")
+	for _, db := range []string{"postgres", "sharded"} {
+		t.Run(db, func(t *testing.T) { testLockedTransfers(t, addrs, db) })
+	}
+}
+
+func testLockedTransfers(t *testing.T, addrs []string, db string) {
 	ctx := context.Background()
 	const accounts, start = 5, 1000
-	setup := connect(t, addrs[0], "postgres")
-	if _, err := setup.Exec(ctx, "CREATE TABLE acc (id int PRIMARY KEY, b int)"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := setup.Exec(ctx, fmt.Sprintf("INSERT INTO acc SELECT g, %d FROM generate_series(1, %d) g", start, accounts)); err != nil {
-		t.Fatal(err)
-	}
+	setup := connect(t, addrs[0], db)
+	mustExec(t, setup, "CREATE TABLE acc (id int PRIMARY KEY, grp int NOT NULL, b int)")
+	mustExec(t, setup, fmt.Sprintf("INSERT INTO acc SELECT g, g %% 2, %d FROM generate_series(1, %d) g", start, accounts))
 	deadline := time.Now().Add(3 * time.Second)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	increments, transfers := 0, 0
 	errs := make(chan error, 8)
 	for w := range 6 {
-		conn := connect(t, addrs[w%len(addrs)], "postgres")
+		conn := connect(t, addrs[w%len(addrs)], db)
 		wg.Go(func() {
 			for i := 0; time.Now().Before(deadline); i++ {
 				from, to := (w+i)%accounts+1, (w+2*i+1)%accounts+1
+				other := (to % accounts) + 1
 				var err error
 				if w < 2 {
 					_, err = conn.Exec(ctx, "UPDATE acc SET b = b + 1 WHERE id = $1", to)
@@ -383,11 +394,26 @@ func TestLockedTransfersConserveTotal(t *testing.T) {
 						mu.Lock()
 						increments++
 						mu.Unlock()
+						var b int
+						err = conn.QueryRow(ctx, "SELECT b FROM acc WHERE id = $1", other).Scan(&b)
 					}
 				} else {
 					err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-						if _, err := tx.Exec(ctx, "UPDATE acc SET b = b - 3 WHERE id = $1", from); err != nil {
+						var nb int
+						if err := tx.QueryRow(ctx, "UPDATE acc SET b = b - 3 WHERE id = $1 RETURNING b", from).Scan(&nb); err != nil {
 							return err
+						}
+						if db == "sharded" {
+							var b int
+							if err := tx.QueryRow(ctx, "SELECT b FROM acc WHERE id = $1", from).Scan(&b); err != nil {
+								return err
+							}
+							if b != nb {
+								return fmt.Errorf("account %d: the block wrote %d and reads %d", from, nb, b)
+							}
+							if err := tx.QueryRow(ctx, "SELECT b FROM acc WHERE id = $1", other).Scan(&b); err != nil {
+								return err
+							}
 						}
 						_, err := tx.Exec(ctx, "UPDATE acc SET b = b + 3 WHERE id = $1", to)
 						return err
@@ -515,15 +541,8 @@ func TestLockWaitsAreNotLoad(t *testing.T) {
 // entry. An entry the locked row does not imply (the row left it) is
 // still checked.
 func TestLockThroughGlobalIndex(t *testing.T) {
-	c := testcluster.Start(t, testcluster.Options{Nodes: 1, Configure: func(i int, cfg *server.Config) {
-		cfg.SQLAddr = "127.0.0.1:0"
-		cfg.RootPassword = logicPassword
-	}})
-	addr := c.Server(1).SQLAddr()
+	c, addr := startShardedDB(t)
 	ctx := context.Background()
-	if _, err := connect(t, addr, "postgres").Exec(ctx, "CREATE DATABASE sk WITH shard_key = 'grp'"); err != nil {
-		t.Fatal(err)
-	}
 	a, b := connect(t, addr, "sk"), connect(t, addr, "sk")
 	exec := func(conn execer, q string, args ...any) {
 		t.Helper()

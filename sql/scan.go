@@ -126,6 +126,14 @@ func (s *scanRel) scan(e *execCtx) ([]scanned, error) {
 			}
 		}
 	case accessIndex:
+		if r, done, err := s.lookupLatest(e); err != nil {
+			return nil, err
+		} else if done {
+			if r != nil {
+				found = append(found, *r)
+			}
+			break
+		}
 		look, err := s.lookupIndex(e)
 		if err != nil {
 			return nil, err
@@ -272,6 +280,44 @@ func (s *scanRel) lookupIndex(e *execCtx) (*indexLookup, error) {
 	}
 	l.rowKeys = dedupKeys(l.rowKeys)
 	return l, nil
+}
+
+// lookupLatest reads a lookup of one value through a unique one-column
+// global index, for an autocommit read (a lazy transaction, kv.BeginLazy),
+// with no timestamp from the oracle: the entry's newest version, then the
+// newest version of its row (kv.Txn.GetVia). When the row has the value
+// it implies the entry, and the two are what one read at the moment of
+// the second would return; when it does not (the row changed in between),
+// the statement runs again with a snapshot (kv.ErrNeedSnapshot). r is the
+// row, nil if there is none; done is false when the lookup is not of this
+// kind or the transaction has a timestamp, and nothing was read.
+func (s *scanRel) lookupLatest(e *execCtx) (r *scanned, done bool, err error) {
+	t, ix := s.table, s.index
+	if !ix.Unique || len(ix.Columns) != 1 || s.forUpdate || s.lock {
+		return nil, false, nil
+	}
+	col := t.ColumnByID(ix.Columns[0])
+	vals, err := keyValues(e, s.shardVals, col.Type)
+	if err != nil || len(vals) != 1 {
+		return nil, false, err
+	}
+	v := vals[0]
+	entry := rowenc.IndexLookupPrefix(t, ix, rowenc.ShardHash(col.Type, v), []types.Datum{v})
+	rowKey, res, ok, err := e.txn.GetVia(e.ctx, entry)
+	if err != nil || !ok || rowKey == nil {
+		return nil, ok, err
+	}
+	if !res.Found {
+		return nil, true, kv.ErrNeedSnapshot
+	}
+	rw, err := rowenc.DecodeRow(t, rowKey, res.Value)
+	if err != nil {
+		return nil, true, err
+	}
+	if pos := t.ColumnIndex(col.ID); rw[pos] == nil || types.Compare(col.Type, rw[pos], v) != 0 {
+		return nil, true, kv.ErrNeedSnapshot
+	}
+	return &scanned{key: rowKey, row: rw}, true, nil
 }
 
 // settle records as read (kv.Txn.NoteReads) each open entry that the rows
