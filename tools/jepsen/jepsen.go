@@ -23,7 +23,7 @@ type Options struct {
 	// Dir is the run directory: the nodes' data and logs, and the report.
 	// Required.
 	Dir string
-	// Workload is register, bank, set or list-append.
+	// Workload is register, bank, bank-sharded, set or list-append.
 	Workload string
 	// Nemesis is a fault spec for nemesis.Lookup ("kill", "partition,pause",
 	// "all", "none", ...).
@@ -112,7 +112,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	logf("cluster of %d nodes up (%s network)", opts.Nodes, c.Mode())
 
 	const db = "jepsen"
-	if err := CreateDatabase(ctx, c.Node(1).DSN("postgres"), db); err != nil {
+	shardKey := ""
+	if s, ok := w.(workload.Sharded); ok {
+		shardKey = s.ShardKey()
+	}
+	if err := CreateDatabase(ctx, c.Node(1).DSN("postgres"), db, shardKey); err != nil {
 		return nil, err
 	}
 	target := Target{DSNs: c.DSNs(db)}

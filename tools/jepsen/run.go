@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -291,15 +292,20 @@ func Setup(ctx context.Context, target Target, w workload.Workload) error {
 }
 
 // CreateDatabase creates database name through dsn (a connection to
-// another database of the same server), retrying for up to a minute; an
-// existing database is fine.
-func CreateDatabase(ctx context.Context, dsn, name string) error {
+// another database of the same server), with shardKey as its shard key
+// unless it is empty, retrying for up to a minute; an existing database is
+// fine.
+func CreateDatabase(ctx context.Context, dsn, name, shardKey string) error {
+	create := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
+	if shardKey != "" {
+		create += " WITH shard_key = '" + strings.ReplaceAll(shardKey, "'", "''") + "'"
+	}
 	deadline := time.Now().Add(time.Minute)
 	for {
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		conn, err := pgx.Connect(cctx, dsn)
 		if err == nil {
-			_, err = conn.Exec(cctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize())
+			_, err = conn.Exec(cctx, create)
 			_ = conn.Close(cctx)
 			var pe *pgconn.PgError
 			if errors.As(err, &pe) && pe.Code == "42P04" {

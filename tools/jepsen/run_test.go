@@ -36,8 +36,8 @@ func TestReferencePostgres(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			db := "ref_" + map[string]string{"list-append": "la"}[name] + name[:3]
-			if err := CreateDatabase(ctx, pg.DSN("postgres"), db); err != nil {
+			db := "ref_" + map[string]string{"list-append": "la", "bank-sharded": "bs"}[name] + name[:3]
+			if err := CreateDatabase(ctx, pg.DSN("postgres"), db, ""); err != nil {
 				t.Fatal(err)
 			}
 			target := Target{DSNs: []string{pg.DSN(db)}}
@@ -66,7 +66,7 @@ func TestReferencePostgres(t *testing.T) {
 	// updates: the checker must see the total drift.
 	t.Run("bank-read-committed", func(t *testing.T) {
 		w := workload.NewBank()
-		if err := CreateDatabase(ctx, pg.DSN("postgres"), "ref_rc"); err != nil {
+		if err := CreateDatabase(ctx, pg.DSN("postgres"), "ref_rc", ""); err != nil {
 			t.Fatal(err)
 		}
 		conn, err := pgx.Connect(ctx, pg.DSN("postgres"))

@@ -17,6 +17,10 @@ import (
 type Bank struct {
 	Accounts []int64
 	Total    int64
+	// sharded: the accounts have a grp column, the database's shard key
+	// (ShardKey), so the transfers reach them by id through the primary
+	// key's global index.
+	sharded bool
 }
 
 // NewBank returns the bank workload: 8 accounts of 100.
@@ -28,15 +32,47 @@ func NewBank() *Bank {
 	return b
 }
 
-func (*Bank) Name() string { return "bank" }
+// NewShardedBank returns the bank workload in a database sharded by the
+// accounts' grp column (three groups), where every lookup by id goes
+// through the primary key's global index: "bank-sharded".
+func NewShardedBank() *Bank {
+	b := NewBank()
+	b.sharded = true
+	return b
+}
+
+func (b *Bank) Name() string {
+	if b.sharded {
+		return "bank-sharded"
+	}
+	return "bank"
+}
+
+// ShardKey implements Sharded.
+func (b *Bank) ShardKey() string {
+	if b.sharded {
+		return "grp"
+	}
+	return ""
+}
 
 func (b *Bank) Setup(ctx context.Context, conn *pgx.Conn) error {
-	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS accounts (id bigint PRIMARY KEY, balance bigint NOT NULL)`); err != nil {
+	create, insert := `CREATE TABLE IF NOT EXISTS accounts (id bigint PRIMARY KEY, balance bigint NOT NULL)`,
+		`INSERT INTO accounts (id, balance) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`
+	if b.sharded {
+		create, insert = `CREATE TABLE IF NOT EXISTS accounts (id bigint PRIMARY KEY, grp bigint NOT NULL, balance bigint NOT NULL)`,
+			`INSERT INTO accounts (id, balance, grp) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING`
+	}
+	if _, err := conn.Exec(ctx, create); err != nil {
 		return err
 	}
 	each := b.Total / int64(len(b.Accounts))
 	for _, a := range b.Accounts {
-		if _, err := conn.Exec(ctx, `INSERT INTO accounts VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`, a, each); err != nil {
+		args := []any{a, each}
+		if b.sharded {
+			args = append(args, a%3)
+		}
+		if _, err := conn.Exec(ctx, insert, args...); err != nil {
 			return err
 		}
 	}

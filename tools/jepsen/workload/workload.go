@@ -32,23 +32,33 @@ type Workload interface {
 	Final() []history.Op
 }
 
-// New returns the named workload. Names: register, bank, set, list-append.
+// Sharded is a Workload whose tables belong in a database with a shard
+// key (CREATE DATABASE ... WITH shard_key); ShardKey is empty for none. The
+// harness creates the database so on shard, and without it on PostgreSQL.
+type Sharded interface {
+	ShardKey() string
+}
+
+// New returns the named workload. Names: register, bank, bank-sharded,
+// set, list-append.
 func New(name string) (Workload, error) {
 	switch name {
 	case "register":
 		return NewRegister(), nil
 	case "bank":
 		return NewBank(), nil
+	case "bank-sharded":
+		return NewShardedBank(), nil
 	case "set":
 		return NewSet(), nil
 	case "list-append":
 		return NewListAppend(), nil
 	}
-	return nil, fmt.Errorf("workload: unknown workload %q (register, bank, set, list-append)", name)
+	return nil, fmt.Errorf("workload: unknown workload %q (%s)", name, strings.Join(Names(), ", "))
 }
 
 // Names lists the workloads New knows.
-func Names() []string { return []string{"register", "bank", "set", "list-append"} }
+func Names() []string { return []string{"register", "bank", "bank-sharded", "set", "list-append"} }
 
 // Classify returns the outcome of an operation that ended with err:
 // Fail when it certainly had no effect, Info when it may have. write says
