@@ -364,13 +364,30 @@ func (t *Txn) buffer(op kvpb.LockOp, key, value []byte) error {
 		return ErrNeedSnapshot
 	}
 	k := string(key)
-	t.undo = append(t.undo, undoEntry{key: k, prev: t.writes[k]})
-	t.writes[k] = &kvpb.Mutation{Op: op, Key: append([]byte(nil), key...), Value: append([]byte(nil), value...)}
+	prev := t.writes[k]
+	t.undo = append(t.undo, undoEntry{key: k, prev: prev})
+	// A key inserted (Insert) stays one that must be new, whatever the
+	// transaction writes to it next.
+	absent := prev != nil && prev.Absent
+	t.writes[k] = &kvpb.Mutation{Op: op, Key: append([]byte(nil), key...), Value: append([]byte(nil), value...), Absent: absent}
 	return nil
 }
 
 // Put buffers a write of key.
 func (t *Txn) Put(key, value []byte) error { return t.buffer(kvpb.LockOp_LOCK_PUT, key, value) }
+
+// Insert buffers a write of key that must find it without a live version
+// (Mutation.absent), at any timestamp: the commit fails with
+// ErrWriteConflict if one exists. It is for keys made from a generated id,
+// unique unless the generator repeats itself (a clock set back), which
+// must then fail rather than replace what is stored.
+func (t *Txn) Insert(key, value []byte) error {
+	if err := t.buffer(kvpb.LockOp_LOCK_PUT, key, value); err != nil {
+		return err
+	}
+	t.writes[string(key)].Absent = true
+	return nil
+}
 
 // Delete buffers a delete of key.
 func (t *Txn) Delete(key []byte) error { return t.buffer(kvpb.LockOp_LOCK_DELETE, key, nil) }

@@ -1505,7 +1505,11 @@ type Mutation struct {
 	// read_ts, when above the request's read_ts, is where the transaction
 	// read this key: a locked read of its newest version, just below it
 	// (see kv/pessimistic.go). A version committed at or after it conflicts.
-	ReadTs        uint64 `protobuf:"varint,4,opt,name=read_ts,json=readTs,proto3" json:"read_ts,omitempty"`
+	ReadTs uint64 `protobuf:"varint,4,opt,name=read_ts,json=readTs,proto3" json:"read_ts,omitempty"`
+	// absent: the key must have no live version (a row keyed by an id the
+	// node generated, which must not replace another row if the id was ever
+	// made twice): one conflicts, at any timestamp.
+	Absent        bool `protobuf:"varint,5,opt,name=absent,proto3" json:"absent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1566,6 +1570,13 @@ func (x *Mutation) GetReadTs() uint64 {
 		return x.ReadTs
 	}
 	return 0
+}
+
+func (x *Mutation) GetAbsent() bool {
+	if x != nil {
+		return x.Absent
+	}
+	return false
 }
 
 // PrewriteRequest locks the mutations' keys for a transaction.
@@ -4366,12 +4377,13 @@ const file_kvpb_kv_proto_rawDesc = "" +
 	"\bLockSlot\x12\"\n" +
 	"\x04lock\x18\x01 \x01(\v2\x0e.shard.kv.LockR\x04lock\x12\x1f\n" +
 	"\vrolled_back\x18\x02 \x01(\x04R\n" +
-	"rolledBack\"m\n" +
+	"rolledBack\"\x85\x01\n" +
 	"\bMutation\x12 \n" +
 	"\x02op\x18\x01 \x01(\x0e2\x10.shard.kv.LockOpR\x02op\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\fR\x03key\x12\x14\n" +
 	"\x05value\x18\x03 \x01(\fR\x05value\x12\x17\n" +
-	"\aread_ts\x18\x04 \x01(\x04R\x06readTs\"\xa8\x01\n" +
+	"\aread_ts\x18\x04 \x01(\x04R\x06readTs\x12\x16\n" +
+	"\x06absent\x18\x05 \x01(\bR\x06absent\"\xa8\x01\n" +
 	"\x0fPrewriteRequest\x12\x18\n" +
 	"\aprimary\x18\x01 \x01(\fR\aprimary\x12\x19\n" +
 	"\bstart_ts\x18\x02 \x01(\x04R\astartTs\x12\x15\n" +

@@ -147,8 +147,8 @@ func (w *writer) findConflicts(rows []row) ([]*conflict, error) {
 	}
 	var probes []probe
 	// A hidden row id is made unique by the node that makes it: there is
-	// nothing to look up.
-	rowID := len(pk.Columns) == 1 && t.ColumnByID(pk.Columns[0]).Hidden
+	// nothing to look up (insert makes the write check it).
+	rowID := keyedByRowID(t)
 	for i, rw := range rows {
 		if !rowID {
 			probes = append(probes, probe{i, pk, rowenc.RowKey(t, rw)})
@@ -207,7 +207,18 @@ func (w *writer) insert(rw row) error {
 		}
 	}
 	w.written[string(key)] = true
+	if keyedByRowID(t) {
+		// Keyed by a generated row id, which nothing probed for
+		// (findConflicts): the write itself must find the key new.
+		return w.e.txn.Insert(key, rowenc.RowValue(t, rw))
+	}
 	return w.e.txn.Put(key, rowenc.RowValue(t, rw))
+}
+
+// keyedByRowID reports whether t's primary key is its hidden row id.
+func keyedByRowID(t *catalog.Table) bool {
+	pk := t.PrimaryIndex()
+	return len(pk.Columns) == 1 && t.ColumnByID(pk.Columns[0]).Hidden
 }
 
 // remove deletes a stored row and its index entries.

@@ -122,17 +122,26 @@ func Bootstrap(ctx context.Context, cache *catalog.Cache, rootVerifier string) e
 
 // rowIDGen makes the hidden row ids of tables without a primary key:
 // unique across the cluster (the node id is in the low bits) and roughly
-// ordered by time.
+// ordered by time. Unique unless a node's clock goes back across a
+// restart, or node ids pass 1024: the row's write then finds the key
+// taken and fails (kv.Txn.Insert), and the statement is retried with the
+// next id, rather than replace the other row.
 type rowIDGen struct {
 	node uint64
-	mu   sync.Mutex
-	last int64
+	// micros is the clock, time.Now().UnixMicro when nil (tests set it).
+	micros func() int64
+	mu     sync.Mutex
+	last   int64
 }
 
 func (g *rowIDGen) next() int64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	v := time.Now().UnixMicro()<<10 | int64(g.node&0x3ff)
+	now := time.Now().UnixMicro()
+	if g.micros != nil {
+		now = g.micros()
+	}
+	v := now<<10 | int64(g.node&0x3ff)
 	if v <= g.last {
 		v = g.last + 1<<10
 	}

@@ -161,6 +161,20 @@ func (a *applier) checkWritable(key []byte, start, read engine.Timestamp, ks key
 	return nil
 }
 
+// checkAbsent is the check of a mutation that must find its key without a
+// live version (Mutation.absent): a row keyed by a generated id that was
+// made twice conflicts, at whatever timestamp the other row was written,
+// rather than replace it; the statement is retried with a new id.
+func checkAbsent(m *kvpb.Mutation, ks keyState) *kvpb.Error {
+	if !m.Absent {
+		return nil
+	}
+	if _, vts, found := ks.value(); found {
+		return kvpb.NewWriteConflict(m.Key, uint64(vts), "a row with the same generated id exists")
+	}
+	return nil
+}
+
 // readAt is where a transaction read m's key: the request's read
 // timestamp, or the mutation's own when higher (a locked read of the
 // key's newest version, see kv/pessimistic.go).
@@ -183,6 +197,9 @@ func (a *applier) prewrite(p *kvpb.PrewriteRequest) *kvpb.Error {
 			continue // a retried prewrite
 		}
 		if err := a.checkWritable(m.Key, start, readAt(p.ReadTs, m), ks); err != nil {
+			return err
+		}
+		if err := checkAbsent(m, ks); err != nil {
 			return err
 		}
 	}
@@ -341,6 +358,9 @@ func (a *applier) onePC(p *kvpb.OnePCRequest) (engine.Timestamp, *kvpb.Error) {
 		}
 		seen[string(m.Key)] = true
 		if err := a.checkWritable(m.Key, start, readAt(p.ReadTs, m), states[i]); err != nil {
+			return 0, err
+		}
+		if err := checkAbsent(m, states[i]); err != nil {
 			return 0, err
 		}
 	}
