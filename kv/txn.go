@@ -230,14 +230,23 @@ func (t *Txn) Get(ctx context.Context, key []byte) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	req := &kvpb.Request{Value: &kvpb.Request_Get{Get: &kvpb.GetRequest{Key: key, ReadTs: uint64(ts)}}}
-	resp, err := t.c.sendResolving(ctx, key, req)
+	r, err := t.getAt(ctx, key, ts)
 	if err != nil {
 		return nil, false, err
 	}
 	t.noteRead(key, true)
+	return r.Value, r.Found, nil
+}
+
+// getAt reads key at ts from its range, resolving the locks it meets.
+func (t *Txn) getAt(ctx context.Context, key []byte, ts engine.Timestamp) (KeyResult, error) {
+	req := &kvpb.Request{Value: &kvpb.Request_Get{Get: &kvpb.GetRequest{Key: key, ReadTs: uint64(ts)}}}
+	resp, err := t.c.sendResolving(ctx, key, req)
+	if err != nil {
+		return KeyResult{}, err
+	}
 	g := resp.GetGet()
-	return g.GetValue(), g.GetFound(), nil
+	return KeyResult{Value: g.GetValue(), Found: g.GetFound()}, nil
 }
 
 // GetVia is the read of a global index lookup by a lazy transaction that
@@ -261,20 +270,11 @@ func (t *Txn) GetVia(ctx context.Context, entry []byte) (key []byte, res KeyResu
 		return nil, KeyResult{}, false, nil
 	}
 	t.latest = true
-	read := func(k []byte) (KeyResult, error) {
-		req := &kvpb.Request{Value: &kvpb.Request_Get{Get: &kvpb.GetRequest{Key: k, ReadTs: uint64(latestTS)}}}
-		resp, err := t.c.sendResolving(ctx, k, req)
-		if err != nil {
-			return KeyResult{}, err
-		}
-		g := resp.GetGet()
-		return KeyResult{Value: g.GetValue(), Found: g.GetFound()}, nil
-	}
-	e, err := read(entry)
+	e, err := t.getAt(ctx, entry, latestTS)
 	if err != nil || !e.Found {
 		return nil, KeyResult{}, true, err
 	}
-	res, err = read(e.Value)
+	res, err = t.getAt(ctx, e.Value, latestTS)
 	return e.Value, res, true, err
 }
 
@@ -1212,11 +1212,11 @@ func (t *Txn) getBatches(ctx context.Context, keys [][]byte, todo []int) ([][]in
 
 // getBatch reads the keys at idx into out, at ts.
 func (t *Txn) getBatch(ctx context.Context, keys [][]byte, idx []int, ts engine.Timestamp, out []KeyResult) error {
-	reqs := make([]*kvpb.Request, len(idx))
-	for j, i := range idx {
-		reqs[j] = &kvpb.Request{Value: &kvpb.Request_Get{Get: &kvpb.GetRequest{Key: keys[i], ReadTs: uint64(ts)}}}
-	}
 	if len(idx) > 1 {
+		reqs := make([]*kvpb.Request, len(idx))
+		for j, i := range idx {
+			reqs[j] = &kvpb.Request{Value: &kvpb.Request_Get{Get: &kvpb.GetRequest{Key: keys[i], ReadTs: uint64(ts)}}}
+		}
 		resp, err := t.c.Send(ctx, keys[idx[0]], reqs)
 		if err == nil && len(resp.Responses) == len(idx) {
 			for j, i := range idx {
@@ -1229,13 +1229,12 @@ func (t *Txn) getBatch(ctx context.Context, keys [][]byte, idx []int, ts engine.
 			return ctx.Err()
 		}
 	}
-	for j, i := range idx {
-		resp, err := t.c.sendResolving(ctx, keys[i], reqs[j])
+	for _, i := range idx {
+		r, err := t.getAt(ctx, keys[i], ts)
 		if err != nil {
 			return err
 		}
-		g := resp.GetGet()
-		out[i] = KeyResult{Value: g.GetValue(), Found: g.GetFound()}
+		out[i] = r
 	}
 	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // TestRepeatedRowIDDoesNotReplaceRow: a node whose clock went back across
@@ -27,19 +29,12 @@ func TestRepeatedRowIDDoesNotReplaceRow(t *testing.T) {
 		c.Server(1).SQL().SetRowIDClock(stuck)
 		mustExec(t, conn, q)
 	}
-	var notes []string
 	rows, err := conn.Query(ctx, "SELECT note FROM events ORDER BY note")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		notes = append(notes, n)
-	}
-	if err := rows.Err(); err != nil {
+	notes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
 		t.Fatal(err)
 	}
 	if want := "[first fourth second third]"; fmt.Sprint(notes) != want {

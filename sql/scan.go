@@ -2,6 +2,7 @@ package sql
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -126,7 +127,12 @@ func (s *scanRel) scan(e *execCtx) ([]scanned, error) {
 			}
 		}
 	case accessIndex:
-		if r, done, err := s.lookupLatest(e); err != nil {
+		col := t.ColumnByID(s.index.Columns[0])
+		vals, err := keyValues(e, s.shardVals, col.Type)
+		if err != nil {
+			return nil, err
+		}
+		if r, done, err := s.lookupLatest(e, vals); err != nil {
 			return nil, err
 		} else if done {
 			if r != nil {
@@ -134,7 +140,7 @@ func (s *scanRel) scan(e *execCtx) ([]scanned, error) {
 			}
 			break
 		}
-		look, err := s.lookupIndex(e)
+		look, err := s.lookupIndex(e, vals)
 		if err != nil {
 			return nil, err
 		}
@@ -199,6 +205,13 @@ func (s *scanRel) scan(e *execCtx) ([]scanned, error) {
 	return found, nil
 }
 
+// entryKey is the key, or for a non-unique index the key prefix, of the
+// entries of the global index s.index whose first column is d.
+func (s *scanRel) entryKey(d types.Datum) []byte {
+	col := s.table.ColumnByID(s.index.Columns[0])
+	return rowenc.IndexLookupPrefix(s.table, s.index, rowenc.ShardHash(col.Type, d), []types.Datum{d})
+}
+
 // indexLookup is what lookupIndex read: the keys of the rows to read and,
 // for a unique index, the entries that listed them.
 type indexLookup struct {
@@ -212,7 +225,7 @@ type indexLookup struct {
 }
 
 // lookupIndex reads the entries of the global index s.index whose first
-// column is one of s.shardVals.
+// column is one of vals (s.shardVals as the column's type).
 //
 // The entries of a unique one-column index are read as keys, with one
 // request per range: an entry with a non-NULL value is keyed by the value
@@ -226,21 +239,15 @@ type indexLookup struct {
 // An entry whose row the statement locks, or the transaction holds locked,
 // is left open for settle; the others, and the values with no entry, are
 // recorded as read at once, before the rows are read.
-func (s *scanRel) lookupIndex(e *execCtx) (*indexLookup, error) {
-	t, ix := s.table, s.index
-	col := t.ColumnByID(ix.Columns[0])
-	vals, err := keyValues(e, s.shardVals, col.Type)
-	if err != nil {
-		return nil, err
-	}
+func (s *scanRel) lookupIndex(e *execCtx, vals []types.Datum) (*indexLookup, error) {
+	ix := s.index
 	l := &indexLookup{}
 	if ix.Unique && len(ix.Columns) == 1 {
-		seen := map[string]bool{}
 		var keys [][]byte
 		var kvals []types.Datum
+		seen := map[string]bool{} // an IN list may repeat a value
 		for _, d := range vals {
-			k := rowenc.IndexLookupPrefix(t, ix, rowenc.ShardHash(col.Type, d), []types.Datum{d})
-			if !seen[string(k)] {
+			if k := s.entryKey(d); !seen[string(k)] {
 				seen[string(k)] = true
 				keys, kvals = append(keys, k), append(kvals, d)
 			}
@@ -269,7 +276,7 @@ func (s *scanRel) lookupIndex(e *execCtx) (*indexLookup, error) {
 		return l, nil
 	}
 	for _, d := range vals {
-		prefix := rowenc.IndexLookupPrefix(t, ix, rowenc.ShardHash(col.Type, d), []types.Datum{d})
+		prefix := s.entryKey(d)
 		kvs, err := e.txn.Scan(e.ctx, prefix, keys.PrefixEnd(prefix), 0)
 		if err != nil {
 			return nil, err
@@ -291,19 +298,14 @@ func (s *scanRel) lookupIndex(e *execCtx) (*indexLookup, error) {
 // the statement runs again with a snapshot (kv.ErrNeedSnapshot). r is the
 // row, nil if there is none; done is false when the lookup is not of this
 // kind or the transaction has a timestamp, and nothing was read.
-func (s *scanRel) lookupLatest(e *execCtx) (r *scanned, done bool, err error) {
+func (s *scanRel) lookupLatest(e *execCtx, vals []types.Datum) (r *scanned, done bool, err error) {
 	t, ix := s.table, s.index
-	if !ix.Unique || len(ix.Columns) != 1 || s.forUpdate || s.lock {
+	if !ix.Unique || len(ix.Columns) != 1 || s.forUpdate || s.lock || len(vals) != 1 {
 		return nil, false, nil
 	}
 	col := t.ColumnByID(ix.Columns[0])
-	vals, err := keyValues(e, s.shardVals, col.Type)
-	if err != nil || len(vals) != 1 {
-		return nil, false, err
-	}
 	v := vals[0]
-	entry := rowenc.IndexLookupPrefix(t, ix, rowenc.ShardHash(col.Type, v), []types.Datum{v})
-	rowKey, res, ok, err := e.txn.GetVia(e.ctx, entry)
+	rowKey, res, ok, err := e.txn.GetVia(e.ctx, s.entryKey(v))
 	if err != nil || !ok || rowKey == nil {
 		return nil, ok, err
 	}
@@ -330,6 +332,9 @@ func (s *scanRel) lookupLatest(e *execCtx) (r *scanned, done bool, err error) {
 // refresh of the index. An open entry whose row is gone, changed or not
 // locked is recorded, and refreshed like any read.
 func (l *indexLookup) settle(e *execCtx, s *scanRel, found []scanned) error {
+	if !slices.Contains(l.open, true) {
+		return nil
+	}
 	rows := make(map[string]row, len(found))
 	for _, f := range found {
 		rows[string(f.key)] = f.row
