@@ -83,6 +83,10 @@ var (
 type Raft struct {
 	raftState
 
+	// staged is the batch the leader is writing to its log store, for
+	// its replicators to send meanwhile (shard patch, staged.go).
+	staged atomic.Pointer[[]*Log]
+
 	// protocolVersion is used to inter-operate with Raft servers running
 	// different versions of the library. See comments in config.go for more
 	// details.

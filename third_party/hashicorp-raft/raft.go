@@ -1266,24 +1266,34 @@ func (r *Raft) dispatchLogs(applyLogs []*logFuture) {
 	commitIndex := r.getCommitIndex()
 	r.tryStageCommitIndex(commitIndex)
 
+	// shard patch (PATCHES.md): the replicators send the entries while the
+	// leader writes them (Raft thesis, 10.2.1). They read them from
+	// r.staged until the store has them; the leader counts itself toward
+	// the commit quorum only once they are durable.
+	prevIndex, prevTerm := r.getLastLog()
+	r.staged.Store(&logs)
+	r.setLastLog(lastIndex, term)
+	for _, f := range r.leaderState.replState {
+		asyncNotifyCh(f.triggerCh)
+	}
+
 	// Write the log entry locally
-	if err := r.logs.StoreLogs(logs); err != nil {
+	err := r.logs.StoreLogs(logs)
+	r.staged.Store(nil)
+	if err != nil {
 		r.logger.Error("failed to commit logs", "error", err)
+		// Followers may have the entries, and may yet commit them under
+		// another leader: the outcome is unknown, as when leadership is
+		// lost. This leader steps down without them, so it never gives
+		// their indexes to other entries in this term.
+		r.setLastLog(prevIndex, prevTerm)
 		for _, applyLog := range applyLogs {
-			applyLog.respond(err)
+			applyLog.respond(fmt.Errorf("%w: %v", ErrLeadershipLost, err))
 		}
 		r.setState(Follower)
 		return
 	}
 	r.leaderState.commitment.match(r.localID, lastIndex)
-
-	// Update the last log since it's on disk now
-	r.setLastLog(lastIndex, term)
-
-	// Notify the replicators of the new log
-	for _, f := range r.leaderState.replState {
-		asyncNotifyCh(f.triggerCh)
-	}
 }
 
 // processLogs is used to apply all the committed entries that haven't been

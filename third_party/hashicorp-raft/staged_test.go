@@ -1,0 +1,209 @@
+// Copyright (c) shard authors
+// SPDX-License-Identifier: MPL-2.0
+
+// Tests of shard's patch to hashicorp/raft; see PATCHES.md.
+
+package raft
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+// gatedStore is a log store whose StoreLogs can be held until released,
+// or made to fail once.
+type gatedStore struct {
+	*InmemStore
+	mu      sync.Mutex
+	hold    chan struct{} // when set, StoreLogs waits for it to close
+	held    chan struct{} // closed when a StoreLogs call starts waiting
+	failErr error         // when set, the next StoreLogs returns it (after any hold), storing nothing
+}
+
+func (s *gatedStore) StoreLogs(logs []*Log) error {
+	s.mu.Lock()
+	hold, held, failErr := s.hold, s.held, s.failErr
+	s.hold, s.held, s.failErr = nil, nil, nil
+	s.mu.Unlock()
+	if hold != nil {
+		close(held)
+		<-hold
+	}
+	if failErr != nil {
+		return failErr
+	}
+	return s.InmemStore.StoreLogs(logs)
+}
+
+func (s *gatedStore) StoreLog(l *Log) error { return s.StoreLogs([]*Log{l}) }
+
+type stagedCluster struct {
+	rafts  []*Raft
+	stores []*gatedStore
+	fsms   []*MockFSM
+}
+
+func startStagedCluster(t *testing.T) *stagedCluster {
+	t.Helper()
+	c := &stagedCluster{}
+	var trans []*InmemTransport
+	var servers []Server
+	for i := 0; i < 3; i++ {
+		addr, tr := NewInmemTransport(ServerAddress(fmt.Sprintf("n%d", i)))
+		trans = append(trans, tr)
+		servers = append(servers, Server{Suffrage: Voter, ID: ServerID(addr), Address: addr})
+	}
+	for i, a := range trans {
+		for j, b := range trans {
+			if i != j {
+				a.Connect(b.LocalAddr(), b)
+			}
+		}
+	}
+	for i := 0; i < 3; i++ {
+		conf := inmemConfig(t)
+		conf.LocalID = servers[i].ID
+		store := &gatedStore{InmemStore: NewInmemStore()}
+		fsm := &MockFSM{}
+		snaps := NewInmemSnapshotStore()
+		if err := BootstrapCluster(conf, store, store, snaps, trans[i], Configuration{Servers: servers}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := NewRaft(conf, fsm, store, store, snaps, trans[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.rafts, c.stores, c.fsms = append(c.rafts, r), append(c.stores, store), append(c.fsms, fsm)
+	}
+	t.Cleanup(func() {
+		for _, r := range c.rafts {
+			_ = r.Shutdown().Error()
+		}
+	})
+	return c
+}
+
+// leader waits for a leader and returns its position.
+func (c *stagedCluster) leader(t *testing.T) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for i, r := range c.rafts {
+			if r.State() == Leader {
+				// A leader's first entry (its no-op) must be committed
+				// before the test gates its store.
+				if err := r.Barrier(time.Second).Error(); err == nil {
+					return i
+				}
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no leader")
+	return -1
+}
+
+// waitFollowersHave waits until every raft but the leader's has index in
+// its log store.
+func (c *stagedCluster) waitFollowersHave(t *testing.T, leader int, index uint64) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		missing := 0
+		for i, s := range c.stores {
+			if last, _ := s.LastIndex(); i != leader && last < index {
+				missing++
+			}
+		}
+		if missing == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d followers lack entry %d while the leader writes it", missing, index)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// gate makes the next StoreLogs of store i wait until the returned channel
+// is closed, then return failErr if not nil; held is closed when it starts
+// waiting.
+func (c *stagedCluster) gate(i int, failErr error) (release, held chan struct{}) {
+	release, held = make(chan struct{}), make(chan struct{})
+	s := c.stores[i]
+	s.mu.Lock()
+	s.hold, s.held, s.failErr = release, held, failErr
+	s.mu.Unlock()
+	return release, held
+}
+
+// TestLeaderSendsWhileItWrites: the followers receive and store a new
+// entry while the leader's own write of it has not returned, and the entry
+// commits once that write returns.
+func TestLeaderSendsWhileItWrites(t *testing.T) {
+	c := startStagedCluster(t)
+	l := c.leader(t)
+	release, held := c.gate(l, nil)
+	f := c.rafts[l].Apply([]byte("x"), 5*time.Second)
+	<-held
+	index := c.rafts[l].LastIndex()
+	c.waitFollowersHave(t, l, index)
+	if got, _ := c.stores[l].LastIndex(); got >= index {
+		t.Fatalf("the leader stored entry %d before its write was released", index)
+	}
+	close(release)
+	if err := f.Error(); err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if f.Index() != index {
+		t.Fatalf("applied at %d, want %d", f.Index(), index)
+	}
+}
+
+// TestLeaderWriteFails: when the leader's write of an entry fails after
+// both followers stored it, the proposer learns that leadership was lost
+// (the outcome is unknown, not a failure), the leader steps down, and the
+// next leader, one of the followers, commits the entry everywhere, the old
+// leader included.
+func TestLeaderWriteFails(t *testing.T) {
+	c := startStagedCluster(t)
+	l := c.leader(t)
+	release, held := c.gate(l, errors.New("disk on fire"))
+	f := c.rafts[l].Apply([]byte("sent"), 5*time.Second)
+	<-held
+	c.waitFollowersHave(t, l, c.rafts[l].LastIndex())
+	close(release)
+	if err := f.Error(); !errors.Is(err, ErrLeadershipLost) {
+		t.Fatalf("apply after a failed write: %v, want ErrLeadershipLost", err)
+	}
+
+	var err error
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		nl := c.leader(t)
+		if err = c.rafts[nl].Apply([]byte("after"), time.Second).Error(); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("apply after re-election: %v", err)
+	}
+	want := fmt.Sprintf("%q", []string{"sent", "after"})
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		var got []string
+		for _, m := range c.fsms {
+			got = append(got, fmt.Sprintf("%q", m.Logs()))
+		}
+		if got[0] == want && got[1] == want && got[2] == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replicas applied %v, want %s on each", got, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
