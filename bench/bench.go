@@ -174,6 +174,14 @@ func (r *Report) Print(w io.Writer) {
 	}
 	_ = tw.Flush()
 	for _, run := range r.Runs {
+		if t := run.Result.Total; t.FirstError != "" {
+			fmt.Fprintf(w, "%s: first error: %s\n", run.System, t.FirstError)
+		}
+		if t := run.Result.Total; t.FirstRetry != "" {
+			fmt.Fprintf(w, "%s: first retried error: %s\n", run.System, t.FirstRetry)
+		}
+	}
+	for _, run := range r.Runs {
 		if run.Check != "" {
 			fmt.Fprintf(w, "%s: check of %s's data after the run: %s\n", run.System, run.Result.Workload, run.Check)
 		}

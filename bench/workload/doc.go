@@ -117,7 +117,8 @@
 // # Debugging
 //
 // Result.Ops[i].FirstError (and "first_error" in the JSON) keeps the
-// first error message of each operation. The package's tests run every
+// first error message of each operation, FirstRetry ("first_retry") the
+// first message of an error it retried. The package's tests run every
 // workload against PostgreSQL 15 (internal/pgtest) for two seconds (ycsb's
 // six for 1.5).
 package workload

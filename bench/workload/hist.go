@@ -32,6 +32,9 @@ type opWindow struct {
 	errors   int64
 	retries  int64
 	firstErr string // the window's first error message
+	// firstRetry is the message of the window's first error that made
+	// the worker retry (a serialization failure, say).
+	firstRetry string
 }
 
 // recorder is one worker's windows. The worker records into it and the
@@ -68,10 +71,14 @@ func (r *recorder) success(op string, lat time.Duration) {
 	r.mu.Unlock()
 }
 
-// retry records a retried attempt of op.
-func (r *recorder) retry(op string) {
+// retry records an attempt of op that failed with err and is retried.
+func (r *recorder) retry(op string, err error) {
 	r.mu.Lock()
-	r.windowLocked(op).retries++
+	w := r.windowLocked(op)
+	if w.firstRetry == "" {
+		w.firstRetry = err.Error()
+	}
+	w.retries++
 	r.mu.Unlock()
 }
 
@@ -98,8 +105,11 @@ func (r *recorder) collectInto(agg *aggregate) {
 		if s.firstErr == "" {
 			s.firstErr = w.firstErr
 		}
+		if s.firstRetry == "" {
+			s.firstRetry = w.firstRetry
+		}
 		w.hist.Reset()
-		w.errors, w.retries, w.firstErr = 0, 0, ""
+		w.errors, w.retries, w.firstErr, w.firstRetry = 0, 0, "", ""
 	}
 }
 
@@ -109,7 +119,7 @@ type opStats struct {
 	tick, cum               *hdrhistogram.Histogram
 	tickErrors, tickRetries int64
 	cumErrors, cumRetries   int64
-	firstErr                string
+	firstErr, firstRetry    string
 }
 
 // aggregate is every operation's stats. Only the reporter (Run's

@@ -19,7 +19,7 @@ func TestHistogramMerge(t *testing.T) {
 	for i := 1; i <= 10000; i++ {
 		recs[i%2].success("read", time.Duration(i)*time.Microsecond)
 	}
-	recs[0].retry("read")
+	recs[0].retry("read", errTest("again"))
 	recs[1].failure("read", errTest("boom"))
 	agg := newAggregate()
 	for _, r := range recs {
@@ -44,8 +44,8 @@ func TestHistogramMerge(t *testing.T) {
 			t.Errorf("%s = %v ms, want %v", c.name, c.got, c.want)
 		}
 	}
-	if s.firstErr != "boom" {
-		t.Errorf("first error %q", s.firstErr)
+	if s.firstErr != "boom" || s.firstRetry != "again" {
+		t.Errorf("first error %q, first retry %q", s.firstErr, s.firstRetry)
 	}
 
 	// The recorders are empty after a collection; the tick moves to the
@@ -89,7 +89,7 @@ func TestSummaryMath(t *testing.T) {
 		rec.success("write", 10*time.Millisecond)
 	}
 	for range 3 {
-		rec.retry("write")
+		rec.retry("write", errTest("w again"))
 	}
 	rec.failure("write", errTest("w"))
 	rec.collectInto(r.agg)
@@ -104,7 +104,7 @@ func TestSummaryMath(t *testing.T) {
 	if read.Count != 1000 || read.OpsPerSec != 250 || !near(read.P99Ms, 1) || !near(read.AvgMs, 1) {
 		t.Errorf("read: %+v", read)
 	}
-	if write.Count != 1000 || write.Retries != 3 || write.Errors != 1 || write.FirstError != "w" || !near(write.P50Ms, 10) {
+	if write.Count != 1000 || write.Retries != 3 || write.Errors != 1 || write.FirstError != "w" || write.FirstRetry != "w again" || !near(write.P50Ms, 10) {
 		t.Errorf("write: %+v", write)
 	}
 	if total.Name != "total" || total.Count != 2000 || total.OpsPerSec != 500 || total.Retries != 3 || total.Errors != 1 {

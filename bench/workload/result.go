@@ -42,8 +42,10 @@ type OpResult struct {
 	P95Ms     float64 `json:"p95_ms"`
 	P99Ms     float64 `json:"p99_ms"`
 	MaxMs     float64 `json:"max_ms"`
-	// FirstError is the first error message seen, for diagnosis.
+	// FirstError is the first error message seen, for diagnosis, and
+	// FirstRetry the first message of an error that was retried.
 	FirstError string `json:"first_error,omitempty"`
+	FirstRetry string `json:"first_retry,omitempty"`
 }
 
 // Tick is one operation's figures over one second of the run; Elapsed is

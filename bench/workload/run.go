@@ -186,7 +186,7 @@ func (r *runner) result(name string, stop time.Time) *Result {
 	for _, op := range slices.Sorted(maps.Keys(r.agg.ops)) {
 		s := r.agg.ops[op]
 		o := opResult(op, s.cum, s.cumErrors, s.cumRetries, elapsed)
-		o.FirstError = s.firstErr
+		o.FirstError, o.FirstRetry = s.firstErr, s.firstRetry
 		res.Ops = append(res.Ops, o)
 		total.Merge(s.cum)
 		errs += s.cumErrors
@@ -194,10 +194,13 @@ func (r *runner) result(name string, stop time.Time) *Result {
 		if res.Total.FirstError == "" {
 			res.Total.FirstError = s.firstErr
 		}
+		if res.Total.FirstRetry == "" {
+			res.Total.FirstRetry = s.firstRetry
+		}
 	}
-	first := res.Total.FirstError
+	firstErr, firstRetry := res.Total.FirstError, res.Total.FirstRetry
 	res.Total = opResult("total", total, errs, retries, elapsed)
-	res.Total.FirstError = first
+	res.Total.FirstError, res.Total.FirstRetry = firstErr, firstRetry
 	return res
 }
 
@@ -233,7 +236,7 @@ func (r *runner) work(ctx context.Context, id int, w Worker, rec *recorder) {
 		case err == nil:
 			rec.success(op, time.Since(began))
 		case IsRetry(err):
-			rec.retry(op)
+			rec.retry(op, err)
 			retrying = true
 		default:
 			rec.failure(op, err)

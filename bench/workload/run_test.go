@@ -110,7 +110,7 @@ func TestRunCounts(t *testing.T) {
 	if read.Name != "read" || read.Count == 0 || read.Errors != 0 || read.Retries != 0 {
 		t.Errorf("read: %+v", read)
 	}
-	if write.Name != "write" || write.Count == 0 || write.Errors == 0 || write.Retries == 0 || write.FirstError != "broken" {
+	if write.Name != "write" || write.Count == 0 || write.Errors == 0 || write.Retries == 0 || write.FirstError != "broken" || write.FirstRetry != errRetry.Error() {
 		t.Errorf("write: %+v", write)
 	}
 	total := res.Total
