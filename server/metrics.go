@@ -10,13 +10,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/shardingsystem/shard/kvpb"
+	"github.com/shardingsystem/shard/replication"
 )
 
 // metrics are one node's Prometheus metrics, in its own registry (several
 // nodes can run in one process). Gauges about the node's replicas are
 // computed when scraped (nodeCollector); the rest are counted as things
 // happen, through hooks the lower layers call (kv.Config.ObserveCommit,
-// ObserveTSO, replica.Config.ObserveApply) and the executor.
+// ObserveTSO, replica.Config.ObserveApply) and the executor; raft's own
+// timings (replication.RaftTimings) are the process's.
 type metrics struct {
 	reg        *prometheus.Registry
 	splits     *prometheus.CounterVec
@@ -54,7 +56,7 @@ func newMetrics(s *Server) *metrics {
 			Help: "Round trips of this node's kv client to the timestamp oracle.", Buckets: latencyBuckets}),
 	}
 	reg.MustRegister(m.splits, m.merges, m.rebalances, m.kvRequests, m.applyLat, m.commitLat, m.tsoLat,
-		&nodeCollector{s: s}, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		&nodeCollector{s: s}, replication.RaftTimings(), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 

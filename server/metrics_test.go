@@ -79,13 +79,23 @@ func TestMetrics(t *testing.T) {
 	got := scrape(t, c.Server(1).HTTPAddr())
 	for _, want := range []string{"shard_ranges", "shard_leaders", "shard_ranges_under_replicated", "shard_store_bytes",
 		"shard_raft_apply_latency_seconds_count", "shard_txn_commit_latency_seconds{path=1pc}_count", "shard_tso_latency_seconds_count",
-		"shard_store_sstable_bytes_written_total"} {
+		"shard_store_sstable_bytes_written_total", "shard_raft_commit_seconds_count", "shard_raft_leader_append_seconds_count",
+		"shard_raft_follower_append_seconds_count", "shard_raft_replicate_seconds_count"} {
 		if _, ok := got[want]; !ok {
 			t.Errorf("no %s in /metrics", want)
 		}
 	}
 	if syncs, commits := got["shard_store_wal_fsyncs_total"], got["shard_store_synced_commits_total"]; syncs < 1 || commits < 1 {
 		t.Errorf("fsyncs %v, synced commits %v: the writes were durable, so neither can be 0", syncs, commits)
+	}
+	// raft's timings come from its own reports (replication.RaftTimings):
+	// 20 commits were at least 20 entries appended on a leader, stored on
+	// followers, and committed.
+	for _, name := range []string{"shard_raft_commit_seconds_count", "shard_raft_leader_append_seconds_count",
+		"shard_raft_follower_append_seconds_count", "shard_raft_replicate_seconds_count"} {
+		if got[name] < 20 {
+			t.Errorf("%s = %v after 20 replicated commits", name, got[name])
+		}
 	}
 	if got["shard_store_wal_bytes_total"] <= 0 {
 		t.Errorf("WAL bytes %v after durable writes", got["shard_store_wal_bytes_total"])
