@@ -1278,21 +1278,22 @@ func (r *Raft) dispatchLogs(applyLogs []*logFuture) {
 	}
 
 	// Write the log entry locally
-	err := r.logs.StoreLogs(logs)
-	r.staged.Store(nil)
-	if err != nil {
+	if err := r.logs.StoreLogs(logs); err != nil {
 		r.logger.Error("failed to commit logs", "error", err)
 		// Followers may have the entries, and may yet commit them under
 		// another leader: the outcome is unknown, as when leadership is
 		// lost. This leader steps down without them, so it never gives
-		// their indexes to other entries in this term.
+		// their indexes to other entries in this term. The last index
+		// goes back before the batch is withdrawn (see getLog).
 		r.setLastLog(prevIndex, prevTerm)
+		r.staged.Store(nil)
 		for _, applyLog := range applyLogs {
 			applyLog.respond(fmt.Errorf("%w: %v", ErrLeadershipLost, err))
 		}
 		r.setState(Follower)
 		return
 	}
+	r.staged.Store(nil)
 	r.leaderState.commitment.match(r.localID, lastIndex)
 }
 

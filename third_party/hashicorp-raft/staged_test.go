@@ -207,3 +207,25 @@ func TestLeaderWriteFails(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestGetLog: a replicator reads a staged entry from the batch; a missing
+// entry at or below the last index is ErrLogNotFound (the follower needs
+// a snapshot), one beyond it belongs to a batch the leader failed to
+// write, and is not.
+func TestGetLog(t *testing.T) {
+	r := &Raft{logs: NewInmemStore()}
+	r.setLastLog(5, 1)
+	var l Log
+	if err := r.getLog(3, &l); !errors.Is(err, ErrLogNotFound) {
+		t.Errorf("entry 3, compacted: %v, want ErrLogNotFound", err)
+	}
+	if err := r.getLog(6, &l); !errors.Is(err, errWithdrawn) || errors.Is(err, ErrLogNotFound) {
+		t.Errorf("entry 6, beyond the last: %v, want errWithdrawn", err)
+	}
+	batch := []*Log{{Index: 6, Term: 2, Data: []byte("a")}, {Index: 7, Term: 2, Data: []byte("b")}}
+	r.staged.Store(&batch)
+	r.setLastLog(7, 2)
+	if err := r.getLog(7, &l); err != nil || l.Index != 7 || string(l.Data) != "b" {
+		t.Errorf("staged entry 7: %+v, %v", l, err)
+	}
+}
