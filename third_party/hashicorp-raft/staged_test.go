@@ -44,6 +44,7 @@ type stagedCluster struct {
 	rafts  []*Raft
 	stores []*gatedStore
 	fsms   []*MockFSM
+	trans  []*InmemTransport
 }
 
 func startStagedCluster(t *testing.T) *stagedCluster {
@@ -63,6 +64,7 @@ func startStagedCluster(t *testing.T) *stagedCluster {
 			}
 		}
 	}
+	c.trans = trans
 	for i := 0; i < 3; i++ {
 		conf := inmemConfig(t)
 		conf.LocalID = servers[i].ID
@@ -180,29 +182,79 @@ func TestLeaderWriteFails(t *testing.T) {
 		t.Fatalf("apply after a failed write: %v, want ErrLeadershipLost", err)
 	}
 
+	c.applyAfter(t)
+	c.waitAgree(t, func(logs []string) bool { return len(logs) == 2 && logs[0] == "sent" && logs[1] == "after" })
+}
+
+// TestLeaderWriteFailsOneFollowerHasIt: when the leader's write fails
+// after only one follower stored the entry, the entry may be committed or
+// dropped, depending on which follower the next election picks; the
+// replicas agree either way.
+func TestLeaderWriteFailsOneFollowerHasIt(t *testing.T) {
+	c := startStagedCluster(t)
+	l := c.leader(t)
+	a, b := (l+1)%3, (l+2)%3
+	release, held := c.gate(l, errors.New("disk on fire"))
+	c.trans[l].Disconnect(c.trans[b].LocalAddr())
+	f := c.rafts[l].Apply([]byte("sent"), 5*time.Second)
+	<-held
+	index := c.rafts[l].LastIndex()
+	deadline := time.Now().Add(5 * time.Second)
+	for last, _ := c.stores[a].LastIndex(); last < index; last, _ = c.stores[a].LastIndex() {
+		if time.Now().After(deadline) {
+			t.Fatalf("follower %d lacks entry %d", a, index)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if last, _ := c.stores[b].LastIndex(); last >= index {
+		t.Fatalf("follower %d has entry %d though the leader cannot reach it", b, index)
+	}
+	close(release)
+	c.trans[l].Connect(c.trans[b].LocalAddr(), c.trans[b])
+	if err := f.Error(); !errors.Is(err, ErrLeadershipLost) {
+		t.Fatalf("apply after a failed write: %v, want ErrLeadershipLost", err)
+	}
+	c.applyAfter(t)
+	c.waitAgree(t, func(logs []string) bool {
+		return len(logs) > 0 && logs[len(logs)-1] == "after" && (len(logs) == 1 || len(logs) == 2 && logs[0] == "sent")
+	})
+}
+
+// applyAfter waits for a leader and commits "after" through it.
+func (c *stagedCluster) applyAfter(t *testing.T) {
+	t.Helper()
 	var err error
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		nl := c.leader(t)
 		if err = c.rafts[nl].Apply([]byte("after"), time.Second).Error(); err == nil {
-			break
+			return
 		}
 	}
-	if err != nil {
-		t.Fatalf("apply after re-election: %v", err)
-	}
-	want := fmt.Sprintf("%q", []string{"sent", "after"})
-	deadline = time.Now().Add(5 * time.Second)
+	t.Fatalf("apply after re-election: %v", err)
+}
+
+// waitAgree waits until the three replicas have applied the same
+// commands, and those satisfy ok.
+func (c *stagedCluster) waitAgree(t *testing.T, ok func(logs []string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
 	for {
-		var got []string
+		var got [][]string
 		for _, m := range c.fsms {
-			got = append(got, fmt.Sprintf("%q", m.Logs()))
+			var logs []string
+			for _, l := range m.Logs() {
+				logs = append(logs, string(l))
+			}
+			got = append(got, logs)
 		}
-		if got[0] == want && got[1] == want && got[2] == want {
+		same := fmt.Sprint(got[0]) == fmt.Sprint(got[1]) && fmt.Sprint(got[1]) == fmt.Sprint(got[2])
+		if same && ok(got[0]) {
+			t.Logf("every replica applied %q", got[0])
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("replicas applied %v, want %s on each", got, want)
+			t.Fatalf("replicas applied %q", got)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
