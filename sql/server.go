@@ -60,7 +60,7 @@ func NewServer(cfg Config) *Server {
 	if cfg.InitialShards <= 0 {
 		cfg.InitialShards = 4
 	}
-	return &Server{cfg: cfg, log: cfg.Logger, seqs: newSequences(cfg.KV), rowIDs: rowIDGen{node: cfg.NodeID}, plans: newPlanCache(4096)}
+	return &Server{cfg: cfg, log: cfg.Logger, seqs: newSequences(cfg.KV), rowIDs: rowIDGen{node: cfg.NodeID, micros: unixMicros}, plans: newPlanCache(4096)}
 }
 
 var _ wire.Backend = (*Server)(nil)
@@ -128,20 +128,19 @@ func Bootstrap(ctx context.Context, cache *catalog.Cache, rootVerifier string) e
 // next id, rather than replace the other row.
 type rowIDGen struct {
 	node uint64
-	// micros is the clock, time.Now().UnixMicro when nil (tests set it).
+	// micros is the clock: unixMicros, or a test's.
 	micros func() int64
 	mu     sync.Mutex
 	last   int64
 }
 
+// unixMicros is the wall clock in microseconds since the epoch.
+func unixMicros() int64 { return time.Now().UnixMicro() }
+
 func (g *rowIDGen) next() int64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	now := time.Now().UnixMicro()
-	if g.micros != nil {
-		now = g.micros()
-	}
-	v := now<<10 | int64(g.node&0x3ff)
+	v := g.micros()<<10 | int64(g.node&0x3ff)
 	if v <= g.last {
 		v = g.last + 1<<10
 	}
