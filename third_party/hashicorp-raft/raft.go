@@ -600,6 +600,7 @@ func (r *Raft) startStopReplication() {
 				commitment:          r.leaderState.commitment,
 				stopCh:              make(chan uint64, 1),
 				triggerCh:           make(chan struct{}, 1),
+				commitCh:            make(chan struct{}, 1),
 				triggerDeferErrorCh: make(chan *deferError, 1),
 				currentTerm:         r.getCurrentTerm(),
 				nextIndex:           lastIdx + 1,
@@ -789,6 +790,15 @@ func (r *Raft) leaderLoop() {
 			oldCommitIndex := r.getCommitIndex()
 			commitIndex := r.leaderState.commitment.getCommitIndex()
 			r.setCommitIndex(commitIndex)
+			if commitIndex > oldCommitIndex {
+				// Replicators sleeping through an idle group arm
+				// their commit-timeout tick (shard's patch, commitTick).
+				for _, f := range r.leaderState.replState {
+					if atomic.LoadInt32(&f.idle) == 1 {
+						asyncNotifyCh(f.commitCh)
+					}
+				}
+			}
 
 			// New configuration has been committed, set it as the committed
 			// value.

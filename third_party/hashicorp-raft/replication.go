@@ -62,6 +62,11 @@ type followerReplication struct {
 	// triggerCh is notified every time new entries are appended to the log.
 	triggerCh chan struct{}
 
+	// commitCh is notified when the leader's commit index moves while
+	// idle is 1 (shard's patch, commitTick).
+	commitCh chan struct{}
+	idle     int32
+
 	// triggerDeferErrorCh is used to provide a backchannel. By sending a
 	// deferErr, the sender can be notified when the replication is done.
 	triggerDeferErrorCh chan *deferError
@@ -93,6 +98,55 @@ type followerReplication struct {
 	// allowPipeline is used to determine when to pipeline the AppendEntries RPCs.
 	// It is private to this replication goroutine.
 	allowPipeline bool
+
+	// commitAcked is the leader commit index carried by the last
+	// AppendEntries the follower acknowledged, and appendAcked when (unix
+	// nanoseconds); 0 after a failed RPC. A commit-timeout tick sends
+	// nothing while they show the follower has all it can be told
+	// (idleTick, shard's patch: PATCHES.md).
+	commitAcked uint64
+	appendAcked int64
+}
+
+// idleTick reports whether a commit-timeout tick has nothing for the
+// follower: every entry up to lastIndex was sent (next is past it), the
+// follower acknowledged the leader's current commit index, and it did so
+// within the heartbeat timeout. The last condition bounds how long a
+// follower that lost its commit index (it restarted between two RPCs, and
+// no failure was seen) goes without learning it again.
+func (r *Raft) idleTick(s *followerReplication, next, lastIndex uint64) bool {
+	acked := atomic.LoadInt64(&s.appendAcked)
+	return next > lastIndex &&
+		atomic.LoadUint64(&s.commitAcked) >= r.getCommitIndex() &&
+		acked != 0 && time.Since(time.Unix(0, acked)) < r.config().HeartbeatTimeout
+}
+
+// commitTick returns the commit-timeout tick of a replicator whose next
+// entry to send is next: in CommitTimeout while the follower may lack
+// something, else in HeartbeatTimeout, when idleTick's time bound runs
+// out. A replicator waiting the long tick wakes on commitCh when the
+// commit index moves, and then arms the short one: followers learn a new
+// commit index a commit timeout later, as upstream, but an idle group's
+// replicators no longer wake every commit timeout to send nothing.
+//
+// The leader notifies only replicators marked idle, so that a busy group's
+// commits wake no one. The mark is set before idleTick reads the commit
+// index, and the leader reads it after it sets the commit index: either
+// the replicator sees the new index, or the leader sees the mark.
+func (r *Raft) commitTick(s *followerReplication, next uint64) <-chan time.Time {
+	atomic.StoreInt32(&s.idle, 1)
+	lastIndex, _ := r.getLastLog()
+	if r.idleTick(s, next, lastIndex) {
+		return randomTimeout(r.config().HeartbeatTimeout)
+	}
+	atomic.StoreInt32(&s.idle, 0)
+	return randomTimeout(r.config().CommitTimeout)
+}
+
+// forgetAcked makes the next commit-timeout tick send.
+func (s *followerReplication) forgetAcked() {
+	atomic.StoreUint64(&s.commitAcked, 0)
+	atomic.StoreInt64(&s.appendAcked, 0)
 }
 
 // notifyAll is used to notify all the waiting verify futures
@@ -143,6 +197,7 @@ func (r *Raft) replicate(s *followerReplication) {
 RPC:
 	shouldStop := false
 	for !shouldStop {
+		tick := r.commitTick(s, atomic.LoadUint64(&s.nextIndex))
 		select {
 		case maxIndex := <-s.stopCh:
 			// Make a best effort to replicate up to this index
@@ -166,8 +221,14 @@ RPC:
 		// raft commits stop flowing naturally. The actual heartbeats
 		// can't do this to keep them unblocked by disk IO on the
 		// follower. See https://github.com/hashicorp/raft/issues/282.
-		case <-randomTimeout(r.config().CommitTimeout):
+		// (shard's patch: the tick is armed only while the follower may
+		// lack something, see commitTick.)
+		case <-s.commitCh:
+		case <-tick:
 			lastLogIdx, _ := r.getLastLog()
+			if r.idleTick(s, atomic.LoadUint64(&s.nextIndex), lastLogIdx) {
+				continue
+			}
 			shouldStop = r.replicateTo(s, lastLogIdx)
 		}
 
@@ -231,6 +292,7 @@ START:
 	if err := r.trans.AppendEntries(peer.ID, peer.Address, &req, &resp); err != nil {
 		r.logger.Error("failed to appendEntries to", "peer", peer, "error", err)
 		s.failures++
+		s.forgetAcked()
 		return
 	}
 	appendStats(string(peer.ID), start, float32(len(req.Entries)), r.noLegacyTelemetry)
@@ -415,6 +477,7 @@ func (r *Raft) heartbeat(s *followerReplication, stopCh chan struct{}) {
 				nextBackoffTime, "error", err)
 			r.observe(FailedHeartbeatObservation{PeerID: peer.ID, LastContact: s.LastContact()})
 			failures++
+			s.forgetAcked() // the follower may have restarted
 			select {
 			case <-time.After(nextBackoffTime):
 			case <-stopCh:
@@ -472,6 +535,7 @@ func (r *Raft) pipelineReplicate(s *followerReplication) error {
 	shouldStop := false
 SEND:
 	for !shouldStop {
+		tick := r.commitTick(s, nextIndex)
 		select {
 		case <-finishCh:
 			break SEND
@@ -492,11 +556,16 @@ SEND:
 		case <-s.triggerCh:
 			lastLogIdx, _ := r.getLastLog()
 			shouldStop = r.pipelineSend(s, pipeline, &nextIndex, lastLogIdx)
-		case <-randomTimeout(r.config().CommitTimeout):
+		case <-s.commitCh:
+		case <-tick:
 			lastLogIdx, _ := r.getLastLog()
+			if r.idleTick(s, nextIndex, lastLogIdx) {
+				continue
+			}
 			shouldStop = r.pipelineSend(s, pipeline, &nextIndex, lastLogIdx)
 		}
 	}
+	s.forgetAcked() // the pipeline failed or stopped: what it sent may be lost
 
 	// Stop our decoder, and wait for it to finish
 	close(stopCh)
@@ -659,6 +728,8 @@ func updateLastAppended(s *followerReplication, req *AppendEntriesRequest) {
 		atomic.StoreUint64(&s.nextIndex, last.Index+1)
 		s.commitment.match(s.peer.ID, last.Index)
 	}
+	atomic.StoreUint64(&s.commitAcked, req.LeaderCommitIndex)
+	atomic.StoreInt64(&s.appendAcked, time.Now().UnixNano())
 
 	// Notify still leader
 	s.notifyAll(true)

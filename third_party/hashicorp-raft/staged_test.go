@@ -47,7 +47,14 @@ type stagedCluster struct {
 	trans  []*InmemTransport
 }
 
-func startStagedCluster(t *testing.T) *stagedCluster {
+// stagedOptions change startStagedCluster's cluster: conf edits each
+// node's config, wrap each node's transport.
+type stagedOptions struct {
+	conf func(*Config)
+	wrap func(*InmemTransport) Transport
+}
+
+func startStagedCluster(t *testing.T, opts ...stagedOptions) *stagedCluster {
 	t.Helper()
 	c := &stagedCluster{}
 	var trans []*InmemTransport
@@ -68,13 +75,22 @@ func startStagedCluster(t *testing.T) *stagedCluster {
 	for i := 0; i < 3; i++ {
 		conf := inmemConfig(t)
 		conf.LocalID = servers[i].ID
+		var tr Transport = trans[i]
+		for _, o := range opts {
+			if o.conf != nil {
+				o.conf(conf)
+			}
+			if o.wrap != nil {
+				tr = o.wrap(trans[i])
+			}
+		}
 		store := &gatedStore{InmemStore: NewInmemStore()}
 		fsm := &MockFSM{}
 		snaps := NewInmemSnapshotStore()
-		if err := BootstrapCluster(conf, store, store, snaps, trans[i], Configuration{Servers: servers}); err != nil {
+		if err := BootstrapCluster(conf, store, store, snaps, tr, Configuration{Servers: servers}); err != nil {
 			t.Fatal(err)
 		}
-		r, err := NewRaft(conf, fsm, store, store, snaps, trans[i])
+		r, err := NewRaft(conf, fsm, store, store, snaps, tr)
 		if err != nil {
 			t.Fatal(err)
 		}
