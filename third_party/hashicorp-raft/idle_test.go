@@ -143,7 +143,9 @@ func TestIdleTick(t *testing.T) {
 		{"acknowledged too long ago", 21, 20, 10, now - int64(2*conf.HeartbeatTimeout), false},
 		{"after a failure", 21, 20, 0, 0, false},
 	} {
-		s := &followerReplication{commitAcked: tc.commitAcked, appendAcked: tc.appendAcked}
+		s := &followerReplication{}
+		s.commitAcked.Store(tc.commitAcked)
+		s.appendAcked.Store(tc.appendAcked)
 		if got := r.idleTick(s, tc.next, tc.last); got != tc.want {
 			t.Errorf("%s: idleTick = %v, want %v", tc.name, got, tc.want)
 		}

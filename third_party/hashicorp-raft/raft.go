@@ -794,7 +794,7 @@ func (r *Raft) leaderLoop() {
 				// Replicators sleeping through an idle group arm
 				// their commit-timeout tick (shard's patch, commitTick).
 				for _, f := range r.leaderState.replState {
-					if atomic.LoadInt32(&f.idle) == 1 {
+					if f.idle.Load() {
 						asyncNotifyCh(f.commitCh)
 					}
 				}

@@ -63,9 +63,9 @@ type followerReplication struct {
 	triggerCh chan struct{}
 
 	// commitCh is notified when the leader's commit index moves while
-	// idle is 1 (shard's patch, commitTick).
+	// idle is set (shard's patch, commitTick).
 	commitCh chan struct{}
-	idle     int32
+	idle     atomic.Bool
 
 	// triggerDeferErrorCh is used to provide a backchannel. By sending a
 	// deferErr, the sender can be notified when the replication is done.
@@ -104,8 +104,8 @@ type followerReplication struct {
 	// nanoseconds); 0 after a failed RPC. A commit-timeout tick sends
 	// nothing while they show the follower has all it can be told
 	// (idleTick, shard's patch: PATCHES.md).
-	commitAcked uint64
-	appendAcked int64
+	commitAcked atomic.Uint64
+	appendAcked atomic.Int64
 }
 
 // idleTick reports whether a commit-timeout tick has nothing for the
@@ -115,9 +115,9 @@ type followerReplication struct {
 // follower that lost its commit index (it restarted between two RPCs, and
 // no failure was seen) goes without learning it again.
 func (r *Raft) idleTick(s *followerReplication, next, lastIndex uint64) bool {
-	acked := atomic.LoadInt64(&s.appendAcked)
+	acked := s.appendAcked.Load()
 	return next > lastIndex &&
-		atomic.LoadUint64(&s.commitAcked) >= r.getCommitIndex() &&
+		s.commitAcked.Load() >= r.getCommitIndex() &&
 		acked != 0 && time.Since(time.Unix(0, acked)) < r.config().HeartbeatTimeout
 }
 
@@ -134,19 +134,19 @@ func (r *Raft) idleTick(s *followerReplication, next, lastIndex uint64) bool {
 // index, and the leader reads it after it sets the commit index: either
 // the replicator sees the new index, or the leader sees the mark.
 func (r *Raft) commitTick(s *followerReplication, next uint64) <-chan time.Time {
-	atomic.StoreInt32(&s.idle, 1)
+	s.idle.Store(true)
 	lastIndex, _ := r.getLastLog()
 	if r.idleTick(s, next, lastIndex) {
 		return randomTimeout(r.config().HeartbeatTimeout)
 	}
-	atomic.StoreInt32(&s.idle, 0)
+	s.idle.Store(false)
 	return randomTimeout(r.config().CommitTimeout)
 }
 
 // forgetAcked makes the next commit-timeout tick send.
 func (s *followerReplication) forgetAcked() {
-	atomic.StoreUint64(&s.commitAcked, 0)
-	atomic.StoreInt64(&s.appendAcked, 0)
+	s.commitAcked.Store(0)
+	s.appendAcked.Store(0)
 }
 
 // notifyAll is used to notify all the waiting verify futures
@@ -728,8 +728,8 @@ func updateLastAppended(s *followerReplication, req *AppendEntriesRequest) {
 		atomic.StoreUint64(&s.nextIndex, last.Index+1)
 		s.commitment.match(s.peer.ID, last.Index)
 	}
-	atomic.StoreUint64(&s.commitAcked, req.LeaderCommitIndex)
-	atomic.StoreInt64(&s.appendAcked, time.Now().UnixNano())
+	s.commitAcked.Store(req.LeaderCommitIndex)
+	s.appendAcked.Store(time.Now().UnixNano())
 
 	// Notify still leader
 	s.notifyAll(true)
