@@ -7,6 +7,7 @@
 package raft
 
 import (
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,22 +70,18 @@ func idleCluster(t *testing.T) (*stagedCluster, *atomic.Int64) {
 // waitApplied waits until every FSM holds n entries, for at most limit.
 func (c *stagedCluster) waitApplied(t *testing.T, n int, limit time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
+	eventually(t, limit, func() error {
 		behind := 0
 		for _, f := range c.fsms {
 			if len(f.Logs()) < n {
 				behind++
 			}
 		}
-		if behind == 0 {
-			return
+		if behind > 0 {
+			return fmt.Errorf("%d of %d replicas had not applied entry %d after %v", behind, len(c.fsms), n, limit)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d replicas had not applied entry %d after %v", behind, len(c.fsms), n, limit)
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // TestIdleGroupSendsNothing: once every follower has every entry and the

@@ -130,16 +130,21 @@ func (r *Raft) idleTick(s *followerReplication, next, lastIndex uint64) bool {
 // replicators no longer wake every commit timeout to send nothing.
 //
 // The leader notifies only replicators marked idle, so that a busy group's
-// commits wake no one. The mark is set before idleTick reads the commit
-// index, and the leader reads it after it sets the commit index: either
-// the replicator sees the new index, or the leader sees the mark.
+// commits wake no one, and a busy replicator touches the mark only when it
+// stops being idle. The mark is set before idleTick reads the commit index
+// a second time, and the leader reads it after it sets the commit index:
+// either the replicator sees the new index, or the leader sees the mark.
 func (r *Raft) commitTick(s *followerReplication, next uint64) <-chan time.Time {
-	s.idle.Store(true)
 	lastIndex, _ := r.getLastLog()
 	if r.idleTick(s, next, lastIndex) {
-		return randomTimeout(r.config().HeartbeatTimeout)
+		s.idle.Store(true)
+		if r.idleTick(s, next, lastIndex) {
+			return randomTimeout(r.config().HeartbeatTimeout)
+		}
 	}
-	s.idle.Store(false)
+	if s.idle.Load() {
+		s.idle.Store(false)
+	}
 	return randomTimeout(r.config().CommitTimeout)
 }
 

@@ -124,26 +124,39 @@ func (c *stagedCluster) leader(t *testing.T) int {
 	return -1
 }
 
+// eventually polls cond until it returns nil, and fails the test with its
+// last error once limit has passed.
+func eventually(t *testing.T, limit time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // waitFollowersHave waits until every raft but the leader's has index in
 // its log store.
 func (c *stagedCluster) waitFollowersHave(t *testing.T, leader int, index uint64) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	eventually(t, 5*time.Second, func() error {
 		missing := 0
 		for i, s := range c.stores {
 			if last, _ := s.LastIndex(); i != leader && last < index {
 				missing++
 			}
 		}
-		if missing == 0 {
-			return
+		if missing > 0 {
+			return fmt.Errorf("%d followers lack entry %d while the leader writes it", missing, index)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d followers lack entry %d while the leader writes it", missing, index)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // gate makes the next StoreLogs of store i wait until the returned channel
@@ -215,13 +228,12 @@ func TestLeaderWriteFailsOneFollowerHasIt(t *testing.T) {
 	f := c.rafts[l].Apply([]byte("sent"), 5*time.Second)
 	<-held
 	index := c.rafts[l].LastIndex()
-	deadline := time.Now().Add(5 * time.Second)
-	for last, _ := c.stores[a].LastIndex(); last < index; last, _ = c.stores[a].LastIndex() {
-		if time.Now().After(deadline) {
-			t.Fatalf("follower %d lacks entry %d", a, index)
+	eventually(t, 5*time.Second, func() error {
+		if last, _ := c.stores[a].LastIndex(); last < index {
+			return fmt.Errorf("follower %d lacks entry %d", a, index)
 		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return nil
+	})
 	if last, _ := c.stores[b].LastIndex(); last >= index {
 		t.Fatalf("follower %d has entry %d though the leader cannot reach it", b, index)
 	}
@@ -254,8 +266,7 @@ func (c *stagedCluster) applyAfter(t *testing.T) {
 // commands, and those satisfy ok.
 func (c *stagedCluster) waitAgree(t *testing.T, ok func(logs []string) bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	eventually(t, 5*time.Second, func() error {
 		var got [][]string
 		for _, m := range c.fsms {
 			var logs []string
@@ -265,15 +276,12 @@ func (c *stagedCluster) waitAgree(t *testing.T, ok func(logs []string) bool) {
 			got = append(got, logs)
 		}
 		same := fmt.Sprint(got[0]) == fmt.Sprint(got[1]) && fmt.Sprint(got[1]) == fmt.Sprint(got[2])
-		if same && ok(got[0]) {
-			t.Logf("every replica applied %q", got[0])
-			return
+		if !same || !ok(got[0]) {
+			return fmt.Errorf("replicas applied %q", got)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("replicas applied %q", got)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		t.Logf("every replica applied %q", got[0])
+		return nil
+	})
 }
 
 // TestGetLog: a replicator reads a staged entry from the batch; a missing
