@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+
+	"github.com/shardingsystem/shard/internal/rawnet"
 )
 
 // Fault injection for the Jepsen harness (tools/jepsen). Two knobs, each a
@@ -45,14 +47,14 @@ func (c Config) rpcListenAddr() string {
 	return c.RPCAddr
 }
 
-// sourceDialOptions makes outgoing gRPC connections from RPCSourceAddr
-// (none when it is empty).
-func (c Config) sourceDialOptions() []grpc.DialOption {
-	if c.RPCSourceAddr == "" {
-		return nil
+// rpcDialOptions makes outgoing gRPC connections from RPCSourceAddr (when
+// set), with raw reads and writes (package rawnet).
+func (c Config) rpcDialOptions() []grpc.DialOption {
+	d := &net.Dialer{KeepAlive: 15 * time.Second}
+	if c.RPCSourceAddr != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(c.RPCSourceAddr)}
 	}
-	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(c.RPCSourceAddr)}, KeepAlive: 15 * time.Second}
 	return []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-		return d.DialContext(ctx, "tcp", addr)
+		return rawnet.Dial(ctx, d, addr)
 	})}
 }

@@ -59,7 +59,8 @@ func (s *Server) resolveSecret() (string, error) {
 func (s *Server) GeneratedClusterSecret() string { return s.generatedSecret }
 
 // dialOptions are the options of every outgoing node-to-node call: the
-// secret, and the source address when one is set (faults.go).
+// secret, and the dialer (faults.go: the source address when one is set,
+// raw reads and writes).
 func (s *Server) dialOptions() []grpc.DialOption {
-	return append(rpcauth.DialOptions(s.secret), s.cfg.sourceDialOptions()...)
+	return append(rpcauth.DialOptions(s.secret), s.cfg.rpcDialOptions()...)
 }

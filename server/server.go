@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/shardingsystem/shard/engine"
+	"github.com/shardingsystem/shard/internal/rawnet"
 	"github.com/shardingsystem/shard/internal/rpcauth"
 	"github.com/shardingsystem/shard/kv"
 	"github.com/shardingsystem/shard/kvpb"
@@ -118,6 +119,7 @@ func (s *Server) open(ctx context.Context) (err error) {
 	if s.lis, err = net.Listen("tcp", cfg.rpcListenAddr()); err != nil {
 		return fmt.Errorf("server: listen on rpc address %s: %w", cfg.rpcListenAddr(), err)
 	}
+	s.lis = rawnet.Listen(s.lis)
 	defer func() {
 		if err != nil {
 			_ = s.lis.Close()

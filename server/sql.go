@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shardingsystem/shard/internal/rawnet"
 	"github.com/shardingsystem/shard/serverpb"
 	"github.com/shardingsystem/shard/sql"
 	"github.com/shardingsystem/shard/sql/catalog"
@@ -85,6 +86,7 @@ func (s *Server) startSQL(ctx context.Context, bootstrap bool) error {
 		return fmt.Errorf("server: listen on sql address: %w", err)
 	}
 	s.sqlAddr = lis.Addr().String()
+	lis = rawnet.Listen(lis)
 	s.serve.Add(1)
 	go func() {
 		defer s.serve.Done()
