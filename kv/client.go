@@ -193,27 +193,30 @@ func (c *Client) sendOne(ctx context.Context, key []byte, req *kvpb.Request) (*k
 // errors until ctx ends. A structured, non-retryable error comes back as
 // *kvpb.Error (wrapping ErrConditionFailed for failed conditions).
 func (c *Client) Send(ctx context.Context, key []byte, reqs []*kvpb.Request) (*kvpb.BatchResponse, error) {
+	// bound ends the retries of a ctx without a deadline. It is passed
+	// down rather than made a context: each attempt's context ends at the
+	// earlier of the bound and the attempt's own timeout (sendTo), which
+	// saves a context and its timer on every call.
+	var bound time.Time
 	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.cfg.RetryTimeout)
-		defer cancel()
+		bound = time.Now().Add(c.cfg.RetryTimeout)
 	}
 	var lastErr error
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
-			if err := backoff(ctx, attempt); err != nil {
+			if err := backoff(ctx, bound, attempt); err != nil {
 				return nil, fmt.Errorf("%w: %v (last error: %v)", ErrUnavailable, err, lastErr)
 			}
 		}
-		desc, err := c.LookupRange(ctx, key)
+		desc, err := c.lookupRange(ctx, bound, key)
 		if err != nil {
 			lastErr = err
-			if ctx.Err() != nil {
+			if ctx.Err() != nil { // (past the bound, the next backoff fails)
 				return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 			}
 			continue
 		}
-		resp, err := c.sendToRange(ctx, desc, reqs)
+		resp, err := c.sendToRange(ctx, bound, desc, reqs)
 		if err == nil {
 			return resp, nil
 		}
@@ -252,14 +255,15 @@ func (c *Client) Send(ctx context.Context, key []byte, reqs []*kvpb.Request) (*k
 // hints. It returns the first definitive answer or the last error.
 //
 // A batch that must not apply twice (onceOnly) is not sent again after an
-// attempt that may have been applied: that ends with ErrAmbiguous.
-func (c *Client) sendToRange(ctx context.Context, desc *kvpb.RangeDescriptor, reqs []*kvpb.Request) (*kvpb.BatchResponse, error) {
+// attempt that may have been applied: that ends with ErrAmbiguous. No
+// attempt runs past bound (the zero time: no bound but ctx's).
+func (c *Client) sendToRange(ctx context.Context, bound time.Time, desc *kvpb.RangeDescriptor, reqs []*kvpb.Request) (*kvpb.BatchResponse, error) {
 	ba := &kvpb.BatchRequest{RangeId: desc.RangeId, Requests: reqs}
 	once := onceOnly(reqs)
 	var resp *kvpb.BatchResponse
 	err := c.tryLeader(ctx, desc, func(addr string) error {
 		var err error
-		resp, err = c.sendTo(ctx, addr, ba)
+		resp, err = c.sendTo(ctx, bound, addr, ba)
 		if err != nil && once && mayHaveApplied(err) {
 			return fmt.Errorf("%w: r%d at %s: %w", ErrAmbiguous, desc.RangeId, addr, err)
 		}
@@ -351,12 +355,18 @@ func (c *Client) tryLeader(ctx context.Context, desc *kvpb.RangeDescriptor, call
 	return lastErr
 }
 
-func (c *Client) sendTo(ctx context.Context, addr string, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
+// sendTo makes one attempt, which ends after AttemptTimeout or at bound
+// (not the zero time), whichever comes first.
+func (c *Client) sendTo(ctx context.Context, bound time.Time, addr string, ba *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {
 	cl, err := c.cfg.Pool.Internal(addr)
 	if err != nil {
 		return nil, unsentError{err}
 	}
-	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+	deadline := time.Now().Add(c.cfg.AttemptTimeout)
+	if !bound.IsZero() && bound.Before(deadline) {
+		deadline = bound
+	}
+	actx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	resp, err := cl.Batch(actx, ba)
 	if err != nil {
@@ -411,6 +421,12 @@ var metaDesc = &kvpb.RangeDescriptor{RangeId: MetaRangeID, StartKey: keys.MetaMi
 // LookupRange returns the descriptor of the range holding key, from the
 // cache or from the meta range.
 func (c *Client) LookupRange(ctx context.Context, key []byte) (*kvpb.RangeDescriptor, error) {
+	return c.lookupRange(ctx, time.Time{}, key)
+}
+
+// lookupRange is LookupRange whose reads of the meta range end at bound
+// (see sendToRange).
+func (c *Client) lookupRange(ctx context.Context, bound time.Time, key []byte) (*kvpb.RangeDescriptor, error) {
 	if bytes.Compare(key, keys.MetaMax) < 0 {
 		return metaDesc, nil
 	}
@@ -419,7 +435,7 @@ func (c *Client) LookupRange(ctx context.Context, key []byte) (*kvpb.RangeDescri
 	}
 	_, end := keys.RangeDescriptorSpan()
 	req := &kvpb.Request{Value: &kvpb.Request_Scan{Scan: &kvpb.ScanRequest{StartKey: keys.RangeLookupKey(key), EndKey: end, Limit: 1}}}
-	resp, err := c.sendToRange(ctx, metaDesc, []*kvpb.Request{req})
+	resp, err := c.sendToRange(ctx, bound, metaDesc, []*kvpb.Request{req})
 	if err != nil {
 		return nil, fmt.Errorf("kv: look up range of %s: %w", keys.Pretty(key), err)
 	}
@@ -455,16 +471,25 @@ func (c *Client) CallMetaLeader(ctx context.Context, call func(addr string) erro
 // back that long after a new leader is elected (a failover is 1-2 s).
 const maxBackoffDoublings = 5
 
-func backoff(ctx context.Context, attempt int) error {
+// backoff sleeps before retry number attempt. It fails with ctx's error
+// if ctx ends first, and with context.DeadlineExceeded if bound (not the
+// zero time) comes first.
+func backoff(ctx context.Context, bound time.Time, attempt int) error {
 	d := time.Duration(1<<min(attempt, maxBackoffDoublings)) * 5 * time.Millisecond // 10ms .. 160ms
 	d = d/2 + rand.N(d/2+1)
+	var err error
+	if !bound.IsZero() {
+		if left := time.Until(bound); left < d {
+			d, err = max(left, 0), context.DeadlineExceeded
+		}
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-t.C:
-		return nil
+		return err
 	}
 }
 

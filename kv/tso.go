@@ -155,7 +155,7 @@ func (c *Client) getTimestamps(ctx context.Context, n int) (engine.Timestamp, er
 	var lastErr error
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
-			if err := backoff(ctx, attempt); err != nil {
+			if err := backoff(ctx, time.Time{}, attempt); err != nil {
 				return 0, fmt.Errorf("%w: timestamps: %v (last error: %v)", ErrUnavailable, err, lastErr)
 			}
 		}

@@ -1057,7 +1057,7 @@ func (c *Client) runTxn(ctx context.Context, begin func(context.Context) (*Txn, 
 		if err == nil || !errors.Is(err, ErrWriteConflict) {
 			return err
 		}
-		if err := backoff(ctx, attempt+1); err != nil {
+		if err := backoff(ctx, time.Time{}, attempt+1); err != nil {
 			return fmt.Errorf("%w (gave up: %v)", ErrWriteConflict, err)
 		}
 	}
