@@ -3,13 +3,10 @@ package kv
 import (
 	"context"
 	"errors"
-	"net"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"google.golang.org/grpc"
 
 	"github.com/shardingsystem/shard/keys"
 	"github.com/shardingsystem/shard/kvpb"
@@ -28,21 +25,8 @@ type fakeRange struct {
 }
 
 func startFakeRange(t *testing.T, hang bool) (*fakeRange, string) {
-	t.Helper()
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	f := &fakeRange{hang: hang}
-	srv := grpc.NewServer()
-	serverpb.RegisterInternalServer(srv, f)
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = srv.Serve(lis) })
-	t.Cleanup(func() {
-		srv.Stop()
-		wg.Wait()
-	})
-	return f, lis.Addr().String()
+	return f, serveInternal(t, f)
 }
 
 func (f *fakeRange) Batch(ctx context.Context, _ *kvpb.BatchRequest) (*kvpb.BatchResponse, error) {

@@ -35,22 +35,29 @@ type fakeOracle struct {
 }
 
 func startFakeOracle(t *testing.T) *fakeOracle {
+	f := &fakeOracle{}
+	f.mu.next = 1000
+	f.addr = serveInternal(t, f)
+	return f
+}
+
+// serveInternal serves is as a node's Internal service on a loopback port
+// until the test ends, and returns the port's address.
+func serveInternal(t *testing.T, is serverpb.InternalServer) string {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeOracle{addr: lis.Addr().String()}
-	f.mu.next = 1000
 	srv := grpc.NewServer()
-	serverpb.RegisterInternalServer(srv, f)
+	serverpb.RegisterInternalServer(srv, is)
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = srv.Serve(lis) })
 	t.Cleanup(func() {
 		srv.Stop()
 		wg.Wait()
 	})
-	return f
+	return lis.Addr().String()
 }
 
 func (f *fakeOracle) GetTimestamps(ctx context.Context, req *serverpb.GetTimestampsRequest) (*serverpb.GetTimestampsResponse, error) {
