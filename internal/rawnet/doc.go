@@ -13,9 +13,10 @@
 // µs. On a busy node sharing a few cores, a loopback socket write (which
 // runs the receiver's side of TCP too) often outlasts that tick, so a
 // message cost two or three context switches more than its system calls.
-// `shard bench select` on a 2-vCPU VM switched context 2.6-2.9 times per
-// select with ordinary calls and 1.3-1.4 with raw ones, and spent 17-20 %
-// less CPU per select (docs/benchmarks.md, sixteenth round).
+// `shard bench select --concurrency 32` on a 2-vCPU VM switched context
+// 2.3-3.2 times per select with ordinary calls and 1.2-1.4 with raw ones,
+// and spent a fifth less CPU per select over five interleaved pairs
+// (docs/benchmarks.md, sixteenth round).
 //
 // # Invariants
 //
