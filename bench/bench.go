@@ -38,6 +38,11 @@ type Run struct {
 	// efficiency that other load on the machine disturbs less than
 	// throughput.
 	CPUMsPerOp float64 `json:"cpu_ms_per_op"`
+	// SwitchesPerOp is the context switches of the system's threads per
+	// operation over the run (0 where they cannot be read): on a machine
+	// whose cores the processes share, a message's cost is largely in the
+	// threads it wakes.
+	SwitchesPerOp float64 `json:"context_switches_per_op"`
 	// Check is the outcome of the workload's check of its data after the
 	// run (workload.Checker): "ok", what failed, or empty for a workload
 	// without one.
@@ -100,6 +105,7 @@ func Measure(ctx context.Context, sys System, wl workload.Workload, opts workloa
 	}
 	if ops > 0 {
 		r.CPUMsPerOp = r.Durability.CPUSeconds * 1000 / float64(ops)
+		r.SwitchesPerOp = r.Durability.ContextSwitches / float64(ops)
 	}
 	return r, nil
 }
@@ -158,19 +164,22 @@ func (r *Report) Ratio(i int) float64 {
 func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "\nmachine: %d CPUs (%s), %d GiB, %s\n", r.Machine.CPUs, r.Machine.CPU, r.Machine.MemoryGiB, r.Machine.OS)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "system\tops/sec\tp50(ms)\tp95(ms)\tp99(ms)\tpMax(ms)\terrors\tretries\tfsyncs/sec\twrites/fsync\tcpu ms/op\tfirst/this\t")
+	fmt.Fprintln(tw, "system\tops/sec\tp50(ms)\tp95(ms)\tp99(ms)\tpMax(ms)\terrors\tretries\tfsyncs/sec\twrites/fsync\tcpu ms/op\tcs/op\tfirst/this\t")
 	for i, run := range r.Runs {
 		t := run.Result.Total
 		wpf := "-"
 		if run.Writes > 0 && run.Durability.Fsyncs > 0 {
 			wpf = fmt.Sprintf("%.2f", run.WritesPerFsync)
 		}
-		cpu := "-"
+		cpu, cs := "-", "-"
 		if run.CPUMsPerOp > 0 {
 			cpu = fmt.Sprintf("%.3f", run.CPUMsPerOp)
 		}
-		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%d\t%.1f\t%s\t%s\t%.2f\t\n", run.System, t.OpsPerSec, t.P50Ms, t.P95Ms,
-			t.P99Ms, t.MaxMs, t.Errors, t.Retries, run.Durability.FsyncsPerSec, wpf, cpu, r.Ratio(i))
+		if run.SwitchesPerOp > 0 {
+			cs = fmt.Sprintf("%.2f", run.SwitchesPerOp)
+		}
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%d\t%.1f\t%s\t%s\t%s\t%.2f\t\n", run.System, t.OpsPerSec, t.P50Ms, t.P95Ms,
+			t.P99Ms, t.MaxMs, t.Errors, t.Retries, run.Durability.FsyncsPerSec, wpf, cpu, cs, r.Ratio(i))
 	}
 	_ = tw.Flush()
 	for _, run := range r.Runs {

@@ -33,3 +33,35 @@ func TestPrintNamesFirstErrors(t *testing.T) {
 		t.Errorf("report names an error a run did not have:\n%s", out.String())
 	}
 }
+
+// TestPrintPerOp: CPU and context switches per operation are printed
+// where they were measured, and "-" where they were not (a peer whose
+// counters shard cannot read).
+func TestPrintPerOp(t *testing.T) {
+	r := &Report{Runs: []*Run{
+		{System: "shard", CPUMsPerOp: 0.1234, SwitchesPerOp: 1.256, Result: &workload.Result{Total: workload.OpResult{OpsPerSec: 5}}},
+		{System: "postgres", Result: &workload.Result{Total: workload.OpResult{OpsPerSec: 10}}},
+	}}
+	var out bytes.Buffer
+	r.Print(&out)
+	lines := strings.Split(out.String(), "\n")
+	fields := func(prefix string) []string {
+		for _, l := range lines {
+			if f := strings.Fields(l); len(f) > 0 && f[0] == prefix {
+				return f
+			}
+		}
+		t.Fatalf("no %q line in:\n%s", prefix, out.String())
+		return nil
+	}
+	// The header's "cpu ms/op" is two fields: count the columns from the
+	// end, where the rows have cpu ms/op, cs/op and first/this.
+	head, shard, pg := fields("system"), fields("shard"), fields("postgres")
+	if n := len(head); n < 3 || head[n-3] != "ms/op" || head[n-2] != "cs/op" || len(shard) != n-1 || len(pg) != n-1 {
+		t.Fatalf("columns %q, rows %q and %q", head, shard, pg)
+	}
+	at := func(row []string, fromEnd int) string { return row[len(row)-fromEnd] }
+	if at(shard, 3) != "0.123" || at(shard, 2) != "1.26" || at(pg, 3) != "-" || at(pg, 2) != "-" {
+		t.Errorf("cpu ms/op and cs/op: shard %q %q, postgres %q %q", at(shard, 3), at(shard, 2), at(pg, 3), at(pg, 2))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -109,6 +110,8 @@ var (
 	descSyncd = prometheus.NewDesc("shard_store_synced_commits_total",
 		"Batches committed durably (raft log appends among them); over shard_store_wal_fsyncs_total: writes per fsync.", nil, nil)
 	descWALBytes = prometheus.NewDesc("shard_store_wal_bytes_total", "Bytes written to the store's write-ahead log.", nil, nil)
+	descCtxSw    = prometheus.NewDesc("shard_process_context_switches_total",
+		"Context switches of the process's threads (getrusage), by kind: voluntary (waits) or involuntary (preempted).", []string{"kind"}, nil)
 	descSSTBytes = prometheus.NewDesc("shard_store_sstable_bytes_written_total",
 		"Bytes the store's flushes and compactions wrote to sstables; over shard_store_wal_bytes_total: the LSM's write amplification.", nil, nil)
 )
@@ -122,6 +125,7 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descSyncd
 	ch <- descWALBytes
 	ch <- descSSTBytes
+	ch <- descCtxSw
 }
 
 func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -149,6 +153,11 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descSyncd, prometheus.CounterValue, float64(em.SyncedBatchCommits))
 	ch <- prometheus.MustNewConstMetric(descWALBytes, prometheus.CounterValue, float64(em.WALBytesWritten))
 	ch <- prometheus.MustNewConstMetric(descSSTBytes, prometheus.CounterValue, float64(em.TableBytesWritten))
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		ch <- prometheus.MustNewConstMetric(descCtxSw, prometheus.CounterValue, float64(ru.Nvcsw), "voluntary")
+		ch <- prometheus.MustNewConstMetric(descCtxSw, prometheus.CounterValue, float64(ru.Nivcsw), "involuntary")
+	}
 }
 
 func voterCount(d *kvpb.RangeDescriptor) int {

@@ -97,6 +97,14 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("%s = %v after 20 replicated commits", name, got[name])
 		}
 	}
+	// The process's threads waited (voluntary switches) while the cluster
+	// replicated the commits.
+	if got["shard_process_context_switches_total{kind=voluntary}"] < 1 {
+		t.Errorf("voluntary context switches %v after a cluster's work", got["shard_process_context_switches_total{kind=voluntary}"])
+	}
+	if _, ok := got["shard_process_context_switches_total{kind=involuntary}"]; !ok {
+		t.Error("no involuntary context switches in /metrics")
+	}
 	if got["shard_store_wal_bytes_total"] <= 0 {
 		t.Errorf("WAL bytes %v after durable writes", got["shard_store_wal_bytes_total"])
 	}

@@ -23,6 +23,9 @@ type Counters struct {
 	// CPUSeconds is the CPU time the system's processes used (0 where it
 	// cannot be read).
 	CPUSeconds float64 `json:"cpu_seconds"`
+	// ContextSwitches counts the context switches of the system's
+	// processes' threads (0 where they cannot be read).
+	ContextSwitches float64 `json:"context_switches"`
 	// Nodes are the same per node of a cluster, with where its ranges'
 	// leaders are (shard only).
 	Nodes []NodeCounters `json:"nodes,omitempty"`
@@ -44,17 +47,19 @@ type Rates struct {
 	FsyncsPerSec float64 `json:"fsyncs_per_sec"`
 	// CommitsPerFsync is durable commits per fsync (group commit).
 	CommitsPerFsync float64 `json:"commits_per_fsync"`
-	// Fsyncs, Commits and CPUSeconds are the differences.
-	Fsyncs     float64 `json:"fsyncs"`
-	Commits    float64 `json:"commits"`
-	CPUSeconds float64 `json:"cpu_seconds"`
+	// Fsyncs, Commits, CPUSeconds and ContextSwitches are the differences.
+	Fsyncs          float64 `json:"fsyncs"`
+	Commits         float64 `json:"commits"`
+	CPUSeconds      float64 `json:"cpu_seconds"`
+	ContextSwitches float64 `json:"context_switches"`
 	// Nodes are the nodes as b found them, with their CPU time since a.
 	Nodes []NodeCounters `json:"nodes,omitempty"`
 }
 
 // Delta returns the rates between readings a and b (b later).
 func Delta(a, b Counters) Rates {
-	r := Rates{Fsyncs: b.Fsyncs - a.Fsyncs, Commits: b.Commits - a.Commits, CPUSeconds: b.CPUSeconds - a.CPUSeconds}
+	r := Rates{Fsyncs: b.Fsyncs - a.Fsyncs, Commits: b.Commits - a.Commits, CPUSeconds: b.CPUSeconds - a.CPUSeconds,
+		ContextSwitches: b.ContextSwitches - a.ContextSwitches}
 	for _, n := range b.Nodes {
 		for _, was := range a.Nodes {
 			if was.Name == n.Name {

@@ -30,8 +30,9 @@ shard_store_synced_commits_total_created 1e9
 
 func TestDelta(t *testing.T) {
 	t0 := time.Unix(100, 0)
-	r := Delta(Counters{At: t0, Fsyncs: 100, Commits: 1000}, Counters{At: t0.Add(2 * time.Second), Fsyncs: 300, Commits: 1800})
-	if r.Fsyncs != 200 || r.Commits != 800 || r.FsyncsPerSec != 100 || r.CommitsPerFsync != 4 {
+	r := Delta(Counters{At: t0, Fsyncs: 100, Commits: 1000, CPUSeconds: 1, ContextSwitches: 50},
+		Counters{At: t0.Add(2 * time.Second), Fsyncs: 300, Commits: 1800, CPUSeconds: 4, ContextSwitches: 170})
+	if r.Fsyncs != 200 || r.Commits != 800 || r.FsyncsPerSec != 100 || r.CommitsPerFsync != 4 || r.CPUSeconds != 3 || r.ContextSwitches != 120 {
 		t.Errorf("delta %+v", r)
 	}
 	if r := Delta(Counters{At: t0}, Counters{At: t0}); r.FsyncsPerSec != 0 || r.CommitsPerFsync != 0 {

@@ -123,13 +123,14 @@ func (s *Shard) Counters(ctx context.Context) (Counters, error) {
 			continue
 		}
 		m, err := Scrape(ctx, "http://"+n.HTTPAddr+"/metrics", "shard_store_wal_fsyncs_total", "shard_store_synced_commits_total",
-			"process_cpu_seconds_total", "shard_ranges", "shard_leaders")
+			"process_cpu_seconds_total", "shard_process_context_switches_total", "shard_ranges", "shard_leaders")
 		if err != nil {
 			return c, fmt.Errorf("target: %s: %w", n.Name, err)
 		}
 		c.Fsyncs += m["shard_store_wal_fsyncs_total"]
 		c.Commits += m["shard_store_synced_commits_total"]
 		c.CPUSeconds += m["process_cpu_seconds_total"]
+		c.ContextSwitches += m["shard_process_context_switches_total"]
 		c.Nodes = append(c.Nodes, NodeCounters{Name: n.Name, CPUSeconds: m["process_cpu_seconds_total"],
 			Ranges: int(m["shard_ranges"]), Leaders: int(m["shard_leaders"])})
 	}

@@ -65,6 +65,11 @@ func TestE2EBench(t *testing.T) {
 	if r := rep.Ratio(1); r <= 0 {
 		t.Errorf("ratio %v", r)
 	}
+	// The nodes' context switches come from their /metrics; PostgreSQL's
+	// are not read.
+	if s, pg := rep.Runs[0].SwitchesPerOp, rep.Runs[1].SwitchesPerOp; s <= 0 || pg != 0 || !strings.Contains(out, "cs/op") {
+		t.Errorf("context switches per op: shard %.2f, postgres %.2f:\n%s", s, pg, out)
+	}
 	if rep.Machine.CPUs == 0 || !strings.Contains(out, "first/this") {
 		t.Errorf("no machine or side-by-side table:\n%s", out)
 	}
