@@ -1,14 +1,6 @@
 package server
 
-import (
-	"context"
-	"net"
-	"time"
-
-	"google.golang.org/grpc"
-
-	"github.com/shardingsystem/shard/internal/rawnet"
-)
+import "time"
 
 // Fault injection for the Jepsen harness (tools/jepsen). Two knobs, each a
 // hidden flag of `shard start` and a field of Config:
@@ -45,16 +37,4 @@ func (c Config) rpcListenAddr() string {
 		return c.RPCListenAddr
 	}
 	return c.RPCAddr
-}
-
-// rpcDialOptions makes outgoing gRPC connections from RPCSourceAddr (when
-// set), with raw reads and writes (package rawnet).
-func (c Config) rpcDialOptions() []grpc.DialOption {
-	d := &net.Dialer{KeepAlive: 15 * time.Second}
-	if c.RPCSourceAddr != "" {
-		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(c.RPCSourceAddr)}
-	}
-	return []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-		return rawnet.Dial(ctx, d, addr)
-	})}
 }

@@ -59,8 +59,7 @@ func (s *Server) resolveSecret() (string, error) {
 func (s *Server) GeneratedClusterSecret() string { return s.generatedSecret }
 
 // dialOptions are the options of every outgoing node-to-node call: the
-// secret, and the dialer (faults.go: the source address when one is set,
-// raw reads and writes).
+// secret, and the dialer (rpcDialOptions).
 func (s *Server) dialOptions() []grpc.DialOption {
 	return append(rpcauth.DialOptions(s.secret), s.cfg.rpcDialOptions()...)
 }

@@ -110,6 +110,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
+// rpcDialOptions dial every outgoing node-to-node connection: with raw
+// reads and writes (package rawnet), from RPCSourceAddr when the fault
+// harness set one (faults.go).
+func (c Config) rpcDialOptions() []grpc.DialOption {
+	d := &net.Dialer{KeepAlive: 15 * time.Second}
+	if c.RPCSourceAddr != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(c.RPCSourceAddr)}
+	}
+	return []grpc.DialOption{grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+		return rawnet.Dial(ctx, d, addr)
+	})}
+}
+
 // open does New's work. On failure it releases what it took and, for a data
 // directory it just made, removes what it wrote: a failed start leaves no
 // trace, neither on disk nor (it binds the rpc address before joining) in
