@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/shardingsystem/shard/kv"
@@ -61,11 +60,6 @@ type Session struct {
 
 	// notices wait to be sent with the statement's result.
 	notices []*pgerror.Error
-
-	cancelMu struct {
-		sync.Mutex
-		cancel context.CancelFunc
-	}
 }
 
 type savepoint struct {
@@ -221,15 +215,6 @@ func (se *Session) TxnStatus() byte {
 		return 'E'
 	}
 	return 'I'
-}
-
-// Cancel implements wire.Session.
-func (se *Session) Cancel() {
-	se.cancelMu.Lock()
-	defer se.cancelMu.Unlock()
-	if se.cancelMu.cancel != nil {
-		se.cancelMu.cancel()
-	}
 }
 
 // Close implements wire.Session.
@@ -402,27 +387,16 @@ func kvError(err error) error {
 	return pgerror.Wrap(err, pgerror.CodeInternalError, "")
 }
 
-// statementContext returns the context a statement runs under, cancelled by
-// Cancel and by statement_timeout.
+// statementContext returns the context a statement runs under: the
+// call's, which the wire server cancels on a CancelRequest, bounded by
+// statement_timeout when it is set.
 func (se *Session) statementContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(ctx)
 	if v, _ := se.setting("statement_timeout"); v != "0" && v != "" {
 		if d, err := parseDurationSetting(v); err == nil && d > 0 {
-			var c2 context.CancelFunc
-			ctx, c2 = context.WithTimeout(ctx, d)
-			prev := cancel
-			cancel = func() { c2(); prev() }
+			return context.WithTimeout(ctx, d)
 		}
 	}
-	se.cancelMu.Lock()
-	se.cancelMu.cancel = cancel
-	se.cancelMu.Unlock()
-	return ctx, func() {
-		se.cancelMu.Lock()
-		se.cancelMu.cancel = nil
-		se.cancelMu.Unlock()
-		cancel()
-	}
+	return ctx, func() {}
 }
 
 func parseDurationSetting(v string) (time.Duration, error) {

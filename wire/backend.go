@@ -36,8 +36,9 @@ type ConnectParams struct {
 }
 
 // Session is one client connection's SQL state: its transaction, settings
-// and prepared plans. The wire server calls it from one goroutine, except
-// Cancel, which may be called concurrently.
+// and prepared plans. The wire server calls it from one goroutine. A
+// CancelRequest cancels the context of the call running then; a session
+// must stop its statement when that context is done.
 type Session interface {
 	// Parameters returns the ParameterStatus values to send at startup, in
 	// order (server_version, server_encoding, client_encoding, DateStyle,
@@ -59,9 +60,6 @@ type Session interface {
 	// TxnStatus returns the ReadyForQuery status: 'I' idle, 'T' in a
 	// transaction block, 'E' in a failed transaction block.
 	TxnStatus() byte
-	// Cancel cancels the statement running now, if any; it returns at
-	// once. Safe to call from any goroutine.
-	Cancel()
 	// Close ends the session, rolling back an open transaction.
 	Close()
 }

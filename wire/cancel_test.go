@@ -49,15 +49,32 @@ func TestCancelRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCanceled(t, done)
-	ts.b.mu.Lock()
-	session := ts.b.mu.sessions[0]
-	ts.b.mu.Unlock()
-	if n := session.cancels.Load(); n != 1 {
-		t.Errorf("Session.Cancel called %d times", n)
-	}
-	// The connection goes on.
+	// The connection goes on, and a second cancel works as the first.
 	if _, err := c.Exec(testContext(t), "SELECT 1").ReadAll(); err != nil {
 		t.Fatal(err)
+	}
+	done = startSleep(t, ts, c, "60000")
+	if err := c.CancelRequest(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	wantCanceled(t, done)
+}
+
+// TestCancelBetweenStatements: a CancelRequest that arrives while the
+// connection is idle cancels nothing, neither then nor the next
+// statement, as in PostgreSQL.
+func TestCancelBetweenStatements(t *testing.T) {
+	ts := startServer(t, nil)
+	c := ts.connect(t, "")
+	if _, err := c.Exec(testContext(t), "SELECT 1").ReadAll(); err != nil {
+		t.Fatal(err)
+	}
+	secret := binary.BigEndian.Uint32(c.SecretKey())
+	if !ts.Cancel(c.PID(), secret) {
+		t.Fatal("Cancel of the idle connection's pid failed")
+	}
+	if err := <-startSleep(t, ts, c, "50"); err != nil {
+		t.Fatalf("the statement after an idle cancel failed: %v", err)
 	}
 }
 

@@ -49,12 +49,12 @@ type conn struct {
 
 	mu struct {
 		sync.Mutex
-		// cancelCall cancels the call into the session running now; nil
-		// between calls.
+		// call is the context of the calls into the session, derived
+		// from ctx, and cancelCall cancels it. Calls share one context
+		// until a CancelRequest cancels it, so that a call makes no
+		// context of its own; the next call then makes a new one.
+		call       context.Context
 		cancelCall context.CancelFunc
-		// sessionClosed is set before Session.Close, after which a late
-		// cancel must not reach the session.
-		sessionClosed bool
 	}
 }
 
@@ -307,43 +307,32 @@ func (c *conn) dispatch(typ byte, body []byte) error {
 	return nil
 }
 
-// callContext returns the context for one call into the session, which a
-// CancelRequest cancels, and the function that ends the call.
-func (c *conn) callContext() (context.Context, func()) {
-	ctx, cancel := context.WithCancel(c.ctx)
+// callContext returns the context of a call into the session, which a
+// CancelRequest cancels. Nothing a call starts may go on using it after
+// the call returns: the call's end does not cancel it.
+func (c *conn) callContext() context.Context {
 	c.mu.Lock()
-	c.mu.cancelCall = cancel
-	c.mu.Unlock()
-	return ctx, func() {
-		c.mu.Lock()
-		c.mu.cancelCall = nil
-		c.mu.Unlock()
-		cancel()
+	defer c.mu.Unlock()
+	if c.mu.call == nil || c.mu.call.Err() != nil {
+		c.mu.call, c.mu.cancelCall = context.WithCancel(c.ctx)
 	}
+	return c.mu.call
 }
 
-// cancelRunning cancels the running call, if any, and tells the session.
-// Safe to call from any goroutine.
+// cancelRunning cancels the running call, if any: a CancelRequest that
+// comes between two calls cancels a context no call uses any more. Safe
+// to call from any goroutine.
 func (c *conn) cancelRunning() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.mu.sessionClosed {
-		return
-	}
 	if c.mu.cancelCall != nil {
 		c.mu.cancelCall()
 	}
-	// Session.Cancel returns at once; holding the lock keeps it from
-	// racing with Close.
-	c.session.Cancel()
 }
 
 // closeSession closes the portals, then the session.
 func (c *conn) closeSession() {
 	c.ext.closePortals()
-	c.mu.Lock()
-	c.mu.sessionClosed = true
-	c.mu.Unlock()
 	c.session.Close()
 }
 
@@ -385,9 +374,7 @@ func (c *conn) endImplicit() {
 	if !ok || c.fatalSent {
 		return
 	}
-	ctx, done := c.callContext()
-	err := s.Sync(ctx)
-	done()
+	err := s.Sync(c.callContext())
 	if err != nil {
 		c.sendError(err)
 	}

@@ -76,9 +76,7 @@ func (c *conn) parse(m *pgproto3.Parse) {
 	}
 	ps := &preparedStmt{}
 	if strings.TrimSpace(m.Query) != "" {
-		ctx, done := c.callContext()
-		st, err := c.session.Prepare(ctx, m.Query, m.ParameterOIDs)
-		done()
+		st, err := c.session.Prepare(c.callContext(), m.Query, m.ParameterOIDs)
 		if err != nil {
 			c.extError(err)
 			return
@@ -109,9 +107,7 @@ func (c *conn) bind(m *pgproto3.Bind) {
 	}
 	bp := &boundPortal{}
 	if ps.st != nil {
-		ctx, done := c.callContext()
-		p, err := ps.st.Bind(ctx, m.Parameters, m.ParameterFormatCodes, m.ResultFormatCodes)
-		done()
+		p, err := ps.st.Bind(c.callContext(), m.Parameters, m.ParameterFormatCodes, m.ResultFormatCodes)
 		if err != nil {
 			c.extError(err)
 			return
@@ -174,11 +170,10 @@ func (c *conn) execute(m *pgproto3.Execute) {
 		return
 	}
 	maxRows := int(m.MaxRows)
-	ctx, done := c.callContext()
+	ctx := c.callContext()
 	w := &rowWriter{c: c, ctx: ctx}
 	tag, suspended, err := bp.p.Execute(ctx, maxRows, w)
 	err = w.finish(err)
-	done()
 	c.sendChangedParameters()
 	switch {
 	case err != nil:

@@ -122,7 +122,6 @@ type fakeSession struct {
 	params  map[string]string
 	changed [][2]string
 	syncs   atomic.Int64
-	cancels atomic.Int64
 	closed  atomic.Int64
 }
 
@@ -214,8 +213,7 @@ func (s *fakeSession) TxnStatus() byte {
 	return s.txn
 }
 
-func (s *fakeSession) Cancel() { s.cancels.Add(1) }
-func (s *fakeSession) Close()  { s.closed.Add(1) }
+func (s *fakeSession) Close() { s.closed.Add(1) }
 
 func (s *fakeSession) Sync(ctx context.Context) error {
 	s.syncs.Add(1)

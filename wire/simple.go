@@ -37,8 +37,7 @@ func (c *conn) simpleQuery(q string) {
 // runSimple runs one statement of a simple query. Its three calls into the
 // session share one cancelable context.
 func (c *conn) runSimple(text string) error {
-	ctx, done := c.callContext()
-	defer done()
+	ctx := c.callContext()
 	st, err := c.session.Prepare(ctx, text, nil)
 	if err != nil {
 		return err
