@@ -12,6 +12,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/shardingsystem/shard/internal/lazyctx"
 	"github.com/shardingsystem/shard/kvpb"
 	"github.com/shardingsystem/shard/serverpb"
 )
@@ -348,9 +349,9 @@ func ServeBatchStream(stream serverpb.Internal_BatchStreamServer, h StreamHandle
 	ctx := stream.Context()
 	var sendMu sync.Mutex
 	serve := func(req *serverpb.BatchStreamRequest) {
-		cctx, cancel := ctx, context.CancelFunc(func() {})
+		cctx, cancel := ctx, func() {}
 		if us := req.GetTimeoutUs(); us > 0 {
-			cctx, cancel = context.WithTimeout(ctx, time.Duration(us)*time.Microsecond)
+			cctx, cancel = lazyctx.WithDeadline(ctx, time.Now().Add(time.Duration(us)*time.Microsecond))
 		}
 		out := &serverpb.BatchStreamResponse{Id: req.GetId()}
 		var err error

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/shardingsystem/shard/internal/lazyctx"
 	"github.com/shardingsystem/shard/keys"
 	"github.com/shardingsystem/shard/kvpb"
 )
@@ -366,8 +367,10 @@ func (c *Client) sendTo(ctx context.Context, bound time.Time, addr string, ba *k
 	if !bound.IsZero() && bound.Before(deadline) {
 		deadline = bound
 	}
-	actx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
+	// Most attempts end before anything waits on their deadline: the
+	// timer is made only if something does (internal/lazyctx).
+	actx, release := lazyctx.WithDeadline(ctx, deadline)
+	defer release()
 	resp, err := cl.Batch(actx, ba)
 	if err != nil {
 		if s, ok := status.FromError(err); ok && s.Code() == codes.Unavailable {
