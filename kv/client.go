@@ -206,14 +206,14 @@ func (c *Client) Send(ctx context.Context, key []byte, reqs []*kvpb.Request) (*k
 	for attempt := 0; ; attempt++ {
 		if attempt > 0 {
 			if err := backoff(ctx, bound, attempt); err != nil {
-				return nil, fmt.Errorf("%w: %v (last error: %v)", ErrUnavailable, err, lastErr)
+				return nil, unavailable(ctx, err, lastErr)
 			}
 		}
 		desc, err := c.lookupRange(ctx, bound, key)
 		if err != nil {
 			lastErr = err
 			if ctx.Err() != nil { // (past the bound, the next backoff fails)
-				return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+				return nil, unavailable(ctx, err, lastErr)
 			}
 			continue
 		}
@@ -473,6 +473,18 @@ func (c *Client) CallMetaLeader(ctx context.Context, call func(addr string) erro
 // costs a round of small calls, while a longer sleep would hold a client
 // back that long after a new leader is elected (a failover is 1-2 s).
 const maxBackoffDoublings = 5
+
+// unavailable is the error of a call that gives up retrying: ErrUnavailable,
+// why, and the last failure. When the caller's context has ended, that is
+// why, and its error is wrapped too: a statement that was cancelled or ran
+// out of time says so (57014), not that the cluster is down. (The bound of
+// a call without a deadline is not the caller's: it stays unwrapped.)
+func unavailable(ctx context.Context, why, last error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: %w (last error: %v)", ErrUnavailable, err, last)
+	}
+	return fmt.Errorf("%w: %v (last error: %v)", ErrUnavailable, why, last)
+}
 
 // backoff sleeps before retry number attempt. It fails with ctx's error
 // if ctx ends first, and with context.DeadlineExceeded if bound (not the

@@ -60,6 +60,7 @@ func (c *Client) NowN(ctx context.Context, n int) (engine.Timestamp, error) {
 	if n < 1 || n > tsoMaxBatch {
 		return 0, fmt.Errorf("kv: %d timestamps asked for, want 1 to %d", n, tsoMaxBatch)
 	}
+	caller := ctx
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.RetryTimeout)
@@ -79,7 +80,7 @@ func (c *Client) NowN(ctx context.Context, n int) (engine.Timestamp, error) {
 	case <-w.done:
 		return w.ts, w.err
 	case <-ctx.Done():
-		return 0, fmt.Errorf("%w: timestamp: %v", ErrUnavailable, ctx.Err())
+		return 0, unavailable(caller, ctx.Err(), errors.New("no timestamp yet"))
 	}
 }
 

@@ -389,6 +389,9 @@ func (r *Replica) get(ctx context.Context, g *kvpb.GetRequest) (*kvpb.GetRespons
 		}
 		r.waited(ctx, t)
 		if !ok {
+			if err := ctx.Err(); err != nil {
+				return nil, err // the caller gave up: cancelled, or its deadline
+			}
 			return nil, kvpb.NewWriteConflict(g.Key, 0, "another transaction held the row's write lock too long")
 		}
 		ts = engine.MaxTimestamp
