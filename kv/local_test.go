@@ -42,4 +42,13 @@ func TestLocalCallsRunInProcess(t *testing.T) {
 	if e.unary.Load() != 1 || e.unaryTSO.Load() != 2 {
 		t.Fatalf("handler calls: %d batches, %d timestamps; want 1 and 2", e.unary.Load(), e.unaryTSO.Load())
 	}
+	// The in-process client is made once: a call allocates nothing to
+	// find it.
+	if n := testing.AllocsPerRun(100, func() { _, _ = p.Internal(addr) }); n != 0 {
+		t.Errorf("Internal of the local address allocates %v times per call", n)
+	}
+	_ = p.Close()
+	if _, err := p.Internal(addr); err == nil {
+		t.Error("Internal after Close succeeded")
+	}
 }

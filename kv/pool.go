@@ -83,6 +83,9 @@ func (p *Pool) Internal(addr string) (serverpb.InternalClient, error) {
 	local := l != nil && addr == l.addr
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if local && l.client != nil && !p.mu.closed {
+		return l.client, nil
+	}
 	if r, ok := p.mu.remotes[addr]; ok && !local {
 		return r, nil
 	}
@@ -92,7 +95,8 @@ func (p *Pool) Internal(addr string) (serverpb.InternalClient, error) {
 	}
 	cl := serverpb.NewInternalClient(c)
 	if local {
-		return localInternal{InternalClient: cl, srv: l.srv}, nil
+		l.client = localInternal{InternalClient: cl, srv: l.srv}
+		return l.client, nil
 	}
 	r := &streamInternal{InternalClient: cl, s: &batchStream{}}
 	p.mu.remotes[addr] = r
@@ -109,6 +113,9 @@ func (p *Pool) SetLocal(addr string, srv serverpb.InternalServer) {
 type localTarget struct {
 	addr string
 	srv  serverpb.InternalServer
+	// client is the in-process client, made by the first call of
+	// Internal; guarded by the pool's mu.
+	client serverpb.InternalClient
 }
 
 // Close closes every connection.
