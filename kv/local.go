@@ -47,11 +47,20 @@ func callLocal[Req, Resp proto.Message](ctx context.Context, in Req, h func(cont
 	if err := ctx.Err(); err != nil {
 		return zero, unsentError{status.FromContextError(err).Err()}
 	}
-	out, err := h(ctx, proto.Clone(in).(Req))
+	out, err := h(ctx, clone(in))
 	if err != nil {
 		return zero, localStatus(err)
 	}
-	return proto.Clone(out).(Resp), nil
+	return clone(out), nil
+}
+
+// clone is a deep copy of m: vtprotobuf's generated one for our messages,
+// protobuf-go's reflection-driven one for the rest.
+func clone[M proto.Message](m M) M {
+	if c, ok := any(m).(interface{ CloneMessageVT() proto.Message }); ok {
+		return c.CloneMessageVT().(M)
+	}
+	return proto.Clone(m).(M)
 }
 
 // localStatus is err as a remote call would return it.
