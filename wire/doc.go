@@ -63,9 +63,11 @@
 //
 // # Cancellation
 //
-// Each call into the Session (Prepare, Bind, Execute, Sync) gets a
-// context that is canceled by a matching CancelRequest (Session.Cancel is
-// called as well), by the client going away, and by Server.Close. Cancel
+// Each call into the Session (Prepare, Bind, Execute, Sync) runs under a
+// context that is canceled by a matching CancelRequest, by the client
+// going away, and by Server.Close. The calls of a connection share one
+// such context until a CancelRequest cancels it; the next call gets a new
+// one, so a call makes no context of its own. Cancel
 // keys route across nodes: the backend PID is Config.NodeID (11 bits)
 // << 20 | a per-node connection sequence (20 bits), always a positive
 // int32, and the secret is random. A node that receives a CancelRequest
