@@ -82,3 +82,20 @@ func TestSendRetryBound(t *testing.T) {
 		}
 	}
 }
+
+// TestUnavailableSaysWhy: a call that gives up because its caller's
+// context ended carries that context's error (so SQL answers 57014); one
+// that gives up at the kv layer's own bound does not, even though the
+// bound is a deadline too.
+func TestUnavailableSaysWhy(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := unavailable(ctx, context.Canceled, errors.New("waiting for a lock"))
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled caller: %v", err)
+	}
+	err = unavailable(context.Background(), context.DeadlineExceeded, errors.New("no leader"))
+	if !errors.Is(err, ErrUnavailable) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		t.Errorf("the kv layer's own bound: %v", err)
+	}
+}

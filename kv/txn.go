@@ -951,7 +951,7 @@ func (c *Client) sendResolvingAs(ctx context.Context, key []byte, req *kvpb.Requ
 				return nil, fmt.Errorf("%w: key %q stays locked by transaction %d", ErrWriteConflict, kl.Key, kl.Lock.GetStartTs())
 			}
 			if err := lockBackoff(ctx, waits); err != nil {
-				return nil, fmt.Errorf("%w: waiting for a lock on %q: %v", ErrUnavailable, kl.Key, err)
+				return nil, unavailable(ctx, err, fmt.Errorf("waiting for a lock on %q", kl.Key))
 			}
 		}
 	}
