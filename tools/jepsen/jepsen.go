@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/shardingsystem/shard/tools/jepsen/checker"
 	"github.com/shardingsystem/shard/tools/jepsen/cluster"
 	"github.com/shardingsystem/shard/tools/jepsen/history"
@@ -161,6 +163,11 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 		faultList = nem.Faults()
 	}
 	res.Check = chk.Check(h)
+	if genErr == nil && !res.Valid() {
+		// CI keeps only the test's output: say where the data is now.
+		postmortem(ctx, c, logf)
+		probeLost(ctx, target, w, res.Check, logf)
+	}
 	if genErr != nil {
 		// The history is incomplete (no final read): it cannot verify.
 		res.Check.Valid, res.Check.Unknown = false, true
@@ -205,6 +212,42 @@ func postmortem(ctx context.Context, c *cluster.Cluster, logf func(string, ...an
 		}
 		logf("postmortem: %v qps %.0f generation %d%s %s", r, r.QPS, r.Generation, frozen, r.Error)
 	}
+}
+
+// probeLost looks again, through every node, for each element the set
+// checker found lost: present now means a read missed it (a scan over a
+// stale range, say), absent everywhere that the write itself is gone.
+func probeLost(ctx context.Context, target Target, w workload.Workload, res checker.Result, logf func(string, ...any)) {
+	set, ok := w.(*workload.Set)
+	if !ok {
+		return
+	}
+	for _, a := range res.Anomalies {
+		if a.Kind != checker.KindLost || len(a.Ops) == 0 || a.Ops[0].Value == nil {
+			continue
+		}
+		e := *a.Ops[0].Value
+		var seen []string
+		for i, dsn := range target.DSNs {
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			found, err := probeOne(pctx, dsn, func(conn *pgx.Conn) (string, error) { return set.Probe(pctx, conn, e) })
+			cancel()
+			if err != nil {
+				found = "error: " + err.Error()
+			}
+			seen = append(seen, fmt.Sprintf("%s %s", target.Names[i], found))
+		}
+		logf("lost element %d now: %s", e, strings.Join(seen, "; "))
+	}
+}
+
+func probeOne(ctx context.Context, dsn string, f func(*pgx.Conn) (string, error)) (string, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close(context.Background())
+	return f(conn)
 }
 
 // checkerFor returns the checker of a workload.

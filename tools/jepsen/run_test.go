@@ -2,7 +2,9 @@ package jepsen
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/shardingsystem/shard/internal/pgtest"
 	"github.com/shardingsystem/shard/internal/proctest"
 	"github.com/shardingsystem/shard/tools/jepsen/checker"
+	"github.com/shardingsystem/shard/tools/jepsen/history"
 	"github.com/shardingsystem/shard/tools/jepsen/workload"
 )
 
@@ -62,6 +65,54 @@ func TestReferencePostgres(t *testing.T) {
 			}
 		})
 	}
+	// A write deleted behind the checker's back: the set checker finds it
+	// lost, and the probe finds it gone by key and by scan; put back, the
+	// probe finds it both ways.
+	t.Run("set-lost", func(t *testing.T) {
+		w := workload.NewSet()
+		if err := CreateDatabase(ctx, pg.DSN("postgres"), "ref_lost", ""); err != nil {
+			t.Fatal(err)
+		}
+		target := Target{DSNs: []string{pg.DSN("ref_lost")}, Names: []string{"pg"}}
+		if err := Setup(ctx, target, w); err != nil {
+			t.Fatal(err)
+		}
+		rec := history.NewRecorder(4)
+		load := Load{Workload: w, Concurrency: 4, Time: time.Second, Seed: 1, Recorder: rec, OpTimeout: 5 * time.Second}
+		if _, err := Generate(ctx, target, load, nil); err != nil {
+			t.Fatal(err)
+		}
+		conn, err := pgx.Connect(ctx, pg.DSN("ref_lost"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		const gone = 3
+		if _, err := conn.Exec(ctx, `DELETE FROM elements WHERE v = $1`, gone); err != nil {
+			t.Fatal(err)
+		}
+		if err := final(ctx, target, load, rec); err != nil {
+			t.Fatal(err)
+		}
+		res := checker.Set{}.Check(rec.History())
+		if res.Valid || res.Stats[string(checker.KindLost)] != 1 {
+			t.Fatalf("the set checker missed the deleted element: %s", res)
+		}
+		probe := func() string {
+			var lines []string
+			probeLost(ctx, target, w, res, func(f string, args ...any) { lines = append(lines, fmt.Sprintf(f, args...)) })
+			return strings.Join(lines, "\n")
+		}
+		if got, want := probe(), "lost element 3 now: pg point read 0, scan 0 of "; !strings.HasPrefix(got, want) {
+			t.Fatalf("probe of a deleted element: %q, want %q...", got, want)
+		}
+		if _, err := conn.Exec(ctx, `INSERT INTO elements VALUES ($1)`, gone); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := probe(), "lost element 3 now: pg point read 1, scan 1 of "; !strings.HasPrefix(got, want) {
+			t.Fatalf("probe of a present element: %q, want %q...", got, want)
+		}
+	})
 	// At READ COMMITTED, the bank's read-then-write transfers lose
 	// updates: the checker must see the total drift.
 	t.Run("bank-read-committed", func(t *testing.T) {

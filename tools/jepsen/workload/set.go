@@ -2,6 +2,7 @@ package workload
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"sync/atomic"
 
@@ -47,6 +48,30 @@ func (*Set) Invoke(ctx context.Context, conn *pgx.Conn, op history.Op) history.O
 	}
 	_, err := conn.Exec(ctx, `INSERT INTO elements (v) VALUES ($1)`, *op.Value)
 	return complete(op, err, true, true)
+}
+
+// Probe says where element v is now: by its key (a point read) and in a
+// read of every element (a scan of every range), for a report on a lost
+// element.
+func (*Set) Probe(ctx context.Context, conn *pgx.Conn, v int64) (string, error) {
+	var point, scan int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM elements WHERE v = $1`, v).Scan(&point); err != nil {
+		return "", err
+	}
+	rows, err := conn.Query(ctx, `SELECT v FROM elements`)
+	if err != nil {
+		return "", err
+	}
+	els, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return "", err
+	}
+	for _, e := range els {
+		if e == v {
+			scan++
+		}
+	}
+	return fmt.Sprintf("point read %d, scan %d of %d elements", point, scan, len(els)), nil
 }
 
 func (*Set) Final() []history.Op {
