@@ -200,7 +200,7 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 	}
 	var snaps raft.SnapshotStore = files
 	if ex, ok := cfg.FSM.(Exporter); ok {
-		snaps = &exportingStore{FileSnapshotStore: files, dir: cfg.SnapshotDir, export: ex.ExportState}
+		snaps = &exportingStore{FileSnapshotStore: files, dir: cfg.SnapshotDir, export: ex.ExportState, applied: ex.Applied}
 	}
 	tr, err := cfg.Hub.Transport(cfg.ID)
 	if err != nil {
@@ -243,7 +243,7 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 		// A lease lasts less than the shorter of the two timeouts (lease.go).
 		tr.refuseVotesUntil(time.Now().Add(min(cfg.Timing.HeartbeatTimeout, cfg.Timing.LeaderLeaseTimeout)))
 	} else if len(cfg.Bootstrap) > 0 {
-		if err := raft.BootstrapCluster(rc, cached, logs, snaps, tr, raft.Configuration{Servers: cfg.Bootstrap}); err != nil {
+		if err := bootstrap(rc, logs, snaps, tr, raft.Configuration{Servers: cfg.Bootstrap}); err != nil {
 			_ = tr.Close()
 			return nil, fmt.Errorf("replication: bootstrap r%d: %w", cfg.ID, err)
 		}
@@ -263,6 +263,37 @@ func OpenGroup(cfg GroupConfig) (*Group, error) {
 	}
 	tr.SetPipelineEndedHandler(g.hasten)
 	return g, nil
+}
+
+// bootstrap gives a new group its first configuration as a snapshot at
+// index 1, term 1, with no data (a marker: the FSM's state is already in
+// the engine), where raft.BootstrapCluster would append it as log entry 1.
+//
+// No log then holds entry 1, so a leader can never catch a replica with an
+// empty log up by replaying the log from its start: it must send a
+// snapshot, which is an export of the FSM's state (exportingStore). The
+// log of a range born by a split does not hold what the range inherited,
+// and replaying it, from a leader that never truncated its log, gave a new
+// replica none of that data: a replica added while leadership moved to
+// such a node (replica.PrepareNewReplica truncates only the log of the
+// leader that adds) lost every row the range was born with.
+func bootstrap(rc *raft.Config, stable raft.StableStore, snaps raft.SnapshotStore, tr raft.Transport, conf raft.Configuration) error {
+	if err := raft.ValidateConfig(rc); err != nil {
+		return err
+	}
+	// raft's stable-store key for the current term, set first as
+	// raft.BootstrapCluster does.
+	if err := stable.SetUint64([]byte("CurrentTerm"), 1); err != nil {
+		return fmt.Errorf("current term: %w", err)
+	}
+	sink, err := snaps.Create(raft.SnapshotVersionMax, 1, 1, conf, 1, tr)
+	if err != nil {
+		return fmt.Errorf("first snapshot: %w", err)
+	}
+	if err := sink.Close(); err != nil {
+		return fmt.Errorf("first snapshot: %w", err)
+	}
+	return nil
 }
 
 // hastenFor bounds how long a follower keeps the shorter heartbeat timeout

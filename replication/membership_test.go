@@ -248,3 +248,53 @@ func mbPutOn(t *testing.T, m *gtMember, k, v string) {
 		return err == nil, fmt.Sprint(err)
 	})
 }
+
+// TestNewReplicaGetsInheritedData adds a replica to a range whose data is
+// not all in its raft log, as a range born by a split inherits its rows,
+// from a leader that never truncated its log (a replica that took over
+// leadership from the node that prepared the addition). The new replica
+// must be caught up by snapshot, with the inherited rows: replaying the log
+// from its first entry would give it only what was written since.
+func TestNewReplicaGetsInheritedData(t *testing.T) {
+	timing := gtFastTiming()
+	n1, n2 := gtStartMember(t, 1, timing), gtStartMember(t, 2, timing)
+	desc := &kvpb.RangeDescriptor{RangeId: gtRange, StartKey: keys.UserMin, EndKey: keys.KeyMax, Generation: 1,
+		Replicas: []*kvpb.ReplicaDescriptor{{NodeId: n1.id, Type: kvpb.ReplicaType_VOTER, Addr: string(n1.addr)}}}
+	if err := replica.WriteInitialState(n1.eng, desc, 0); err != nil {
+		t.Fatal(err)
+	}
+	// The inherited row: in the engine, in no log entry.
+	b := n1.eng.NewBatch()
+	if err := b.PutMVCC([]byte("a/inherited"), 1, []byte("born with the range")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(true); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	n1.boot = []raft.Server{{ID: replication.ServerID(n1.id), Address: n1.addr, Suffrage: raft.Voter}}
+	n1.start(t)
+	members := []*gtMember{n1}
+	gtLeader(t, members)
+	if err := gtPut(members, "a/written", "since"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Added with no CompactLog (replica.PrepareNewReplica) before.
+	if err := replica.WriteInitialState(n2.eng, n1.rep.Desc(), 0); err != nil {
+		t.Fatal(err)
+	}
+	n2.start(t)
+	if err := n1.g.AddNonvoter(mbCtx(t), n2.id, n2.addr); err != nil {
+		t.Fatal(err)
+	}
+	want := n1.g.CommitIndex()
+	gtWaitFor(t, 5*time.Second, fmt.Sprintf("n2 to apply index %d", want), func() (bool, string) {
+		return n2.rep.Applied() >= want, fmt.Sprintf("applied %d", n2.rep.Applied())
+	})
+	for _, k := range []string{"a/written", "a/inherited"} {
+		if _, _, err := n2.eng.GetMVCC([]byte(k), engine.MaxTimestamp); err != nil {
+			t.Errorf("the new replica lacks %s: %v", k, err)
+		}
+	}
+}
