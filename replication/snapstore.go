@@ -19,6 +19,9 @@ type Exporter interface {
 	// consistent state (a Pebble snapshot), which names the applied index
 	// it is at.
 	ExportState(w io.Writer) error
+	// Applied is the index of the last entry the FSM applied (or the
+	// index a restored snapshot's state is at).
+	Applied() uint64
 }
 
 // exportingStore is raft's snapshot store for an FSM whose state is durable
@@ -33,20 +36,27 @@ type Exporter interface {
 // The export is at or after the recorded index (the FSM's applied index
 // only grows), and says which index it is at: the receiver's FSM skips the
 // entries up to it when the leader sends the log from the recorded index
-// on (invariant 2 in DESIGN.md). A snapshot received from a leader carries
-// data and is opened as it was written.
+// on (invariant 2 in DESIGN.md).
+//
+// A snapshot received from a leader carries data, which raft opens to
+// restore it. Once the FSM has applied the snapshot's index, that data is
+// history: it stays the newest snapshot until this node takes its own,
+// and if this node leads by then, a follower must get the state now, not
+// the received one, whose descriptor may span ranges split off since (its
+// restore would wipe their newer rows on the follower).
 type exportingStore struct {
 	*raft.FileSnapshotStore
-	dir    string
-	export func(w io.Writer) error
+	dir     string
+	export  func(w io.Writer) error
+	applied func() uint64
 }
 
-// Open returns the snapshot's data: what was written to it, or when that is
-// nothing, an export of the FSM's current state, spooled to an unlinked
-// file so that its size is known before it is sent.
+// Open returns the snapshot's data: what was written to it while the FSM
+// has yet to restore it, else an export of the FSM's current state,
+// spooled to an unlinked file so that its size is known before it is sent.
 func (s *exportingStore) Open(id string) (*raft.SnapshotMeta, io.ReadCloser, error) {
 	meta, rc, err := s.FileSnapshotStore.Open(id)
-	if err != nil || meta.Size > 0 {
+	if err != nil || meta.Size > 0 && s.applied() < meta.Index {
 		return meta, rc, err
 	}
 	_ = rc.Close()

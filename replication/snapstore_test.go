@@ -11,7 +11,8 @@ import (
 
 // TestExportingStore: a snapshot recorded with no data opens as an export
 // of the FSM's state at the time it is opened; one written with data (a
-// snapshot received from a leader) opens as written.
+// snapshot received from a leader) opens as written until the FSM has
+// restored it, then as an export too.
 func TestExportingStore(t *testing.T) {
 	dir := t.TempDir()
 	files, err := raft.NewFileSnapshotStoreWithLogger(dir, 1, hclog.NewNullLogger())
@@ -19,10 +20,11 @@ func TestExportingStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	state := "state one"
+	var applied uint64
 	s := &exportingStore{FileSnapshotStore: files, dir: dir, export: func(w io.Writer) error {
 		_, err := io.WriteString(w, state)
 		return err
-	}}
+	}, applied: func() uint64 { return applied }}
 	var conf raft.Configuration
 	create := func(index uint64, data string) string {
 		t.Helper()
@@ -66,6 +68,12 @@ func TestExportingStore(t *testing.T) {
 	id = create(20, "received data")
 	if meta, got := open(id); got != "received data" || meta.Size != int64(len("received data")) {
 		t.Fatalf("received snapshot opened as %q, size %d", got, meta.Size)
+	}
+	// Restored (the FSM is at its index or later), it opens as the state
+	// now, which is what a follower must get from this node.
+	applied, state = 20, "state at 20 with a narrower span"
+	if meta, got := open(id); got != state || meta.Index != 20 {
+		t.Fatalf("received snapshot, restored, opened as %q at %d; want the state now", got, meta.Index)
 	}
 
 	// Exports leave no files behind.
