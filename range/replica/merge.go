@@ -126,21 +126,24 @@ func (a *applier) applyMerge(t *kvpb.MergeTrigger) *ApplyResult {
 		return &ApplyResult{Err: kvpb.NewInvalid("merge of r%d into r%d (gen %d) does not match [%q, %q) gen %d",
 			right.GetRangeId(), cur.RangeId, left.GetGeneration(), cur.StartKey, cur.EndKey, cur.Generation)}
 	}
-	// Everything before this entry is in the engine; the right-hand data
-	// must be final on this node before the span becomes ours.
+	// Everything before this entry goes into the engine, with the applied
+	// index just before it: the right-hand data must be final on this
+	// node before the span becomes ours, and a crash, or a snapshot
+	// exported, during the wait must not find this entry's index with the
+	// descriptor from before it (the merge would then never be applied).
+	a.applied--
 	a.flush()
 	if w := a.r.cfg.WaitMerge; w != nil {
 		if err := w(right.RangeId, t.RightApplied); err != nil {
 			// The node is shutting down before its replica of the right
-			// caught up: stop applying, with the applied index just before
-			// this entry, so that the restart applies it again.
-			a.applied--
+			// caught up: stop applying, so that the restart applies this
+			// entry again.
 			a.halted = true
-			a.flush()
 			a.r.log.Warn("merge not applied before shutdown", "right", right.RangeId, "err", err)
 			return &ApplyResult{Err: kvpb.NewUnavailable("r%d: shutting down during a merge", a.r.id)}
 		}
 	}
+	a.applied++
 	b := a.batch()
 	enc, err := proto.Marshal(left)
 	a.must(err, "encode descriptor")

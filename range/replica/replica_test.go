@@ -3,6 +3,7 @@ package replica
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -912,5 +913,52 @@ func TestExportStateDuringApplies(t *testing.T) {
 	}
 	if len(seen) < 2 {
 		t.Fatalf("exports at %d distinct indexes: none raced the applies", len(seen))
+	}
+}
+
+// TestMergeWaitRecordsNothingAsApplied: while a merge's left-hand side
+// waits for its node's right-hand replica (Config.WaitMerge), the engine
+// and the published state say the merge is not applied yet. A crash, or a
+// snapshot exported, during the wait must not record the merge's index
+// with the descriptor from before it: the merge would never be applied
+// there.
+func TestMergeWaitRecordsNothingAsApplied(t *testing.T) {
+	eng := openEngine(t, vfs.NewMem())
+	desc := testDesc(5, "a", "m", 3)
+	right := testDesc(6, "m", "z", 4)
+	right.MergingInto = 5
+	merged := proto.Clone(desc).(*kvpb.RangeDescriptor)
+	merged.EndKey, merged.Generation = right.EndKey, 4
+	const mergeAt = 3
+	var during []string
+	var r *Replica
+	r, err := Open(Config{RangeID: 5, NodeID: 1, Engine: eng, Logger: quiet, WaitMerge: func(id, index uint64) error {
+		v, err := eng.Get(appliedKey(5))
+		if err != nil {
+			return err
+		}
+		stored := binary.BigEndian.Uint64(v)
+		d, err := LoadDescriptor(eng, 5)
+		if err != nil {
+			return err
+		}
+		if stored >= mergeAt || !proto.Equal(d, desc) {
+			during = append(during, fmt.Sprintf("stored applied %d with end %q", stored, d.EndKey))
+		}
+		if got, _ := state(r); got >= mergeAt {
+			during = append(during, fmt.Sprintf("published applied %d", got))
+		}
+		return nil
+	}}, desc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustOK(t, apply1(t, r, 1, writes(100, put("b", "left"))))
+	mustOK(t, apply1(t, r, mergeAt, &kvpb.Command{Merge: &kvpb.MergeTrigger{Left: merged, Right: right, RightApplied: 7}}))
+	if len(during) > 0 {
+		t.Fatalf("during the merge's wait: %v", during)
+	}
+	if applied, _ := state(r); applied != mergeAt || !proto.Equal(r.Desc(), merged) {
+		t.Fatalf("after the merge: applied %d, descriptor %v", applied, r.Desc())
 	}
 }
