@@ -121,7 +121,7 @@ func (s *Server) collectIfStale(ctx context.Context, rep *replica.Replica, descs
 		if slices.Contains(st.Members, self) || st.Desc.GetGeneration() <= local.Generation {
 			return false, nil
 		}
-		return true, s.store.destroyReplica(rep)
+		return true, s.store.destroyReplica(rep, true)
 	}
 	// Merged away? The owner's leader must cover the whole span.
 	od := st.Desc
@@ -131,13 +131,15 @@ func (s *Server) collectIfStale(ctx context.Context, rep *replica.Replica, descs
 	if slices.Contains(st.Members, self) {
 		// This node holds the owner too: it takes over the span when it
 		// applies the merge, which needs this replica if it is the frozen
-		// right-hand side. Only once it covers the span is rep garbage.
+		// right-hand side. Only once it covers the span is rep garbage,
+		// and the span's data is the owner's (see mergeApplied).
 		mine := s.store.get(owner.RangeId)
 		if mine == nil || !covers(mine.Desc(), local) {
 			return false, nil
 		}
+		return true, s.store.destroyReplica(rep, false)
 	}
-	return true, s.store.destroyReplica(rep)
+	return true, s.store.destroyReplica(rep, true)
 }
 
 // collector returns createReplica's check of a replica in the way: it is
@@ -178,9 +180,14 @@ func (s *Server) askLeader(ctx context.Context, d *kvpb.RangeDescriptor) (*serve
 	return nil, fmt.Errorf("no leader of r%d answered", d.RangeId)
 }
 
-// destroyReplica closes rep's group and deletes its state and the user
-// data no other local replica owns.
-func (s *store) destroyReplica(rep *replica.Replica) error {
+// destroyReplica closes rep's group and deletes its state and, with
+// data, the user data of its span that no other local replica owns.
+//
+// A replica merged away on this node (its span now the merged range's)
+// must keep its data: the merged range may split again before this runs,
+// and the new right-hand side's replica, which opens asynchronously, would
+// not yet be among the replicas whose spans are spared.
+func (s *store) destroyReplica(rep *replica.Replica, data bool) error {
 	s.openMu.Lock()
 	defer s.openMu.Unlock()
 	id := rep.RangeID()
@@ -201,8 +208,11 @@ func (s *store) destroyReplica(rep *replica.Replica) error {
 	if err := rep.Group().Close(); err != nil && !errors.Is(err, replication.ErrGroupShutdown) {
 		return err
 	}
-	d := rep.Desc()
-	if err := replica.DestroyState(s.eng, id, spanMinus(d.StartKey, d.EndKey, others)); err != nil {
+	var spans [][2][]byte
+	if d := rep.Desc(); data {
+		spans = spanMinus(d.StartKey, d.EndKey, others)
+	}
+	if err := replica.DestroyState(s.eng, id, spans); err != nil {
 		return err
 	}
 	return os.RemoveAll(replication.SnapshotDirFor(s.snaps, replication.GroupID(id)))

@@ -324,7 +324,7 @@ func (s *store) mergeApplied(id uint64) {
 		if rep == nil {
 			return
 		}
-		if err := s.destroyReplica(rep); err != nil {
+		if err := s.destroyReplica(rep, false); err != nil {
 			s.log.Warn("remove merged replica", "range", id, "err", err)
 			return
 		}
