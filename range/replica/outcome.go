@@ -29,7 +29,9 @@ import (
 // it only entries of its term or later. That settles the entries the old
 // leader appended beyond the new leader's log, which may take long to
 // reach their index. A node that cannot learn the fate in outcomeWait (cut
-// off, far behind) keeps the error ambiguous.
+// off, far behind) keeps the error ambiguous, and so does one whose
+// applied index a snapshot moved past the entry: the snapshot may hold the
+// commit, and no result was handed over.
 
 // outcomeWait bounds the wait for an appended proposal's fate: about an
 // election and a round of replication.
@@ -89,6 +91,9 @@ func (r *Replica) proposeWatched(ctx context.Context, cmd *kvpb.Command, commit 
 	}
 	results, unwatch := r.outcomes.watch(commit)
 	defer unwatch()
+	r.mu.Lock()
+	restores := r.mu.restores
+	r.mu.Unlock()
 	res, index, err := r.proposeData(ctx, data)
 	if err == nil || !errors.Is(err, replication.ErrUnknownOutcome) || index == 0 ||
 		errors.Is(err, replication.ErrGroupShutdown) { // the node is stopping: nothing to wait for
@@ -125,13 +130,20 @@ func (r *Replica) proposeWatched(ctx context.Context, cmd *kvpb.Command, commit 
 		if r.Applied() >= index {
 			// Applied here without a result for this commit: another
 			// entry took the index (a result is delivered before the
-			// applied index moves).
+			// applied index moves), unless a snapshot moved it, which
+			// may hold this commit: its fate stays unknown.
 			select {
 			case res := <-results:
 				return applied(res)
 			default:
-				return nil, r.notLeader()
 			}
+			r.mu.Lock()
+			restored := r.mu.restores != restores
+			r.mu.Unlock()
+			if restored {
+				return nil, r.proposeError(err)
+			}
+			return nil, r.notLeader()
 		}
 		if c := r.group.CommitIndex(); term != 0 && c < index {
 			if t, _, ok := r.group.Entry(c); ok && t > term {

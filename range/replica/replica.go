@@ -88,6 +88,9 @@ type Replica struct {
 		destroyed bool
 		// splitAt is when this replica last applied a split (in memory).
 		splitAt time.Time
+		// restores counts the snapshots restored since the replica opened:
+		// the applied index jumped over entries whose results nobody saw.
+		restores uint64
 	}
 }
 
