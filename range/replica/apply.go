@@ -31,40 +31,57 @@ func (r *Replica) Apply(l *raft.Log) any { return r.ApplyBatch([]*raft.Log{l})[0
 //
 // A failure to write to the engine could differ between replicas, so it
 // stops the process loudly rather than let replicas diverge.
+//
+// Invariant: the stored applied index never names an entry whose effects
+// are not all in the engine with it. A command may flush the batch before
+// it runs (its conditions read the engine), and a lazy snapshot export
+// (ExportState) or a crash may come between that flush and the next: the
+// flush records the entry before it (applier.done), or a follower restored
+// from that export, or this node after a restart, would skip the entry and
+// never have its writes.
 func (r *Replica) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
 	a := applier{r: r}
 	r.mu.Lock()
-	a.desc, a.applied, a.lastTS, a.gcThreshold = r.mu.desc, r.mu.applied, r.mu.lastTS, r.mu.gcThreshold
+	a.desc, a.done, a.lastTS, a.gcThreshold = r.mu.desc, r.mu.applied, r.mu.lastTS, r.mu.gcThreshold
 	r.mu.Unlock()
 	for i, l := range logs {
 		if a.halted {
 			out[i] = &ApplyResult{Err: kvpb.NewUnavailable("r%d: apply halted", r.id)}
 			continue
 		}
-		if l.Index <= a.applied {
+		if l.Index <= a.done {
 			out[i] = &ApplyResult{Err: kvpb.NewInvalid("entry %d already applied", l.Index)}
 			continue
 		}
-		a.applied = l.Index
-		if l.Type != raft.LogCommand {
-			continue
+		a.index = l.Index
+		if l.Type == raft.LogCommand {
+			start := time.Now()
+			out[i] = a.applyCommand(l)
+			r.load.RecordCPU(r.cfg.Clock(), time.Since(start))
 		}
-		start := time.Now()
-		out[i] = a.applyCommand(l)
-		r.load.RecordCPU(r.cfg.Clock(), time.Since(start))
+		if !a.halted {
+			a.done = l.Index
+		}
 	}
 	a.flush()
 	return out
 }
 
+// afterFlush, when set (by tests), is called after each flush of an apply
+// batch: what a lazy export or a crash at that moment would find.
+var afterFlush func(*Replica)
+
 // applier carries the state of one ApplyBatch call.
 type applier struct {
-	r       *Replica
-	b       *engine.Batch
-	desc    *kvpb.RangeDescriptor
-	applied uint64
-	lastTS  engine.Timestamp
+	r *Replica
+	b *engine.Batch
+	// index is the entry being applied; done the last entry whose effects
+	// are all in the engine or the pending batch, the applied index that
+	// flush records (see ApplyBatch).
+	index, done uint64
+	desc        *kvpb.RangeDescriptor
+	lastTS      engine.Timestamp
 	// gcThreshold: reads below it are refused (see gc.go).
 	gcThreshold engine.Timestamp
 	// splits are the right-hand sides created in this batch, opened after
@@ -88,14 +105,17 @@ func (a *applier) batch() *engine.Batch {
 // new state to readers.
 func (a *applier) flush() {
 	b := a.batch()
-	a.must(b.Put(appliedKey(a.r.id), encodeApplied(a.applied, a.lastTS)), "applied state")
+	a.must(b.Put(appliedKey(a.r.id), encodeApplied(a.done, a.lastTS)), "applied state")
 	a.must(b.Commit(false), "commit")
 	a.b = nil
 	r := a.r
 	r.mu.Lock()
-	r.mu.desc, r.mu.applied, r.mu.lastTS, r.mu.gcThreshold = a.desc, a.applied, a.lastTS, a.gcThreshold
+	r.mu.desc, r.mu.applied, r.mu.lastTS, r.mu.gcThreshold = a.desc, a.done, a.lastTS, a.gcThreshold
 	r.mu.cond.Broadcast()
 	r.mu.Unlock()
+	if h := afterFlush; h != nil {
+		h(r)
+	}
 	for _, right := range a.splits {
 		if r.cfg.OnSplit != nil {
 			r.cfg.OnSplit(right)
@@ -113,7 +133,7 @@ func (a *applier) flush() {
 func (a *applier) must(err error, what string) {
 	if err != nil {
 		// Deliberately fatal: see ApplyBatch.
-		panic(fmt.Sprintf("replica r%d: apply %s at index %d: %v", a.r.id, what, a.applied, err))
+		panic(fmt.Sprintf("replica r%d: apply %s at index %d: %v", a.r.id, what, a.index, err))
 	}
 }
 
@@ -274,7 +294,7 @@ func (v *cmdView) do(req *kvpb.Request) (*kvpb.Response, *kvpb.Error) {
 	}
 	// Unknown write kinds were refused at proposal; an old binary meeting a
 	// new kind must not guess.
-	panic(fmt.Sprintf("replica r%d: unknown write %T at index %d", v.a.r.id, req.Value, v.a.applied))
+	panic(fmt.Sprintf("replica r%d: unknown write %T at index %d", v.a.r.id, req.Value, v.a.index))
 }
 
 // write puts the command's final state of each key it wrote into the
@@ -318,6 +338,7 @@ func (a *applier) applySplit(s *kvpb.SplitTrigger) *ApplyResult {
 		a.splits = append(a.splits, right)
 	}
 	a.desc = left
+	a.done = a.index // the split's effects are all in the batch
 	a.flush()
 	// Row locks of the right-hand keys are the new range's business; their
 	// waiters here would wait out memLockWait for nothing.

@@ -127,11 +127,11 @@ func (a *applier) applyMerge(t *kvpb.MergeTrigger) *ApplyResult {
 			right.GetRangeId(), cur.RangeId, left.GetGeneration(), cur.StartKey, cur.EndKey, cur.Generation)}
 	}
 	// Everything before this entry goes into the engine, with the applied
-	// index just before it: the right-hand data must be final on this
-	// node before the span becomes ours, and a crash, or a snapshot
-	// exported, during the wait must not find this entry's index with the
-	// descriptor from before it (the merge would then never be applied).
-	a.applied--
+	// index just before it (see ApplyBatch): the right-hand data must be
+	// final on this node before the span becomes ours, and a crash, or a
+	// snapshot exported, during the wait must not find this entry's index
+	// with the descriptor from before it (the merge would then never be
+	// applied).
 	a.flush()
 	if w := a.r.cfg.WaitMerge; w != nil {
 		if err := w(right.RangeId, t.RightApplied); err != nil {
@@ -143,7 +143,6 @@ func (a *applier) applyMerge(t *kvpb.MergeTrigger) *ApplyResult {
 			return &ApplyResult{Err: kvpb.NewUnavailable("r%d: shutting down during a merge", a.r.id)}
 		}
 	}
-	a.applied++
 	b := a.batch()
 	enc, err := proto.Marshal(left)
 	a.must(err, "encode descriptor")
@@ -158,6 +157,7 @@ func (a *applier) applyMerge(t *kvpb.MergeTrigger) *ApplyResult {
 	}
 	a.desc = left
 	a.merged = append(a.merged, right.RangeId)
+	a.done = a.index
 	a.flush()
 	a.r.load.Reset()
 	return &ApplyResult{}
