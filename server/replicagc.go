@@ -38,7 +38,8 @@ import (
 //
 // Collecting closes the raft group and deletes, in one synced batch, the
 // replica's local state and its span's user data, except the parts of the
-// span that another replica on this node owns.
+// span that another replica on this node owns. A replica merged away into
+// a range this node holds keeps the data, which is that range's.
 
 // replicaGCInterval is how often a node looks for replicas to collect.
 const replicaGCInterval = 5 * time.Second
