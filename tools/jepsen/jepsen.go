@@ -214,7 +214,7 @@ func postmortem(ctx context.Context, c *cluster.Cluster, logf func(string, ...an
 	}
 }
 
-// probeLost looks again, through every node, for each element the set
+// probeLost looks again, through every node, for the elements the set
 // checker found lost: present now means a read missed it (a scan over a
 // stale range, say), absent everywhere that the write itself is gone.
 func probeLost(ctx context.Context, target Target, w workload.Workload, res checker.Result, logf func(string, ...any)) {
@@ -222,25 +222,27 @@ func probeLost(ctx context.Context, target Target, w workload.Workload, res chec
 	if !ok {
 		return
 	}
+	var lost []int64
 	for _, a := range res.Anomalies {
-		if a.Kind != checker.KindLost || len(a.Ops) == 0 || a.Ops[0].Value == nil {
-			continue
+		if a.Kind == checker.KindLost && len(a.Ops) > 0 && a.Ops[0].Value != nil {
+			lost = append(lost, *a.Ops[0].Value)
 		}
-		e := *a.Ops[0].Value
-		var seen []string
-		for i, dsn := range target.DSNs {
-			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			found, err := probeOne(pctx, dsn, func(conn *pgx.Conn) (string, error) { return set.Probe(pctx, conn, e) })
-			cancel()
-			if err != nil {
-				found = "error: " + err.Error()
-			}
-			seen = append(seen, fmt.Sprintf("%s %s", target.Names[i], found))
+	}
+	if len(lost) == 0 {
+		return
+	}
+	for i, dsn := range target.DSNs {
+		pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		found, err := probeOne(pctx, dsn, func(conn *pgx.Conn) (string, error) { return set.Probe(pctx, conn, lost) })
+		cancel()
+		if err != nil {
+			found = "error: " + err.Error()
 		}
-		logf("lost element %d now: %s", e, strings.Join(seen, "; "))
+		logf("lost elements now, through %s: %s", target.Names[i], found)
 	}
 }
 
+// probeOne runs f on a new connection to dsn.
 func probeOne(ctx context.Context, dsn string, f func(*pgx.Conn) (string, error)) (string, error) {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {

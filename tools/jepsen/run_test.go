@@ -103,14 +103,14 @@ func TestReferencePostgres(t *testing.T) {
 			probeLost(ctx, target, w, res, func(f string, args ...any) { lines = append(lines, fmt.Sprintf(f, args...)) })
 			return strings.Join(lines, "\n")
 		}
-		if got, want := probe(), "lost element 3 now: pg point read 0, scan 0 of "; !strings.HasPrefix(got, want) {
-			t.Fatalf("probe of a deleted element: %q, want %q...", got, want)
+		if got, want := probe(), " 3: point read 0, scan false;"; !strings.HasPrefix(got, "lost elements now, through pg: ") || !strings.Contains(got, want) {
+			t.Fatalf("probe of a deleted element: %q, want it through pg with %q", got, want)
 		}
 		if _, err := conn.Exec(ctx, `INSERT INTO elements VALUES ($1)`, gone); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := probe(), "lost element 3 now: pg point read 1, scan 1 of "; !strings.HasPrefix(got, want) {
-			t.Fatalf("probe of a present element: %q, want %q...", got, want)
+		if got, want := probe(), " 3: point read 1, scan true;"; !strings.HasPrefix(got, "lost elements now, through pg: ") || !strings.Contains(got, want) {
+			t.Fatalf("probe of a present element: %q, want it through pg with %q", got, want)
 		}
 	})
 	// At READ COMMITTED, the bank's read-then-write transfers lose

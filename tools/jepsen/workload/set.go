@@ -50,28 +50,27 @@ func (*Set) Invoke(ctx context.Context, conn *pgx.Conn, op history.Op) history.O
 	return complete(op, err, true, true)
 }
 
-// Probe says where element v is now: by its key (a point read) and in a
-// read of every element (a scan of every range), for a report on a lost
-// element.
-func (*Set) Probe(ctx context.Context, conn *pgx.Conn, v int64) (string, error) {
-	var point, scan int
-	if err := conn.QueryRow(ctx, `SELECT count(*) FROM elements WHERE v = $1`, v).Scan(&point); err != nil {
-		return "", err
+// Probe says where the elements lost are now, through conn: for each, by
+// its key (a point read) and in one read of every element (a scan of
+// every range), for a report on a lost write.
+func (s *Set) Probe(ctx context.Context, conn *pgx.Conn, lost []int64) (string, error) {
+	all := s.Invoke(ctx, conn, history.Op{Type: history.Invoke, F: history.FRead})
+	if all.Type != history.OK {
+		return "", fmt.Errorf("read every element: %s", all.Error)
 	}
-	rows, err := conn.Query(ctx, `SELECT v FROM elements`)
-	if err != nil {
-		return "", err
+	inScan := map[int64]bool{}
+	for _, e := range all.Elements {
+		inScan[e] = true
 	}
-	els, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return "", err
-	}
-	for _, e := range els {
-		if e == v {
-			scan++
+	out := fmt.Sprintf("%d elements;", len(all.Elements))
+	for _, v := range lost {
+		var point int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM elements WHERE v = $1`, v).Scan(&point); err != nil {
+			return "", err
 		}
+		out += fmt.Sprintf(" %d: point read %d, scan %t;", v, point, inScan[v])
 	}
-	return fmt.Sprintf("point read %d, scan %d of %d elements", point, scan, len(els)), nil
+	return out, nil
 }
 
 func (*Set) Final() []history.Op {
