@@ -91,9 +91,7 @@ func (r *Replica) proposeWatched(ctx context.Context, cmd *kvpb.Command, commit 
 	}
 	results, unwatch := r.outcomes.watch(commit)
 	defer unwatch()
-	r.mu.Lock()
-	restores := r.mu.restores
-	r.mu.Unlock()
+	restores := r.restores.Load()
 	res, index, err := r.proposeData(ctx, data)
 	if err == nil || !errors.Is(err, replication.ErrUnknownOutcome) || index == 0 ||
 		errors.Is(err, replication.ErrGroupShutdown) { // the node is stopping: nothing to wait for
@@ -137,10 +135,7 @@ func (r *Replica) proposeWatched(ctx context.Context, cmd *kvpb.Command, commit 
 				return applied(res)
 			default:
 			}
-			r.mu.Lock()
-			restored := r.mu.restores != restores
-			r.mu.Unlock()
-			if restored {
+			if r.restores.Load() != restores {
 				return nil, r.proposeError(err)
 			}
 			return nil, r.notLeader()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -88,10 +89,11 @@ type Replica struct {
 		destroyed bool
 		// splitAt is when this replica last applied a split (in memory).
 		splitAt time.Time
-		// restores counts the snapshots restored since the replica opened:
-		// the applied index jumped over entries whose results nobody saw.
-		restores uint64
 	}
+	// restores counts the snapshots restored since the replica opened: the
+	// applied index jumped over entries whose results nobody saw. Atomic,
+	// as every one-phase commit reads it.
+	restores atomic.Uint64
 }
 
 // appliedState is stored at keys.ReplicaKey(id, 'a'): index:8 lastTS:8.

@@ -140,7 +140,7 @@ func (r *Replica) Restore(rc io.ReadCloser) error {
 	}
 	r.mu.Lock()
 	r.mu.desc, r.mu.applied, r.mu.lastTS, r.mu.gcThreshold = desc, applied, lastTS, gc
-	r.mu.restores++
+	r.restores.Add(1) // before the applied index is seen to move
 	r.mu.cond.Broadcast()
 	r.mu.Unlock()
 	r.log.Info("restored snapshot", "applied", applied, "start", desc.StartKey, "end", desc.EndKey)
