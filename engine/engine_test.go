@@ -236,6 +236,10 @@ func TestMetricsCountSyncs(t *testing.T) {
 	if m.WALBytesWritten == 0 || m.MemTableSizeBytes == 0 {
 		t.Fatalf("pebble metrics missing: %+v", m)
 	}
+	// Nothing was flushed yet: the WAL's bytes are not sstable bytes.
+	if m.TableBytesWritten != 0 {
+		t.Fatalf("%d sstable bytes written before any flush", m.TableBytesWritten)
+	}
 	t.Logf("%d WAL syncs for %d synced commits; metrics %+v", syncs, commits, m)
 	if err := e.Flush(); err != nil {
 		t.Fatal(err)

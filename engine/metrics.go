@@ -29,9 +29,11 @@ type Metrics struct {
 	// ReadAmplification is the number of sstables a point read may consult.
 	ReadAmplification int
 	// Flushes, Compactions and Ingests count completed operations;
-	// CompactionsInProgress and CompactionDebtBytes show the backlog.
+	// FlushesInProgress, CompactionsInProgress and CompactionDebtBytes
+	// show the backlog.
 	Flushes               int64
 	Compactions           int64
+	FlushesInProgress     int64
 	CompactionsInProgress int64
 	CompactionDebtBytes   uint64
 	Ingests               uint64
@@ -70,11 +72,15 @@ func (e *Engine) Metrics() Metrics {
 	m.ReadAmplification = pm.ReadAmp()
 	m.Flushes = pm.Flush.Count
 	m.Compactions = pm.Compact.Count
+	m.FlushesInProgress = pm.Flush.NumInProgress
 	m.CompactionsInProgress = pm.Compact.NumInProgress
 	m.CompactionDebtBytes = pm.Compact.EstimatedDebt
 	m.Ingests = pm.Ingest.Count
-	total := pm.Total()
-	m.TableBytesWritten = total.TableBytesFlushed + total.TableBytesCompacted
+	// Not pm.Total(): its TableBytesFlushed counts the WAL's bytes (and
+	// ingested ones) as if flushed.
+	for i := range pm.Levels {
+		m.TableBytesWritten += pm.Levels[i].TableBytesFlushed + pm.Levels[i].TableBytesCompacted
+	}
 	m.BlockCacheSizeBytes = pm.BlockCache.Size
 	m.BlockCacheHits = pm.BlockCache.Hits
 	m.BlockCacheMisses = pm.BlockCache.Misses
