@@ -61,6 +61,10 @@ func asError(err error) *Error {
 	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Detail: err.Error()}
 }
 
+// WriteProblem writes err as application/problem+json: for the node's
+// endpoints outside /v1 that share the API's errors.
+func WriteProblem(w http.ResponseWriter, r *http.Request, err error) { writeProblem(w, r, err) }
+
 // writeProblem writes err as application/problem+json.
 func writeProblem(w http.ResponseWriter, r *http.Request, err error) {
 	e := asError(err)

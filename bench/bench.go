@@ -23,10 +23,38 @@ type System interface {
 	Counters(ctx context.Context) (target.Counters, error)
 }
 
+// A Settler is a System that goes on working after a workload's load: a
+// store flushing and compacting what was loaded, a checkpoint due. Settle
+// returns once that work is done, so that the measured run pays for its
+// own writes and not for the load's, as a run of hours would.
+type Settler interface {
+	Settle(ctx context.Context) error
+}
+
+// Setup runs wl's Setup on sys, then lets sys settle when it is a
+// Settler, and returns how long the settling took.
+func Setup(ctx context.Context, sys System, wl workload.Workload) (time.Duration, error) {
+	if err := wl.Setup(ctx); err != nil {
+		return 0, fmt.Errorf("%s: setup: %w", sys.Name(), err)
+	}
+	st, ok := sys.(Settler)
+	if !ok {
+		return 0, nil
+	}
+	start := time.Now()
+	if err := st.Settle(ctx); err != nil {
+		return 0, fmt.Errorf("%s: settle after setup: %w", sys.Name(), err)
+	}
+	return time.Since(start), nil
+}
+
 // Run is one workload's run on one system.
 type Run struct {
 	System string           `json:"system"`
 	Result *workload.Result `json:"result"`
+	// SettleSeconds is how long the system took to settle after the
+	// workload's setup (Settler), before the run started.
+	SettleSeconds float64 `json:"settle_seconds,omitempty"`
 	// Durability is the fsyncs and commits over the run (ramp included).
 	Durability target.Rates `json:"durability"`
 	// Writes counts the operations that wrote; WritesPerFsync divides
@@ -65,10 +93,13 @@ func IsWrite(op string) bool {
 }
 
 // Measure runs wl on sys with opts and reads sys's counters around it.
+// Unless opts.SkipSetup, it runs Setup first.
 func Measure(ctx context.Context, sys System, wl workload.Workload, opts workload.Options) (*Run, error) {
+	var settle time.Duration
 	if !opts.SkipSetup {
-		if err := wl.Setup(ctx); err != nil {
-			return nil, fmt.Errorf("%s: setup: %w", sys.Name(), err)
+		var err error
+		if settle, err = Setup(ctx, sys, wl); err != nil {
+			return nil, err
 		}
 		opts.SkipSetup = true
 	}
@@ -84,7 +115,7 @@ func Measure(ctx context.Context, sys System, wl workload.Workload, opts workloa
 	if err != nil {
 		return nil, err
 	}
-	r := &Run{System: sys.Name(), Result: res, Durability: target.Delta(before, after)}
+	r := &Run{System: sys.Name(), Result: res, Durability: target.Delta(before, after), SettleSeconds: settle.Seconds()}
 	if c, ok := wl.(workload.Checker); ok && ctx.Err() == nil {
 		r.Check = CheckOK
 		if err := c.Check(ctx); err != nil {
@@ -188,6 +219,11 @@ func (r *Report) Print(w io.Writer) {
 		}
 		if t := run.Result.Total; t.FirstRetry != "" {
 			fmt.Fprintf(w, "%s: first retried error: %s\n", run.System, t.FirstRetry)
+		}
+	}
+	for _, run := range r.Runs {
+		if run.SettleSeconds > 0 {
+			fmt.Fprintf(w, "%s: settled %.1f s after the load before the run\n", run.System, run.SettleSeconds)
 		}
 	}
 	for _, run := range r.Runs {

@@ -2,9 +2,14 @@ package bench
 
 import (
 	"bytes"
+	"context"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/shardingsystem/shard/bench/target"
 	"github.com/shardingsystem/shard/bench/workload"
 )
 
@@ -63,5 +68,68 @@ func TestPrintPerOp(t *testing.T) {
 	at := func(row []string, fromEnd int) string { return row[len(row)-fromEnd] }
 	if at(shard, 3) != "0.123" || at(shard, 2) != "1.26" || at(pg, 3) != "-" || at(pg, 2) != "-" {
 		t.Errorf("cpu ms/op and cs/op: shard %q %q, postgres %q %q", at(shard, 3), at(shard, 2), at(pg, 3), at(pg, 2))
+	}
+}
+
+// settling is a System that records the order of what it is asked to do.
+type settling struct{ calls *[]string }
+
+func (s settling) Name() string { return "settling" }
+func (s settling) Counters(context.Context) (target.Counters, error) {
+	*s.calls = append(*s.calls, "counters")
+	return target.Counters{At: time.Now()}, nil
+}
+func (s settling) Settle(context.Context) error {
+	*s.calls = append(*s.calls, "settle")
+	time.Sleep(10 * time.Millisecond)
+	return nil
+}
+
+// loadOnly is a workload whose Setup is recorded and whose operations do
+// nothing.
+type loadOnly struct{ calls *[]string }
+
+func (l loadOnly) Name() string { return "load" }
+func (l loadOnly) Setup(context.Context) error {
+	*l.calls = append(*l.calls, "setup")
+	return nil
+}
+func (l loadOnly) Worker(context.Context, int) (workload.Worker, error) { return nopWorker{}, nil }
+
+type nopWorker struct{}
+
+func (nopWorker) Op(context.Context, *rand.Rand) (string, error) {
+	time.Sleep(time.Millisecond)
+	return "op", nil
+}
+func (nopWorker) Close() {}
+
+// TestMeasureSettlesAfterSetup: a Settler settles after the workload's
+// setup and before the counters that the run is measured from, and the
+// run says how long it took; with SkipSetup it does not settle.
+func TestMeasureSettlesAfterSetup(t *testing.T) {
+	var calls []string
+	run, err := Measure(context.Background(), settling{&calls}, loadOnly{&calls}, workload.Options{Duration: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"setup", "settle", "counters", "counters"}; !slices.Equal(calls, want) {
+		t.Errorf("calls %q, want %q", calls, want)
+	}
+	if run.SettleSeconds < 0.01 {
+		t.Errorf("settled in %v s, want at least the 10 ms Settle took", run.SettleSeconds)
+	}
+	var out bytes.Buffer
+	(&Report{Runs: []*Run{run}}).Print(&out)
+	if !strings.Contains(out.String(), "settling: settled 0.0 s after the load") {
+		t.Errorf("the report does not say how long the system settled:\n%s", out.String())
+	}
+	calls = nil
+	run, err = Measure(context.Background(), settling{&calls}, loadOnly{&calls}, workload.Options{Duration: 20 * time.Millisecond, SkipSetup: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"counters", "counters"}; !slices.Equal(calls, want) || run.SettleSeconds != 0 {
+		t.Errorf("with SkipSetup: calls %q, settled in %v s", calls, run.SettleSeconds)
 	}
 }

@@ -17,8 +17,8 @@ import (
 
 // The node's HTTP listener (--http-addr): Prometheus metrics at /metrics,
 // a health check at /health, the management API under /v1 (package api,
-// served by platform.go) and Go's profiles under /debug/pprof/ (admin token
-// only).
+// served by platform.go), and for the admin token only, Go's profiles under
+// /debug/pprof/ and POST /debug/store/flush.
 
 // startHTTP binds the HTTP address and serves until stopHTTP.
 func (s *Server) startHTTP() error {
@@ -42,6 +42,7 @@ func (s *Server) startHTTP() error {
 	mux.Handle("GET /debug/pprof/", h.AdminOnly(http.HandlerFunc(pprof.Index)))
 	mux.Handle("GET /debug/pprof/profile", h.AdminOnly(http.HandlerFunc(pprof.Profile)))
 	mux.Handle("GET /debug/pprof/trace", h.AdminOnly(http.HandlerFunc(pprof.Trace)))
+	mux.Handle("POST /debug/store/flush", h.AdminOnly(http.HandlerFunc(s.serveFlush)))
 	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	s.httpAddr = lis.Addr().String()
 	s.serve.Add(1)
@@ -52,6 +53,17 @@ func (s *Server) startHTTP() error {
 		}
 	}()
 	return nil
+}
+
+// serveFlush writes the store's memtables to sstables and answers 204 once
+// they are: shard bench does it after loading a workload's data, so that
+// the run does not pay for flushing and compacting the load.
+func (s *Server) serveFlush(w http.ResponseWriter, r *http.Request) {
+	if err := s.eng.Flush(); err != nil {
+		api.WriteProblem(w, r, api.Errorf(http.StatusServiceUnavailable, api.CodeUnavailable, "flush the store: %v", err))
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // stopHTTP stops the HTTP server, waiting briefly for requests in flight.

@@ -114,6 +114,10 @@ var (
 		"Context switches of the process's threads (getrusage), by kind: voluntary (waits) or involuntary (preempted).", []string{"kind"}, nil)
 	descSSTBytes = prometheus.NewDesc("shard_store_sstable_bytes_written_total",
 		"Bytes the store's flushes and compactions wrote to sstables; over shard_store_wal_bytes_total: the LSM's write amplification.", nil, nil)
+	descLSMBusy = prometheus.NewDesc("shard_store_compactions_running",
+		"Flushes and compactions of the store running now.", nil, nil)
+	descLSMDebt = prometheus.NewDesc("shard_store_compaction_debt_bytes",
+		"Bytes the store estimates it must compact to bring its LSM back into shape.", nil, nil)
 )
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -125,6 +129,8 @@ func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descSyncd
 	ch <- descWALBytes
 	ch <- descSSTBytes
+	ch <- descLSMBusy
+	ch <- descLSMDebt
 	ch <- descCtxSw
 }
 
@@ -153,6 +159,8 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descSyncd, prometheus.CounterValue, float64(em.SyncedBatchCommits))
 	ch <- prometheus.MustNewConstMetric(descWALBytes, prometheus.CounterValue, float64(em.WALBytesWritten))
 	ch <- prometheus.MustNewConstMetric(descSSTBytes, prometheus.CounterValue, float64(em.TableBytesWritten))
+	ch <- prometheus.MustNewConstMetric(descLSMBusy, prometheus.GaugeValue, float64(em.FlushesInProgress+em.CompactionsInProgress))
+	ch <- prometheus.MustNewConstMetric(descLSMDebt, prometheus.GaugeValue, float64(em.CompactionDebtBytes))
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
 		ch <- prometheus.MustNewConstMetric(descCtxSw, prometheus.CounterValue, float64(ru.Nvcsw), "voluntary")

@@ -63,8 +63,10 @@ func scrape(t *testing.T, addr string) map[string]float64 {
 // TestMetrics scrapes /metrics of every node of a cluster that served
 // transactions and a split, and checks the metrics the issue names.
 func TestMetrics(t *testing.T) {
+	const adminToken = "shard_metrics_test_admin"
 	c := testcluster.Start(t, testcluster.Options{Nodes: 3, Configure: func(i int, cfg *server.Config) {
 		cfg.HTTPAddr = "127.0.0.1:0"
+		cfg.AdminToken = adminToken
 	}})
 	c.WaitReplicated()
 	cl := c.Client(1)
@@ -80,7 +82,8 @@ func TestMetrics(t *testing.T) {
 	for _, want := range []string{"shard_ranges", "shard_leaders", "shard_ranges_under_replicated", "shard_store_bytes",
 		"shard_raft_apply_latency_seconds_count", "shard_txn_commit_latency_seconds{path=1pc}_count", "shard_tso_latency_seconds_count",
 		"shard_store_sstable_bytes_written_total", "shard_raft_commit_seconds_count", "shard_raft_leader_append_seconds_count",
-		"shard_raft_follower_append_seconds_count", "shard_raft_replicate_seconds_count"} {
+		"shard_raft_follower_append_seconds_count", "shard_raft_replicate_seconds_count", "shard_store_compactions_running",
+		"shard_store_compaction_debt_bytes"} {
 		if _, ok := got[want]; !ok {
 			t.Errorf("no %s in /metrics", want)
 		}
@@ -132,6 +135,37 @@ func TestMetrics(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"node_id":2`) {
 		t.Errorf("/health: %s %s", resp.Status, body)
+	}
+
+	// POST /debug/store/flush is for the admin token only, and writes the
+	// store's memtables to sstables.
+	flush := func(token string) (int, string) {
+		req, err := http.NewRequest(http.MethodPost, "http://"+c.Server(2).HTTPAddr()+"/debug/store/flush", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Content-Type") + " " + string(b)
+	}
+	for _, token := range []string{"", "shard_not_the_token"} {
+		if code, body := flush(token); code != http.StatusUnauthorized || !strings.Contains(body, "application/problem+json") {
+			t.Errorf("flush with token %q: %d %s", token, code, body)
+		}
+	}
+	before := scrape(t, c.Server(2).HTTPAddr())["shard_store_sstable_bytes_written_total"]
+	if code, body := flush(adminToken); code != http.StatusNoContent {
+		t.Fatalf("flush with the admin token: %d %s", code, body)
+	}
+	if after := scrape(t, c.Server(2).HTTPAddr())["shard_store_sstable_bytes_written_total"]; after <= before {
+		t.Errorf("sstable bytes written %v before the flush, %v after", before, after)
 	}
 }
 

@@ -240,8 +240,9 @@ func measureWithProfiles(ctx context.Context, sys bench.System, shard *target.Sh
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	if err := wl.Setup(ctx); err != nil {
-		return nil, fmt.Errorf("setup: %w", err)
+	settle, err := bench.Setup(ctx, sys, wl)
+	if err != nil {
+		return nil, err
 	}
 	opts.SkipSetup = true
 	done := make(chan struct{})
@@ -264,6 +265,7 @@ func measureWithProfiles(ctx context.Context, sys bench.System, shard *target.Sh
 	run, err := bench.Measure(ctx, sys, wl, opts)
 	<-done
 	if err == nil {
+		run.SettleSeconds = settle.Seconds()
 		paths, perr := shard.Profile(ctx, "allocs", 0, dir)
 		if perr != nil {
 			logf("profile: %v", perr)

@@ -58,6 +58,11 @@ func TestE2EBench(t *testing.T) {
 		if run.Writes == 0 || run.Durability.Fsyncs <= 0 || run.WritesPerFsync <= 0 {
 			t.Errorf("%s: %d writes, %.0f fsyncs, %.2f writes per fsync", run.System, run.Writes, run.Durability.Fsyncs, run.WritesPerFsync)
 		}
+		// Both systems settle after the load: shard's stores stay idle for
+		// two seconds at least, PostgreSQL runs VACUUM ANALYZE.
+		if run.SettleSeconds <= 0 || (run.System == "shard" && run.SettleSeconds < 2) || !strings.Contains(out, run.System+": settled") {
+			t.Errorf("%s: settled in %.2f s after the load:\n%s", run.System, run.SettleSeconds, out)
+		}
 		if len(run.Result.Ops) != 2 {
 			t.Errorf("%s: want read and write operations, got %+v", run.System, run.Result.Ops)
 		}
