@@ -22,6 +22,9 @@
 //     synchronous_commit and full_page_writes on, shared_buffers 1 GB,
 //     without TLS.
 //
+// Each settles after a workload's load ([Shard.Settle], [Postgres.Settle];
+// package bench, "Settling").
+//
 // # Counters
 //
 // shard's come from every running node's /metrics
