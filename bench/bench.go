@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -179,19 +180,62 @@ type Report struct {
 	Machine Machine   `json:"machine"`
 	Started time.Time `json:"started"`
 	Runs    []*Run    `json:"runs"`
+	// RunsPerRound groups Runs into rounds of this many, each the system
+	// under test and then its peers, one after the other; 0 is one round.
+	RunsPerRound int `json:"runs_per_round,omitempty"`
 }
 
-// Ratio is the first run's total operations per second over run i's:
-// what share of the peer's throughput the system under test reached.
+// perRound is the number of runs in a round.
+func (r *Report) perRound() int {
+	if r.RunsPerRound <= 0 {
+		return max(len(r.Runs), 1)
+	}
+	return r.RunsPerRound
+}
+
+// rounds is the number of rounds.
+func (r *Report) rounds() int { return (len(r.Runs) + r.perRound() - 1) / r.perRound() }
+
+// Ratio is the total operations per second of the first run of run i's
+// round over run i's: what share of the peer's throughput the system
+// under test reached in the same round.
 func (r *Report) Ratio(i int) float64 {
+	first := i - i%r.perRound()
 	if len(r.Runs) == 0 || r.Runs[i].Result.Total.OpsPerSec == 0 {
 		return 0
 	}
-	return r.Runs[0].Result.Total.OpsPerSec / r.Runs[i].Result.Total.OpsPerSec
+	return r.Runs[first].Result.Total.OpsPerSec / r.Runs[i].Result.Total.OpsPerSec
 }
 
-// Print writes the runs side by side: one line per system with its
-// totals, durability and the first's throughput over its own.
+// Ratios returns, for the k-th run of a round (k ≥ 1: a peer), its ratio
+// in every round that has it, and their median.
+func (r *Report) Ratios(k int) (each []float64, median float64) {
+	for i := k; i < len(r.Runs); i += r.perRound() {
+		each = append(each, r.Ratio(i))
+	}
+	if len(each) == 0 {
+		return nil, 0
+	}
+	sorted := slices.Sorted(slices.Values(each))
+	n := len(sorted)
+	if n%2 == 1 {
+		return each, sorted[n/2]
+	}
+	return each, (sorted[n/2-1] + sorted[n/2]) / 2
+}
+
+// label names run i in the printed report: its system, and its round when
+// there are several.
+func (r *Report) label(i int) string {
+	if r.rounds() <= 1 {
+		return r.Runs[i].System
+	}
+	return fmt.Sprintf("%s#%d", r.Runs[i].System, i/r.perRound()+1)
+}
+
+// Print writes the runs side by side: one line per run with its totals,
+// durability and the throughput of its round's first run over its own;
+// with several rounds, the median of each peer's ratios.
 func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "\nmachine: %d CPUs (%s), %d GiB, %s\n", r.Machine.CPUs, r.Machine.CPU, r.Machine.MemoryGiB, r.Machine.OS)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -209,29 +253,40 @@ func (r *Report) Print(w io.Writer) {
 		if run.SwitchesPerOp > 0 {
 			cs = fmt.Sprintf("%.2f", run.SwitchesPerOp)
 		}
-		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%d\t%.1f\t%s\t%s\t%s\t%.2f\t\n", run.System, t.OpsPerSec, t.P50Ms, t.P95Ms,
+		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%.1f\t%.1f\t%d\t%d\t%.1f\t%s\t%s\t%s\t%.2f\t\n", r.label(i), t.OpsPerSec, t.P50Ms, t.P95Ms,
 			t.P99Ms, t.MaxMs, t.Errors, t.Retries, run.Durability.FsyncsPerSec, wpf, cpu, cs, r.Ratio(i))
 	}
 	_ = tw.Flush()
-	for _, run := range r.Runs {
+	if n := r.rounds(); n > 1 {
+		for k := 1; k < r.perRound(); k++ {
+			each, median := r.Ratios(k)
+			parts := make([]string, len(each))
+			for i, x := range each {
+				parts[i] = fmt.Sprintf("%.2f", x)
+			}
+			fmt.Fprintf(w, "%s over %s: median %.2f of %d rounds (%s)\n", r.Runs[0].System, r.Runs[k].System, median, len(each),
+				strings.Join(parts, ", "))
+		}
+	}
+	for i, run := range r.Runs {
 		if t := run.Result.Total; t.FirstError != "" {
-			fmt.Fprintf(w, "%s: first error: %s\n", run.System, t.FirstError)
+			fmt.Fprintf(w, "%s: first error: %s\n", r.label(i), t.FirstError)
 		}
 		if t := run.Result.Total; t.FirstRetry != "" {
-			fmt.Fprintf(w, "%s: first retried error: %s\n", run.System, t.FirstRetry)
+			fmt.Fprintf(w, "%s: first retried error: %s\n", r.label(i), t.FirstRetry)
 		}
 	}
-	for _, run := range r.Runs {
+	for i, run := range r.Runs {
 		if run.SettleSeconds > 0 {
-			fmt.Fprintf(w, "%s: settled %.1f s after the load before the run\n", run.System, run.SettleSeconds)
+			fmt.Fprintf(w, "%s: settled %.1f s after the load before the run\n", r.label(i), run.SettleSeconds)
 		}
 	}
-	for _, run := range r.Runs {
+	for i, run := range r.Runs {
 		if run.Check != "" {
-			fmt.Fprintf(w, "%s: check of %s's data after the run: %s\n", run.System, run.Result.Workload, run.Check)
+			fmt.Fprintf(w, "%s: check of %s's data after the run: %s\n", r.label(i), run.Result.Workload, run.Check)
 		}
 	}
-	for _, run := range r.Runs {
+	for i, run := range r.Runs {
 		if len(run.Durability.Nodes) == 0 {
 			continue
 		}
@@ -239,7 +294,7 @@ func (r *Report) Print(w io.Writer) {
 		for _, n := range run.Durability.Nodes {
 			parts = append(parts, fmt.Sprintf("%s leads %d of %d ranges, %.1f CPU s", n.Name, n.Leaders, n.Ranges, n.CPUSeconds))
 		}
-		fmt.Fprintf(w, "%s nodes (leaders at the end, CPU over the run): %s\n", run.System, strings.Join(parts, "; "))
+		fmt.Fprintf(w, "%s nodes (leaders at the end, CPU over the run): %s\n", r.label(i), strings.Join(parts, "; "))
 	}
 }
 

@@ -133,3 +133,42 @@ func TestMeasureSettlesAfterSetup(t *testing.T) {
 		t.Errorf("with SkipSetup: calls %q, settled in %v s", calls, run.SettleSeconds)
 	}
 }
+
+// TestPrintRounds: with several rounds, each run's ratio is against its
+// own round's first run, rows name their round, and the median of each
+// peer's ratios is printed.
+func TestPrintRounds(t *testing.T) {
+	run := func(system string, ops float64) *Run {
+		return &Run{System: system, Result: &workload.Result{Total: workload.OpResult{OpsPerSec: ops}}}
+	}
+	r := &Report{RunsPerRound: 2, Runs: []*Run{
+		run("shard", 50), run("postgres", 100),
+		run("shard", 90), run("postgres", 100),
+		run("shard", 60), run("postgres", 200),
+	}}
+	if got := []float64{r.Ratio(1), r.Ratio(3), r.Ratio(5), r.Ratio(2)}; !slices.Equal(got, []float64{0.5, 0.9, 0.3, 1}) {
+		t.Errorf("ratios %v, want each against its own round's shard run", got)
+	}
+	each, median := r.Ratios(1)
+	if !slices.Equal(each, []float64{0.5, 0.9, 0.3}) || median != 0.5 {
+		t.Errorf("ratios %v, median %v", each, median)
+	}
+	r.Runs = r.Runs[:4]
+	if _, median := r.Ratios(1); median != 0.7 {
+		t.Errorf("median of 0.5 and 0.9: %v", median)
+	}
+	var out bytes.Buffer
+	r.Print(&out)
+	for _, want := range []string{"shard#1", "postgres#2", "shard over postgres: median 0.70 of 2 rounds (0.50, 0.90)"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in:\n%s", want, out.String())
+		}
+	}
+	// One round prints as before: no round in the names, no median.
+	one := &Report{Runs: []*Run{run("shard", 50), run("postgres", 100)}}
+	out.Reset()
+	one.Print(&out)
+	if strings.Contains(out.String(), "#1") || strings.Contains(out.String(), "median") || one.Ratio(1) != 0.5 {
+		t.Errorf("one round:\n%s", out.String())
+	}
+}

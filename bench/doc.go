@@ -12,10 +12,11 @@
 // and lets the system settle ([Setup], [Settler]), reads the counters,
 // runs the workload, reads them again, and returns a [Run] with the workload's
 // result, the fsyncs per second and the writes per fsync. A [Report] is
-// the runs of one invocation with the machine they ran on; it prints the
-// runs side by side with the first's throughput over each one's (shard
-// over the peer: 0.5 is half the peer's throughput), and saves
-// everything as JSON.
+// the runs of one invocation with the machine they ran on, in rounds of
+// the system under test and then its peers; it prints the runs side by
+// side with the throughput of each round's first run over each one's
+// (shard over the peer: 0.5 is half the peer's throughput), with several
+// rounds the median of those ratios, and saves everything as JSON.
 //
 // # Counting writes
 //

@@ -44,6 +44,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	jsonPath := fs.String("json", "", "write the report (every run, per-second series, the machine) to this file")
 	profDir := fs.String("profile", "", "fetch CPU and allocation profiles of every node during the run into this directory")
 	keep := fs.Bool("keep", false, "keep the started cluster's data and logs (its directory is printed)")
+	rounds := fs.Int("rounds", 1, "run shard and the peer this many times, one after the other, and print the median ratio (single runs on a shared machine swing by a third)")
 	shardKey := fs.String("shard-key", "", "the shard key of the database the command creates (CREATE DATABASE ... WITH shard_key): tpcb with bid places each branch's rows in one range, so a transaction commits in one raft round")
 	// kv
 	readPct := fs.Int("read-percent", 0, "kv: percent of operations that read")
@@ -99,6 +100,12 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return usagef("failover runs on a cluster the command starts: no --url or --compare")
 		}
 	}
+	if *rounds < 1 {
+		return usagef("--rounds %d: want at least 1", *rounds)
+	}
+	if name == "failover" && *rounds != 1 {
+		return usagef("failover runs once: no --rounds")
+	}
 	if *shardKey != "" {
 		if *url != "" {
 			return usagef("--shard-key is for the database the command creates: not with --url")
@@ -132,84 +139,23 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	logf := func(format string, args ...any) { fmt.Fprintf(stderr, format+"\n", args...) }
 	rep := &bench.Report{Command: "shard bench " + strings.Join(args, " "), Machine: bench.ThisMachine(), Started: time.Now()}
 
-	// shard
-	var sys bench.System
-	dsn := *url
-	var shard *target.Shard
-	if dsn == "" {
-		bin, err := os.Executable()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "starting a %d-node shard cluster (3 replicas, fsync on)...\n", *nodes)
-		shard, err = target.StartShard(ctx, target.ShardOptions{Binary: bin, Nodes: *nodes, Keep: *keep, ShardKey: *shardKey})
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if *keep {
-				fmt.Fprintf(stdout, "cluster data and logs kept in %s\n", shard.Dir())
-			}
-			_ = shard.Close()
-		}()
-		sys, dsn = shard, shard.DSN()
-	} else {
-		sys = noCounters{"shard"}
-	}
-	wl, err := newWorkload(dsn)
-	if err != nil {
-		return err
-	}
+	env := benchEnv{url: *url, nodes: *nodes, keep: *keep, shardKey: *shardKey, compare: *compare, workload: name,
+		newWorkload: newWorkload, opts: opts, profDir: *profDir, logf: logf, stdout: stdout,
+		etcdKV: etcdpeer.KVOptions{Keys: *keyCount, ValueSize: *valueSize, ReadPercent: *readPct}}
 	if name == "failover" {
-		return benchFailover(ctx, shard, wl, failover.Options{Run: opts, Faults: strings.Split(*faults, ","),
-			Warmup: *warmup, Observe: *observe, Logf: logf}, rep, *jsonPath, stdout)
+		return env.failover(ctx, failover.Options{Run: opts, Faults: strings.Split(*faults, ","), Warmup: *warmup,
+			Observe: *observe, Logf: logf}, rep, *jsonPath)
 	}
-	fmt.Fprintf(stdout, "loading %s on shard...\n", name)
-	run, err := measureWithProfiles(ctx, sys, shard, wl, opts, *profDir, logf)
-	if err != nil {
-		return err
-	}
-	rep.Runs = append(rep.Runs, run)
-	if shard != nil {
-		_ = shard.Close()
-	}
-
-	// the peer
-	if *compare == "postgres" {
-		fmt.Fprintln(stdout, "\nstarting PostgreSQL 15 (fsync on)...")
-		pg, err := target.StartPostgres(ctx, logf)
+	// Each round runs shard and then the peer, each started afresh.
+	for round := 1; round <= *rounds; round++ {
+		if *rounds > 1 {
+			fmt.Fprintf(stdout, "\nround %d of %d\n", round, *rounds)
+		}
+		runs, err := env.round(ctx)
 		if err != nil {
 			return err
 		}
-		defer pg.Close()
-		wl, err := newWorkload(pg.DSN())
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "loading %s on postgres...\n", name)
-		run, err := bench.Measure(ctx, pg, wl, opts)
-		if err != nil {
-			return err
-		}
-		rep.Runs = append(rep.Runs, run)
-	}
-	if *compare == "etcd" {
-		fmt.Fprintln(stdout, "\nstarting a 3-member etcd (fsync on)...")
-		ec, err := etcdpeer.Start(ctx, etcdpeer.Options{})
-		if err != nil {
-			return err
-		}
-		defer ec.Stop()
-		wl, err := etcdpeer.NewKV(etcdpeer.KVOptions{Endpoints: ec.Endpoints(), Keys: *keyCount, ValueSize: *valueSize, ReadPercent: *readPct})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(stdout, "running kv on etcd...")
-		run, err := bench.Measure(ctx, ec, wl, opts)
-		if err != nil {
-			return err
-		}
-		rep.Runs = append(rep.Runs, run)
+		rep.Runs, rep.RunsPerRound = append(rep.Runs, runs...), len(runs)
 	}
 	rep.Print(stdout)
 	if *jsonPath != "" {
@@ -224,6 +170,120 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// benchEnv is what a round of `shard bench` needs.
+type benchEnv struct {
+	url, shardKey, compare, workload, profDir string
+	nodes                                     int
+	keep                                      bool
+	newWorkload                               func(dsn string) (workload.Workload, error)
+	opts                                      workload.Options
+	etcdKV                                    etcdpeer.KVOptions
+	logf                                      func(string, ...any)
+	stdout                                    io.Writer
+}
+
+// startShard starts the cluster, unless the run is against --url (nil).
+func (e *benchEnv) startShard(ctx context.Context) (*target.Shard, error) {
+	if e.url != "" {
+		return nil, nil
+	}
+	bin, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(e.stdout, "starting a %d-node shard cluster (3 replicas, fsync on)...\n", e.nodes)
+	return target.StartShard(ctx, target.ShardOptions{Binary: bin, Nodes: e.nodes, Keep: e.keep, ShardKey: e.shardKey})
+}
+
+// closeShard stops the cluster startShard started.
+func (e *benchEnv) closeShard(shard *target.Shard) {
+	if shard == nil {
+		return
+	}
+	if e.keep {
+		fmt.Fprintf(e.stdout, "cluster data and logs kept in %s\n", shard.Dir())
+	}
+	_ = shard.Close()
+}
+
+// round runs the workload on shard and then on the peer (--compare), and
+// returns their runs in that order.
+func (e *benchEnv) round(ctx context.Context) ([]*bench.Run, error) {
+	shard, err := e.startShard(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var sys bench.System = noCounters{"shard"}
+	dsn := e.url
+	if shard != nil {
+		sys, dsn = shard, shard.DSN()
+	}
+	run, err := func() (*bench.Run, error) {
+		defer e.closeShard(shard)
+		wl, err := e.newWorkload(dsn)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(e.stdout, "loading %s on shard...\n", e.workload)
+		return measureWithProfiles(ctx, sys, shard, wl, e.opts, e.profDir, e.logf)
+	}()
+	if err != nil {
+		return nil, err
+	}
+	runs := []*bench.Run{run}
+	switch e.compare {
+	case "postgres":
+		fmt.Fprintln(e.stdout, "\nstarting PostgreSQL 15 (fsync on)...")
+		pg, err := target.StartPostgres(ctx, e.logf)
+		if err != nil {
+			return nil, err
+		}
+		defer pg.Close()
+		wl, err := e.newWorkload(pg.DSN())
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(e.stdout, "loading %s on postgres...\n", e.workload)
+		if run, err = bench.Measure(ctx, pg, wl, e.opts); err != nil {
+			return nil, err
+		}
+		runs = append(runs, run)
+	case "etcd":
+		fmt.Fprintln(e.stdout, "\nstarting a 3-member etcd (fsync on)...")
+		ec, err := etcdpeer.Start(ctx, etcdpeer.Options{})
+		if err != nil {
+			return nil, err
+		}
+		defer ec.Stop()
+		kvOpts := e.etcdKV
+		kvOpts.Endpoints = ec.Endpoints()
+		wl, err := etcdpeer.NewKV(kvOpts)
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintln(e.stdout, "running kv on etcd...")
+		if run, err = bench.Measure(ctx, ec, wl, e.opts); err != nil {
+			return nil, err
+		}
+		runs = append(runs, run)
+	}
+	return runs, nil
+}
+
+// failover runs the failover benchmark on a cluster it starts.
+func (e *benchEnv) failover(ctx context.Context, opts failover.Options, rep *bench.Report, jsonPath string) error {
+	shard, err := e.startShard(ctx)
+	if err != nil {
+		return err
+	}
+	defer e.closeShard(shard)
+	wl, err := e.newWorkload(shard.DSN())
+	if err != nil {
+		return err
+	}
+	return benchFailover(ctx, shard, wl, opts, rep, jsonPath, e.stdout)
 }
 
 // shardKeyRE is what --shard-key accepts, as the platform API's shard_key.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,11 +46,15 @@ func TestE2EBench(t *testing.T) {
 	pgtest.Require(t, "")
 	var rep bench.Report
 	out := runBenchCmd(t, &rep, "kv", "--duration", "3s", "--ramp", "0s", "--concurrency", "4", "--keys", "2000",
-		"--read-percent", "50", "--compare", "postgres")
-	if len(rep.Runs) != 2 || rep.Runs[0].System != "shard" || rep.Runs[1].System != "postgres" {
-		t.Fatalf("want a shard run and a postgres run:\n%s", out)
+		"--read-percent", "50", "--compare", "postgres", "--rounds", "2")
+	if len(rep.Runs) != 4 || rep.RunsPerRound != 2 || rep.Runs[0].System != "shard" || rep.Runs[1].System != "postgres" ||
+		rep.Runs[2].System != "shard" || rep.Runs[3].System != "postgres" {
+		t.Fatalf("want two rounds of a shard run and a postgres run:\n%s", out)
 	}
-	for _, run := range rep.Runs {
+	if !strings.Contains(out, "round 2 of 2") || !strings.Contains(out, "shard over postgres: median") {
+		t.Errorf("no second round or no median ratio:\n%s", out)
+	}
+	for i, run := range rep.Runs {
 		tot := run.Result.Total
 		if tot.Count == 0 || tot.Errors != 0 || tot.OpsPerSec <= 0 || tot.P99Ms <= 0 {
 			t.Errorf("%s: %d ops, %d errors, %.1f ops/s, p99 %.2f ms (first error %q)", run.System, tot.Count, tot.Errors,
@@ -60,15 +65,16 @@ func TestE2EBench(t *testing.T) {
 		}
 		// Both systems settle after the load: shard's stores stay idle for
 		// two seconds at least, PostgreSQL runs VACUUM ANALYZE.
-		if run.SettleSeconds <= 0 || (run.System == "shard" && run.SettleSeconds < 2) || !strings.Contains(out, run.System+": settled") {
+		label := fmt.Sprintf("%s#%d", run.System, i/2+1)
+		if run.SettleSeconds <= 0 || (run.System == "shard" && run.SettleSeconds < 2) || !strings.Contains(out, label+": settled") {
 			t.Errorf("%s: settled in %.2f s after the load:\n%s", run.System, run.SettleSeconds, out)
 		}
 		if len(run.Result.Ops) != 2 {
 			t.Errorf("%s: want read and write operations, got %+v", run.System, run.Result.Ops)
 		}
 	}
-	if r := rep.Ratio(1); r <= 0 {
-		t.Errorf("ratio %v", r)
+	if r := rep.Ratio(1); r <= 0 || rep.Ratio(3) <= 0 {
+		t.Errorf("ratios %v and %v", r, rep.Ratio(3))
 	}
 	// The nodes' context switches come from their /metrics; PostgreSQL's
 	// are not read.
@@ -85,7 +91,7 @@ func TestE2EBench(t *testing.T) {
 	for _, n := range nodes {
 		leaders += n.Leaders
 	}
-	if len(nodes) != 3 || nodes[0].Ranges == 0 || leaders == 0 || !strings.Contains(out, "shard nodes (leaders") {
+	if len(nodes) != 3 || nodes[0].Ranges == 0 || leaders == 0 || !strings.Contains(out, "shard#1 nodes (leaders") {
 		t.Errorf("layout %+v:\n%s", nodes, out)
 	}
 }

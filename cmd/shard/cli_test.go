@@ -146,6 +146,9 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"jepsen", "--ops", "-1"}, "--ops -1"},
 		{[]string{"jepsen", "--net", "wifi"}, `--net "wifi"`},
 		{[]string{"jepsen", "extra"}, "unexpected arguments"},
+		{[]string{"bench", "kv", "--rounds", "0"}, "--rounds 0: want at least 1"},
+		{[]string{"bench", "failover", "--rounds", "2"}, "failover runs once: no --rounds"},
+		{[]string{"bench", "kv", "--compare", "mysql"}, `--compare "mysql": want postgres or etcd`},
 	} {
 		code, _, stderr := runCLI(tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {
