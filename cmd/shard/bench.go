@@ -42,7 +42,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 	maxRate := fs.Float64("max-rate", 0, "operations per second of all workers together (0: as fast as they go)")
 	seed := fs.Uint64("seed", 1, "random seed: the same seed makes the same choices")
 	jsonPath := fs.String("json", "", "write the report (every run, per-second series, the machine) to this file")
-	profDir := fs.String("profile", "", "fetch CPU and allocation profiles of every node during the run into this directory")
+	profDir := fs.String("profile", "", "fetch CPU and allocation profiles of every node during the (first round's) run into this directory")
 	keep := fs.Bool("keep", false, "keep the started cluster's data and logs (its directory is printed)")
 	rounds := fs.Int("rounds", 1, "run shard and the peer this many times, one after the other, and print the median ratio (single runs on a shared machine swing by a third)")
 	shardKey := fs.String("shard-key", "", "the shard key of the database the command creates (CREATE DATABASE ... WITH shard_key): tpcb with bid places each branch's rows in one range, so a transaction commits in one raft round")
@@ -156,6 +156,7 @@ func runBench(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		rep.Runs, rep.RunsPerRound = append(rep.Runs, runs...), len(runs)
+		env.profDir = "" // profiles are of the first round's shard run
 	}
 	rep.Print(stdout)
 	if *jsonPath != "" {
