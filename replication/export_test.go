@@ -11,3 +11,7 @@ func (g *Group) HasState() bool {
 	term, _ := g.logs.GetUint64([]byte("CurrentTerm"))
 	return term > 0
 }
+
+// GroupOpenWait is how long the transport holds an RPC for a group that is
+// not open (Hub.accept).
+const GroupOpenWait = groupOpenWait
