@@ -224,3 +224,10 @@ func (c *Client) Templates(ctx context.Context) ([]api.Template, error) {
 	err := c.do(ctx, http.MethodGet, "/v1/templates", nil, &pg)
 	return pg.Items, err
 }
+
+// FlushStore has the node this client calls write its store's memtables
+// to sstables (POST /debug/store/flush; the admin token only). It is the
+// node's own store, not the cluster's: call it on every node.
+func (c *Client) FlushStore(ctx context.Context) error {
+	return c.do(ctx, http.MethodPost, "/debug/store/flush", nil, nil)
+}

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/shardingsystem/shard/client"
 	"github.com/shardingsystem/shard/internal/testcluster"
 	"github.com/shardingsystem/shard/kv"
 	"github.com/shardingsystem/shard/server"
@@ -139,30 +141,16 @@ func TestMetrics(t *testing.T) {
 
 	// POST /debug/store/flush is for the admin token only, and writes the
 	// store's memtables to sstables.
-	flush := func(token string) (int, string) {
-		req, err := http.NewRequest(http.MethodPost, "http://"+c.Server(2).HTTPAddr()+"/debug/store/flush", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, resp.Header.Get("Content-Type") + " " + string(b)
-	}
+	base := "http://" + c.Server(2).HTTPAddr()
 	for _, token := range []string{"", "shard_not_the_token"} {
-		if code, body := flush(token); code != http.StatusUnauthorized || !strings.Contains(body, "application/problem+json") {
-			t.Errorf("flush with token %q: %d %s", token, code, body)
+		var p *client.Problem
+		if err := client.New(base, token).FlushStore(ctx); !errors.As(err, &p) || p.Status != http.StatusUnauthorized || p.Code != "unauthorized" {
+			t.Errorf("flush with token %q: %v", token, err)
 		}
 	}
 	before := scrape(t, c.Server(2).HTTPAddr())["shard_store_sstable_bytes_written_total"]
-	if code, body := flush(adminToken); code != http.StatusNoContent {
-		t.Fatalf("flush with the admin token: %d %s", code, body)
+	if err := client.New(base, adminToken).FlushStore(ctx); err != nil {
+		t.Fatalf("flush with the admin token: %v", err)
 	}
 	if after := scrape(t, c.Server(2).HTTPAddr())["shard_store_sstable_bytes_written_total"]; after <= before {
 		t.Errorf("sstable bytes written %v before the flush, %v after", before, after)

@@ -3,12 +3,11 @@ package target
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/shardingsystem/shard/tools/jepsen/cluster"
+	"github.com/shardingsystem/shard/client"
 )
 
 // How Shard.Settle waits: it reads every running node's store activity
@@ -51,10 +50,11 @@ func idle(prev, cur []storeWork) bool {
 // Settle logs it and returns, and the run measures whatever they do.
 func (s *Shard) Settle(ctx context.Context) error {
 	for _, n := range s.c.Nodes() {
-		if n.Running() {
-			if err := s.flush(ctx, n); err != nil {
-				return err
-			}
+		if !n.Running() {
+			continue
+		}
+		if err := client.New("http://"+n.HTTPAddr, s.adminToken).FlushStore(ctx); err != nil {
+			return fmt.Errorf("target: %s flush: %w", n.Name, err)
 		}
 	}
 	var prev []storeWork
@@ -84,15 +84,6 @@ func (s *Shard) Settle(ctx context.Context) error {
 		case <-time.After(settlePoll):
 		}
 	}
-}
-
-// flush has node n write its memtables to sstables.
-func (s *Shard) flush(ctx context.Context, n *cluster.Node) error {
-	resp, err := s.adminCall(ctx, n, http.MethodPost, "http://"+n.HTTPAddr+"/debug/store/flush", http.StatusNoContent)
-	if err != nil {
-		return fmt.Errorf("target: %s flush: %w", n.Name, err)
-	}
-	return resp.Body.Close()
 }
 
 // storeWork reads the store activity of every running node.

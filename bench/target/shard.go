@@ -176,11 +176,20 @@ func (s *Shard) fetchProfile(ctx context.Context, n *cluster.Node, kind string, 
 	if d > 0 {
 		u += fmt.Sprintf("?seconds=%d", max(int(d.Seconds()), 1))
 	}
-	resp, err := s.adminCall(ctx, n, http.MethodGet, u, http.StatusOK)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.adminToken)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("target: %s profile: %w", n.Name, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("target: %s profile: %s: %s", n.Name, resp.Status, b)
+	}
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -190,26 +199,6 @@ func (s *Shard) fetchProfile(ctx context.Context, n *cluster.Node, kind string, 
 		return err
 	}
 	return f.Close()
-}
-
-// adminCall makes a request to node n with the admin token and returns
-// the response if its status is want; the caller closes its body.
-func (s *Shard) adminCall(ctx context.Context, n *cluster.Node, method, url string, want int) (*http.Response, error) {
-	req, err := http.NewRequestWithContext(ctx, method, url, nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+s.adminToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != want {
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return nil, fmt.Errorf("%s %s: %s: %s", method, url, resp.Status, b)
-	}
-	return resp, nil
 }
 
 // Dir is where the cluster's data and logs are.
